@@ -1,0 +1,20 @@
+"""The Celery app: settings from Django's (namespace CELERY), tasks from each app's tasks.py."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "amidash.settings")
+
+app = Celery("amidash")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _create_broker_folders(sender: Celery, **kwargs: object) -> None:
+    """The filesystem broker needs its folders to exist before the first message."""
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if options.get(key):
+            os.makedirs(options[key], exist_ok=True)

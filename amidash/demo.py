@@ -1,0 +1,99 @@
+"""What `make demo` runs: demo users, the simulated AWS estate, a worker, beat, the web server."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+
+from amidash.roles import Role
+
+DEMO_USERS: list[tuple[str, str | None]] = [
+    ("viewer", Role.VIEWER),
+    ("requester", Role.REQUESTER),
+    ("approver", Role.APPROVER),
+    ("approver2", Role.APPROVER),
+    ("auditor", Role.AUDITOR),
+    ("admin", None),  # superuser
+]
+
+
+@transaction.atomic
+def ensure_demo_users(credentials_file: Path) -> dict[str, str]:
+    """One user per role with a random password, saved to credentials_file and reused after."""
+    saved: dict[str, str] = {}
+    if credentials_file.exists():
+        saved = json.loads(credentials_file.read_text())
+    for username, role in DEMO_USERS:
+        password = saved.get(username) or secrets.token_urlsafe(12)
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com"}
+        )
+        if created or username not in saved:
+            user.set_password(password)
+        if role is None:
+            user.is_superuser = user.is_staff = True
+        else:
+            user.groups.add(Group.objects.get(name=role))
+        user.save()
+        saved[username] = password
+    credentials_file.parent.mkdir(parents=True, exist_ok=True)
+    credentials_file.write_text(json.dumps(saved, indent=2))
+    credentials_file.chmod(0o600)
+    return saved
+
+
+@dataclass
+class ProcessGroup:
+    """Child processes that live and die together; Ctrl-C stops all of them."""
+
+    processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        process = subprocess.Popen(args, env=env, start_new_session=True)
+        self.processes.append((name, process))
+        return process
+
+    def wait(self) -> int:
+        """Block until a child exits or the user interrupts; then stop the rest."""
+        stopping = False
+
+        def _stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        exit_code = 0
+        while not stopping:
+            for name, process in self.processes:
+                if process.poll() is not None:
+                    print(f"{name} exited with code {process.returncode}; stopping the demo.")
+                    exit_code = process.returncode or 1
+                    stopping = True
+            time.sleep(0.5)
+        self.stop()
+        return exit_code
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 15
+        for _, process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def python_command(*args: str) -> list[str]:
+    return [sys.executable, *args]

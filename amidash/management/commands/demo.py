@@ -1,0 +1,82 @@
+import os
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from amidash.demo import ProcessGroup, ensure_demo_users, python_command
+
+SANDBOX_PORT = 5055
+WEB_ADDRESS = "127.0.0.1:8000"
+
+
+class Command(BaseCommand):
+    help = "Run the demo: the simulated AWS estate, a Celery worker and beat, and the dashboard."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--estate", default="demo", choices=["demo", "empty", "large"])
+        parser.add_argument("--seed", type=int, default=42)
+
+    def handle(self, *args, estate: str, seed: int, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        credentials_file = settings.DATA_DIR / "demo-users.json"
+        passwords = ensure_demo_users(credentials_file)
+
+        env = {**os.environ, "DEBUG": "true", "PYTHONUNBUFFERED": "1"}
+        env.update(sandbox_environment(SANDBOX_PORT))
+        children = ProcessGroup()
+        children.start(
+            "sandbox",
+            python_command(
+                "manage.py",
+                "sandbox",
+                "--port",
+                str(SANDBOX_PORT),
+                "--seed",
+                str(seed),
+                "--estate",
+                estate,
+            ),
+            env,
+        )
+        worker = [
+            "-m",
+            "celery",
+            "-A",
+            "amidash",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+        ]
+        children.start("worker", python_command(*worker), env)
+        children.start(
+            "beat",
+            python_command("-m", "celery", "-A", "amidash", "beat", "--loglevel", "INFO"),
+            env,
+        )
+        children.start(
+            "web", python_command("manage.py", "runserver", WEB_ADDRESS, "--noreload"), env
+        )
+
+        self.stdout.write(self.style.SUCCESS(f"\namidash demo on http://{WEB_ADDRESS}/"))
+        self.stdout.write(f"Simulated AWS at http://127.0.0.1:{SANDBOX_PORT} (estate {estate!r})")
+        self.stdout.write(f"Demo sign-ins (also in {credentials_file}):")
+        for username, password in passwords.items():
+            self.stdout.write(f"  {username:<10} {password}")
+        self.stdout.write("Press Ctrl-C to stop everything.\n")
+        raise SystemExit(children.wait())
+
+
+def sandbox_environment(port: int) -> dict[str, str]:
+    """Standard AWS configuration pointing every client at the sandbox, as at real AWS."""
+    return {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "AKIADEMODEMODEMO0000",
+        "AWS_SECRET_ACCESS_KEY": "demo-secret-key",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }

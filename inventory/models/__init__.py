@@ -1,0 +1,1 @@
+"""Inventory models; each module is re-exported here."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class LifecycleConfig(AppConfig):
+    """What should happen: requests, approvals, execution (the only AWS writes), audit."""
+
+    name = "lifecycle"

@@ -1,0 +1,1 @@
+"""Lifecycle models; each module is re-exported here."""

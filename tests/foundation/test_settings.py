@@ -1,0 +1,84 @@
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from amidash import settings
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("true", True), ("Yes", True), ("off", False), ("0", False)]
+)
+def test_it_parses_booleans(monkeypatch, raw, expected):
+    monkeypatch.setenv("SOME_FLAG", raw)
+    assert settings.env_bool("SOME_FLAG") is expected
+
+
+def test_it_rejects_a_bad_boolean(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG must be one of"):
+        settings.env_bool("SOME_FLAG")
+
+
+def test_it_rejects_a_bad_integer(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "ten")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be a whole number"):
+        settings.env_int("SOME_NUMBER", 1)
+
+
+def test_it_rejects_an_integer_below_the_minimum(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "0")
+    with pytest.raises(ImproperlyConfigured, match="at least 1"):
+        settings.env_int("SOME_NUMBER", 5, minimum=1)
+
+
+def test_it_splits_lists(monkeypatch):
+    monkeypatch.setenv("SOME_HOSTS", " a.example , b.example,, ")
+    assert settings.env_list("SOME_HOSTS", []) == ["a.example", "b.example"]
+
+
+def test_it_requires_a_secret_key_when_debug_is_off(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY must be set"):
+        settings.load_secret_key(tmp_path, debug=False)
+
+
+def test_it_generates_the_secret_key_once_for_local_use(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = settings.load_secret_key(tmp_path, debug=True)
+    assert len(first) > 40
+    assert settings.load_secret_key(tmp_path, debug=True) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_it_prefers_the_secret_key_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    assert settings.load_secret_key(tmp_path, debug=False) == "from-env"
+
+
+def test_it_refuses_a_database_that_is_not_postgresql():
+    with pytest.raises(ImproperlyConfigured, match="must be a PostgreSQL URL"):
+        settings.database_config("sqlite:///db.sqlite3")
+
+
+def test_it_parses_a_postgresql_url():
+    config = settings.database_config("postgres://amidash:pw@db.internal:5433/amidash")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.internal", 5433, "amidash")
+
+
+def test_it_uses_utc():
+    from django.conf import settings as django_settings
+
+    assert django_settings.TIME_ZONE == "UTC"
+    assert django_settings.USE_TZ is True
+
+
+def test_a_bad_value_stops_manage_py_with_a_clear_message(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DEBUG": "perhaps", "AMIDASH_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "DEBUG must be one of" in result.stderr

@@ -1,0 +1,68 @@
+"""A real Celery worker over the demo's filesystem broker: no eager mode, no Redis."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_task_runs_through_a_real_worker_over_the_filesystem_broker(tmp_path: Path, settings):
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.DATABASE_URL,
+        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_RESULT_BACKEND": f"file://{tmp_path / 'results'}",
+        "AMIDASH_DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "test",
+    }
+    (tmp_path / "results").mkdir()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "amidash",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        send = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from amidash.celery import app; from amidash.tasks import ping;"
+                "print(ping.delay('hello from a test').get(timeout=60))",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert send.returncode == 0, send.stderr
+        assert send.stdout.strip() == "hello from a test"
+        assert list((tmp_path / "broker" / "queue").iterdir()) == []  # consumed, not left behind
+    finally:
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+    assert "amidash.tasks.ping" in output
+    assert "succeeded" in output
