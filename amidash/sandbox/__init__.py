@@ -1,0 +1,13 @@
+"""The simulated AWS that every test and the demo run against.
+
+moto, plus the AMI lifecycle APIs it lacks and corrections where it differs from AWS (see
+AWS_FACTS.md), fault injection and an estate generator. Used two ways with the same behaviour:
+
+- in-process: ``with sandbox() as aws:`` (a context manager over moto's ``mock_aws``);
+- as a server: ``python manage.py sandbox --port 5055``; clients reach it only through standard
+  configuration (``AWS_ENDPOINT_URL`` and fake credentials), exactly as they would reach AWS.
+"""
+
+from amidash.sandbox.runtime import DEFAULT_ACCOUNT_ID, Sandbox, sandbox
+
+__all__ = ["DEFAULT_ACCOUNT_ID", "Sandbox", "sandbox"]
