@@ -1,0 +1,63 @@
+"""States and kinds used by the inventory models (TextChoices, stored as their AWS spelling)."""
+
+from django.db import models
+
+
+class ImageState(models.TextChoices):
+    """An image's state as EC2 reports it; ``deregistered`` once it is no longer listed."""
+
+    PENDING = "pending", "Pending"
+    AVAILABLE = "available", "Available"
+    INVALID = "invalid", "Invalid"
+    DEREGISTERED = "deregistered", "Deregistered"
+    TRANSIENT = "transient", "Transient"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
+    DISABLED = "disabled", "Disabled"
+
+
+class UsageType(models.TextChoices):
+    """What kind of resource uses (references) an image."""
+
+    INSTANCE = "instance", "Instance"
+    LAUNCH_TEMPLATE = "launch_template", "Launch template"
+    AUTOSCALING_GROUP = "autoscaling_group", "Auto Scaling group"
+    LAUNCH_CONFIGURATION = "launch_configuration", "Launch configuration"
+    OTHER = "other", "Other reference"
+
+
+class OptInStatus(models.TextChoices):
+    """DescribeRegions' OptInStatus; not-opted-in Regions are skipped, never shown as empty."""
+
+    NOT_REQUIRED = "opt-in-not-required", "Opt-in not required"
+    OPTED_IN = "opted-in", "Opted in"
+    NOT_OPTED_IN = "not-opted-in", "Not opted in"
+
+
+class SyncStatus(models.TextChoices):
+    """A sync run: queued, running, then succeeded, partial (some Regions failed) or failed."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+
+
+class RegionSyncStatus(models.TextChoices):
+    """One account+Region within a run."""
+
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class SyncTrigger(models.TextChoices):
+    """Where a sync was started from (also the ``source`` of its domain signals)."""
+
+    WEB = "web", "Web"
+    CLI = "cli", "Command line"
+    BEAT = "beat", "Schedule"
+    WORKER = "worker", "Worker"

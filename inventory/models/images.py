@@ -1,0 +1,233 @@
+"""Images (AMIs) and what uses them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.utils import timezone
+
+from inventory.choices import ImageState, UsageType
+from inventory.models.accounts import Account, AccountRegion
+
+# A name token that is a version, a date or a build stamp: "1.2.3", "v12", "20240101",
+# "2024-01-01T10-00-00Z", "hvm-2.0.20240101.0" (the digit-only parts).
+_VERSION_TOKEN = re.compile(r"^(v?\d[\d.]*[a-z]?|\d{8}t?\d*z?|r\d+|build\d+|b\d+)$", re.IGNORECASE)
+_SEPARATORS = re.compile(r"([-_ /:.]+)")
+
+
+def image_family(name: str) -> str:
+    """The image's family: its name with version, date and build tokens removed.
+
+    ``web-server-1.4.2`` and ``web-server-1.5.0`` are both ``web-server``; ``base 2024-01-15``
+    is ``base``. A name made only of versions is its own family.
+    """
+    tokens = [t for t in _SEPARATORS.split(name.strip()) if t]
+    kept: list[str] = []
+    for token in tokens:
+        if _SEPARATORS.fullmatch(token) or not _VERSION_TOKEN.match(token):
+            kept.append(token)
+    family = "".join(kept)
+    family = re.sub(r"([-_ /:.])[-_ /:.]+", r"\1", family).strip("-_ /:.")
+    return (family or name.strip())[:255]
+
+
+class Image(models.Model):
+    """An AMI owned by one of the inventoried accounts, as last observed, and its usage summary.
+
+    Rows are never deleted: an image that disappears from a complete listing gets ``gone_at``
+    and the state ``deregistered``; the export keeps one record per image ever seen.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="images")
+    account_region = models.ForeignKey(
+        AccountRegion, on_delete=models.PROTECT, related_name="images"
+    )
+    region = models.CharField(max_length=32)
+    image_id = models.CharField(max_length=32)
+    name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    family = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=ImageState.choices)
+    image_type = models.CharField(max_length=16, blank=True)
+    image_location = models.CharField(max_length=1024, blank=True)
+    creation_date = models.DateTimeField(null=True, blank=True)
+    deprecation_time = models.DateTimeField(null=True, blank=True)
+    last_launched_time = models.DateTimeField(null=True, blank=True)
+    deregistration_protection = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="As EC2 reports it: disabled, enabled, or the cooldown.",
+    )
+    public = models.BooleanField(default=False)
+    shared_with = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Launch permissions: account ids, organization and OU ARNs (not 'all').",
+    )
+    launch_permissions_checked_at = models.DateTimeField(null=True, blank=True)
+    source_image_id = models.CharField(max_length=32, blank=True)
+    source_image_region = models.CharField(max_length=32, blank=True)
+    architecture = models.CharField(max_length=16, blank=True)
+    platform = models.CharField(max_length=64, blank=True, help_text="Platform details.")
+    virtualization_type = models.CharField(max_length=16, blank=True)
+    root_device_type = models.CharField(max_length=16, blank=True)
+    root_device_name = models.CharField(max_length=64, blank=True)
+    ena_support = models.BooleanField(null=True, blank=True)
+    boot_mode = models.CharField(max_length=32, blank=True)
+    imds_support = models.CharField(max_length=16, blank=True)
+    block_devices = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{device, snapshot_id, size_gib, volume_type, encrypted}] from the mappings.",
+    )
+    storage_gib = models.PositiveIntegerField(default=0)
+    tags = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    gone_at = models.DateTimeField(null=True, blank=True)
+    in_use = models.BooleanField(default=False)
+    usage_count = models.PositiveIntegerField(default=0)
+    last_seen_in_use_at = models.DateTimeField(null=True, blank=True)
+    fingerprint = models.CharField(
+        max_length=32, blank=True, help_text="Digest of the observed fields; unchanged = no write."
+    )
+
+    class Meta:
+        ordering = ["-creation_date", "image_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "region", "image_id"], name="image_account_region_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["image_id"], name="image_image_id"),
+            models.Index(fields=["state"], name="image_state"),
+            models.Index(fields=["account", "region"], name="image_account_region"),
+            models.Index(fields=["region"], name="image_region"),
+            models.Index(fields=["creation_date"], name="image_creation_date"),
+            models.Index(fields=["last_launched_time"], name="image_last_launched"),
+            models.Index(fields=["deprecation_time"], name="image_deprecation_time"),
+            models.Index(fields=["in_use", "creation_date"], name="image_in_use"),
+            models.Index(fields=["public"], name="image_public"),
+            models.Index(fields=["gone_at"], name="image_gone_at"),
+            models.Index(fields=["family"], name="image_family"),
+            models.Index(fields=["storage_gib"], name="image_storage"),
+            models.Index(fields=["name"], name="image_name"),
+            models.Index(
+                fields=["name"], name="image_name_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            GinIndex(fields=["tags"], name="image_tags"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} ({self.name})" if self.name else self.image_id
+
+    @property
+    def is_gone(self) -> bool:
+        return self.gone_at is not None
+
+    @property
+    def is_deprecated(self) -> bool:
+        return self.deprecation_time is not None and self.deprecation_time <= timezone.now()
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.state == ImageState.DISABLED
+
+    @property
+    def is_shared(self) -> bool:
+        return bool(self.shared_with)
+
+    @property
+    def is_protected(self) -> bool:
+        return bool(
+            self.deregistration_protection
+        ) and not self.deregistration_protection.startswith("disabled")
+
+    @property
+    def age_days(self) -> int | None:
+        """Whole days since creation (None when EC2 gave no creation date)."""
+        if self.creation_date is None:
+            return None
+        return max((timezone.now() - self.creation_date).days, 0)
+
+    @property
+    def days_since_launch(self) -> int | None:
+        if self.last_launched_time is None:
+            return None
+        return max((timezone.now() - self.last_launched_time).days, 0)
+
+    @property
+    def monthly_cost(self) -> Decimal:
+        """Estimated snapshot storage cost in USD per month at AMIDASH_STORAGE_PRICE_PER_GB_MONTH.
+
+        An upper bound: snapshots are incremental and may be shared by several images.
+        """
+        price = Decimal(str(settings.STORAGE_PRICE_PER_GB_MONTH))
+        return (price * self.storage_gib).quantize(Decimal("0.01"))
+
+    @property
+    def snapshot_ids(self) -> list[str]:
+        return [d["snapshot_id"] for d in self.block_devices if d.get("snapshot_id")]
+
+    def seen_at(self) -> datetime:
+        """When the image was last seen: its Region's last complete listing while it exists."""
+        if self.gone_at is None and self.account_region.last_listed_at:
+            return max(self.last_seen_at, self.account_region.last_listed_at)
+        return self.last_seen_at
+
+    def observed(self) -> dict:
+        """The fields the domain signals carry as ``before`` / ``after``."""
+        return {
+            "image_id": self.image_id,
+            "account_id": self.account.account_id,
+            "region": self.region,
+            "name": self.name,
+            "state": self.state,
+            "deprecation_time": self.deprecation_time.isoformat()
+            if self.deprecation_time
+            else None,
+            "public": self.public,
+            "gone_at": self.gone_at.isoformat() if self.gone_at else None,
+        }
+
+
+class ImageUsage(models.Model):
+    """A resource that uses an image, seen in one account+Region.
+
+    ``image_ref`` is the AMI id the resource names; ``image`` links it when that image is in the
+    inventory (a resource in one account may use an image shared from another one).
+    """
+
+    image = models.ForeignKey(
+        Image, on_delete=models.CASCADE, null=True, blank=True, related_name="usages"
+    )
+    image_ref = models.CharField(max_length=32)
+    usage_type = models.CharField(max_length=32, choices=UsageType.choices)
+    resource_id = models.CharField(max_length=255)
+    resource_name = models.CharField(max_length=255, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usages")
+    region = models.CharField(max_length=32)
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["usage_type", "resource_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "region", "image_ref", "usage_type", "resource_id"],
+                name="image_usage_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["region", "image_ref"], name="usage_region_image"),
+            models.Index(fields=["account", "region"], name="usage_account_region"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_usage_type_display()} {self.resource_id} uses {self.image_ref}"
