@@ -8,3 +8,4 @@ def install_extensions() -> None:
     if _installed:
         return
     _installed = True
+    from amidash.sandbox.faults import install_fault_hook; install_fault_hook()  # noqa: E702, I001
