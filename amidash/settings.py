@@ -206,6 +206,24 @@ AWS_CONNECT_TIMEOUT = env_float("AMIDASH_AWS_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 AWS_READ_TIMEOUT = env_float("AMIDASH_AWS_READ_TIMEOUT", 30.0, minimum=0.1)
 SYNC_INTERVAL_MINUTES = env_int("AMIDASH_SYNC_INTERVAL_MINUTES", 60, minimum=1)
 STORAGE_PRICE_PER_GB_MONTH = env_float("AMIDASH_STORAGE_PRICE_PER_GB_MONTH", 0.05, minimum=0)
+AWS_MAX_POOL_CONNECTIONS = env_int("AMIDASH_AWS_MAX_POOL_CONNECTIONS", 10, minimum=1)
+AWS_ROLE_SESSION_SECONDS = env_int("AMIDASH_AWS_ROLE_SESSION_SECONDS", 3600, minimum=900)
+SYNC_REGIONS = env_list("AMIDASH_SYNC_REGIONS", [])
+SYNC_REGIONS_PER_ACCOUNT = env_int("AMIDASH_SYNC_REGIONS_PER_ACCOUNT", 4, minimum=1)
+LAUNCH_PERMISSIONS_MAX_AGE_HOURS = env_int(
+    "AMIDASH_LAUNCH_PERMISSIONS_MAX_AGE_HOURS", 24, minimum=1
+)
+LAUNCH_PERMISSIONS_PER_SECOND = env_float("AMIDASH_LAUNCH_PERMISSIONS_PER_SECOND", 2.0, minimum=0.1)
+CELERY_BEAT_SCHEDULE = {
+    "inventory-sync": {
+        "task": "inventory.tasks.scheduled_sync",
+        "schedule": SYNC_INTERVAL_MINUTES * 60.0,
+    },
+    "inventory-launch-permissions": {
+        "task": "inventory.tasks.refresh_launch_permissions",
+        "schedule": 3600.0,
+    },
+}
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "amidash@localhost"
