@@ -225,6 +225,18 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Audit log: signed digests and the Ed25519 key live outside the database.
+AUDIT_DIGEST_DIR = Path(env_str("AMIDASH_AUDIT_DIGEST_DIR") or DATA_DIR / "audit-digests")
+AUDIT_SIGNING_KEY_FILE = Path(
+    env_str("AMIDASH_AUDIT_SIGNING_KEY_FILE") or DATA_DIR / "audit-signing-key.pem"
+)
+AUDIT_DIGEST_INTERVAL_MINUTES = env_int("AMIDASH_AUDIT_DIGEST_INTERVAL_MINUTES", 60, minimum=1)
+AUDIT_PDF_MAX_EVENTS = env_int("AMIDASH_AUDIT_PDF_MAX_EVENTS", 5000, minimum=1)
+CELERY_BEAT_SCHEDULE["audit-digest"] = {
+    "task": "lifecycle.tasks.write_audit_digest",
+    "schedule": AUDIT_DIGEST_INTERVAL_MINUTES * 60.0,
+}
+
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "amidash@localhost"
 
