@@ -1,0 +1,171 @@
+"""The one place where boto3 clients are made.
+
+Credentials come from the standard AWS configuration (environment, profiles, instance roles) and,
+for accounts with a role ARN, from STS AssumeRole with the account's ExternalId and the acting
+user as SourceIdentity. Every client uses botocore's standard retry mode, the configured attempts
+and timeouts, and a connection pool sized for the fan-out. ``AWS_ENDPOINT_URL`` and the other
+standard variables are honoured by boto3 itself, so a simulated AWS is reached like the real one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from inventory.models import Account
+
+#: Errors that make one account+Region fail (its images stay exactly as they were).
+#: ResponseParserError (an unparseable answer) is not a BotoCoreError.
+AWS_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError, ResponseParserError)
+
+_SAFE_SOURCE_IDENTITY = re.compile(r"[^\w+=,.@-]")
+
+
+def client_config() -> Config:
+    """Retries, timeouts and pool size shared by every client."""
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": settings.AWS_RETRY_MAX_ATTEMPTS},
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+        read_timeout=settings.AWS_READ_TIMEOUT,
+        max_pool_connections=settings.AWS_MAX_POOL_CONNECTIONS,
+        user_agent_appid="amidash",
+    )
+
+
+def describe_error(error: BaseException) -> str:
+    """A short message for a failed call, kept on the Region's result."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        code = info.get("Code", "Error")
+        operation = getattr(error, "operation_name", "")
+        message = info.get("Message", "") or str(error)
+        return f"{code} in {operation}: {message}" if operation else f"{code}: {message}"
+    return f"{type(error).__name__}: {error}"
+
+
+def source_identity(actor_name: str | None) -> str:
+    """STS SourceIdentity: the acting user's name, or 'amidash' for the system (2-64 chars)."""
+    value = _SAFE_SOURCE_IDENTITY.sub("-", actor_name or "amidash")[:64]
+    return value if len(value) >= 2 else "amidash"
+
+
+@dataclass
+class CallStats:
+    """API operations and HTTP attempts made through the clients of one session."""
+
+    calls: int = 0
+    attempts: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def retries(self) -> int:
+        return max(self.attempts - self.calls, 0)
+
+    def count_call(self, model: Any = None, **kwargs: Any) -> None:
+        with self._lock:
+            self.calls += 1
+            name = getattr(model, "name", "?")
+            self.by_action[name] = self.by_action.get(name, 0) + 1
+
+    def count_attempt(self, **kwargs: Any) -> None:
+        with self._lock:
+            self.attempts += 1
+
+
+class AwsSession:
+    """Clients acting in one account: the ambient credentials, or an assumed role.
+
+    Clients are cached per (service, Region); ``stats`` counts every operation and attempt.
+    """
+
+    def __init__(self, account: Account | None = None, actor_name: str | None = None) -> None:
+        self.account = account
+        self.actor_name = actor_name
+        self.stats = CallStats()
+        self._config = client_config()
+        self._session = self._make_session()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def _make_session(self) -> boto3.session.Session:
+        base = boto3.session.Session()
+        if self.account is None or not self.account.role_arn:
+            return base
+        credentials = _assume_role(base, self.account, self.actor_name, self._config)
+        return boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                client = self._session.client(service, region_name=region, config=self._config)
+                client.meta.events.register("after-call", self.stats.count_call)
+                client.meta.events.register("after-call-error", self.stats.count_call)
+                client.meta.events.register("before-send", self.stats.count_attempt)
+                self._clients[key] = client
+            return self._clients[key]
+
+    def caller_account_id(self) -> str:
+        """The account these credentials act in (STS GetCallerIdentity)."""
+        return self.client("sts", home_region()).get_caller_identity()["Account"]
+
+
+_role_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
+_role_cache_lock = threading.Lock()
+
+
+def _assume_role(
+    base: boto3.session.Session, account: Account, actor_name: str | None, config: Config
+) -> dict[str, Any]:
+    """Temporary credentials for the account's role, reused until 5 minutes before expiry."""
+    identity = source_identity(actor_name)
+    key = (account.role_arn, account.external_id, identity)
+    with _role_cache_lock:
+        cached = _role_cache.get(key)
+        if cached and cached["Expiration"].timestamp() - time.time() > 300:
+            return cached
+    params: dict[str, Any] = {
+        "RoleArn": account.role_arn,
+        "RoleSessionName": f"amidash-{identity}"[:64],
+        "DurationSeconds": settings.AWS_ROLE_SESSION_SECONDS,
+        "SourceIdentity": identity,
+    }
+    if account.external_id:
+        params["ExternalId"] = account.external_id
+    sts = base.client("sts", region_name=home_region(), config=config)
+    credentials = sts.assume_role(**params)["Credentials"]
+    with _role_cache_lock:
+        _role_cache[key] = credentials
+    return credentials
+
+
+def home_region() -> str:
+    """The Region for global calls (STS, DescribeRegions): AWS_REGION or the profile's, else
+    us-east-1."""
+    return os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1"
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-iso"):
+        return "aws-iso"
+    return "aws"

@@ -1,0 +1,113 @@
+"""Who an image is shared with: only DescribeImageAttribute says so, one call per image.
+
+New and changed images get theirs during the sync; the rest are refreshed by a separate, paced
+pass (``refresh_launch_permissions``), so a large estate never spends its token buckets at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory.models import AccountRegion, Image
+from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
+
+logger = logging.getLogger(__name__)
+
+#: The image vanished between the listing and this call: keep what we knew.
+MISSING_IMAGE_CODES = {
+    "InvalidAMIID.NotFound",
+    "InvalidAMIID.Unavailable",
+    "InvalidAMIID.Malformed",
+}
+
+
+def shared_with(permissions: list[dict[str, Any]]) -> list[str]:
+    """Account ids, organization and OU ARNs from LaunchPermissions ('all' is ``public``)."""
+    targets = set()
+    for permission in permissions:
+        for key in ("UserId", "OrganizationArn", "OrganizationalUnitArn"):
+            if permission.get(key):
+                targets.add(permission[key])
+    return sorted(targets)
+
+
+def fetch_launch_permissions(
+    session: AwsSession, region: str, image_ids: list[str], per_second: float | None = None
+) -> dict[str, list[str]]:
+    """Launch permissions of each image; errors other than a vanished image propagate.
+
+    ``per_second`` paces the calls (the paced pass); the sync itself does not wait.
+    """
+    ec2 = session.client("ec2", region)
+    interval = 1.0 / per_second if per_second else 0.0
+    result: dict[str, list[str]] = {}
+    for image_id in image_ids:
+        started = time.monotonic()
+        try:
+            response = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in MISSING_IMAGE_CODES:
+                continue
+            raise
+        result[image_id] = shared_with(response.get("LaunchPermissions", []))
+        if interval:
+            time.sleep(max(interval - (time.monotonic() - started), 0.0))
+    return result
+
+
+def images_due(account_region: AccountRegion, limit: int) -> list[Image]:
+    """Present images whose launch permissions are older than the configured age."""
+    cutoff = timezone.now() - timedelta(hours=settings.LAUNCH_PERMISSIONS_MAX_AGE_HOURS)
+    return list(
+        Image.objects.filter(account_region=account_region, gone_at__isnull=True)
+        .filter(
+            Q(launch_permissions_checked_at__isnull=True)
+            | Q(launch_permissions_checked_at__lt=cutoff)
+        )
+        .order_by("launch_permissions_checked_at", "pk")[:limit]
+    )
+
+
+def refresh_launch_permissions(
+    account_region: AccountRegion, limit: int = 500, per_second: float | None = None
+) -> int:
+    """Refresh up to ``limit`` images' launch permissions, paced; returns how many were checked.
+
+    Only images whose sharing changed get their ``shared_with`` rewritten; every checked image
+    gets its check time. An AWS error stops the pass and leaves the rest for the next one.
+    """
+    images = images_due(account_region, limit)
+    if not images:
+        return 0
+    per_second = per_second or settings.LAUNCH_PERMISSIONS_PER_SECOND
+    session = AwsSession(account_region.account)
+    checked: dict[str, list[str]] = {}
+    try:
+        checked = fetch_launch_permissions(
+            session, account_region.region, [i.image_id for i in images], per_second
+        )
+    except AWS_ERRORS as error:
+        logger.warning(
+            "Launch permissions of %s stopped: %s", account_region, describe_error(error)
+        )
+    now = timezone.now()
+    for image in images:
+        if image.image_id in checked:
+            image.shared_with = checked[image.image_id]
+            image.launch_permissions_checked_at = now
+    Image.objects.bulk_update(
+        [i for i in images if i.image_id in checked],
+        ["shared_with", "launch_permissions_checked_at"],
+        batch_size=500,
+    )
+    account_region.last_launch_permissions_at = now
+    account_region.save(update_fields=["last_launch_permissions_at"])
+    return len(checked)

@@ -1,0 +1,356 @@
+"""Reading one account+Region from AWS: its own images and everything that uses an image.
+
+Nothing here touches the database. Any AWS error propagates: the caller fails the Region and
+keeps its images exactly as they were (invariant 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
+
+from inventory.choices import UsageType
+from inventory.services.aws import AwsSession
+
+PAGE_SIZE = 1000
+#: Instance states that still use an image (every state but terminated).
+LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
+#: What an endpoint says when it does not implement DescribeImageReferences.
+UNSUPPORTED_CODES = {"InvalidAction", "UnsupportedOperation", "NotImplemented", "UnknownOperation"}
+REFERENCE_TYPES = {
+    "ec2:Instance": UsageType.INSTANCE,
+    "ec2:LaunchTemplate": UsageType.LAUNCH_TEMPLATE,
+}
+
+
+@dataclass(frozen=True)
+class UsageObservation:
+    """A resource in the listed account+Region that names an image."""
+
+    image_ref: str
+    usage_type: str
+    resource_id: str
+    resource_name: str = ""
+    detail: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class RegionListing:
+    """A complete listing of one account+Region."""
+
+    images: list[dict[str, Any]]
+    usages: list[UsageObservation]
+    references_supported: bool = True
+
+
+def list_region(session: AwsSession, region: str) -> RegionListing:
+    """List own images and their usage; raises on any AWS error."""
+    images = list(list_images(session, region))
+    usages = list(dict.fromkeys(list_usage(session, region)))
+    own_ids = [image["ImageId"] for image in images]
+    supported = True
+    try:
+        references = list(list_image_references(session, region, own_ids))
+    except NotImplementedError:
+        supported, references = False, []
+    # The listing calls already found instances and template versions by id; a reference
+    # adds what they cannot see (SSM parameters, Image Builder recipes, ...).
+    known = {(u.image_ref, u.usage_type, u.resource_id.split(":")[0]) for u in usages}
+    for usage in references:
+        key = (usage.image_ref, usage.usage_type, usage.resource_id)
+        if key not in known:
+            known.add(key)
+            usages.append(usage)
+    return RegionListing(images=images, usages=usages, references_supported=supported)
+
+
+def list_images(session: AwsSession, region: str) -> Iterator[dict[str, Any]]:
+    """Own images, deprecated and disabled ones included, 1000 per page."""
+    ec2 = session.client("ec2", region)
+    pages = ec2.get_paginator("describe_images").paginate(
+        Owners=["self"],
+        IncludeDeprecated=True,
+        IncludeDisabled=True,
+        PaginationConfig={"PageSize": PAGE_SIZE},
+    )
+    for page in pages:
+        yield from page.get("Images", [])
+
+
+def list_usage(session: AwsSession, region: str) -> Iterator[UsageObservation]:
+    """Instances, launch template versions, Auto Scaling groups and launch configurations."""
+    yield from _instances(session, region)
+    versions = _default_and_latest_versions(session, region)
+    yield from _template_usages(versions)
+    groups = list(_autoscaling_groups(session, region))
+    configurations = {
+        c["LaunchConfigurationName"]: c for c in _launch_configurations(session, region)
+    }
+    named = _versions_named_by_groups(session, region, groups, versions)
+    for group in groups:
+        yield from _group_usages(group, versions, named, configurations)
+    for configuration in configurations.values():
+        yield from _configuration_usage(configuration)
+
+
+def _name_tag(tags: Iterable[dict[str, str]] | None) -> str:
+    return next((t["Value"] for t in tags or [] if t.get("Key") == "Name"), "")
+
+
+def _is_ami(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("ami-")
+
+
+def _instances(session: AwsSession, region: str) -> Iterator[UsageObservation]:
+    pages = (
+        session.client("ec2", region)
+        .get_paginator("describe_instances")
+        .paginate(
+            Filters=[{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}],
+            PaginationConfig={"PageSize": PAGE_SIZE},
+        )
+    )
+    for page in pages:
+        for reservation in page.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                if not _is_ami(instance.get("ImageId")):
+                    continue
+                state = instance.get("State", {}).get("Name", "")
+                if state not in LIVE_INSTANCE_STATES:
+                    continue
+                yield UsageObservation(
+                    instance["ImageId"],
+                    UsageType.INSTANCE,
+                    instance["InstanceId"],
+                    _name_tag(instance.get("Tags")),
+                    {"state": state, "instance_type": instance.get("InstanceType", "")},
+                )
+
+
+# (template id, version number) -> version
+VersionIndex = dict[tuple[str, int], dict[str, Any]]
+
+
+@dataclass
+class TemplateVersions:
+    """$Default and $Latest of every launch template, and versions looked up by name."""
+
+    by_number: VersionIndex = field(default_factory=dict)
+    default: dict[str, int] = field(default_factory=dict)
+    latest: dict[str, int] = field(default_factory=dict)
+    ids_by_name: dict[str, str] = field(default_factory=dict)
+
+    def add(self, version: dict[str, Any]) -> None:
+        template_id, number = version["LaunchTemplateId"], int(version["VersionNumber"])
+        self.by_number[(template_id, number)] = version
+        self.ids_by_name[version.get("LaunchTemplateName", "")] = template_id
+        if version.get("DefaultVersion"):
+            self.default[template_id] = number
+        self.latest[template_id] = max(self.latest.get(template_id, 0), number)
+
+    def resolve(self, template_id: str, version: str | None) -> int | None:
+        if version in (None, "", "$Default"):
+            return self.default.get(template_id)
+        if version == "$Latest":
+            return self.latest.get(template_id)
+        try:
+            return int(version)
+        except ValueError:
+            return None
+
+
+def _default_and_latest_versions(session: AwsSession, region: str) -> TemplateVersions:
+    """One paginated call for the $Default and $Latest versions of every template."""
+    versions = TemplateVersions()
+    pages = (
+        session.client("ec2", region)
+        .get_paginator("describe_launch_template_versions")
+        .paginate(Versions=["$Latest", "$Default"], PaginationConfig={"PageSize": 200})
+    )
+    for page in pages:
+        for version in page.get("LaunchTemplateVersions", []):
+            versions.add(version)
+    return versions
+
+
+def _template_usages(versions: TemplateVersions) -> Iterator[UsageObservation]:
+    for (template_id, number), version in sorted(versions.by_number.items()):
+        image_id = version.get("LaunchTemplateData", {}).get("ImageId")
+        if not _is_ami(image_id):
+            continue
+        aliases = []
+        if versions.default.get(template_id) == number:
+            aliases.append("$Default")
+        if versions.latest.get(template_id) == number:
+            aliases.append("$Latest")
+        yield UsageObservation(
+            image_id,
+            UsageType.LAUNCH_TEMPLATE,
+            f"{template_id}:{number}",
+            version.get("LaunchTemplateName", ""),
+            {"template_id": template_id, "version": number, "aliases": aliases},
+        )
+
+
+def _autoscaling_groups(session: AwsSession, region: str) -> Iterator[dict[str, Any]]:
+    pages = (
+        session.client("autoscaling", region)
+        .get_paginator("describe_auto_scaling_groups")
+        .paginate(PaginationConfig={"PageSize": 100})
+    )
+    for page in pages:
+        yield from page.get("AutoScalingGroups", [])
+
+
+def _launch_configurations(session: AwsSession, region: str) -> Iterator[dict[str, Any]]:
+    pages = (
+        session.client("autoscaling", region)
+        .get_paginator("describe_launch_configurations")
+        .paginate(PaginationConfig={"PageSize": 100})
+    )
+    for page in pages:
+        yield from page.get("LaunchConfigurations", [])
+
+
+def _group_template_specs(group: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every launch template an Auto Scaling group names, mixed instances policy included."""
+    specs = []
+    if group.get("LaunchTemplate"):
+        specs.append(group["LaunchTemplate"])
+    policy = (group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}
+    if policy.get("LaunchTemplateSpecification"):
+        specs.append(policy["LaunchTemplateSpecification"])
+    for override in policy.get("Overrides") or []:
+        if override.get("LaunchTemplateSpecification"):
+            specs.append(override["LaunchTemplateSpecification"])
+    return specs
+
+
+def _spec_template_id(spec: dict[str, Any], versions: TemplateVersions) -> str | None:
+    return spec.get("LaunchTemplateId") or versions.ids_by_name.get(
+        spec.get("LaunchTemplateName", "")
+    )
+
+
+def _versions_named_by_groups(
+    session: AwsSession,
+    region: str,
+    groups: list[dict[str, Any]],
+    versions: TemplateVersions,
+) -> TemplateVersions:
+    """Fetch the numbered versions that groups name and that are not $Default or $Latest.
+
+    One call per launch template that such a group names, whatever the number of images.
+    """
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for group in groups:
+        for spec in _group_template_specs(group):
+            template_id = _spec_template_id(spec, versions)
+            number = versions.resolve(template_id, spec.get("Version")) if template_id else None
+            if template_id and number and (template_id, number) not in versions.by_number:
+                wanted[template_id].add(number)
+    ec2 = session.client("ec2", region)
+    for template_id, numbers in sorted(wanted.items()):
+        response = ec2.describe_launch_template_versions(
+            LaunchTemplateId=template_id, Versions=[str(n) for n in sorted(numbers)]
+        )
+        for version in response.get("LaunchTemplateVersions", []):
+            number = int(version["VersionNumber"])
+            versions.by_number[(version["LaunchTemplateId"], number)] = version
+    return versions
+
+
+def _group_usages(
+    group: dict[str, Any],
+    versions: TemplateVersions,
+    named: TemplateVersions,
+    configurations: dict[str, dict[str, Any]],
+) -> Iterator[UsageObservation]:
+    name = group["AutoScalingGroupName"]
+    for spec in _group_template_specs(group):
+        template_id = _spec_template_id(spec, versions)
+        number = versions.resolve(template_id, spec.get("Version")) if template_id else None
+        version = named.by_number.get((template_id, number)) if number else None
+        image_id = (version or {}).get("LaunchTemplateData", {}).get("ImageId")
+        if _is_ami(image_id):
+            yield UsageObservation(
+                image_id,
+                UsageType.AUTOSCALING_GROUP,
+                name,
+                name,
+                {"launch_template": template_id, "version": number},
+            )
+    configuration = configurations.get(group.get("LaunchConfigurationName") or "")
+    if configuration and _is_ami(configuration.get("ImageId")):
+        yield UsageObservation(
+            configuration["ImageId"],
+            UsageType.AUTOSCALING_GROUP,
+            name,
+            name,
+            {"launch_configuration": configuration["LaunchConfigurationName"]},
+        )
+
+
+def _configuration_usage(configuration: dict[str, Any]) -> Iterator[UsageObservation]:
+    if _is_ami(configuration.get("ImageId")):
+        name = configuration["LaunchConfigurationName"]
+        yield UsageObservation(configuration["ImageId"], UsageType.LAUNCH_CONFIGURATION, name, name)
+
+
+def list_image_references(
+    session: AwsSession, region: str, image_ids: list[str]
+) -> Iterator[UsageObservation]:
+    """DescribeImageReferences for the Region's own images.
+
+    Raises NotImplementedError when the endpoint does not implement the call (moto, LocalStack,
+    some partitions): the listing calls alone then say what uses an image.
+    """
+    ec2 = session.client("ec2", region)
+    for start in range(0, len(image_ids), PAGE_SIZE):
+        chunk = image_ids[start : start + PAGE_SIZE]
+        try:
+            pages = ec2.get_paginator("describe_image_references").paginate(
+                ImageIds=chunk, IncludeAllResourceTypes=True
+            )
+            references = [r for page in pages for r in page.get("ImageReferences", [])]
+        except ResponseParserError as error:
+            raise NotImplementedError(str(error)) from error
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in UNSUPPORTED_CODES:
+                raise NotImplementedError(str(error)) from error
+            raise
+        for reference in references:
+            yield _reference_usage(reference)
+
+
+def _reference_usage(reference: dict[str, Any]) -> UsageObservation:
+    arn = reference.get("Arn", "")
+    kind = reference.get("ResourceType", "")
+    resource_id = arn.rsplit("/", 1)[-1] if "/" in arn else arn
+    usage_type = REFERENCE_TYPES.get(kind, UsageType.OTHER)
+    return UsageObservation(
+        reference["ImageId"], usage_type, resource_id, "", {"arn": arn, "resource_type": kind}
+    )
+
+
+def parse_time(value: Any) -> datetime | None:
+    """EC2 timestamps arrive as ISO 8601 strings (or datetimes from some parsers)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def fingerprint(image: dict[str, Any]) -> str:
+    """A digest of what EC2 said about the image; an unchanged digest means no write."""
+    data = json.dumps(image, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.md5(data.encode(), usedforsecurity=False).hexdigest()

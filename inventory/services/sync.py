@@ -1,0 +1,671 @@
+"""The inventory sync: every image of every account and Region, and what uses it.
+
+One run has one result per account+Region. Each Region is listed completely before anything of
+it is written; a Region whose listing fails in any way keeps its images exactly as they were
+(DESIGN.md invariant 1). The same functions serve the Celery fan-out (``start_sync``), the
+command line (``run_sync``) and the worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from inventory import signals
+from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, SyncTrigger
+from inventory.models import (
+    Account,
+    AccountRegion,
+    Image,
+    ImageUsage,
+    SyncRegionResult,
+    SyncRun,
+    image_family,
+)
+from inventory.services.accounts import discover_regions, register_ambient_account
+from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
+from inventory.services.launch_permissions import fetch_launch_permissions
+from inventory.services.listing import (
+    RegionListing,
+    UsageObservation,
+    fingerprint,
+    list_region,
+    parse_time,
+)
+
+logger = logging.getLogger(__name__)
+
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+UPSERT_BATCH_SIZE = 2000
+FINAL_REGION_STATES = {
+    RegionSyncStatus.SUCCEEDED,
+    RegionSyncStatus.FAILED,
+    RegionSyncStatus.SKIPPED,
+}
+
+#: Fields a sync writes on an existing image (first_seen_at and the usage summary excluded).
+OBSERVED_FIELDS = [
+    "account_region",
+    "name",
+    "description",
+    "family",
+    "state",
+    "image_type",
+    "image_location",
+    "creation_date",
+    "deprecation_time",
+    "last_launched_time",
+    "deregistration_protection",
+    "public",
+    "shared_with",
+    "launch_permissions_checked_at",
+    "source_image_id",
+    "source_image_region",
+    "architecture",
+    "platform",
+    "virtualization_type",
+    "root_device_type",
+    "root_device_name",
+    "ena_support",
+    "boot_mode",
+    "imds_support",
+    "block_devices",
+    "storage_gib",
+    "tags",
+    "last_seen_at",
+    "gone_at",
+    "fingerprint",
+]
+
+
+class SyncScopeError(ValueError):
+    """The accounts or Regions asked for do not exist or are malformed (a usage error)."""
+
+
+# --- starting a run ---------------------------------------------------------------------------
+
+
+def validate_scope(account_ids: list[str] | None, regions: list[str] | None) -> None:
+    """Refuse malformed or unknown account ids and malformed Region names, with the reason."""
+    for account_id in account_ids or []:
+        if not ACCOUNT_ID.match(account_id):
+            raise SyncScopeError(f"{account_id!r} is not an AWS account id (12 digits)")
+    for region in regions or []:
+        if not REGION_NAME.match(region):
+            raise SyncScopeError(f"{region!r} is not a Region name such as eu-west-1")
+    if account_ids:
+        known = set(
+            Account.objects.filter(account_id__in=account_ids).values_list("account_id", flat=True)
+        )
+        unknown = sorted(set(account_ids) - known)
+        if unknown and not _is_ambient_only(unknown):
+            raise SyncScopeError(f"unknown account {', '.join(unknown)}: add it first")
+
+
+def _is_ambient_only(unknown: list[str]) -> bool:
+    """The ambient account may be named before its first sync registered it."""
+    if Account.objects.exists() or len(unknown) != 1:
+        return False
+    try:
+        return AwsSession().caller_account_id() == unknown[0]
+    except AWS_ERRORS:
+        return False
+
+
+def create_run(
+    actor: AbstractBaseUser | None,
+    account_ids: list[str] | None = None,
+    regions: list[str] | None = None,
+    source: str = SyncTrigger.WEB,
+) -> SyncRun:
+    """A queued run for the given scope (empty = every enabled account and Region)."""
+    validate_scope(account_ids, regions)
+    return SyncRun.objects.create(
+        trigger=source,
+        actor=actor if actor and actor.is_authenticated else None,
+        actor_name=actor.get_username() if actor and actor.is_authenticated else "",
+        account_ids=sorted(set(account_ids or [])),
+        regions=sorted(set(regions or [])),
+    )
+
+
+def start_sync(
+    actor: AbstractBaseUser | None,
+    account_ids: list[str] | None = None,
+    regions: list[str] | None = None,
+    source: str = "web",
+) -> SyncRun:
+    """Queue a sync through Celery (one task per account+Region once the run is prepared).
+
+    Raises SyncScopeError for malformed or unknown accounts and Regions.
+    """
+    from inventory.tasks import prepare_sync_run
+
+    with transaction.atomic():
+        run = create_run(actor, account_ids, regions, source)
+        prepare_sync_run.delay_on_commit(run.pk)
+    return run
+
+
+def prepare_run(run: SyncRun) -> list[SyncRegionResult]:
+    """Mark the run running, discover each account's Regions and create its results.
+
+    Regions not opted in, or switched off, are recorded as skipped. A failed discovery is a
+    failed result for the account (its images are untouched). Returns the results to sync.
+    """
+    SyncRun.objects.filter(pk=run.pk, status=SyncStatus.QUEUED).update(
+        status=SyncStatus.RUNNING, started_at=timezone.now()
+    )
+    run.refresh_from_db()
+    if not Account.objects.exists():
+        try:
+            register_ambient_account()
+        except AWS_ERRORS as error:
+            _close(
+                run,
+                SyncStatus.FAILED,
+                f"no account: the ambient credentials failed: {describe_error(error)}",
+            )
+            return []
+    accounts = Account.objects.filter(enabled=True)
+    if run.account_ids:
+        accounts = accounts.filter(account_id__in=run.account_ids)
+    pending: list[SyncRegionResult] = []
+    for account in accounts.order_by("account_id"):
+        pending += _prepare_account(run, account)
+    SyncRun.objects.filter(pk=run.pk).update(regions_total=run.results.count())
+    if not run.results.exists():
+        _close(run, SyncStatus.FAILED, "nothing to sync: no enabled account in scope")
+    return pending
+
+
+def _prepare_account(run: SyncRun, account: Account) -> list[SyncRegionResult]:
+    session = AwsSession(account, run.actor_name or None)
+    try:
+        account_regions = discover_regions(account, session)
+    except AWS_ERRORS as error:
+        SyncRegionResult.objects.create(
+            sync_run=run,
+            account=account,
+            region=home_region(),
+            status=RegionSyncStatus.FAILED,
+            error=f"Region discovery failed: {describe_error(error)}",
+            api_calls=session.stats.calls,
+            retries=session.stats.retries,
+        )
+        return []
+    wanted = set(run.regions or settings.SYNC_REGIONS or [])
+    pending = []
+    for account_region in account_regions:
+        if wanted and account_region.region not in wanted:
+            continue
+        result = SyncRegionResult(sync_run=run, account=account, region=account_region.region)
+        if not account_region.is_opted_in:
+            result.status, result.error = RegionSyncStatus.SKIPPED, "not opted in"
+        elif not account_region.synced:
+            result.status, result.error = RegionSyncStatus.SKIPPED, "sync switched off"
+        result.save()
+        if result.status == RegionSyncStatus.PENDING:
+            pending.append(result)
+    missing = wanted - {r.region for r in account_regions}
+    for region in sorted(missing):
+        SyncRegionResult.objects.create(
+            sync_run=run,
+            account=account,
+            region=region,
+            status=RegionSyncStatus.SKIPPED,
+            error="not a Region of this account's partition",
+        )
+    return pending
+
+
+# --- one account+Region -----------------------------------------------------------------------
+
+
+def _lock_key(*parts: str) -> int:
+    digest = hashlib.blake2b(":".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextmanager
+def advisory_lock(*parts: str) -> Iterator[bool]:
+    """A PostgreSQL session lock; yields whether it was acquired (never waits)."""
+    key = _lock_key(*parts)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def sync_result(result: SyncRegionResult) -> SyncRegionResult:
+    """List one account+Region and save it; a failure leaves its images as they were.
+
+    Two syncs of the same account+Region never overlap: the second one fails at once.
+    """
+    account, region = result.account, result.region
+    with advisory_lock("inventory-sync", account.account_id, region) as acquired:
+        if not acquired:
+            return _fail(result, "another sync of this account and Region is running", None, 0.0)
+        return _sync_locked(result)
+
+
+def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
+    claimed = SyncRegionResult.objects.filter(pk=result.pk, status=RegionSyncStatus.PENDING).update(
+        status=RegionSyncStatus.RUNNING, started_at=timezone.now()
+    )
+    if claimed != 1:
+        result.refresh_from_db()
+        return result
+    run = result.sync_run
+    started = time.monotonic()
+    session = AwsSession(result.account, run.actor_name or None)
+    account_region = AccountRegion.objects.get(account=result.account, region=result.region)
+    try:
+        listing = list_region(session, result.region)
+        permissions = _new_launch_permissions(session, account_region, listing)
+        with transaction.atomic():
+            counts = save_listing(account_region, listing, permissions, run)
+    except AWS_ERRORS as error:
+        return _fail(result, describe_error(error), session, started)
+    except Exception as error:  # a bug must not be mistaken for a listing: fail the Region
+        logger.exception("Sync of %s/%s failed", result.account.account_id, result.region)
+        return _fail(result, f"internal error: {type(error).__name__}: {error}", session, started)
+    for key, value in counts.items():
+        setattr(result, key, value)
+    result.status = RegionSyncStatus.SUCCEEDED
+    return _finish_result(result, session, started)
+
+
+def _finish_result(
+    result: SyncRegionResult, session: AwsSession | None, started: float
+) -> SyncRegionResult:
+    result.finished_at = timezone.now()
+    result.duration_seconds = round(time.monotonic() - started, 3) if started else 0.0
+    if session is not None:
+        result.api_calls, result.retries = session.stats.calls, session.stats.retries
+    result.save()
+    AccountRegion.objects.filter(account=result.account, region=result.region).update(
+        last_sync_at=result.finished_at, last_sync_status=result.status
+    )
+    return result
+
+
+def _fail(
+    result: SyncRegionResult, message: str, session: AwsSession | None, started: float
+) -> SyncRegionResult:
+    result.status, result.error = RegionSyncStatus.FAILED, message[:4000]
+    return _finish_result(result, session, started)
+
+
+def _new_launch_permissions(
+    session: AwsSession, account_region: AccountRegion, listing: RegionListing
+) -> dict[str, list[str]]:
+    """Launch permissions for images that are new or changed since the last listing."""
+    known = dict(
+        Image.objects.filter(account_region=account_region).values_list("image_id", "fingerprint")
+    )
+    due = [
+        image["ImageId"]
+        for image in listing.images
+        if known.get(image["ImageId"]) != fingerprint(image)
+    ]
+    return fetch_launch_permissions(session, account_region.region, due)
+
+
+# --- saving a complete listing ----------------------------------------------------------------
+
+
+def image_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Image model fields from an EC2 Image shape."""
+    devices = [_block_device(mapping) for mapping in data.get("BlockDeviceMappings") or []]
+    name = data.get("Name") or ""
+    return {
+        "name": name,
+        "description": data.get("Description") or "",
+        "family": image_family(name) if name else "",
+        "state": data.get("State") or ImageState.AVAILABLE,
+        "image_type": data.get("ImageType") or "",
+        "image_location": (data.get("ImageLocation") or "")[:1024],
+        "creation_date": parse_time(data.get("CreationDate")),
+        "deprecation_time": parse_time(data.get("DeprecationTime")),
+        "last_launched_time": parse_time(data.get("LastLaunchedTime")),
+        "deregistration_protection": data.get("DeregistrationProtection") or "",
+        "public": bool(data.get("Public")),
+        "source_image_id": data.get("SourceImageId") or "",
+        "source_image_region": data.get("SourceImageRegion") or "",
+        "architecture": data.get("Architecture") or "",
+        "platform": data.get("PlatformDetails") or data.get("Platform") or "",
+        "virtualization_type": data.get("VirtualizationType") or "",
+        "root_device_type": data.get("RootDeviceType") or "",
+        "root_device_name": data.get("RootDeviceName") or "",
+        "ena_support": data.get("EnaSupport"),
+        "boot_mode": data.get("BootMode") or "",
+        "imds_support": data.get("ImdsSupport") or "",
+        "block_devices": devices,
+        "storage_gib": sum(d["size_gib"] or 0 for d in devices if d.get("snapshot_id")),
+        "tags": {t["Key"]: t.get("Value", "") for t in data.get("Tags") or []},
+    }
+
+
+def _block_device(mapping: dict[str, Any]) -> dict[str, Any]:
+    ebs = mapping.get("Ebs") or {}
+    return {
+        "device": mapping.get("DeviceName", ""),
+        "snapshot_id": ebs.get("SnapshotId", ""),
+        "size_gib": ebs.get("VolumeSize"),
+        "volume_type": ebs.get("VolumeType", ""),
+        "encrypted": ebs.get("Encrypted"),
+        "virtual_name": mapping.get("VirtualName", ""),
+    }
+
+
+@dataclass
+class _Change:
+    """An image whose row is written: what it was before (None when new)."""
+
+    image: Image
+    before: dict[str, Any] | None
+
+
+def save_listing(
+    account_region: AccountRegion,
+    listing: RegionListing,
+    permissions: dict[str, list[str]],
+    run: SyncRun | None,
+) -> dict[str, int]:
+    """Upsert the images of a complete listing, mark the missing ones gone, replace the
+    Region's usage and send the domain signals. Call inside a transaction."""
+    now = timezone.now()
+    existing = {
+        image.image_id: image
+        for image in Image.objects.filter(account_region=account_region).select_related("account")
+    }
+    changes = _changed_images(account_region, listing, permissions, existing, now)
+    written = upsert_images([c.image for c in changes])
+    listed = {image["ImageId"] for image in listing.images}
+    gone = [i for i in existing.values() if i.image_id not in listed and i.gone_at is None]
+    _mark_gone(gone, now)
+    usage_rows = replace_usages(account_region, listing.usages, now)
+    written += refresh_usage_summary(account_region.region, account_region.last_listed_at or now)
+    account_region.last_listed_at = now
+    account_region.save(update_fields=["last_listed_at"])
+    _send_image_signals(changes, gone, run)
+    return {
+        "images_seen": len(listing.images),
+        "images_created": sum(1 for c in changes if c.before is None),
+        "images_changed": sum(1 for c in changes if c.before is not None),
+        "images_gone": len(gone),
+        "image_rows_written": written + len(gone),
+        "usages_seen": usage_rows,
+    }
+
+
+def _changed_images(
+    account_region: AccountRegion,
+    listing: RegionListing,
+    permissions: dict[str, list[str]],
+    existing: dict[str, Image],
+    now: datetime,
+) -> list[_Change]:
+    changes = []
+    for data in listing.images:
+        digest = fingerprint(data)
+        old = existing.get(data["ImageId"])
+        if old and old.fingerprint == digest and old.gone_at is None:
+            continue
+        image = Image(
+            account=account_region.account,
+            account_region=account_region,
+            region=account_region.region,
+            image_id=data["ImageId"],
+            first_seen_at=old.first_seen_at if old else now,
+            last_seen_at=now,
+            gone_at=None,
+            fingerprint=digest,
+            shared_with=old.shared_with if old else [],
+            launch_permissions_checked_at=old.launch_permissions_checked_at if old else None,
+            **image_fields(data),
+        )
+        if data["ImageId"] in permissions:
+            image.shared_with = permissions[data["ImageId"]]
+            image.launch_permissions_checked_at = now
+        before = old.observed() if old and old.gone_at is None else None
+        changes.append(_Change(image, before))
+    return changes
+
+
+def upsert_images(images: list[Image], batch_size: int = UPSERT_BATCH_SIZE) -> int:
+    """Insert or update images on (account, region, image_id); sets their primary keys."""
+    for start in range(0, len(images), batch_size):
+        Image.objects.bulk_create(
+            images[start : start + batch_size],
+            update_conflicts=True,
+            unique_fields=["account", "region", "image_id"],
+            update_fields=OBSERVED_FIELDS,
+        )
+    return len(images)
+
+
+def _mark_gone(images: list[Image], now: datetime) -> None:
+    for image in images:
+        image.before = image.observed()  # type: ignore[attr-defined]
+        image.state, image.gone_at = ImageState.DEREGISTERED, now
+    Image.objects.bulk_update(images, ["state", "gone_at"], batch_size=UPSERT_BATCH_SIZE)
+
+
+def replace_usages(
+    account_region: AccountRegion, observed: list[UsageObservation], now: datetime
+) -> int:
+    """Make the stored usage of this account+Region exactly the observed one."""
+    account, region = account_region.account, account_region.region
+    stored = {
+        (u.image_ref, u.usage_type, u.resource_id): u
+        for u in ImageUsage.objects.filter(account=account, region=region)
+    }
+    seen = {(o.image_ref, o.usage_type, o.resource_id): o for o in observed}
+    stale = [u.pk for key, u in stored.items() if key not in seen]
+    if stale:
+        ImageUsage.objects.filter(pk__in=stale).delete()
+    changed = [
+        _with_detail(stored[key], o)
+        for key, o in seen.items()
+        if key in stored
+        and (stored[key].detail != o.detail or stored[key].resource_name != o.resource_name)
+    ]
+    ImageUsage.objects.bulk_update(changed, ["detail", "resource_name"], batch_size=1000)
+    ImageUsage.objects.bulk_create(
+        [
+            ImageUsage(
+                image_ref=o.image_ref,
+                usage_type=o.usage_type,
+                resource_id=o.resource_id[:255],
+                resource_name=o.resource_name[:255],
+                detail=o.detail,
+                account=account,
+                region=region,
+                observed_at=now,
+            )
+            for key, o in seen.items()
+            if key not in stored
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    return len(seen)
+
+
+def _with_detail(usage: ImageUsage, observation: UsageObservation) -> ImageUsage:
+    usage.detail, usage.resource_name = observation.detail, observation.resource_name[:255]
+    return usage
+
+
+USAGE_SUMMARY_SQL = """
+WITH counts AS (
+    SELECT i.id, COUNT(u.id) AS n
+    FROM inventory_image i
+    LEFT JOIN inventory_imageusage u ON u.region = i.region AND u.image_ref = i.image_id
+    WHERE i.region = %(region)s
+    GROUP BY i.id
+)
+UPDATE inventory_image i
+SET usage_count = c.n,
+    in_use = c.n > 0,
+    last_seen_in_use_at = CASE
+        WHEN c.n > 0 AND NOT i.in_use THEN %(now)s
+        WHEN c.n = 0 AND i.in_use THEN %(last_seen)s
+        ELSE i.last_seen_in_use_at END
+FROM counts c
+WHERE i.id = c.id AND i.usage_count <> c.n
+"""
+
+LINK_USAGE_SQL = """
+UPDATE inventory_imageusage u SET image_id = i.id
+FROM inventory_image i
+WHERE u.region = %(region)s AND u.image_id IS NULL
+  AND i.region = u.region AND i.image_id = u.image_ref
+"""
+
+
+def refresh_usage_summary(region: str, last_seen: datetime) -> int:
+    """Recount usage of every image in the Region (any account may use it); returns the image
+    rows that changed. An image that stops being used keeps the previous listing's time."""
+    params = {"region": region, "now": timezone.now(), "last_seen": last_seen}
+    with connection.cursor() as cursor:
+        cursor.execute(LINK_USAGE_SQL, params)
+        cursor.execute(USAGE_SUMMARY_SQL, params)
+        return cursor.rowcount
+
+
+def _send_image_signals(changes: list[_Change], gone: list[Image], run: SyncRun | None) -> None:
+    common = {"sync_run": run, "actor": None, "source": "sync"}
+    for change in changes:
+        image, before = change.image, change.before
+        after = image.observed()
+        if before is None:
+            signals.image_appeared.send(Image, image=image, before=None, after=after, **common)
+            continue
+        if before["state"] != after["state"]:
+            signals.image_state_changed.send(
+                Image, image=image, before=before, after=after, **common
+            )
+        if before["deprecation_time"] != after["deprecation_time"]:
+            signals.image_deprecation_changed.send(
+                Image, image=image, before=before, after=after, **common
+            )
+    for image in gone:
+        signals.image_gone.send(
+            Image, image=image, before=image.before, after=image.observed(), **common
+        )
+
+
+# --- closing a run ----------------------------------------------------------------------------
+
+
+def finish_run(run_id: int) -> SyncRun:
+    """Close the run once every result is final (idempotent); sends ``sync_finished`` once."""
+    with transaction.atomic():
+        run = SyncRun.objects.select_for_update().get(pk=run_id)
+        if run.is_finished:
+            return run
+        results = list(run.results.all())
+        if any(r.status not in FINAL_REGION_STATES for r in results):
+            return run
+        _total(run, results)
+        failed, succeeded = run.regions_failed, run.regions_succeeded
+        status = SyncStatus.SUCCEEDED
+        if failed:
+            status = SyncStatus.PARTIAL if succeeded else SyncStatus.FAILED
+        if not results:
+            status = SyncStatus.FAILED
+        return _close(run, status, run.error)
+
+
+def _total(run: SyncRun, results: list[SyncRegionResult]) -> None:
+    run.regions_total = len(results)
+    for status, field in (
+        (RegionSyncStatus.SUCCEEDED, "regions_succeeded"),
+        (RegionSyncStatus.FAILED, "regions_failed"),
+        (RegionSyncStatus.SKIPPED, "regions_skipped"),
+    ):
+        setattr(run, field, sum(1 for r in results if r.status == status))
+    for field in (
+        "images_seen",
+        "images_created",
+        "images_changed",
+        "images_gone",
+        "api_calls",
+        "retries",
+    ):
+        setattr(run, field, sum(getattr(r, field) for r in results))
+
+
+def _close(run: SyncRun, status: str, error: str = "") -> SyncRun:
+    run.status, run.error, run.finished_at = status, error, timezone.now()
+    run.started_at = run.started_at or run.finished_at
+    run.save()
+    synced = {r.account_id for r in run.results.filter(status=RegionSyncStatus.SUCCEEDED)}
+    Account.objects.filter(pk__in=synced).update(last_synced_at=run.finished_at)
+    signals.sync_finished.send(SyncRun, sync_run=run, actor=run.actor, source=run.trigger)
+    return run
+
+
+# --- running a whole sync in this process -----------------------------------------------------
+
+
+def run_sync(
+    actor: AbstractBaseUser | None,
+    account_ids: list[str] | None = None,
+    regions: list[str] | None = None,
+    source: str = SyncTrigger.CLI,
+    concurrency: int = 1,
+    on_result: Callable[[SyncRegionResult], None] | None = None,
+) -> SyncRun:
+    """A synchronous sync (the command line): same steps as the Celery fan-out.
+
+    With ``concurrency`` > 1 account+Regions are listed in threads (each with its own
+    database connection).
+    """
+    run = create_run(actor, account_ids, regions, source)
+    pending = prepare_run(run)
+    for result in run.results.exclude(status=RegionSyncStatus.PENDING):
+        if on_result:
+            on_result(result)
+
+    def work(result: SyncRegionResult) -> SyncRegionResult:
+        try:
+            return sync_result(result)
+        finally:
+            if concurrency > 1:
+                close_old_connections()
+                connection.close()
+
+    if concurrency > 1:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            for done in pool.map(work, pending):
+                if on_result:
+                    on_result(done)
+    else:
+        for result in pending:
+            done = work(result)
+            if on_result:
+                on_result(done)
+    return finish_run(run.pk)

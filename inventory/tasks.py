@@ -1,0 +1,77 @@
+"""Celery tasks of the inventory: thin wrappers that take primary keys and call services.
+
+The fan-out: ``prepare_sync_run`` discovers the Regions and queues one ``sync_account_region``
+per account+Region; each of those, once done, tries to close the run (``finish_run`` closes it
+only when every result is final, exactly once). At most SYNC_REGIONS_PER_ACCOUNT Regions of one
+account run at a time (slots are PostgreSQL advisory locks; a task finding none free retries).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from celery import shared_task
+from django.conf import settings
+
+from inventory.choices import RegionSyncStatus, SyncTrigger
+from inventory.models import AccountRegion, SyncRegionResult, SyncRun
+from inventory.services import launch_permissions, sync
+
+SLOT_RETRY_SECONDS = 5
+
+
+@shared_task
+def prepare_sync_run(run_id: int) -> int:
+    """Discover Regions of the run's accounts and queue one task per account+Region."""
+    run = SyncRun.objects.filter(pk=run_id).first()
+    if run is None or run.is_finished:
+        return 0
+    pending = sync.prepare_run(run)
+    for result in pending:
+        sync_account_region.delay(result.pk)
+    sync.finish_run(run.pk)  # closes a run with nothing left to do
+    return len(pending)
+
+
+@shared_task(bind=True, max_retries=None, acks_late=True)
+def sync_account_region(self, result_id: int) -> str:
+    """Sync one account+Region of a run (idempotent: a final result is left alone)."""
+    result = (
+        SyncRegionResult.objects.select_related("account", "sync_run").filter(pk=result_id).first()
+    )
+    if result is None:
+        return "missing"
+    if result.status == RegionSyncStatus.PENDING:
+        with ExitStack() as stack:
+            if not _take_slot(stack, result.account.account_id):
+                raise self.retry(countdown=SLOT_RETRY_SECONDS)
+            result = sync.sync_result(result)
+    sync.finish_run(result.sync_run_id)
+    return result.status
+
+
+def _take_slot(stack: ExitStack, account_id: str) -> bool:
+    """One of the account's concurrency slots, held until the stack closes."""
+    for slot in range(settings.SYNC_REGIONS_PER_ACCOUNT):
+        acquired = stack.enter_context(sync.advisory_lock("inventory-slot", account_id, str(slot)))
+        if acquired:
+            return True
+    return False
+
+
+@shared_task
+def scheduled_sync() -> int:
+    """The beat schedule's sync of every enabled account and Region."""
+    return sync.start_sync(None, source=SyncTrigger.BEAT).pk
+
+
+@shared_task
+def refresh_launch_permissions(limit_per_region: int = 500) -> int:
+    """The paced pass over launch permissions older than LAUNCH_PERMISSIONS_MAX_AGE_HOURS."""
+    checked = 0
+    regions = AccountRegion.objects.filter(
+        account__enabled=True, synced=True, last_listed_at__isnull=False
+    )
+    for account_region in regions.select_related("account"):
+        checked += launch_permissions.refresh_launch_permissions(account_region, limit_per_region)
+    return checked
