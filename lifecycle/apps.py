@@ -5,3 +5,8 @@ class LifecycleConfig(AppConfig):
     """What should happen: requests, approvals, execution (the only AWS writes), audit."""
 
     name = "lifecycle"
+
+    def ready(self) -> None:
+        from lifecycle import receivers
+
+        receivers.connect()

@@ -1,0 +1,213 @@
+"""Record what other parts announce: inventory observations, sign-ins and role changes.
+
+Connected in ``LifecycleConfig.ready``. Each receiver writes through ``record_event`` inside the
+transaction of the code that sent the signal, so the event commits or rolls back with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser, Group
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import m2m_changed, post_save, pre_save
+from django.http import HttpRequest
+
+from amidash.roles import Role, role_names
+from inventory import signals as inventory_signals
+from lifecycle.models import AuditSource, AuditVerb
+from lifecycle.services.audit import Target, current_context, record_event, target_of
+
+_IMAGE_SIGNALS = {
+    inventory_signals.image_appeared: AuditVerb.IMAGE_APPEARED,
+    inventory_signals.image_state_changed: AuditVerb.IMAGE_STATE_CHANGED,
+    inventory_signals.image_deprecation_changed: AuditVerb.IMAGE_DEPRECATION_CHANGED,
+    inventory_signals.image_gone: AuditVerb.IMAGE_GONE,
+}
+_SYNC_RUN_FIELDS = (
+    "status",
+    "trigger",
+    "account_ids",
+    "regions",
+    "started_at",
+    "finished_at",
+    "regions_total",
+    "regions_succeeded",
+    "regions_failed",
+    "regions_skipped",
+    "images_seen",
+    "images_created",
+    "images_changed",
+    "images_gone",
+    "error",
+)
+
+
+def _source(value: str | None) -> str:
+    return value if value in AuditSource.values else AuditSource.SYSTEM
+
+
+def _sync_correlation(sync_run: Any) -> str:
+    return f"sync:{sync_run.pk}" if sync_run is not None else ""
+
+
+def record_image_observation(sender: Any, *, signal: Any, **kwargs: Any) -> None:
+    """image.appeared / state_changed / deprecation_changed / gone, as inventory observed it."""
+    record_event(
+        _IMAGE_SIGNALS[signal],
+        actor=kwargs.get("actor"),
+        source=_source(kwargs.get("source")),
+        target=kwargs["image"],
+        before=kwargs.get("before"),
+        after=kwargs.get("after"),
+        correlation_id=_sync_correlation(kwargs.get("sync_run")),
+    )
+
+
+def record_sync_finished(sender: Any, *, sync_run: Any, **kwargs: Any) -> None:
+    summary = {name: getattr(sync_run, name, None) for name in _SYNC_RUN_FIELDS}
+    record_event(
+        AuditVerb.SYNC_FINISHED,
+        actor=kwargs.get("actor"),
+        source=_source(kwargs.get("source")),
+        target=sync_run,
+        after=summary,
+        message=f"Sync #{sync_run.pk} finished: {summary['status']}",
+        correlation_id=_sync_correlation(sync_run),
+    )
+
+
+def _request_source(request: HttpRequest | None) -> str:
+    if request is None:
+        return current_context().source
+    return AuditSource.ADMIN if request.path.startswith("/admin/") else AuditSource.WEB
+
+
+def _client(request: HttpRequest | None) -> dict[str, str]:
+    if request is None:
+        return {}
+    return {
+        "ip": request.META.get("REMOTE_ADDR", ""),
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200],
+    }
+
+
+def record_login(sender: Any, *, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    record_event(
+        AuditVerb.AUTH_LOGIN,
+        actor=user,
+        source=_request_source(request),
+        target=user,
+        after=_client(request),
+    )
+
+
+def record_logout(sender: Any, *, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if user is None:  # the session had expired: nobody to name
+        return
+    record_event(AuditVerb.AUTH_LOGOUT, actor=user, source=_request_source(request), target=user)
+
+
+def record_login_failed(
+    sender: Any, *, credentials: dict, request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    """A failed sign-in; credentials arrive cleansed (no password), the name is kept."""
+    username = str(credentials.get(get_user_model().USERNAME_FIELD, ""))[:150]
+    record_event(
+        AuditVerb.AUTH_LOGIN_FAILED,
+        actor=AnonymousUser(),
+        source=_request_source(request),
+        target=Target("user", label=username),
+        after={"username": username, **_client(request)},
+        message=f"Sign-in failed for {username!r}",
+    )
+
+
+def _record_role_change(user: Any, before: list[str], after: list[str]) -> None:
+    if before == after:
+        return
+    context = current_context()
+    record_event(
+        AuditVerb.ROLE_CHANGED,
+        actor=context.actor,
+        source=context.source,
+        target=target_of(user),
+        before={"roles": before},
+        after={"roles": after},
+        correlation_id=context.correlation_id,
+        message=f"Roles of {user.get_username()}: {', '.join(after)}",
+    )
+
+
+def _roles_with(user: Any, group_names: set[str], *, added: bool) -> list[str]:
+    """The user's role names with ``group_names`` added back or taken out (the other side)."""
+    current = set(role_names(user))
+    if current == {"No role"}:
+        current = set()
+    changed = current | group_names if added else current - group_names
+    return sorted(changed) or ["No role"]
+
+
+def record_group_membership(sender: Any, *, instance: Any, action: str, **kwargs: Any) -> None:
+    """role.changed when users are added to or removed from role groups (either side)."""
+    user_model = get_user_model()
+    reverse, pk_set = kwargs.get("reverse"), kwargs.get("pk_set") or set()
+    if action == "pre_clear":
+        users = [instance] if not reverse else list(instance.user_set.all())
+        instance._audit_roles_before = {u.pk: sorted(role_names(u)) for u in users}
+        return
+    if action == "post_clear":
+        for user_pk, before in getattr(instance, "_audit_roles_before", {}).items():
+            user = instance if not reverse else user_model.objects.get(pk=user_pk)
+            _record_role_change(user, before, sorted(role_names(user)))
+        return
+    if action not in {"post_add", "post_remove"}:
+        return
+    if reverse:  # group.user_set.add(users)
+        names = {instance.name} & set(Role.values)
+        pairs = [(user, names) for user in user_model.objects.filter(pk__in=pk_set)]
+    else:
+        groups = Group.objects.filter(pk__in=pk_set, name__in=Role.values)
+        pairs = [(instance, set(groups.values_list("name", flat=True)))]
+    for user, names in pairs:
+        after = sorted(role_names(user))
+        before = _roles_with(user, names, added=action == "post_remove")
+        _record_role_change(user, before, after)
+
+
+def remember_superuser_flag(sender: Any, *, instance: Any, **kwargs: Any) -> None:
+    update_fields = kwargs.get("update_fields")
+    if instance.pk is None or (update_fields is not None and "is_superuser" not in update_fields):
+        instance._audit_was_superuser = None
+        return
+    was = sender.objects.filter(pk=instance.pk).values_list("is_superuser", flat=True).first()
+    instance._audit_was_superuser = was
+
+
+def record_superuser_change(sender: Any, *, instance: Any, created: bool, **kwargs: Any) -> None:
+    """Superusers are the Admin role: granting or removing it is a role change."""
+    was = getattr(instance, "_audit_was_superuser", None)
+    if created and instance.is_superuser:
+        was = False
+    if was is None or was == instance.is_superuser:
+        return
+    after = sorted(role_names(instance))
+    before = _roles_with(instance, {"Admin"}, added=not instance.is_superuser)
+    _record_role_change(instance, before, after)
+
+
+def connect() -> None:
+    """Connect every receiver (idempotent: each has a dispatch_uid)."""
+    for signal in _IMAGE_SIGNALS:
+        signal.connect(record_image_observation, dispatch_uid=f"audit-{id(signal)}")
+    inventory_signals.sync_finished.connect(record_sync_finished, dispatch_uid="audit-sync")
+    user_logged_in.connect(record_login, dispatch_uid="audit-login")
+    user_logged_out.connect(record_logout, dispatch_uid="audit-logout")
+    user_login_failed.connect(record_login_failed, dispatch_uid="audit-login-failed")
+    user_model = get_user_model()
+    m2m_changed.connect(
+        record_group_membership, sender=user_model.groups.through, dispatch_uid="audit-roles"
+    )
+    pre_save.connect(remember_superuser_flag, sender=user_model, dispatch_uid="audit-su-pre")
+    post_save.connect(record_superuser_change, sender=user_model, dispatch_uid="audit-su-post")

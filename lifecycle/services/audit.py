@@ -1,0 +1,316 @@
+"""The one writer of the audit log, and the queries the auditor pages and exports share.
+
+``record_event`` appends an event in the caller's transaction: the sequence number and the
+previous hash are read under a PostgreSQL transaction-level advisory lock, so concurrent writers
+queue and the chain stays gapless and valid. The lock is held until the caller's transaction
+ends; keep transactions that write audit events short.
+
+Usage::
+
+    from lifecycle.services.audit import Target, record_event
+
+    record_event(
+        "request.approved", actor=user, source="web", target=Target("request", str(req.pk)),
+        before={"status": "pending"}, after={"status": "approved"},
+        correlation_id=f"request:{req.pk}",
+    )
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from lifecycle.models import GENESIS_HASH, ActorType, AuditEvent, AuditSource
+from lifecycle.models.audit import event_hash
+
+#: Key of the advisory lock that serializes audit writers ("audi" in ASCII).
+AUDIT_LOCK_KEY = 0x61756469
+_VERB = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_BULK_BATCH = 2000
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an event is about: a type, an id, and the account and Region it lives in."""
+
+    type: str
+    id: str = ""
+    account: str = ""
+    region: str = ""
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The last event of the chain (sequence 0 and the genesis hash when the log is empty)."""
+
+    sequence: int
+    hash: str
+
+
+@dataclass
+class EventDraft:
+    """An event before it gets its sequence and hashes (see ``record_events``)."""
+
+    verb: str
+    actor: Actor
+    source: str
+    target: Target | None = None
+    before: Any = None
+    after: Any = None
+    message: str = ""
+    correlation_id: str = ""
+    occurred_at: datetime | None = None
+    actor_name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Who is acting for code that cannot be told directly (signal receivers)."""
+
+    actor: Actor = None
+    source: str = AuditSource.SYSTEM
+    correlation_id: str = ""
+
+
+_context: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
+    "amidash_audit_context", default=None
+)
+
+
+@contextmanager
+def audit_context(
+    *, actor: Actor = None, source: str = AuditSource.SYSTEM, correlation_id: str = ""
+) -> Iterator[AuditContext]:
+    """Name the actor and source for events recorded by receivers inside the block.
+
+    The admin site and management commands use it so that, for example, a group change made
+    through Django's user admin is recorded as ``role.changed`` by that admin, source ``admin``.
+    """
+    context = AuditContext(actor=actor, source=source, correlation_id=correlation_id)
+    token = _context.set(context)
+    try:
+        yield context
+    finally:
+        _context.reset(token)
+
+
+def current_context() -> AuditContext:
+    return _context.get() or AuditContext()
+
+
+def target_of(obj: Any) -> Target:
+    """A Target for a model instance (or a Target, returned as is).
+
+    Objects may define ``audit_target() -> Target``. Inventory images are named by their AWS
+    image id, account and Region, so their history outlives the inventory row.
+    """
+    if obj is None:
+        return Target("")
+    if isinstance(obj, Target):
+        return obj
+    if hasattr(obj, "audit_target"):
+        return obj.audit_target()
+    label = obj._meta.label_lower
+    if label == "inventory.image":
+        return Target("image", obj.image_id, obj.account.account_id, obj.region, obj.name)
+    if label == "inventory.syncrun":
+        return Target("sync_run", str(obj.pk), label=f"Sync #{obj.pk}")
+    if isinstance(obj, AbstractBaseUser):
+        return Target("user", str(obj.pk), label=obj.get_username())
+    return Target(obj._meta.model_name, str(obj.pk), label=str(obj)[:255])
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as plain JSON data, exactly as PostgreSQL's jsonb gives it back."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def _actor_fields(actor: Actor, source: str, actor_name: str) -> dict[str, Any]:
+    if actor is not None and actor.is_authenticated:
+        return {
+            "actor_id": actor.pk,
+            "actor_type": ActorType.USER,
+            "actor_name": actor.get_username(),
+        }
+    if actor is not None:  # AnonymousUser: somebody not signed in
+        return {
+            "actor_id": None,
+            "actor_type": ActorType.ANONYMOUS,
+            "actor_name": actor_name or "anonymous",
+        }
+    return {"actor_id": None, "actor_type": ActorType.SYSTEM, "actor_name": actor_name or source}
+
+
+def _fields_of(draft: EventDraft, now: datetime) -> dict[str, Any]:
+    if not _VERB.match(draft.verb or ""):
+        raise ValueError(f"audit verb must be namespaced like 'image.appeared', not {draft.verb!r}")
+    if draft.source not in AuditSource.values:
+        raise ValueError(f"audit source must be one of {', '.join(AuditSource.values)}")
+    target = target_of(draft.target)
+    return {
+        "occurred_at": draft.occurred_at or now,
+        **_actor_fields(draft.actor, draft.source, draft.actor_name),
+        "source": draft.source,
+        "correlation_id": (draft.correlation_id or "")[:100],
+        "verb": draft.verb,
+        "target_type": target.type[:32],
+        "target_id": str(target.id)[:255],
+        "target_account": target.account[:12],
+        "target_region": target.region[:32],
+        "target_repr": target.label[:255],
+        "before": json_value(draft.before),
+        "after": json_value(draft.after),
+        "message": draft.message or "",
+    }
+
+
+def chain_head() -> ChainHead:
+    """The current head (not locked: for display and digests of what is committed)."""
+    row = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
+    return ChainHead(*row) if row else ChainHead(0, GENESIS_HASH)
+
+
+def _append(drafts: Iterable[EventDraft]) -> list[AuditEvent]:
+    with transaction.atomic(savepoint=False):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK_KEY])
+        head = chain_head()
+        sequence, previous_hash = head.sequence, head.hash
+        now = timezone.now()
+        events: list[AuditEvent] = []
+        for draft in drafts:
+            sequence += 1
+            fields = _fields_of(draft, now)
+            fields.update(sequence=sequence, previous_hash=previous_hash)
+            fields["hash"] = previous_hash = event_hash(fields)
+            events.append(AuditEvent(**fields))
+        AuditEvent.objects.bulk_create(events, batch_size=_BULK_BATCH)
+    return events
+
+
+def record_event(
+    verb: str,
+    *,
+    actor: Actor,
+    source: str,
+    target: Any = None,
+    before: Any = None,
+    after: Any = None,
+    message: str = "",
+    correlation_id: str | None = None,
+    actor_name: str = "",
+) -> AuditEvent:
+    """Append one event to the audit log in the caller's transaction and return it.
+
+    ``actor`` is the user who acted, ``AnonymousUser`` for somebody not signed in, or None for
+    the system part named by ``source`` (``sync``, ``worker``, ``beat``...). ``target`` is a
+    ``Target`` or a model instance (see ``target_of``). ``before``/``after`` are JSON-able data
+    (datetimes, decimals and UUIDs are turned into strings). ``correlation_id`` ties events of
+    one request or sync run together: ``request:<pk>``, ``sync:<pk>``. ``actor_name`` overrides
+    the copied name for anonymous and system actors. Raises ValueError for a verb that is not
+    namespaced (``thing.happened``) or an unknown source.
+    """
+    draft = EventDraft(
+        verb=verb,
+        actor=actor,
+        source=source,
+        target=target,
+        before=before,
+        after=after,
+        message=message,
+        correlation_id=correlation_id or "",
+        actor_name=actor_name,
+    )
+    return _append([draft])[0]
+
+
+def record_events(drafts: Iterable[EventDraft]) -> int:
+    """Append many events at once, in order (one lock, bulk inserts); returns how many."""
+    total = 0
+    batch: list[EventDraft] = []
+    with transaction.atomic():
+        for draft in drafts:
+            batch.append(draft)
+            if len(batch) == _BULK_BATCH:
+                total += len(_append(batch))
+                batch = []
+        if batch:
+            total += len(_append(batch))
+    return total
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def image_history(image: Any) -> QuerySet[AuditEvent]:
+    """Events about one inventory image (by AWS image id, account and Region), newest first."""
+    target = target_of(image)
+    return AuditEvent.objects.filter(
+        target_type="image",
+        target_id=target.id,
+        target_account=target.account,
+        target_region=target.region,
+    )
+
+
+def request_history(request_pk: int | str) -> QuerySet[AuditEvent]:
+    """Events of one lifecycle request: the request itself and everything correlated with it."""
+    return AuditEvent.objects.filter(
+        Q(correlation_id=f"request:{request_pk}")
+        | Q(target_type="request", target_id=str(request_pk))
+    )
+
+
+def keyset_page(
+    queryset: QuerySet[AuditEvent], *, before: int | None, after: int | None, size: int
+) -> tuple[list[AuditEvent], bool, bool]:
+    """One page, newest first, of events older than ``before`` or newer than ``after``.
+
+    Returns the events, whether older ones exist and whether newer ones exist. Keyset pages
+    cost the same at any depth of a log with millions of events.
+    """
+    if after is not None:
+        rows = list(queryset.filter(sequence__gt=after).order_by("sequence")[: size + 1])
+        has_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        has_older = bool(rows) and queryset.filter(sequence__lt=rows[-1].sequence).exists()
+        return rows, has_older, has_newer
+    older = queryset.filter(sequence__lt=before) if before is not None else queryset
+    rows = list(older.order_by("-sequence")[: size + 1])
+    has_older = len(rows) > size
+    rows = rows[:size]
+    has_newer = (
+        before is not None
+        and bool(rows)
+        and queryset.filter(sequence__gt=rows[0].sequence).exists()
+    )
+    return rows, has_older, has_newer
+
+
+def counts_by(queryset: QuerySet[AuditEvent], *fields: str) -> list[Mapping[str, Any]]:
+    """Event counts grouped by the given fields, largest first."""
+    return list(
+        queryset.order_by()
+        .values(*fields)
+        .annotate(count=models.Count("sequence"))
+        .order_by("-count", *fields)
+    )

@@ -1,0 +1,119 @@
+"""Ed25519 signatures for audit digests and export manifests, with a key kept outside the database.
+
+The private key lives in ``AUDIT_SIGNING_KEY_FILE`` (PEM, created once with mode 0600). Anyone
+holding the public key (shown on the Audit page) can check a digest or an export offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings
+
+from lifecycle.models.audit import canonical_json
+
+SIGNATURE_FIELD = "signature"
+
+
+class SigningKeyError(Exception):
+    """The signing or public key is missing or unreadable."""
+
+
+def signing_key_path() -> Path:
+    return Path(settings.AUDIT_SIGNING_KEY_FILE)
+
+
+def signing_key(*, create: bool = True) -> Ed25519PrivateKey:
+    """The private key, generated on first use (file mode 0600, never overwritten)."""
+    path = signing_key_path()
+    if not path.exists():
+        if not create:
+            raise SigningKeyError(f"no audit signing key at {path}")
+        _create_key_file(path)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as error:
+        raise SigningKeyError(f"cannot read the audit signing key {path}: {error}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+
+
+def load_public_key(path: Path | str) -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file holding the public or the private key."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise SigningKeyError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        key: Any = serialization.load_pem_public_key(data)
+    except ValueError:
+        try:
+            key = serialization.load_pem_private_key(data, password=None).public_key()
+        except (ValueError, TypeError):
+            raise SigningKeyError(f"{path} holds no PEM Ed25519 key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(f"{path} is not an Ed25519 key")
+    return key
+
+
+def default_public_key() -> Ed25519PublicKey:
+    """The public half of the configured signing key (which must exist)."""
+    return signing_key(create=False).public_key()
+
+
+def public_key_pem(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def fingerprint(key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw public key, hex, as shown next to every signature."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def sign_document(document: dict[str, Any], key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
+    """The document with the signer's fingerprint and a signature over its canonical JSON."""
+    key = key or signing_key()
+    signed = {**document, "public_key_fingerprint": fingerprint(key.public_key())}
+    signature = key.sign(canonical_json(signed).encode())
+    return {**signed, SIGNATURE_FIELD: base64.b64encode(signature).decode()}
+
+
+def verify_document(document: dict[str, Any], key: Ed25519PublicKey) -> str | None:
+    """None when the signature is valid for ``key``; otherwise what is wrong."""
+    unsigned = {k: v for k, v in document.items() if k != SIGNATURE_FIELD}
+    signature = document.get(SIGNATURE_FIELD)
+    if not isinstance(signature, str):
+        return "it carries no signature"
+    if unsigned.get("public_key_fingerprint") != fingerprint(key):
+        return "it was signed with another key (fingerprint differs)"
+    try:
+        key.verify(base64.b64decode(signature, validate=True), canonical_json(unsigned).encode())
+    except (InvalidSignature, ValueError):
+        return "its signature does not match its content"
+    return None
