@@ -1,0 +1,200 @@
+"""The image list's filters, sorting and columns, shared by the page and its exports."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+
+from inventory.choices import ImageState
+from inventory.forms import PAGE_SIZES, ImageFilterForm
+from inventory.models import Account, Image
+from inventory.queries import SortKey
+
+DEFAULT_PAGE_SIZE = 50
+DEFAULT_SORT = "-created"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the image table: its heading, the sort key it uses (if sortable)."""
+
+    key: str
+    heading: str
+    sort: SortKey | None = None
+    default: bool = True
+    numeric: bool = False
+
+
+COLUMNS: list[Column] = [
+    Column("image_id", "Image", SortKey("image_id")),
+    Column("name", "Name", SortKey("name")),
+    Column("account", "Account", SortKey("account__account_id")),
+    Column("region", "Region", SortKey("region")),
+    Column("state", "State", SortKey("state")),
+    Column("created", "Created", SortKey("creation_date", nullable=True, kind="datetime")),
+    Column("age", "Age (days)", None, numeric=True),
+    Column(
+        "last_launched",
+        "Last launched",
+        SortKey("last_launched_time", nullable=True, kind="datetime"),
+    ),
+    Column(
+        "deprecation",
+        "Deprecation",
+        SortKey("deprecation_time", nullable=True, kind="datetime"),
+        default=False,
+    ),
+    Column("usage", "Used by", SortKey("usage_count", kind="int"), numeric=True),
+    Column("exposure", "Exposure", SortKey("public", kind="bool")),
+    Column("storage", "Storage GiB", SortKey("storage_gib", kind="int"), numeric=True),
+    Column("family", "Family", SortKey("family"), default=False),
+    Column("architecture", "Arch", SortKey("architecture"), default=False),
+    Column("platform", "Platform", SortKey("platform"), default=False),
+    Column("protection", "Dereg. protection", None, default=False),
+    Column(
+        "last_seen",
+        "Last seen",
+        SortKey("last_seen_at", kind="datetime"),
+        default=False,
+    ),
+]
+COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
+SORTABLE = {column.key: column.sort for column in COLUMNS if column.sort}
+
+
+@dataclass
+class ImageQuery:
+    """A parsed image list query string: filters, sort, columns, page size, cursor, notices."""
+
+    form: ImageFilterForm
+    filters: dict[str, Any]
+    sort: str
+    columns: list[Column]
+    page_size: int
+    cursor: str | None
+    notices: list[str]
+
+    @property
+    def sort_key(self) -> SortKey:
+        return SORTABLE[self.sort.lstrip("-")]
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.notices
+
+
+def account_choices() -> list[tuple[str, str]]:
+    return [(a.account_id, str(a)) for a in Account.objects.only("account_id", "name")]
+
+
+def parse_image_query(params: QueryDict) -> ImageQuery:
+    """Read the query string; anything invalid is dropped and named in ``notices``."""
+    form = ImageFilterForm(params, accounts=account_choices())
+    form.is_valid()
+    notices = form.problems()
+    sort = params.get("sort", DEFAULT_SORT)
+    if sort.lstrip("-") not in SORTABLE:
+        notices.append(f"Sort: cannot sort by {sort[:40]!r}; sorted by newest first instead.")
+        sort = DEFAULT_SORT
+    wanted = [key for key in params.getlist("col") if key]
+    unknown = [key for key in wanted if key not in COLUMNS_BY_KEY]
+    if unknown:
+        notices.append(f"Columns: unknown column {', '.join(k[:40] for k in unknown)} ignored.")
+    columns = [COLUMNS_BY_KEY[k] for k in wanted if k in COLUMNS_BY_KEY] or [
+        c for c in COLUMNS if c.default
+    ]
+    page_size = DEFAULT_PAGE_SIZE
+    raw_size = params.get("size")
+    if raw_size:
+        if raw_size.isdigit() and int(raw_size) in PAGE_SIZES:
+            page_size = int(raw_size)
+        else:
+            notices.append(f"Page size: choose one of {', '.join(map(str, PAGE_SIZES))}.")
+    return ImageQuery(
+        form=form,
+        filters=form.active_filters(),
+        sort=sort,
+        columns=columns,
+        page_size=page_size,
+        cursor=params.get("cursor") or None,
+        notices=notices,
+    )
+
+
+def _days_ago(days: int) -> datetime.datetime:
+    return timezone.now() - datetime.timedelta(days=days)
+
+
+def _state_filter(value: str, now: datetime.datetime) -> Q:
+    if value == "deprecated":
+        return Q(deprecation_time__lte=now, gone_at__isnull=True)
+    if value == ImageState.DEREGISTERED:
+        return Q(gone_at__isnull=False) | Q(state=ImageState.DEREGISTERED)
+    return Q(state=value, gone_at__isnull=True)
+
+
+def _exposure_filter(value: str) -> Q:
+    shared = ~Q(shared_with=[])
+    return {
+        "public": Q(public=True),
+        "shared": shared,
+        "exposed": Q(public=True) | shared,
+        "private": Q(public=False) & Q(shared_with=[]),
+    }[value]
+
+
+def filter_images(queryset: QuerySet[Image], filters: dict[str, Any]) -> QuerySet[Image]:
+    """Apply valid filters (ImageFilterForm.active_filters) to an Image queryset."""
+    now = timezone.now()
+    conditions = Q()
+    if text := filters.get("q"):
+        if text.lower().startswith("ami-"):
+            conditions &= Q(image_id__istartswith=text)
+        else:
+            conditions &= Q(name__icontains=text) | Q(image_id=text)
+    if account := filters.get("account"):
+        conditions &= Q(account__account_id=account)
+    if region := filters.get("region"):
+        conditions &= Q(region=region)
+    if state := filters.get("state"):
+        conditions &= _state_filter(state, now)
+    if deprecated := filters.get("deprecated"):
+        past = Q(deprecation_time__lte=now)
+        conditions &= past if deprecated == "yes" else ~past | Q(deprecation_time__isnull=True)
+    if in_use := filters.get("in_use"):
+        conditions &= Q(in_use=in_use == "yes")
+    if gone := filters.get("gone"):
+        conditions &= Q(gone_at__isnull=gone == "no")
+    if exposure := filters.get("exposure"):
+        conditions &= _exposure_filter(exposure)
+    if (low := filters.get("min_age")) is not None:
+        conditions &= Q(creation_date__lte=_days_ago(low))
+    if (high := filters.get("max_age")) is not None:
+        conditions &= Q(creation_date__gt=_days_ago(high + 1))
+    if before := filters.get("launched_before"):
+        start = datetime.datetime.combine(before, datetime.time.min, tzinfo=datetime.UTC)
+        conditions &= Q(last_launched_time__lt=start) | Q(last_launched_time__isnull=True)
+    if key := filters.get("tag_key"):
+        if value := filters.get("tag_value"):
+            conditions &= Q(tags__contains={key: value})
+        else:
+            conditions &= Q(tags__has_key=key)
+    if family := filters.get("family"):
+        conditions &= Q(family=family)
+    return queryset.filter(conditions)
+
+
+def image_list_queryset() -> QuerySet[Image]:
+    """The rows the table shows: one join for the account, no per-row queries."""
+    return Image.objects.select_related("account").defer(
+        "description", "image_location", "fingerprint", "block_devices"
+    )

@@ -1,0 +1,101 @@
+"""Forms of the dashboards: the image filters (read from the query string) and "Sync now"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from inventory.choices import ImageState
+
+YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
+EXPOSURE = [
+    ("", "Any"),
+    ("public", "Public"),
+    ("shared", "Shared with accounts"),
+    ("exposed", "Public or shared"),
+    ("private", "Private"),
+]
+# "deprecated" is not an AWS state but what admins ask for: an available image past its
+# deprecation time. "gone" means deregistered (no longer listed).
+STATE_FILTERS = [("", "Any"), *ImageState.choices, ("deprecated", "Deprecated")]
+PAGE_SIZES = [25, 50, 100, 200]
+
+region_validator = RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d+$", "Not a Region name (us-east-1).")
+account_validator = RegexValidator(r"^\d{12}$", "An AWS account id is exactly 12 digits.")
+
+
+class ImageFilterForm(forms.Form):
+    """The image list filters. Bound to ``request.GET``; a field that does not validate is
+    ignored by the list (with a visible notice) and refused by the export (400)."""
+
+    q = forms.CharField(
+        label="Name or id", required=False, max_length=200, strip=True,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "ami-… or name"}),
+    )  # fmt: skip
+    account = forms.CharField(
+        label="Account", required=False, max_length=12, validators=[account_validator]
+    )
+    region = forms.CharField(
+        label="Region", required=False, max_length=32, validators=[region_validator]
+    )
+    state = forms.ChoiceField(label="State", required=False, choices=STATE_FILTERS)
+    deprecated = forms.ChoiceField(label="Deprecation set", required=False, choices=YES_NO)
+    in_use = forms.ChoiceField(label="In use", required=False, choices=YES_NO)
+    gone = forms.ChoiceField(label="Gone", required=False, choices=YES_NO)
+    exposure = forms.ChoiceField(label="Public / shared", required=False, choices=EXPOSURE)
+    min_age = forms.IntegerField(label="Age from (days)", required=False, min_value=0)
+    max_age = forms.IntegerField(label="Age to (days)", required=False, min_value=0)
+    launched_before = forms.DateField(
+        label="Last launched before",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Includes images never launched.",
+    )
+    tag_key = forms.CharField(label="Tag key", required=False, max_length=128)
+    tag_value = forms.CharField(label="Tag value", required=False, max_length=256)
+    family = forms.CharField(label="Family", required=False, max_length=128)
+
+    def __init__(self, *args: Any, accounts: list[tuple[str, str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if accounts is not None:
+            self.fields["account"] = forms.ChoiceField(
+                label="Account", required=False, choices=[("", "Any"), *accounts]
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        low, high = data.get("min_age"), data.get("max_age")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_age", "The upper age must not be below the lower one.")
+        if data.get("tag_value") and not data.get("tag_key"):
+            self.add_error("tag_value", "Give a tag key with the tag value.")
+        return data
+
+    def active_filters(self) -> dict[str, Any]:
+        """The valid, non-empty filters (invalid fields are dropped)."""
+        if not hasattr(self, "cleaned_data"):
+            self.is_valid()
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name not in self.errors and value not in (None, "")
+        }
+
+    def problems(self) -> list[str]:
+        """One readable line per invalid filter, for the notice above the table."""
+        if not hasattr(self, "cleaned_data"):
+            self.is_valid()
+        lines = []
+        for name, errors in self.errors.items():
+            label = self.fields[name].label if name in self.fields else "Filters"
+            lines.append(f"{label}: {' '.join(errors)}")
+        return lines
+
+
+class SyncNowForm(forms.Form):
+    """Optional narrowing of a manual sync to one account and/or Region."""
+
+    account = forms.CharField(required=False, validators=[account_validator])
+    region = forms.CharField(required=False, validators=[region_validator])

@@ -1,0 +1,43 @@
+"""Accounts and their Regions: opt-in, last sync, the last error of each Region."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+from inventory.models import Account, AccountRegion, SyncRegionResult
+from inventory.views.rendering import render_page
+
+
+def _last_results() -> dict[tuple[int, str], SyncRegionResult]:
+    """The latest result of every account+Region, in one DISTINCT ON query."""
+    latest = (
+        SyncRegionResult.objects.order_by("account_id", "region", "-sync_run_id")
+        .distinct("account_id", "region")
+        .only(
+            "account_id", "region", "status", "error", "finished_at", "sync_run_id", "images_seen"
+        )
+    )
+    return {(result.account_id, result.region): result for result in latest}
+
+
+@require_GET
+def account_list(request: HttpRequest) -> HttpResponse:
+    accounts = Account.objects.annotate(
+        image_count=Count("images", filter=Q(images__gone_at__isnull=True))
+    ).order_by("name", "account_id")
+    regions = defaultdict(list)
+    last = _last_results()
+    for region in AccountRegion.objects.order_by("account_id", "region"):
+        region.last_result = last.get((region.account_id, region.region))
+        regions[region.account_id].append(region)
+    rows = [(account, regions.get(account.pk, [])) for account in accounts]
+    return render_page(
+        request,
+        "inventory/account_list.html",
+        "inventory/partials/account_list_body.html",
+        {"rows": rows},
+    )

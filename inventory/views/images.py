@@ -1,0 +1,187 @@
+"""The image list (filters, sort, columns, keyset pages, selection), its export, and detail."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from amidash.roles import Role
+from inventory.choices import ImageState, UsageType
+from inventory.filtersets import (
+    COLUMNS,
+    DEFAULT_SORT,
+    filter_images,
+    image_list_queryset,
+    parse_image_query,
+)
+from inventory.forms import PAGE_SIZES
+from inventory.models import Image
+from inventory.queries import BadCursor, keyset_page
+from inventory.views.exports import stream_export
+from inventory.views.rendering import optional_url, render_page
+
+# Where the selection form and the detail page's action buttons send the user (issue 7).
+ACTION_REQUEST_URL_NAME = getattr(
+    settings, "AMIDASH_ACTION_REQUEST_URL_NAME", "lifecycle:request_create"
+)
+TIMELINE_URL_NAME = "lifecycle:image_timeline"
+
+ACTIONS = {
+    "deprecate": "Deprecate",
+    "cancel_deprecation": "Cancel deprecation",
+    "disable": "Disable",
+    "enable": "Re-enable",
+    "deregister": "Deregister",
+    "restore": "Restore from Recycle Bin",
+    "copy": "Copy to Regions",
+}
+
+
+def may_request_actions(user: AbstractBaseUser) -> bool:
+    return user.is_superuser or user.groups.filter(name=Role.REQUESTER).exists()
+
+
+def actions_for(image: Image) -> list[tuple[str, str]]:
+    """The lifecycle actions that make sense for the image as last observed."""
+    if image.is_gone:
+        keys = ["restore"]
+    elif image.state == ImageState.DISABLED:
+        keys = ["enable", "deregister"]
+    else:
+        keys = ["cancel_deprecation" if image.deprecation_time else "deprecate"]
+        keys += ["disable", "deregister", "copy"]
+    return [(key, ACTIONS[key]) for key in keys]
+
+
+def _sort_links(query_params: Any, current: str) -> dict[str, dict[str, str]]:
+    """For each sortable column: the query string that sorts by it and the aria-sort value."""
+    links = {}
+    for column in COLUMNS:
+        if not column.sort:
+            continue
+        params = query_params.copy()
+        params.pop("cursor", None)
+        ascending = current == column.key
+        params["sort"] = f"-{column.key}" if ascending else column.key
+        state = "none"
+        if current.lstrip("-") == column.key:
+            state = "descending" if current.startswith("-") else "ascending"
+        links[column.key] = {"query": params.urlencode(), "aria": state}
+    return links
+
+
+def _page_query(params: Any, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    params = params.copy()
+    params["cursor"] = cursor
+    return params.urlencode()
+
+
+@require_GET
+def image_list(request: HttpRequest) -> HttpResponse:
+    query = parse_image_query(request.GET)
+    images = filter_images(image_list_queryset(), query.filters)
+    try:
+        page = keyset_page(
+            images,
+            query.sort_key,
+            descending=query.descending,
+            size=query.page_size,
+            cursor=query.cursor,
+        )
+    except BadCursor as error:
+        query.notices.append(str(error))
+        page = keyset_page(
+            images, query.sort_key, descending=query.descending, size=query.page_size
+        )
+    params = request.GET.copy()
+    first = params.copy()
+    first.pop("cursor", None)
+    request_url = optional_url(ACTION_REQUEST_URL_NAME)
+    links = _sort_links(first, query.sort)
+    export_params = first.copy()
+    for name in ("sort", "size", "col"):
+        export_params.pop(name, None)
+    context = {
+        "query": query,
+        "form": query.form,
+        "page": page,
+        "columns": query.columns,
+        "column_keys": {column.key for column in query.columns},
+        "all_columns": COLUMNS,
+        "page_sizes": PAGE_SIZES,
+        "sort": query.sort,
+        "default_sort": DEFAULT_SORT,
+        "headers": [(c, links.get(c.key)) for c in query.columns],
+        "next_query": _page_query(params, page.next_cursor),
+        "previous_query": _page_query(params, page.previous_cursor),
+        "first_query": first.urlencode() if query.cursor else None,
+        "export_query": export_params.urlencode(),
+        "request_url": request_url,
+        "can_request": bool(request_url) and may_request_actions(request.user),
+        "actions": list(ACTIONS.items()),
+        "filtered": bool(query.filters),
+    }
+    return render_page(
+        request, "inventory/image_list.html", "inventory/partials/image_results.html", context
+    )
+
+
+@require_GET
+def image_export(request: HttpRequest, export_format: str) -> HttpResponse:
+    """Export exactly the filtered rows; invalid filters are refused rather than ignored."""
+    query = parse_image_query(request.GET)
+    if query.form.errors:
+        message = "Cannot export: " + "; ".join(query.form.problems())
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    images = filter_images(Image.objects.all(), query.filters)
+    return stream_export(images, export_format)
+
+
+def _usage_groups(image: Image) -> list[tuple[str, list[Any]]]:
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for usage in image.usages.all().order_by("usage_type", "region", "resource_id"):
+        groups[usage.usage_type].append(usage)
+    labels = dict(UsageType.choices)
+    return [(labels.get(kind, kind), rows) for kind, rows in groups.items()]
+
+
+def _related_images(image: Image) -> dict[str, Any]:
+    """Its source (when it is a copy) and its copies in any Region (two indexed queries)."""
+    source = None
+    if image.source_image_id:
+        source = (
+            Image.objects.filter(image_id=image.source_image_id).select_related("account").first()
+        )
+    copies = list(
+        Image.objects.filter(source_image_id=image.image_id)
+        .select_related("account")
+        .order_by("region", "image_id")[:100]
+    )
+    return {"source": source, "copies": copies}
+
+
+@require_GET
+def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    image = get_object_or_404(Image.objects.select_related("account", "account_region"), pk=pk)
+    request_url = optional_url(ACTION_REQUEST_URL_NAME)
+    context = {
+        "image": image,
+        "usage_groups": _usage_groups(image),
+        "timeline_url": optional_url(TIMELINE_URL_NAME, image.pk),
+        "request_url": request_url,
+        "can_request": bool(request_url) and may_request_actions(request.user),
+        "actions": actions_for(image),
+        "tags": sorted(image.tags.items()) if isinstance(image.tags, dict) else [],
+        **_related_images(image),
+    }
+    return render_page(
+        request, "inventory/image_detail.html", "inventory/partials/image_detail_body.html", context
+    )

@@ -1,0 +1,124 @@
+"""The overview: what exists, what it costs, what is risky, how syncs went."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from inventory import charts, queries
+from inventory.views.rendering import render_page
+
+CLEANUP_CHOICES = [30, 90, 180, 365]
+DEFAULT_CLEANUP_DAYS = 90
+STATE_TONES = {
+    "available": "ok",
+    "deprecated": "warn",
+    "disabled": "bad",
+    "other": "info",
+    "gone": "neutral",
+}
+STATE_FILTER = {
+    "available": "available",
+    "deprecated": "deprecated",
+    "disabled": "disabled",
+    "gone": "deregistered",
+}
+
+
+def _images_url(**filters: Any) -> str:
+    return f"{reverse('inventory:image_list')}?{urlencode(filters)}"
+
+
+def _cleanup_days(request: HttpRequest) -> tuple[int, str]:
+    raw = request.GET.get("older_than", "")
+    if not raw:
+        return DEFAULT_CLEANUP_DAYS, ""
+    if raw.isdigit() and int(raw) in CLEANUP_CHOICES:
+        return int(raw), ""
+    return DEFAULT_CLEANUP_DAYS, (
+        f"“Older than” must be one of {', '.join(map(str, CLEANUP_CHOICES))} days; "
+        f"showing {DEFAULT_CLEANUP_DAYS}."
+    )
+
+
+def _price() -> Decimal:
+    return Decimal(str(settings.STORAGE_PRICE_PER_GB_MONTH))
+
+
+def _charts(totals: dict[str, Any], runs: list[Any]) -> dict[str, Any]:
+    states = [
+        charts.Bar(
+            name.title(),
+            totals[f"state_{name}"],
+            STATE_TONES[name],
+            _images_url(state=STATE_FILTER[name]) if name in STATE_FILTER else "",
+        )
+        for name in STATE_TONES
+    ]
+    ages = [
+        charts.Bar(label, totals[f"age_{index}"], "accent")
+        for index, (label, _low, _high) in enumerate(queries.AGE_BUCKETS)
+    ]
+    labels = [timezone.localtime(run.finished_at).strftime("%b %d %H:%M") for run in runs]
+    trend = [
+        charts.Series("Images seen", [run.images_seen for run in runs], "accent"),
+        charts.Series("New", [run.images_created for run in runs], "ok"),
+        charts.Series("Gone", [run.images_gone for run in runs], "bad"),
+    ]
+    usage = [
+        charts.Bar("In use", totals["in_use_count"], "ok"),
+        charts.Bar("Unused", totals["unused_count"], "warn"),
+    ]
+    return {
+        "state_chart": charts.horizontal_bars(states, "Images by state"),
+        "age_chart": charts.column_chart(ages, "Age of current images"),
+        "usage_chart": charts.proportion_bar(usage, "Current images in use and unused"),
+        "trend_chart": charts.trend_chart(labels, trend, "Images over the last sync runs"),
+    }
+
+
+def _with_heat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tint strength (0-35 %) of each grid cell relative to the largest cell of the grid."""
+    buckets = ("available", "deprecated", "disabled")
+    peak = max((row[name] for row in rows for name in buckets), default=0) or 1
+    for row in rows:
+        for name in buckets:
+            row[f"heat_{name}"] = round(row[name] / peak * 35)
+    return rows
+
+
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    cleanup_days, notice = _cleanup_days(request)
+    totals = queries.overview_totals(now, cleanup_days)
+    runs = queries.recent_runs()
+    latest, failed = queries.latest_run_with_failures()
+    price = _price()
+    context = {
+        "totals": totals,
+        "monthly_cost": (price * totals["storage_total"]).quantize(Decimal("0.01")),
+        "cleanup_days": cleanup_days,
+        "cleanup_choices": CLEANUP_CHOICES,
+        "cleanup_cost": (price * totals["cleanup_gib"]).quantize(Decimal("0.01")),
+        "cleanup_url": _images_url(in_use="no", min_age=cleanup_days, gone="no"),
+        "price": price,
+        "regions": _with_heat(queries.region_state_grid(now)),
+        "accounts": queries.account_breakdown(now),
+        "runs": runs,
+        "latest_run": latest,
+        "failed_results": failed,
+        "notice": notice,
+        "has_images": totals["current"] or totals["state_gone"],
+        **_charts(totals, runs),
+    }
+    return render_page(
+        request, "inventory/overview.html", "inventory/partials/overview_body.html", context
+    )

@@ -1,0 +1,33 @@
+"""How every dashboard page answers: the whole page, or only its partial for htmx."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_vary_headers
+
+
+def render_page(
+    request: HttpRequest,
+    page_template: str,
+    partial_template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    """Render the page, or just its partial when htmx asks; caches must key on HX-Request."""
+    template = partial_template if getattr(request, "htmx", False) else page_template
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def optional_url(name: str, *args: Any) -> str:
+    """The URL of a route another part provides, or "" when it does not exist (yet)."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""

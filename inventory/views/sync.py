@@ -1,0 +1,100 @@
+"""Sync runs: the list, one run's per account+Region results (live while running), Sync now."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from inventory.choices import RegionSyncStatus
+from inventory.forms import SyncNowForm
+from inventory.models import Account, SyncRun
+from inventory.views.rendering import render_page
+
+RUNS_PER_PAGE = 25
+SYNC_PERMISSION = "inventory.sync"
+# htmx stops polling when a response has this status (htmx docs: "286 Stop Polling").
+STOP_POLLING = 286
+FINISHED_REGION_STATES = {
+    RegionSyncStatus.SUCCEEDED,
+    RegionSyncStatus.FAILED,
+    RegionSyncStatus.SKIPPED,
+}
+
+
+def _sync_runs_page(request: HttpRequest, form: SyncNowForm, status: int = 200) -> HttpResponse:
+    runs = SyncRun.objects.order_by("-created_at")
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "running": [run for run in page.object_list if not run.is_finished],
+        "can_sync": request.user.has_perm(SYNC_PERMISSION),
+        "sync_form": form,
+        "accounts": Account.objects.filter(enabled=True).only("account_id", "name"),
+    }
+    return render_page(
+        request,
+        "inventory/sync_runs.html",
+        "inventory/partials/sync_runs_body.html",
+        context,
+        status=status,
+    )
+
+
+@require_GET
+def sync_runs(request: HttpRequest) -> HttpResponse:
+    return _sync_runs_page(request, SyncNowForm())
+
+
+@require_GET
+def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(SyncRun, pk=pk)
+    results = run.results.select_related("account").order_by("account__account_id", "region")
+    rows = list(results)
+    done = sum(1 for row in rows if row.status in FINISHED_REGION_STATES)
+    context = {
+        "run": run,
+        "results": rows,
+        "progress_done": done,
+        "progress_total": max(run.regions_total, len(rows)),
+    }
+    response = render_page(
+        request, "inventory/sync_run_detail.html", "inventory/partials/sync_run_body.html", context
+    )
+    if request.htmx and run.is_finished and request.GET.get("poll"):
+        response.status_code = STOP_POLLING
+    return response
+
+
+@require_POST
+def sync_now(request: HttpRequest) -> HttpResponse:
+    """Start a sync as the signed-in user (permission ``inventory.sync``)."""
+    if not request.user.has_perm(SYNC_PERMISSION):
+        raise PermissionDenied("You may not start a sync.")
+    form = SyncNowForm(request.POST)
+    if not form.is_valid():
+        return _sync_runs_page(request, form, status=400)
+    from inventory.services.sync import start_sync
+
+    account = form.cleaned_data["account"]
+    region = form.cleaned_data["region"]
+    run = start_sync(
+        request.user,
+        account_ids=[account] if account else None,
+        regions=[region] if region else None,
+        source="web",
+    )
+    messages.success(request, f"Sync #{run.pk} started.")
+    return _go(request, reverse("inventory:sync_run_detail", args=[run.pk]))
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """Redirect, or tell htmx to (never a 302 to an htmx request)."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
