@@ -1,0 +1,49 @@
+"""Extensions and corrections to moto, installed once per process (idempotent).
+
+Each module patches one area, following AWS_FACTS.md: `images` (the AMI lifecycle),
+`pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle Bin), `references`
+(DescribeImageReferences) and `regions` (DescribeRegions). The same code serves the in-process
+sandbox and the server, so both behave identically.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from amidash.sandbox.extensions.images import (
+    set_creation_date,
+    set_deprecation_time,
+    set_deregistration_protection,
+    set_last_launched_time,
+    set_root_volume_size,
+)
+
+__all__ = [
+    "install_extensions",
+    "set_creation_date",
+    "set_deprecation_time",
+    "set_deregistration_protection",
+    "set_last_launched_time",
+    "set_root_volume_size",
+]
+
+_lock = threading.Lock()
+_installed = False
+
+
+def install_extensions() -> None:
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        from amidash.sandbox.extensions import images, pagination, rbin, references, regions
+
+        for module in (pagination, images, rbin, references, regions):
+            module.install()
+        try:
+            from amidash.sandbox import faults
+        except ImportError:  # the fault hook is optional while the sandbox is being assembled
+            faults = None
+        if faults is not None and hasattr(faults, "install_fault_hook"):
+            faults.install_fault_hook()
+        _installed = True
