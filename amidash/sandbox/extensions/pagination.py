@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from moto.core.exceptions import ServiceException
+from moto.autoscaling.exceptions import AutoscalingClientError
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import EC2ClientError
 
 from amidash.sandbox.extensions.common import invalid_parameter
 
@@ -25,14 +26,14 @@ ErrorFactory = Callable[[str, str], Exception]
 
 def ec2_error(kind: str, message: str) -> Exception:
     if kind == "token":
-        return ServiceException("InvalidPaginationToken", message)
+        return EC2ClientError("InvalidPaginationToken", message)
     return invalid_parameter(message)
 
 
 def autoscaling_error(kind: str, message: str) -> Exception:
     if kind == "token":
-        return ServiceException("InvalidNextToken", message)
-    return ServiceException("ValidationError", message)
+        return AutoscalingClientError("InvalidNextToken", message)
+    return AutoscalingClientError("ValidationError", message)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def describe_snapshots(self: Any) -> ActionResult:
     request = read_page_request(self.params, "DescribeSnapshots", EC2_DESCRIBE)
     snapshot_ids = self._get_param("SnapshotIds", [])
     if snapshot_ids and request.size is not None:
-        raise ServiceException(
+        raise EC2ClientError(
             "InvalidParameterCombination",
             "The parameter snapshotSet cannot be used with the parameter maxResults",
         )
