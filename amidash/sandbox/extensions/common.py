@@ -71,3 +71,8 @@ def region_exists(per_account: Any, region: str) -> bool:
     but indexing would, so look at what exists.
     """
     return dict.__contains__(per_account, region)
+
+
+def resource_tags(resource: Any) -> dict[str, str]:
+    """An EC2 resource's tags as a plain mapping (moto's get_tags() is DescribeTags-shaped)."""
+    return dict(resource.ec2_backend.tags.get(resource.id, {}))

@@ -29,6 +29,7 @@ from amidash.sandbox.extensions.common import (
     invalid_parameter,
     missing_parameter,
     parse_timestamp,
+    resource_tags,
 )
 from amidash.sandbox.extensions.pagination import EC2_DESCRIBE, read_page_request, take_page
 
@@ -586,7 +587,7 @@ def copy_image(self: Any) -> ActionResult:
     self.error_on_dryrun()
     tags = _tags_for(self._get_param("TagSpecifications", []), "image")
     if boolean(self._get_param("CopyImageTags", False)):
-        tags = {tag["Key"]: tag["Value"] for tag in source.get_tags()} | tags
+        tags = resource_tags(source) | tags
     image = _add_image(
         backend,
         source_ami=source,

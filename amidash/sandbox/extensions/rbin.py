@@ -23,7 +23,7 @@ from moto.ec2.models.amis import Ami
 from moto.moto_api._internal import mock_random
 
 from amidash.sandbox import clock
-from amidash.sandbox.extensions.common import missing_parameter, region_exists
+from amidash.sandbox.extensions.common import missing_parameter, region_exists, resource_tags
 from amidash.sandbox.extensions.pagination import (
     EC2_RECYCLE_BIN,
     PageLimits,
@@ -393,7 +393,7 @@ def matching_rule(account_id: str, region: str, image: Ami) -> RetentionRule | N
     per_account = rbin_backends[account_id]
     if not region_exists(per_account, region):
         return None
-    tags = {tag["Key"]: tag["Value"] for tag in image.get_tags()}
+    tags = resource_tags(image)
     rules = [
         rule
         for rule in per_account[region].rules.values()
