@@ -139,6 +139,9 @@ def _state_filter(value: str, now: datetime.datetime) -> Q:
         return Q(deprecation_time__lte=now, gone_at__isnull=True)
     if value == ImageState.DEREGISTERED:
         return Q(gone_at__isnull=False) | Q(state=ImageState.DEREGISTERED)
+    if value == ImageState.AVAILABLE:
+        # As on the overview: an available image past its deprecation time counts as deprecated.
+        return Q(state=value, gone_at__isnull=True) & ~Q(deprecation_time__lte=now)
     return Q(state=value, gone_at__isnull=True)
 
 

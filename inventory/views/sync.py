@@ -79,16 +79,20 @@ def sync_now(request: HttpRequest) -> HttpResponse:
     form = SyncNowForm(request.POST)
     if not form.is_valid():
         return _sync_runs_page(request, form, status=400)
-    from inventory.services.sync import start_sync
+    from inventory.services.sync import SyncScopeError, start_sync
 
     account = form.cleaned_data["account"]
     region = form.cleaned_data["region"]
-    run = start_sync(
-        request.user,
-        account_ids=[account] if account else None,
-        regions=[region] if region else None,
-        source="web",
-    )
+    try:
+        run = start_sync(
+            request.user,
+            account_ids=[account] if account else None,
+            regions=[region] if region else None,
+            source="web",
+        )
+    except SyncScopeError as error:
+        form.add_error(None, str(error))
+        return _sync_runs_page(request, form, status=400)
     messages.success(request, f"Sync #{run.pk} started.")
     return _go(request, reverse("inventory:sync_run_detail", args=[run.pk]))
 
