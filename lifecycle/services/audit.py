@@ -160,14 +160,14 @@ def _actor_fields(actor: Actor, source: str, actor_name: str) -> dict[str, Any]:
     return {"actor_id": None, "actor_type": ActorType.SYSTEM, "actor_name": actor_name or source}
 
 
-def _fields_of(draft: EventDraft, now: datetime) -> dict[str, Any]:
+def _fields_of(draft: EventDraft) -> dict[str, Any]:
     if not _VERB.match(draft.verb or ""):
         raise ValueError(f"audit verb must be namespaced like 'image.appeared', not {draft.verb!r}")
     if draft.source not in AuditSource.values:
         raise ValueError(f"audit source must be one of {', '.join(AuditSource.values)}")
     target = target_of(draft.target)
     return {
-        "occurred_at": draft.occurred_at or now,
+        "occurred_at": draft.occurred_at,
         **_actor_fields(draft.actor, draft.source, draft.actor_name),
         "source": draft.source,
         "correlation_id": (draft.correlation_id or "")[:100],
@@ -190,17 +190,18 @@ def chain_head() -> ChainHead:
 
 
 def _append(drafts: Iterable[EventDraft]) -> list[AuditEvent]:
+    prepared = [_fields_of(draft) for draft in drafts]  # validate before touching the database
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK_KEY])
         head = chain_head()
         sequence, previous_hash = head.sequence, head.hash
-        now = timezone.now()
+        now = timezone.now()  # after the lock: times follow the sequence
         events: list[AuditEvent] = []
-        for draft in drafts:
+        for fields in prepared:
             sequence += 1
-            fields = _fields_of(draft, now)
             fields.update(sequence=sequence, previous_hash=previous_hash)
+            fields["occurred_at"] = fields["occurred_at"] or now
             fields["hash"] = previous_hash = event_hash(fields)
             events.append(AuditEvent(**fields))
         AuditEvent.objects.bulk_create(events, batch_size=_BULK_BATCH)

@@ -110,3 +110,15 @@ def _write_atomically(directory: Path, sequence: int, stamp: str, document: dict
     temporary.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     os.replace(temporary, path)
     return path
+
+
+def latest_digest(directory: Path | None = None) -> Digest | None:
+    """The digest with the highest chain head (file names sort by it), or None."""
+    directory = directory or digest_dir()
+    paths = sorted(directory.glob("digest-*.json")) if directory.is_dir() else []
+    for path in reversed(paths):
+        try:
+            return read_digest(path)
+        except DigestError:
+            continue
+    return None

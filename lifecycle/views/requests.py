@@ -4,7 +4,3 @@ from django.shortcuts import render
 
 def request_list(request: HttpRequest) -> HttpResponse:
     return render(request, "lifecycle/request_list.html")
-
-
-def audit_log(request: HttpRequest) -> HttpResponse:
-    return render(request, "lifecycle/audit_log.html")

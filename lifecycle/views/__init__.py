@@ -1,0 +1,19 @@
+"""Lifecycle views: requests (issue 7) and the audit log."""
+
+from lifecycle.views.audit import (
+    audit_event,
+    audit_export,
+    audit_log,
+    image_timeline,
+    request_timeline,
+)
+from lifecycle.views.requests import request_list
+
+__all__ = [
+    "audit_event",
+    "audit_export",
+    "audit_log",
+    "image_timeline",
+    "request_list",
+    "request_timeline",
+]

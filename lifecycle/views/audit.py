@@ -1,0 +1,137 @@
+"""Auditor pages: the log with filters, event detail, timelines, and exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import BadRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from inventory.models import Image
+from lifecycle.exports import FORMATS, start_export, stream_export
+from lifecycle.filtersets import AuditFilterForm
+from lifecycle.models import AuditEvent, AuditSource
+from lifecycle.reports import build_report
+from lifecycle.services.audit import image_history, keyset_page, request_history
+from lifecycle.services.audit_digests import latest_digest
+from lifecycle.services.audit_signing import fingerprint, public_key_pem, signing_key
+
+PAGE_SIZE = 50
+TIMELINE_SIZE = 25
+
+
+def _cursor(request: HttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise BadRequest(f"{name} must be an event number")
+    return int(raw)
+
+
+def _page(request: HttpRequest, queryset: Any, size: int) -> dict[str, Any]:
+    events, has_older, has_newer = keyset_page(
+        queryset, before=_cursor(request, "before"), after=_cursor(request, "after"), size=size
+    )
+    query = request.GET.copy()
+    query.pop("before", None)
+    query.pop("after", None)
+    return {
+        "events": events,
+        "older": events[-1].sequence if has_older else None,
+        "newer": events[0].sequence if has_newer else None,
+        "query": query.urlencode(),
+    }
+
+
+def _render(request: HttpRequest, full: str, partial: str, context: dict, status: int = 200):
+    response = render(request, partial if request.htmx else full, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+@permission_required("lifecycle.view_auditevent", raise_exception=True)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    context: dict[str, Any] = {"form": form, "events": [], "filters": {}}
+    status = 200
+    if form.is_bound and not form.is_valid():
+        status = 400
+    else:
+        queryset = form.filter(AuditEvent.objects.all()) if form.is_bound else AuditEvent.objects
+        context.update(_page(request, queryset.all(), PAGE_SIZE))
+        context["filters"] = form.applied() if form.is_bound else {}
+    if not request.htmx:
+        key = signing_key().public_key()
+        context.update(public_key=public_key_pem(key), fingerprint=fingerprint(key))
+        context["digest"] = latest_digest()
+        context["can_export"] = request.user.has_perm("lifecycle.export_auditevent")
+    return _render(
+        request, "lifecycle/audit_log.html", "lifecycle/partials/audit_rows.html", context, status
+    )
+
+
+@require_GET
+@permission_required("lifecycle.view_auditevent", raise_exception=True)
+def audit_event(request: HttpRequest, sequence: int) -> HttpResponse:
+    event = get_object_or_404(AuditEvent, sequence=sequence)
+    previous = AuditEvent.objects.filter(sequence=sequence - 1).values_list("hash", flat=True)
+    context = {
+        "event": event,
+        "diff": event.diff(),
+        "hash_ok": event.computed_hash() == event.hash,
+        "link_ok": sequence == 1 or previous.first() == event.previous_hash,
+    }
+    return render(request, "lifecycle/audit_event.html", context)
+
+
+@require_POST
+@permission_required("lifecycle.export_auditevent", raise_exception=True)
+def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    if fmt not in {*FORMATS, "pdf"}:
+        raise BadRequest("Export formats are csv, jsonl and pdf.")
+    form = AuditFilterForm(request.POST)
+    if not form.is_valid():
+        context = {"form": form, "events": [], "filters": {}}
+        return render(request, "lifecycle/audit_log.html", context, status=400)
+    plan = start_export(
+        actor=request.user,
+        source=AuditSource.WEB,
+        fmt=fmt,
+        filters=form.applied(),
+        queryset=form.filter(AuditEvent.objects.all()),
+    )
+    if fmt == "pdf":
+        scope = ", ".join(f"{k}={v}" for k, v in plan.filters.items()) or "the whole audit log"
+        response: HttpResponse = HttpResponse(build_report(plan, scope), "application/pdf")
+    else:
+        response = StreamingHttpResponse(stream_export(plan), content_type=FORMATS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{plan.filename}"'
+    response["X-Audit-Export-Event"] = str(plan.event.sequence)
+    return response
+
+
+@require_GET
+def image_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The history of one image, for every signed-in user; a partial for hx-get."""
+    image = get_object_or_404(Image.objects.select_related("account"), pk=pk)
+    context = {"image": image, **_page(request, image_history(image), TIMELINE_SIZE)}
+    context["timeline_url"] = request.path
+    return _render(
+        request, "lifecycle/image_timeline.html", "lifecycle/partials/timeline.html", context
+    )
+
+
+@require_GET
+def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The history of one lifecycle request: its own events and everything correlated."""
+    context = {"request_pk": pk, **_page(request, request_history(pk), TIMELINE_SIZE)}
+    context["timeline_url"] = request.path
+    return _render(
+        request, "lifecycle/request_timeline.html", "lifecycle/partials/timeline.html", context
+    )
