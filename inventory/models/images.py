@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from inventory.choices import ImageState, UsageType
 from inventory.models.accounts import Account, AccountRegion
@@ -145,9 +146,15 @@ class Image(models.Model):
 
     @property
     def is_protected(self) -> bool:
-        return bool(
-            self.deregistration_protection
-        ) and not self.deregistration_protection.startswith("disabled")
+        """Deregistration protection in force: enabled, or disabled but still in its cooldown
+        (EC2 reports ``disabled-until <time>`` then)."""
+        value = self.deregistration_protection
+        if value.startswith("enabled"):
+            return True
+        if value.startswith("disabled-until "):
+            until = parse_datetime(value.removeprefix("disabled-until ").strip())
+            return until is not None and until > timezone.now()
+        return False
 
     @property
     def age_days(self) -> int | None:

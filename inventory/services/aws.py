@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
@@ -100,11 +102,11 @@ class AwsSession:
         self._lock = threading.Lock()
 
     def _make_session(self) -> boto3.session.Session:
-        base = boto3.session.Session()
+        base = new_session()
         if self.account is None or not self.account.role_arn:
             return base
         credentials = _assume_role(base, self.account, self.actor_name, self._config)
-        return boto3.session.Session(
+        return new_session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
@@ -124,6 +126,17 @@ class AwsSession:
     def caller_account_id(self) -> str:
         """The account these credentials act in (STS GetCallerIdentity)."""
         return self.client("sts", home_region()).get_caller_identity()["Account"]
+
+
+_loader = botocore.loaders.create_loader()
+
+
+def new_session(**credentials: str) -> boto3.session.Session:
+    """A boto3 session reading the standard configuration, sharing one cache of service models
+    (parsing them is the slow part of making a client; they never change in a process)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader)
+    return boto3.session.Session(botocore_session=core, **credentials)
 
 
 _role_cache: dict[tuple[str, str, str], dict[str, Any]] = {}

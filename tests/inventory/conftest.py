@@ -1,0 +1,82 @@
+"""Fixtures for the inventory tests: the sandbox, and helpers that build an estate in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from amidash.sandbox import sandbox
+from inventory.models import SyncRun
+from inventory.services.sync import run_sync
+
+REGION = "us-east-1"
+OTHER_REGION = "eu-west-1"
+
+
+@pytest.fixture
+def aws(settings):
+    """The sandbox, in-process, with the sync limited to two Regions to keep tests quick."""
+    settings.SYNC_REGIONS = [REGION, OTHER_REGION]
+    with sandbox() as handle:
+        yield handle
+
+
+def register_image(
+    aws: Any,
+    name: str,
+    region: str = REGION,
+    size_gib: int = 8,
+    tags: dict[str, str] | None = None,
+    account_id: str | None = None,
+) -> str:
+    """Register an EBS-backed image with one snapshot of ``size_gib``; returns its id."""
+    ec2 = (
+        aws.client("ec2", region, account_id=account_id)
+        if account_id
+        else aws.client("ec2", region)
+    )
+    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=size_gib)
+    snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"])
+    params: dict[str, Any] = {
+        "Name": name,
+        "Architecture": "x86_64",
+        "RootDeviceName": "/dev/xvda",
+        "VirtualizationType": "hvm",
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": "/dev/xvda",
+                "Ebs": {"SnapshotId": snapshot["SnapshotId"], "VolumeSize": size_gib},
+            }
+        ],
+    }
+    if tags:
+        params["TagSpecifications"] = [
+            {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ]
+    return ec2.register_image(**params)["ImageId"]
+
+
+def sync(**kwargs: Any) -> SyncRun:
+    """A command-line style sync of the sandbox, as the system."""
+    return run_sync(None, **kwargs)
+
+
+@pytest.fixture
+def observed_signals():
+    """Every inventory domain signal sent during the test, as (name, kwargs)."""
+    from inventory import signals
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+    names = ["image_appeared", "image_state_changed", "image_deprecation_changed", "image_gone"]
+    receivers = {}
+    for name in [*names, "sync_finished"]:
+
+        def receiver(sender: Any, _name: str = name, **kwargs: Any) -> None:
+            sent.append((_name, kwargs))
+
+        receivers[name] = receiver
+        getattr(signals, name).connect(receiver, weak=False)
+    yield sent
+    for name, receiver in receivers.items():
+        getattr(signals, name).disconnect(receiver)
