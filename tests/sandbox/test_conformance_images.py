@@ -5,7 +5,7 @@ Every test talks to the sandbox through boto3 only, so it runs in-process and ag
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -245,3 +245,40 @@ def test_it_lists_own_images_with_owners_self(aws):
 
 def mine_account(aws) -> str:
     return aws.client("sts").get_caller_identity()["Account"]
+
+
+def test_it_keeps_modify_image_attribute_launch_permissions_working(aws):
+    """The Image shape carries Public; sharing with accounts works as before (moto)."""
+    ec2 = aws.client("ec2")
+    image_id = register(ec2, "lib-2024.09")
+
+    ec2.modify_image_attribute(
+        ImageId=image_id,
+        LaunchPermission={"Add": [{"Group": "all"}, {"UserId": OTHER_ACCOUNT}]},
+    )
+    shared = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Remove": [{"Group": "all"}]})
+
+    assert {"Group": "all"} in shared["LaunchPermissions"]
+    assert {"UserId": OTHER_ACCOUNT} in shared["LaunchPermissions"]
+    assert describe(ec2, image_id)["Public"] is False
+    theirs = aws.client("ec2", account_id=OTHER_ACCOUNT).describe_images(ImageIds=[image_id])
+    assert [i["ImageId"] for i in theirs["Images"]] == [image_id]
+
+
+def test_it_reports_the_creation_date_the_estate_gives_an_image(aws):
+    """The Image shape carries CreationDate: as set (moto would always say "now")."""
+    if aws.mode != "inprocess":
+        pytest.skip("sets the date on moto's backend directly, as the estate generator does")
+    from amidash.sandbox.extensions import set_creation_date
+    from amidash.sandbox.extensions.common import ec2_backend
+
+    ec2 = aws.client("ec2")
+    image_id = register(ec2, "old-2019.03")
+    account = aws.client("sts").get_caller_identity()["Account"]
+
+    set_creation_date(
+        ec2_backend(account, "us-east-1").amis[image_id], datetime(2019, 3, 4, 5, 6, 7, tzinfo=UTC)
+    )
+
+    assert describe(ec2, image_id)["CreationDate"] == "2019-03-04T05:06:07.000Z"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,13 +113,13 @@ def take_page(
     items: Sequence[Any], key: Callable[[Any], str], request: PageRequest
 ) -> tuple[list[Any], str | None]:
     """Items sorted by key, those after the token's key, at most `size` of them, and the token."""
-    ordered = sorted(items, key=key)
+    keyed = sorted(((key(item), item) for item in items), key=lambda pair: pair[0])
     if request.after is not None:
-        ordered = [item for item in ordered if key(item) > request.after]
-    if request.size is None or len(ordered) <= request.size:
-        return ordered, None
-    page = ordered[: request.size]
-    return page, encode_token(request.operation, key(page[-1]))
+        keyed = keyed[bisect_right(keyed, request.after, key=lambda pair: pair[0]) :]
+    if request.size is None or len(keyed) <= request.size:
+        return [item for _, item in keyed], None
+    page = keyed[: request.size]
+    return [item for _, item in page], encode_token(request.operation, page[-1][0])
 
 
 def attribute_key(name: str) -> Callable[[Any], str]:

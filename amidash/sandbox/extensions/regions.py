@@ -7,6 +7,7 @@ have opted in to some of them only.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import boto3
@@ -36,9 +37,10 @@ OPTED_IN = frozenset({"ap-south-2", "ap-southeast-3", "eu-central-2"})
 ENABLED_STATUSES = ("opt-in-not-required", "opted-in")
 
 
-def partition_regions() -> list[str]:
+@cache
+def partition_regions() -> tuple[str, ...]:
     """Every commercial (aws partition) Region botocore knows for EC2."""
-    return sorted(boto3.session.Session().get_available_regions("ec2", partition_name="aws"))
+    return tuple(sorted(boto3.session.Session().get_available_regions("ec2", partition_name="aws")))
 
 
 def opt_in_status(region: str) -> str:
