@@ -1,0 +1,82 @@
+"""`manage.py sandbox`: serve the simulated AWS on 127.0.0.1 until interrupted."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+ESTATES = ("demo", "empty", "large")
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the simulated AWS (moto plus amidash's extensions, faults and a generated estate) "
+        "on 127.0.0.1 until SIGINT or SIGTERM. Point clients at it with AWS_ENDPOINT_URL."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--port", type=int, default=5055, help="TCP port; 0 picks a free one (printed)"
+        )
+        parser.add_argument("--seed", type=int, default=42, help="seed of the estate and faults")
+        parser.add_argument("--estate", default="demo", choices=ESTATES, help="estate to load")
+        parser.add_argument(
+            "--verbose-requests", action="store_true", help="log every request to stderr"
+        )
+
+    def handle(self, *args: Any, port: int, seed: int, estate: str, **options: Any) -> None:
+        if not 0 <= port <= 65535:
+            raise CommandError(f"--port must be from 0 to 65535, not {port}", returncode=2)
+        prepare_environment()
+        from amidash.sandbox import faults, runtime
+        from amidash.sandbox.server import make_sandbox_server
+
+        if not options["verbose_requests"]:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        started = time.monotonic()
+        try:
+            server = make_sandbox_server("127.0.0.1", port)
+        except OSError as error:
+            raise CommandError(f"cannot listen on 127.0.0.1:{port}: {error}") from error
+        faults.set_default_seed(seed)
+        summary = runtime.load_estate_state(estate, seed)
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        self.stdout.write(
+            f"Sandbox AWS ready at {endpoint} (estate {estate!r}, seed {seed}: "
+            f"{summary['counts']['images']} images in {len(summary['accounts'])} accounts, "
+            f"{time.monotonic() - started:.1f} s)"
+        )
+        self.stdout.write(f"Use it with: AWS_ENDPOINT_URL={endpoint}  (Ctrl-C stops it)")
+        self.stdout.flush()
+        serve_until_signalled(server)
+        self.stdout.write("Sandbox stopped.")
+
+
+def prepare_environment() -> None:
+    """Settings the sandbox process needs before moto creates its backends."""
+    from amidash.sandbox.runtime import REMOVED_ENVIRONMENT
+
+    for name in REMOVED_ENVIRONMENT:
+        os.environ.pop(name, None)
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+
+
+def serve_until_signalled(server: Any) -> None:
+    """Serve in this thread; SIGINT and SIGTERM end it cleanly (exit code 0)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
