@@ -9,7 +9,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
+from amidash.roles import role_names
 from lifecycle.models import AuditEvent, AuditSource
+from lifecycle.receivers import record_role_change
 from lifecycle.services.audit import audit_context
 
 
@@ -54,12 +56,19 @@ class AuditedUserAdmin(_registered_user_admin):  # type: ignore[misc, valid-type
     """The user admin, with the acting admin named on ``role.changed`` events it causes."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+        stored = User.objects.filter(pk=obj.pk).first() if change else None
+        obj._audit_roles_before = sorted(role_names(stored)) if stored else ["No role"]
+        with audit_context(actor=request.user, source=AuditSource.ADMIN, defer_role_changes=True):
             super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+        """Record one role.changed for the whole edit (superuser flag and groups together)."""
+        with audit_context(actor=request.user, source=AuditSource.ADMIN, defer_role_changes=True):
             super().save_related(request, form, formsets, change)
+        user = form.instance
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+            before = getattr(user, "_audit_roles_before", ["No role"])
+            record_role_change(user, before, sorted(role_names(user)))
 
 
 if admin.site.is_registered(User):

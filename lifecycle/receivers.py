@@ -124,10 +124,11 @@ def record_login_failed(
     )
 
 
-def _record_role_change(user: Any, before: list[str], after: list[str]) -> None:
-    if before == after:
-        return
+def record_role_change(user: Any, before: list[str], after: list[str]) -> None:
+    """role.changed for ``user``, by the actor of the current audit context."""
     context = current_context()
+    if before == after or context.defer_role_changes:
+        return
     record_event(
         AuditVerb.ROLE_CHANGED,
         actor=context.actor,
@@ -160,7 +161,7 @@ def record_group_membership(sender: Any, *, instance: Any, action: str, **kwargs
     if action == "post_clear":
         for user_pk, before in getattr(instance, "_audit_roles_before", {}).items():
             user = instance if not reverse else user_model.objects.get(pk=user_pk)
-            _record_role_change(user, before, sorted(role_names(user)))
+            record_role_change(user, before, sorted(role_names(user)))
         return
     if action not in {"post_add", "post_remove"}:
         return
@@ -173,7 +174,7 @@ def record_group_membership(sender: Any, *, instance: Any, action: str, **kwargs
     for user, names in pairs:
         after = sorted(role_names(user))
         before = _roles_with(user, names, added=action == "post_remove")
-        _record_role_change(user, before, after)
+        record_role_change(user, before, after)
 
 
 def remember_superuser_flag(sender: Any, *, instance: Any, **kwargs: Any) -> None:
@@ -194,7 +195,7 @@ def record_superuser_change(sender: Any, *, instance: Any, created: bool, **kwar
         return
     after = sorted(role_names(instance))
     before = _roles_with(instance, {"Admin"}, added=not instance.is_superuser)
-    _record_role_change(instance, before, after)
+    record_role_change(instance, before, after)
 
 
 def connect() -> None:

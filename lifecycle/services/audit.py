@@ -87,6 +87,7 @@ class AuditContext:
     actor: Actor = None
     source: str = AuditSource.SYSTEM
     correlation_id: str = ""
+    defer_role_changes: bool = False  # the caller records one role.changed for the whole edit
 
 
 _context: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
@@ -96,14 +97,18 @@ _context: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
 
 @contextmanager
 def audit_context(
-    *, actor: Actor = None, source: str = AuditSource.SYSTEM, correlation_id: str = ""
+    *,
+    actor: Actor = None,
+    source: str = AuditSource.SYSTEM,
+    correlation_id: str = "",
+    defer_role_changes: bool = False,
 ) -> Iterator[AuditContext]:
     """Name the actor and source for events recorded by receivers inside the block.
 
     The admin site and management commands use it so that, for example, a group change made
     through Django's user admin is recorded as ``role.changed`` by that admin, source ``admin``.
     """
-    context = AuditContext(actor=actor, source=source, correlation_id=correlation_id)
+    context = AuditContext(actor, source, correlation_id, defer_role_changes)
     token = _context.set(context)
     try:
         yield context

@@ -1,0 +1,169 @@
+"""Auditor pages: permissions per role, filters, keyset pages, event detail, timelines."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from lifecycle.models import AuditEvent
+from lifecycle.services.audit import Target, record_event, target_of
+from tests.audit.conftest import write_events
+from tests.audit.factories import make_image
+from tests.conftest import signed_in
+
+AUDIT = reverse("lifecycle:audit_log")
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.django_db
+def test_it_sends_anonymous_visitors_to_sign_in():
+    response = Client().get(AUDIT)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("persona", ["viewer", "requester", "approver"])
+def test_it_refuses_the_log_to_roles_without_the_audit_permission(persona, request):
+    user = request.getfixturevalue(persona)
+    assert signed_in(user).get(AUDIT).status_code == 403
+
+
+@pytest.mark.parametrize("persona", ["auditor", "admin_user"])
+def test_it_shows_the_log_and_public_key_to_auditors_and_admins(persona, request):
+    user = request.getfixturevalue(persona)
+    record_event("request.approved", actor=user, source="web", message="Approved request #3")
+    response = signed_in(user).get(AUDIT)
+    assert response.status_code == 200
+    assert "Approved request #3" in response.content.decode()
+    assert "BEGIN PUBLIC KEY" in response.content.decode()
+    assert "verify_audit_log" in response.content.decode()
+
+
+def test_it_filters_by_verb_actor_account_and_image(auditor):
+    record_event("request.approved", actor=auditor, source="web", message="mine")
+    record_event(
+        "image.gone",
+        actor=None,
+        source="sync",
+        target=Target("image", "ami-0aaaaaaaaaaaaaaaa", "210987654321", "us-east-1"),
+        message="gone one",
+    )
+    client = signed_in(auditor)
+    by_verb = client.get(AUDIT, {"verb": "image.*"}).content.decode()
+    assert "gone one" in by_verb and "mine" not in by_verb
+    by_actor = client.get(AUDIT, {"actor": "AUDREY"}).content.decode()
+    assert "mine" in by_actor and "gone one" not in by_actor
+    by_account = client.get(AUDIT, {"account": "210987654321", "region": "us-east-1"})
+    assert "gone one" in by_account.content.decode()
+    by_image = client.get(AUDIT, {"image": "ami-0aaaaaaaaaaaaaaaa"}).content.decode()
+    assert "gone one" in by_image and "mine" not in by_image
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"since": "yesterday"},
+        {"account": "12"},
+        {"image": "not-an-image"},
+        {"since": "2026-02-01", "until": "2026-01-01"},
+        {"before": "abc"},
+        {"verb": "nonsense"},
+    ],
+)
+def test_it_answers_bad_filters_with_a_400_and_a_message(auditor, query):
+    response = signed_in(auditor).get(AUDIT, query)
+    assert response.status_code == 400
+
+
+def test_it_pages_by_keyset_newest_first(auditor):
+    _, last = write_events(120)
+    client = signed_in(auditor)
+    page = client.get(AUDIT, {"verb": "image.appeared"})
+    events = page.context["events"]
+    assert [e.sequence for e in events] == list(range(last, last - 50, -1))
+    older = client.get(AUDIT, {"verb": "image.appeared", "before": page.context["older"]})
+    assert older.context["events"][0].sequence == last - 50
+    assert older.context["newer"] == last - 50
+    newer = client.get(AUDIT, {"verb": "image.appeared", "after": older.context["newer"]})
+    assert [e.sequence for e in newer.context["events"]] == [e.sequence for e in events]
+
+
+def test_it_returns_only_the_rows_to_htmx(auditor):
+    write_events(3)
+    response = signed_in(auditor).get(AUDIT, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
+    assert "HX-Request" in response["Vary"]
+
+
+def test_it_shows_an_event_with_its_before_after_diff(auditor):
+    event = record_event(
+        "image.state_changed",
+        actor=None,
+        source="sync",
+        before={"state": "available", "public": True},
+        after={"state": "disabled", "public": True, "reason": "manual"},
+    )
+    response = signed_in(auditor).get(reverse("lifecycle:audit_event", args=[event.sequence]))
+    diff = {row.key: row.change for row in response.context["diff"]}
+    assert diff == {"public": "same", "reason": "added", "state": "changed"}
+    assert response.context["hash_ok"] and response.context["link_ok"]
+    assert "disabled" in response.content.decode()
+
+
+def test_it_answers_404_for_an_unknown_event(auditor):
+    url = reverse("lifecycle:audit_event", args=[10**12])
+    assert signed_in(auditor).get(url).status_code == 404
+
+
+def test_it_refuses_event_detail_to_a_viewer(viewer):
+    event = record_event("request.created", actor=viewer, source="web")
+    url = reverse("lifecycle:audit_event", args=[event.sequence])
+    assert signed_in(viewer).get(url).status_code == 403
+
+
+def test_it_shows_every_signed_in_user_the_image_timeline(viewer):
+    image = make_image()
+    other = make_image("ami-0fffffffffffffff0", "other")
+    record_event(
+        "image.appeared", actor=None, source="sync", target=image, after={"state": "available"}
+    )
+    record_event(
+        "image.state_changed",
+        actor=None,
+        source="sync",
+        target=image,
+        before={"state": "available"},
+        after={"state": "disabled"},
+    )
+    record_event("image.appeared", actor=None, source="sync", target=other, message="not mine")
+    url = reverse("lifecycle:image_timeline", args=[image.pk])
+    full = signed_in(viewer).get(url)
+    assert full.status_code == 200
+    assert [e.verb for e in full.context["events"]] == ["image.state_changed", "image.appeared"]
+    assert "not mine" not in full.content.decode()
+    partial = signed_in(viewer).get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and "Image state changed" in partial
+
+
+def test_it_answers_404_for_the_timeline_of_an_unknown_image(viewer):
+    url = reverse("lifecycle:image_timeline", args=[999999])
+    assert signed_in(viewer).get(url).status_code == 404
+
+
+def test_it_shows_a_request_timeline_with_correlated_events(viewer):
+    record_event("request.created", actor=viewer, source="web", target=Target("request", "41"))
+    record_event("item.executed", actor=None, source="worker", correlation_id="request:41")
+    record_event("request.created", actor=viewer, source="web", target=Target("request", "42"))
+    url = reverse("lifecycle:request_timeline", args=[41])
+    events = signed_in(viewer).get(url).context["events"]
+    assert [e.verb for e in events] == ["item.executed", "request.created"]
+
+
+def test_it_names_images_by_aws_id_account_and_region(db):
+    image = make_image()
+    assert target_of(image) == Target(
+        "image", "ami-0123456789abcdef0", "123456789012", "eu-west-1", "web-1.0"
+    )
+    assert AuditEvent.objects.count() >= 0
