@@ -145,3 +145,19 @@ def test_it_keeps_snapshots_without_delete_associated_snapshots(aws):
     assert "DeleteSnapshotResults" not in answer
     assert snapshot_exists(ec2, snapshot_id)
     assert image_id not in own_image_ids(ec2)
+
+
+def test_it_refuses_to_delete_a_snapshot_an_image_uses(aws):
+    """DeleteAssociatedSnapshots exists because a registered AMI's snapshots cannot be deleted
+    while the AMI uses them."""
+    ec2 = aws.client("ec2")
+    first = register(ec2, "pinned-a")
+    snapshot_id = root_snapshot(ec2, first)
+    register(ec2, "pinned-b", snapshot_id=snapshot_id)
+    ec2.deregister_image(ImageId=first)
+
+    with pytest.raises(ClientError) as excinfo:
+        ec2.delete_snapshot(SnapshotId=snapshot_id)
+
+    assert excinfo.value.response["Error"]["Code"] == "InvalidSnapshot.InUse"
+    assert snapshot_exists(ec2, snapshot_id)

@@ -282,3 +282,21 @@ def test_it_reports_the_creation_date_the_estate_gives_an_image(aws):
     )
 
     assert describe(ec2, image_id)["CreationDate"] == "2019-03-04T05:06:07.000Z"
+
+
+def test_it_limits_the_deprecation_of_a_public_image_to_two_years_after_creation(aws):
+    """EnableImageDeprecation: the 10-year limit is 2 years from creation for public AMIs."""
+    ec2 = aws.client("ec2")
+    image_id = register(ec2, "pub-2024.10")
+    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]})
+
+    with pytest.raises(ClientError) as excinfo:
+        ec2.enable_image_deprecation(
+            ImageId=image_id, DeprecateAt=sandbox_now(aws) + timedelta(days=3 * 365)
+        )
+
+    assert error_code(excinfo) == "InvalidParameterValue"
+    ec2.enable_image_deprecation(
+        ImageId=image_id, DeprecateAt=sandbox_now(aws) + timedelta(days=365)
+    )
+    assert "DeprecationTime" in describe(ec2, image_id)

@@ -222,3 +222,19 @@ def test_it_keeps_rules_per_region(aws):
 
     assert binned_ids(ec2) == set()
     assert aws.client("rbin", "us-east-1").list_rules(ResourceType="EC2_IMAGE")["Rules"] == []
+
+
+def test_it_changes_only_the_description_of_a_locked_rule(aws):
+    """Recycle Bin: a locked Region-level rule keeps its retention until unlocked."""
+    rbin = aws.client("rbin")
+    rule_id = rbin.create_rule(
+        ResourceType="EC2_IMAGE", RetentionPeriod=retention(7), LockConfiguration=lock(7)
+    )["Identifier"]
+
+    rbin.update_rule(Identifier=rule_id, Description="compliance hold")
+    with pytest.raises(ClientError) as excinfo:
+        rbin.update_rule(Identifier=rule_id, RetentionPeriod=retention(1))
+
+    assert excinfo.value.response["Error"]["Code"] == "ConflictException"
+    rule = rbin.get_rule(Identifier=rule_id)
+    assert (rule["Description"], rule["RetentionPeriod"]) == ("compliance hold", retention(7))

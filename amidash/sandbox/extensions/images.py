@@ -15,6 +15,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.exceptions import (
     EC2ClientError,
     InvalidAMIIdError,
+    InvalidSnapshotInUse,
     MalformedAMIIdError,
     UnvailableAMIIdError,
 )
@@ -623,6 +624,7 @@ _moto_describe_image_attribute: Any = None
 
 def install() -> None:
     global _moto_describe_image_attribute
+    from moto.ec2.models.elastic_block_store import EBSBackend
     from moto.ec2.models.instances import InstanceBackend
     from moto.ec2.responses.amis import AmisResponse
 
@@ -645,6 +647,17 @@ def install() -> None:
         copy_image,
     ):
         setattr(AmisResponse, handler.__name__, handler)
+
+    moto_delete_snapshot = EBSBackend.delete_snapshot
+
+    def delete_snapshot(self: Any, snapshot_id: str) -> Any:
+        # moto only knows the image a snapshot was made for; AWS refuses any image's snapshot.
+        users = images_using_snapshot(self, snapshot_id)
+        if users:
+            raise InvalidSnapshotInUse(snapshot_id, users[0])
+        return moto_delete_snapshot(self, snapshot_id)
+
+    EBSBackend.delete_snapshot = delete_snapshot
 
     moto_run_instances = InstanceBackend.run_instances
 

@@ -245,6 +245,45 @@ class RecycleBinBackend(BaseBackend):
         rule.unlock_at = clock.now() + timedelta(days=rule.unlock_delay_days or 0)
         return rule
 
+    def update_rule(
+        self,
+        identifier: str,
+        retention: dict[str, Any] | None,
+        description: str | None,
+        resource_tags: list[dict[str, str]] | None,
+        exclude_resource_tags: list[dict[str, str]] | None,
+    ) -> RetentionRule:
+        """Change a rule; a locked (or unlocking) rule only accepts a new description."""
+        rule = self.get_rule(identifier)
+        changes_scope = retention or resource_tags is not None or exclude_resource_tags is not None
+        if changes_scope and rule.lock_state() in ("locked", "pending_unlock"):
+            raise RecycleBinError(
+                "ConflictException",
+                f"The retention rule '{identifier}' is {rule.lock_state()}: only its description "
+                "can be changed.",
+                "INVALID_RULE_STATE",
+            )
+        if retention:
+            rule.retention_days = _retention_days(retention)
+        if description is not None:
+            rule.description = description
+        if resource_tags is not None:
+            if resource_tags and rule.unlock_delay_days is not None:
+                raise validation_error("Only Region-level retention rules can be locked.")
+            rule.resource_tags = resource_tags
+        if exclude_resource_tags is not None:
+            rule.exclude_resource_tags = exclude_resource_tags
+        return rule
+
+    def tag_rule(self, identifier: str, tags: list[dict[str, str]]) -> None:
+        rule = self.get_rule(identifier)
+        keys = {tag["Key"] for tag in tags}
+        rule.tags = [tag for tag in rule.tags if tag["Key"] not in keys] + list(tags)
+
+    def untag_rule(self, identifier: str, keys: list[str]) -> None:
+        rule = self.get_rule(identifier)
+        rule.tags = [tag for tag in rule.tags if tag["Key"] not in set(keys)]
+
     def list_rules(
         self,
         resource_type: str,
@@ -337,6 +376,24 @@ class RecycleBinResponse(BaseResponse):
         )
         page, token = take_page(rules, lambda rule: rule.identifier, request)
         return ActionResult({"Rules": [rule.summary() for rule in page], "NextToken": token})
+
+    def update_rule(self) -> ActionResult:
+        rule = self.backend.update_rule(
+            self._get_param("Identifier"),
+            retention=self._get_param("RetentionPeriod"),
+            description=self._get_param("Description"),
+            resource_tags=self._get_param("ResourceTags"),
+            exclude_resource_tags=self._get_param("ExcludeResourceTags"),
+        )
+        return ActionResult(rule.detail())
+
+    def tag_resource(self) -> ActionResult:
+        self.backend.tag_rule(self._rule_for_arn().identifier, self._get_param("Tags", []))
+        return EmptyResult()
+
+    def untag_resource(self) -> ActionResult:
+        self.backend.untag_rule(self._rule_for_arn().identifier, self._get_param("TagKeys", []))
+        return EmptyResult()
 
     def list_tags_for_resource(self) -> ActionResult:
         return ActionResult({"Tags": self._rule_for_arn().tags})
