@@ -300,3 +300,23 @@ def test_it_limits_the_deprecation_of_a_public_image_to_two_years_after_creation
         ImageId=image_id, DeprecateAt=sandbox_now(aws) + timedelta(days=365)
     )
     assert "DeprecationTime" in describe(ec2, image_id)
+
+
+def test_it_refuses_to_launch_or_share_a_disabled_image(aws):
+    """DisableImage: a disabled AMI can be neither launched nor shared (AWS DisableImage
+    reference); EnableImage makes it usable again."""
+    ec2 = aws.client("ec2")
+    image_id = register(ec2, "frozen-2024.11")
+    ec2.disable_image(ImageId=image_id)
+
+    with pytest.raises(ClientError):
+        ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)
+    with pytest.raises(ClientError):
+        ec2.modify_image_attribute(
+            ImageId=image_id, LaunchPermission={"Add": [{"UserId": OTHER_ACCOUNT}]}
+        )
+
+    assert ec2.describe_instances()["Reservations"] == []
+    ec2.enable_image(ImageId=image_id)
+    ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)
+    assert len(ec2.describe_instances()["Reservations"]) == 1

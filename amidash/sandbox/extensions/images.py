@@ -619,6 +619,41 @@ def copy_image(self: Any) -> ActionResult:
     return ActionResult({"ImageId": image.id})
 
 
+def _guard_disabled_launch(moto_run_instances: Any) -> Any:
+    """RunInstances: a disabled AMI cannot be used for instance launches."""
+
+    def run_instances(self: Any) -> Any:
+        image_id = self._get_param("ImageId")
+        if image_id:
+            image = self.ec2_backend.amis.get(image_id) or find_image(self.region, image_id)
+            if image is not None and image.state == "disabled":
+                raise EC2ClientError(
+                    "InvalidAMIID.Unavailable",
+                    f"The image id '[{image_id}]' is disabled and cannot be used to launch "
+                    "instances.",
+                )
+        return moto_run_instances(self)
+
+    return run_instances
+
+
+def _guard_disabled_sharing(moto_modify_image_attribute: Any) -> Any:
+    """ModifyImageAttribute: a disabled AMI cannot be shared."""
+
+    def modify_image_attribute(self: Any) -> Any:
+        image = owned_image(self.ec2_backend, self._get_param("ImageId"))
+        permission = self._get_param("LaunchPermission", {}) or {}
+        adding = permission.get("Add") or self._get_param("OperationType") == "add"
+        if adding and image.state == "disabled":
+            raise EC2ClientError(
+                "OperationNotPermitted",
+                f"The image {image.id} is disabled: a disabled AMI cannot be shared.",
+            )
+        return moto_modify_image_attribute(self)
+
+    return modify_image_attribute
+
+
 _moto_describe_image_attribute: Any = None
 
 
@@ -627,6 +662,7 @@ def install() -> None:
     from moto.ec2.models.elastic_block_store import EBSBackend
     from moto.ec2.models.instances import InstanceBackend
     from moto.ec2.responses.amis import AmisResponse
+    from moto.ec2.responses.instances import InstanceResponse
 
     if getattr(AmisResponse, "_amidash_images", False):
         return
@@ -647,6 +683,11 @@ def install() -> None:
         copy_image,
     ):
         setattr(AmisResponse, handler.__name__, handler)
+
+    AmisResponse.modify_image_attribute = _guard_disabled_sharing(
+        AmisResponse.modify_image_attribute
+    )
+    InstanceResponse.run_instances = _guard_disabled_launch(InstanceResponse.run_instances)
 
     moto_delete_snapshot = EBSBackend.delete_snapshot
 
