@@ -167,3 +167,35 @@ def test_it_names_images_by_aws_id_account_and_region(db):
         "image", "ami-0123456789abcdef0", "123456789012", "eu-west-1", "web-1.0"
     )
     assert AuditEvent.objects.count() >= 0
+
+
+def test_it_filters_by_time_range_and_request(auditor):
+    from datetime import UTC, datetime
+
+    from lifecycle.services.audit import EventDraft, record_events
+
+    record_events(
+        [
+            EventDraft(
+                "request.created",
+                None,
+                "cli",
+                Target("request", "9"),
+                occurred_at=datetime(2025, 3, 1, 12, tzinfo=UTC),
+                message="march",
+            ),
+            EventDraft(
+                "item.executed",
+                None,
+                "worker",
+                correlation_id="request:9",
+                occurred_at=datetime(2025, 3, 2, 8, tzinfo=UTC),
+                message="second day",
+            ),
+        ]
+    )
+    client = signed_in(auditor)
+    one_day = client.get(AUDIT, {"since": "2025-03-01", "until": "2025-03-01"}).content.decode()
+    assert "march" in one_day and "second day" not in one_day
+    by_request = client.get(AUDIT, {"request": "9"}).content.decode()
+    assert "march" in by_request and "second day" in by_request
