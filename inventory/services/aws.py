@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -139,20 +138,12 @@ def new_session(**credentials: str) -> boto3.session.Session:
     return boto3.session.Session(botocore_session=core, **credentials)
 
 
-_role_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
-_role_cache_lock = threading.Lock()
-
-
 def _assume_role(
     base: boto3.session.Session, account: Account, actor_name: str | None, config: Config
 ) -> dict[str, Any]:
-    """Temporary credentials for the account's role, reused until 5 minutes before expiry."""
+    """Temporary credentials for the account's role (one AssumeRole per session: a session
+    serves one account+Region task, far shorter than the role session)."""
     identity = source_identity(actor_name)
-    key = (account.role_arn, account.external_id, identity)
-    with _role_cache_lock:
-        cached = _role_cache.get(key)
-        if cached and cached["Expiration"].timestamp() - time.time() > 300:
-            return cached
     params: dict[str, Any] = {
         "RoleArn": account.role_arn,
         "RoleSessionName": f"amidash-{identity}"[:64],
@@ -162,10 +153,7 @@ def _assume_role(
     if account.external_id:
         params["ExternalId"] = account.external_id
     sts = base.client("sts", region_name=home_region(), config=config)
-    credentials = sts.assume_role(**params)["Credentials"]
-    with _role_cache_lock:
-        _role_cache[key] = credentials
-    return credentials
+    return sts.assume_role(**params)["Credentials"]
 
 
 def home_region() -> str:

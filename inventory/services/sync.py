@@ -194,20 +194,26 @@ def prepare_run(run: SyncRun) -> list[SyncRegionResult]:
 
 
 def _prepare_account(run: SyncRun, account: Account) -> list[SyncRegionResult]:
-    session = AwsSession(account, run.actor_name or None)
+    session: AwsSession | None = None
     try:
+        session = AwsSession(account, run.actor_name or None)
         account_regions = discover_regions(account, session)
     except AWS_ERRORS as error:
-        SyncRegionResult.objects.create(
-            sync_run=run,
-            account=account,
-            region=home_region(),
-            status=RegionSyncStatus.FAILED,
-            error=f"Region discovery failed: {describe_error(error)}",
-            api_calls=session.stats.calls,
-            retries=session.stats.retries,
-        )
-        return []
+        # The Regions found last time still stand (one Region's outage, home Region included,
+        # must not stop the others); with none known the account fails as a whole.
+        account_regions = list(AccountRegion.objects.filter(account=account).order_by("region"))
+        logger.warning("Region discovery of %s failed: %s", account, describe_error(error))
+        if not account_regions or session is None:
+            SyncRegionResult.objects.create(
+                sync_run=run,
+                account=account,
+                region=home_region(),
+                status=RegionSyncStatus.FAILED,
+                error=f"Region discovery failed: {describe_error(error)}",
+                api_calls=session.stats.calls if session else 0,
+                retries=session.stats.retries if session else 0,
+            )
+            return []
     wanted = set(run.regions or settings.SYNC_REGIONS or [])
     pending = []
     for account_region in account_regions:
@@ -277,9 +283,10 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
         return result
     run = result.sync_run
     started = time.monotonic()
-    session = AwsSession(result.account, run.actor_name or None)
+    session: AwsSession | None = None
     account_region = AccountRegion.objects.get(account=result.account, region=result.region)
     try:
+        session = AwsSession(result.account, run.actor_name or None)
         listing = list_region(session, result.region)
         permissions = _new_launch_permissions(session, account_region, listing)
         with transaction.atomic():
@@ -405,7 +412,9 @@ def save_listing(
     gone = [i for i in existing.values() if i.image_id not in listed and i.gone_at is None]
     _mark_gone(gone, now)
     usage_rows = replace_usages(account_region, listing.usages, now)
-    written += refresh_usage_summary(account_region.region, account_region.last_listed_at or now)
+    written += refresh_usage_summary(
+        account_region.region, now, account_region.last_listed_at or now
+    )
     account_region.last_listed_at = now
     account_region.save(update_fields=["last_listed_at"])
     _send_image_signals(changes, gone, run)
@@ -545,10 +554,10 @@ WHERE u.region = %(region)s AND u.image_id IS NULL
 """
 
 
-def refresh_usage_summary(region: str, last_seen: datetime) -> int:
+def refresh_usage_summary(region: str, now: datetime, last_seen: datetime) -> int:
     """Recount usage of every image in the Region (any account may use it); returns the image
     rows that changed. An image that stops being used keeps the previous listing's time."""
-    params = {"region": region, "now": timezone.now(), "last_seen": last_seen}
+    params = {"region": region, "now": now, "last_seen": last_seen}
     with connection.cursor() as cursor:
         cursor.execute(LINK_USAGE_SQL, params)
         cursor.execute(USAGE_SUMMARY_SQL, params)
