@@ -683,6 +683,7 @@ def _summary(estate: Estate, seconds: float) -> dict[str, Any]:
     counts: Counter = Counter()
     by_account: Counter = Counter()
     by_region: Counter = Counter()
+    by_account_region: dict[str, dict[str, int]] = {}
     accounts = estate_accounts(estate.seed, estate.name)
     used = _images_in_use(accounts)
     for account in accounts:
@@ -691,6 +692,7 @@ def _summary(estate: Estate, seconds: float) -> dict[str, Any]:
             _count_images(backend, estate.now, used, counts)
             by_account[account["account_id"]] += len(backend.amis)
             by_region[region] += len(backend.amis)
+            by_account_region.setdefault(account["account_id"], {})[region] = len(backend.amis)
             _count_usage(backend, counts)
     counts.update(
         {
@@ -725,6 +727,7 @@ def _summary(estate: Estate, seconds: float) -> dict[str, Any]:
         "counts": {"images": 0, **dict(sorted(counts.items()))},
         "images_by_account": dict(sorted(by_account.items())),
         "images_by_region": dict(sorted(by_region.items())),
+        "images_by_account_region": by_account_region,
     }
 
 

@@ -56,7 +56,8 @@ class SandboxProcess:
                     found.set()
             found.set()
 
-        threading.Thread(target=read, daemon=True).start()
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
         found.wait(STARTUP_SECONDS)
         if not endpoint:
             self.stop()
@@ -71,6 +72,7 @@ class SandboxProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.reader.join(timeout=5)  # the last lines it printed
         return self.process.returncode
 
 
