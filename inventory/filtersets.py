@@ -10,9 +10,9 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from inventory.choices import ImageState
+from inventory.choices import ImageState, OptInStatus
 from inventory.forms import PAGE_SIZES, ImageFilterForm
-from inventory.models import Account, Image
+from inventory.models import Account, AccountRegion, Image
 from inventory.queries import SortKey
 
 DEFAULT_PAGE_SIZE = 50
@@ -96,9 +96,19 @@ def account_choices() -> list[tuple[str, str]]:
     return [(a.account_id, str(a)) for a in Account.objects.only("account_id", "name")]
 
 
+def region_choices() -> list[str]:
+    """The Regions the inventory knows (opted in, any account), for the Region filter."""
+    return list(
+        AccountRegion.objects.exclude(opt_in_status=OptInStatus.NOT_OPTED_IN)
+        .order_by("region")
+        .values_list("region", flat=True)
+        .distinct()
+    )
+
+
 def parse_image_query(params: QueryDict) -> ImageQuery:
     """Read the query string; anything invalid is dropped and named in ``notices``."""
-    form = ImageFilterForm(params, accounts=account_choices())
+    form = ImageFilterForm(params, accounts=account_choices(), regions=region_choices())
     form.is_valid()
     notices = form.problems()
     sort = params.get("sort", DEFAULT_SORT)

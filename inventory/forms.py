@@ -57,8 +57,18 @@ class ImageFilterForm(forms.Form):
     tag_value = forms.CharField(label="Tag value", required=False, max_length=256)
     family = forms.CharField(label="Family", required=False, max_length=128)
 
-    def __init__(self, *args: Any, accounts: list[tuple[str, str]] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        accounts: list[tuple[str, str]] | None = None,
+        regions: list[str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
+        if regions is not None:
+            self.fields["region"] = forms.ChoiceField(
+                label="Region", required=False, choices=[("", "Any"), *((r, r) for r in regions)]
+            )
         if accounts is not None:
             self.fields["account"] = forms.ChoiceField(
                 label="Account", required=False, choices=[("", "Any"), *accounts]

@@ -60,15 +60,20 @@ def actions_for(image: Image) -> list[tuple[str, str]]:
 
 
 def _sort_links(query_params: Any, current: str) -> dict[str, dict[str, str]]:
-    """For each sortable column: the query string that sorts by it and the aria-sort value."""
+    """For each sortable column: the query string that sorts by it and the aria-sort value.
+
+    A first click sorts numbers and times from the largest or newest, text from A; a second
+    click on the sorted column reverses it.
+    """
     links = {}
     for column in COLUMNS:
         if not column.sort:
             continue
         params = query_params.copy()
         params.pop("cursor", None)
-        ascending = current == column.key
-        params["sort"] = f"-{column.key}" if ascending else column.key
+        first = f"-{column.key}" if column.sort.kind != "str" else column.key
+        reverse = first[1:] if first.startswith("-") else f"-{first}"
+        params["sort"] = reverse if current == first else first
         state = "none"
         if current.lstrip("-") == column.key:
             state = "descending" if current.startswith("-") else "ascending"
