@@ -74,3 +74,85 @@ class AuditedUserAdmin(_registered_user_admin):  # type: ignore[misc, valid-type
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, AuditedUserAdmin)
+
+
+# --- lifecycle requests: read-only; decisions go through the same service as the pages ------
+
+from django.contrib import messages  # noqa: E402
+from django.core.exceptions import PermissionDenied  # noqa: E402
+
+from lifecycle.models import Approval, LifecycleRequest, RequestItem  # noqa: E402
+from lifecycle.services.requests import RequestError, approve_request  # noqa: E402
+
+
+class RequestItemInline(admin.TabularInline):
+    model = RequestItem
+    extra = 0
+    can_delete = False
+    fields = ("ami_id", "account_id", "region", "status", "error", "finished_at")
+    readonly_fields = fields
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ApprovalInline(admin.TabularInline):
+    model = Approval
+    extra = 0
+    can_delete = False
+    fields = ("approver", "decision", "comment", "fingerprint", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LifecycleRequest)
+class LifecycleRequestAdmin(admin.ModelAdmin):
+    """Requests are read here; "Approve" calls ``approve_request`` with the admin as actor, so
+    self-approval, repeats and permissions are refused exactly as on the request page."""
+
+    list_display = ("pk", "action", "requester", "status", "approvals_required", "created_at")
+    list_filter = ("status", "action")
+    search_fields = ("reason", "ticket", "items__ami_id", "requester__username")
+    readonly_fields = [field.name for field in LifecycleRequest._meta.fields]
+    inlines = [RequestItemInline, ApprovalInline]
+    actions = ["approve_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Approve selected requests (as yourself)")
+    def approve_selected(self, request: HttpRequest, queryset: Any) -> None:
+        for lifecycle_request in queryset:
+            try:
+                approve_request(
+                    request.user,
+                    lifecycle_request.pk,
+                    lifecycle_request.fingerprint,
+                    "approved in the admin site",
+                    AuditSource.ADMIN,
+                )
+            except (PermissionDenied, RequestError) as error:
+                self.message_user(request, f"#{lifecycle_request.pk}: {error}", messages.ERROR)
+            else:
+                self.message_user(request, f"#{lifecycle_request.pk} approved.", messages.SUCCESS)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Deleting through the bulk action would bypass has_delete_permission's intent.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

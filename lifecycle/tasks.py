@@ -12,3 +12,26 @@ def write_audit_digest() -> str | None:
     """Sign the current chain head into the digest folder; idempotent when nothing is new."""
     path = write_digest()
     return str(path) if path else None
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def execute_request(request_pk: int) -> str | None:
+    """Carry out an approved request; safe to redeliver (items are claimed one by one)."""
+    from lifecycle.services.execution import execute_request as run
+
+    request = run(request_pk)
+    return request.status if request else None
+
+
+@shared_task
+def reconcile_requests() -> dict[str, int]:
+    """Settle items left executing, queue approved requests never started, expire old ones."""
+    from lifecycle.models import AuditSource
+    from lifecycle.services.execution import reconcile_items, resume_requests
+    from lifecycle.services.requests import expire_requests
+
+    return {
+        "settled": reconcile_items(),
+        "resumed": resume_requests(),
+        "expired": expire_requests(source=AuditSource.BEAT),
+    }

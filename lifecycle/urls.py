@@ -1,11 +1,16 @@
 from django.urls import path
 
 from lifecycle import views
+from lifecycle.views import requests as request_views
 
 app_name = "lifecycle"
 
 urlpatterns = [
     path("requests/", views.request_list, name="request_list"),
+    path("requests/new/", request_views.request_create, name="request_create"),
+    path("requests/<int:pk>/", request_views.request_detail, name="request_detail"),
+    path("requests/<int:pk>/decide/", request_views.request_decide, name="request_decide"),
+    path("requests/<int:pk>/cancel/", request_views.request_cancel, name="request_cancel"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/events/<int:sequence>/", views.audit_event, name="audit_event"),
     path("audit/export/<str:fmt>/", views.audit_export, name="audit_export"),

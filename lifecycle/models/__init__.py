@@ -8,12 +8,26 @@ from lifecycle.models.audit import (
     AuditSource,
     AuditVerb,
 )
+from lifecycle.models.requests import (
+    AccountScope,
+    Approval,
+    LifecycleRequest,
+    PacingBucket,
+    RequestItem,
+    TransitionError,
+)
 
 __all__ = [
     "GENESIS_HASH",
     "HASHED_FIELDS",
+    "AccountScope",
     "ActorType",
+    "Approval",
     "AuditEvent",
     "AuditSource",
     "AuditVerb",
+    "LifecycleRequest",
+    "PacingBucket",
+    "RequestItem",
+    "TransitionError",
 ]

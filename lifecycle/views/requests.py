@@ -1,6 +1,229 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Request pages: the queue, the new-request preview, the request page and its decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from inventory.views.rendering import render_page
+from lifecycle.choices import ItemStatus, LifecycleAction, RequestStatus
+from lifecycle.forms import DecisionForm, RequestFilterForm, RequestForm
+from lifecycle.models import AuditSource, LifecycleRequest
+from lifecycle.services import requests as services
+from lifecycle.services.preview import preview_images
+
+PAGE_SIZE = 50
+VIEW_PERMISSION = "lifecycle.view_lifecyclerequest"
+STOP_POLLING = 286  # htmx stops polling on this status
 
 
+def _require_view(request: HttpRequest) -> None:
+    if not (request.user.has_perm(VIEW_PERMISSION) or services.may_request(request.user)):
+        raise PermissionDenied("Reading lifecycle requests needs a role.")
+
+
+def _filtered(request: HttpRequest, form: RequestFilterForm) -> QuerySet[LifecycleRequest]:
+    queryset = LifecycleRequest.objects.select_related("requester").annotate(
+        image_count=Count("items", distinct=True),
+        approval_count=Count("decisions", filter=Q(decisions__decision="approve"), distinct=True),
+    )
+    data = form.cleaned_data if form.is_valid() else {}
+    if data.get("scope") == "awaiting":
+        queryset = queryset.filter(pk__in=services.awaiting_decision(request.user).values("pk"))
+    elif data.get("scope") == "mine":
+        queryset = queryset.filter(requester=request.user)
+    if data.get("status"):
+        queryset = queryset.filter(status=data["status"])
+    if data.get("action"):
+        queryset = queryset.filter(action=data["action"])
+    if data.get("q"):
+        term = data["q"].strip()
+        match = Q(reason__icontains=term) | Q(ticket__icontains=term)
+        match |= Q(items__ami_id=term) | Q(requester__username__iexact=term)
+        queryset = queryset.filter(match).distinct()
+    return queryset.order_by("-created_at", "-pk")
+
+
+@require_http_methods(["GET"])
 def request_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "lifecycle/request_list.html")
+    """The queue: every request, filterable; approvers see what awaits them."""
+    _require_view(request)
+    form = RequestFilterForm(request.GET or None)
+    page = Paginator(_filtered(request, form), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "awaiting": services.awaiting_decision(request.user).count()
+        if services.may_approve(request.user)
+        else None,
+        "query": _query_without_page(request),
+    }
+    return render_page(
+        request, "lifecycle/request_list.html", "lifecycle/requests/list_body.html", context
+    )
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+def _image_pks(values: list[str]) -> list[int]:
+    pks = []
+    for value in values:
+        if not value.strip().isdigit():
+            raise services.RequestError(f"Not an image: {value!r}.")
+        pks.append(int(value))
+    return pks
+
+
+@require_http_methods(["GET", "POST"])
+def request_create(request: HttpRequest) -> HttpResponse:
+    """GET: the preview of an action on the selected images; POST: make the request."""
+    if not services.may_request(request.user):
+        raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
+    source = request.POST if request.method == "POST" else request.GET
+    action = source.get("action", "")
+    try:
+        pks = _image_pks(source.getlist("image"))
+        if action not in LifecycleAction.values:
+            raise services.RequestError("Choose one of the lifecycle actions.")
+        images = services.selected_images(pks)
+    except services.RequestError as error:
+        return render(request, "lifecycle/requests/bad_request.html", {"error": error}, status=400)
+    form = RequestForm(request.POST or None, image_pks=pks, initial={"action": action})
+    if request.method == "POST" and form.is_valid():
+        response = _create(request, form)
+        if response is not None:
+            return response
+    context = {
+        "form": form,
+        "action": LifecycleAction(action),
+        "images": images,
+        "previews": preview_images(action, images),
+        "status_code": 400 if request.method == "POST" else 200,
+    }
+    return render(request, "lifecycle/requests/create.html", context, status=context["status_code"])
+
+
+def _create(request: HttpRequest, form: RequestForm) -> HttpResponse | None:
+    data = form.cleaned_data
+    draft = services.RequestDraft(
+        action=data["action"],
+        image_pks=data["image"],
+        reason=data["reason"],
+        parameters=form.parameters(),
+        ticket=data["ticket"],
+        override_in_use=data["override_in_use"],
+        override_reason=data["override_reason"],
+    )
+    try:
+        created = services.create_request(request.user, draft, AuditSource.WEB)
+    except services.RequestError as error:
+        form.add_error(None, str(error))
+        return None
+    messages.success(request, f"Request #{created.pk} is waiting for approval.")
+    url = reverse("lifecycle:request_detail", args=[created.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+
+
+def _detail_context(request: HttpRequest, lifecycle_request: LifecycleRequest) -> dict[str, Any]:
+    items = lifecycle_request.items.order_by("pk")
+    user = request.user
+    decided = lifecycle_request.decisions.filter(approver=user).exists()
+    can_decide = (
+        lifecycle_request.status == RequestStatus.PENDING
+        and not lifecycle_request.is_expired()
+        and services.may_approve(user)
+        and user.pk != lifecycle_request.requester_id
+        and not decided
+    )
+    counts = {s.value: 0 for s in ItemStatus}
+    for status in items.values_list("status", flat=True):
+        counts[status] += 1
+    return {
+        "req": lifecycle_request,
+        "items": items[:500],
+        "item_total": sum(counts.values()),
+        "item_counts": [(ItemStatus(s).label, n) for s, n in counts.items() if n],
+        "decisions": lifecycle_request.decisions.select_related("approver"),
+        "can_decide": can_decide,
+        "already_decided": decided,
+        "is_own": user.pk == lifecycle_request.requester_id,
+        "can_cancel": lifecycle_request.status == RequestStatus.PENDING
+        and (user.pk == lifecycle_request.requester_id or user.is_superuser),
+        "decision_form": DecisionForm(initial={"fingerprint": lifecycle_request.fingerprint}),
+        "in_progress": lifecycle_request.status
+        in (RequestStatus.APPROVED, RequestStatus.EXECUTING),
+        "blocked_items": sum(1 for item in items if item.preview.get("blocked")),
+    }
+
+
+@require_http_methods(["GET"])
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Items, warnings, the override, the fingerprint, decisions; polls while executing."""
+    _require_view(request)
+    lifecycle_request = get_object_or_404(
+        LifecycleRequest.objects.select_related("requester"), pk=pk
+    )
+    context = _detail_context(request, lifecycle_request)
+    response = render_page(
+        request,
+        "lifecycle/requests/detail.html",
+        "lifecycle/requests/detail_body.html",
+        context,
+    )
+    if request.htmx and request.GET.get("poll") and not context["in_progress"]:
+        response.status_code = STOP_POLLING
+    return response
+
+
+@require_POST
+def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve or reject; the service refuses self-approval, repeats and stale fingerprints."""
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, pk, "Choose approve or reject.", 400)
+    data = form.cleaned_data
+    decide = services.approve_request if data["decision"] == "approve" else services.reject_request
+    try:
+        decided = decide(request.user, pk, data["fingerprint"], data["comment"], AuditSource.WEB)
+    except PermissionDenied as error:
+        return _refused(request, pk, str(error), 403)
+    except services.RequestError as error:
+        return _refused(request, pk, str(error), 409 if "already" in str(error) else 400)
+    messages.success(request, f"Request #{pk} is {decided.get_status_display().lower()}.")
+    return _back_to(request, pk)
+
+
+@require_POST
+def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.cancel_request(request.user, pk, request.POST.get("comment", ""), AuditSource.WEB)
+    except PermissionDenied as error:
+        return _refused(request, pk, str(error), 403)
+    except services.RequestError as error:
+        return _refused(request, pk, str(error), 400)
+    messages.success(request, f"Request #{pk} is cancelled.")
+    return _back_to(request, pk)
+
+
+def _back_to(request: HttpRequest, pk: int) -> HttpResponse:
+    url = reverse("lifecycle:request_detail", args=[pk])
+    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+
+
+def _refused(request: HttpRequest, pk: int, message: str, status: int) -> HttpResponse:
+    lifecycle_request = LifecycleRequest.objects.filter(pk=pk).first()
+    context = {"error": message, "req": lifecycle_request}
+    return render(request, "lifecycle/requests/bad_request.html", context, status=status)

@@ -1,0 +1,83 @@
+"""States and kinds of lifecycle requests (TextChoices; transitions live on the models)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class LifecycleAction(models.TextChoices):
+    """What a request asks AWS to do to each of its images."""
+
+    DEPRECATE = "deprecate", "Deprecate"
+    CANCEL_DEPRECATION = "cancel_deprecation", "Cancel deprecation"
+    DISABLE = "disable", "Disable"
+    ENABLE = "enable", "Re-enable"
+    DEREGISTER = "deregister", "Deregister"
+    RESTORE = "restore", "Restore from Recycle Bin"
+    COPY = "copy", "Copy to Regions"
+
+
+#: The action that undoes each action (shown in the preview), or why none does.
+UNDO_OF = {
+    LifecycleAction.DEPRECATE: "Cancel deprecation",
+    LifecycleAction.CANCEL_DEPRECATION: "Deprecate again",
+    LifecycleAction.DISABLE: "Re-enable (old launch permissions are not restored)",
+    LifecycleAction.ENABLE: "Disable",
+    LifecycleAction.DEREGISTER: "Restore from the Recycle Bin while retained; otherwise none",
+    LifecycleAction.RESTORE: "Deregister",
+    LifecycleAction.COPY: "Deregister the copies",
+}
+
+#: Actions refused for an image in use unless the request carries an override (invariant 5).
+GUARDED_ACTIONS = frozenset({LifecycleAction.DISABLE, LifecycleAction.DEREGISTER})
+
+
+class RequestStatus(models.TextChoices):
+    """pending -> approved -> executing -> succeeded | partly_failed | failed;
+    pending -> rejected | cancelled | expired."""
+
+    PENDING = "pending", "Pending approval"
+    APPROVED = "approved", "Approved"
+    EXECUTING = "executing", "Executing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTLY_FAILED = "partly_failed", "Partly failed"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+#: Terminal request states.
+FINAL_REQUEST_STATES = frozenset(
+    {
+        RequestStatus.SUCCEEDED,
+        RequestStatus.PARTLY_FAILED,
+        RequestStatus.FAILED,
+        RequestStatus.REJECTED,
+        RequestStatus.CANCELLED,
+        RequestStatus.EXPIRED,
+    }
+)
+
+
+class ItemStatus(models.TextChoices):
+    """pending -> executing -> succeeded | failed | stale; pending -> cancelled."""
+
+    PENDING = "pending", "Pending"
+    EXECUTING = "executing", "Executing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    STALE = "stale", "Stale (drifted)"
+    CANCELLED = "cancelled", "Not run"
+
+
+FINAL_ITEM_STATES = frozenset(
+    {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.STALE, ItemStatus.CANCELLED}
+)
+
+
+class Decision(models.TextChoices):
+    """An approver's decision on a request."""
+
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"

@@ -1,0 +1,72 @@
+"""Forms of the request pages: parse and check input; the services enforce the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from lifecycle.choices import LifecycleAction
+
+REGION_HELP = "Comma-separated Region names, e.g. eu-west-1, us-west-2."
+
+
+class RequestForm(forms.Form):
+    """A new request: the action, its parameters, the reason, an optional override."""
+
+    action = forms.ChoiceField(choices=LifecycleAction.choices)
+    image = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+    ticket = forms.CharField(required=False, max_length=128, label="Ticket reference")
+    deprecate_at = forms.DateTimeField(
+        required=False,
+        label="Deprecate at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    delete_snapshots = forms.BooleanField(required=False, label="Also delete its snapshots")
+    regions = forms.CharField(required=False, help_text=REGION_HELP, label="Copy to Regions")
+    override_in_use = forms.BooleanField(
+        required=False, label="Override: act even though something uses the image"
+    )
+    override_reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Override justification"
+    )
+
+    def __init__(self, *args: Any, image_pks: list[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["image"].choices = [(pk, pk) for pk in image_pks or []]
+
+    def parameters(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "deprecate_at": data.get("deprecate_at"),
+            "delete_snapshots": data.get("delete_snapshots"),
+            "regions": [r for r in (data.get("regions") or "").replace(" ", ",").split(",") if r],
+        }
+
+
+class DecisionForm(forms.Form):
+    """Approve or reject, with the fingerprint the approver reviewed."""
+
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    fingerprint = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RequestFilterForm(forms.Form):
+    """Filters of the request queue."""
+
+    SCOPES = [("", "All"), ("awaiting", "Awaiting my decision"), ("mine", "Mine")]
+
+    scope = forms.ChoiceField(choices=SCOPES, required=False)
+    status = forms.ChoiceField(required=False)
+    action = forms.ChoiceField(required=False)
+    q = forms.CharField(required=False, max_length=100, label="Search")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from lifecycle.choices import RequestStatus
+
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "Any status"), *RequestStatus.choices]
+        self.fields["action"].choices = [("", "Any action"), *LifecycleAction.choices]

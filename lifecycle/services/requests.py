@@ -1,0 +1,475 @@
+"""Creating, approving, rejecting, cancelling and expiring lifecycle requests.
+
+Every function takes the acting user explicitly and serves the web pages, the admin, commands
+and the worker alike. Rules enforced here, whatever the route (invariant 2 and 5 of DESIGN.md):
+nobody decides on their own request, nobody decides twice, a decision names the fingerprint the
+approver saw, and an image in use is only disabled or deregistered with an explicit override.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from inventory.models import Image
+from lifecycle.choices import (
+    GUARDED_ACTIONS,
+    Decision,
+    ItemStatus,
+    LifecycleAction,
+    RequestStatus,
+)
+from lifecycle.models import AccountScope, Approval, AuditSource, LifecycleRequest, RequestItem
+from lifecycle.services import notifications
+from lifecycle.services.audit import record_event
+from lifecycle.services.preview import ImagePreview, observed_state, preview_images
+
+REQUEST_PERMISSION = "lifecycle.request_action"
+APPROVE_PERMISSION = "lifecycle.approve_request"
+MAX_IMAGES_PER_REQUEST = 5000
+MAX_DEPRECATION_YEARS = 10
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+class RequestError(ValueError):
+    """A request or decision that cannot be made; the message is shown to the user."""
+
+
+@dataclass
+class RequestDraft:
+    """What a requester asks for, before it is validated."""
+
+    action: str
+    image_pks: list[int]
+    reason: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    ticket: str = ""
+    override_in_use: bool = False
+    override_reason: str = ""
+
+
+# --- permissions ------------------------------------------------------------------------------
+
+
+def may_request(user: AbstractBaseUser) -> bool:
+    return user.is_authenticated and user.has_perm(REQUEST_PERMISSION)
+
+
+def may_approve(user: AbstractBaseUser) -> bool:
+    return user.is_authenticated and user.has_perm(APPROVE_PERMISSION)
+
+
+def scoped_account_ids(user: AbstractBaseUser) -> set[str] | None:
+    """The accounts a user is limited to, or None when not limited."""
+    scopes = set(
+        AccountScope.objects.filter(user=user).values_list("account__account_id", flat=True)
+    )
+    return scopes or None
+
+
+def _check_scope(user: AbstractBaseUser, account_ids: set[str], verb: str) -> None:
+    allowed = scoped_account_ids(user)
+    if allowed is not None and not account_ids <= allowed:
+        outside = ", ".join(sorted(account_ids - allowed))
+        raise PermissionDenied(f"You may not {verb} for account(s) {outside}.")
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+
+def approvals_required(action: str) -> int:
+    return max(1, settings.LIFECYCLE_APPROVALS_REQUIRED.get(action, 1))
+
+
+def validate_parameters(action: str, parameters: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The action's parameters, checked against AWS's limits (AWS_FACTS.md); JSON-ready."""
+    if action == LifecycleAction.DEPRECATE:
+        return {"deprecate_at": _deprecation_time(parameters.get("deprecate_at"), now)}
+    if action == LifecycleAction.DEREGISTER:
+        return {"delete_snapshots": bool(parameters.get("delete_snapshots"))}
+    if action == LifecycleAction.COPY:
+        regions = sorted(
+            {str(r).strip() for r in parameters.get("regions") or [] if str(r).strip()}
+        )
+        if not regions:
+            raise RequestError("Name at least one Region to copy to.")
+        bad = [r for r in regions if not _REGION.match(r)]
+        if bad:
+            raise RequestError(f"Not a Region name: {', '.join(bad)}.")
+        return {"regions": regions}
+    return {}
+
+
+def _deprecation_time(value: Any, now: datetime) -> str:
+    """EnableImageDeprecation's DeprecateAt: UTC, rounded to the minute, future, <= 10 years."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as error:
+            raise RequestError("The deprecation time is not a valid date and time.") from error
+    if not isinstance(value, datetime):
+        raise RequestError("A deprecation needs the date and time it takes effect.")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    rounded = (value + timedelta(seconds=30)).replace(second=0, microsecond=0)
+    if rounded <= now:
+        raise RequestError("The deprecation time must be in the future.")
+    if rounded > now + timedelta(days=365 * MAX_DEPRECATION_YEARS + 2):
+        raise RequestError("AWS accepts deprecation times at most 10 years ahead.")
+    return rounded.isoformat().replace("+00:00", "Z")
+
+
+# --- creating ---------------------------------------------------------------------------------
+
+
+def compute_fingerprint(
+    action: str,
+    parameters: dict[str, Any],
+    override: tuple[bool, str],
+    items: list[dict[str, Any]],
+) -> str:
+    """SHA-256 over exactly what is approved: action, parameters, override, images and states."""
+    payload = {
+        "action": action,
+        "parameters": parameters,
+        "override": {"in_use": override[0], "reason": override[1]},
+        "items": sorted(items, key=lambda item: (item["account_id"], item["region"], item["id"])),
+    }
+    data = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def request_fingerprint(request: LifecycleRequest) -> str:
+    items = [
+        {"id": i.ami_id, "account_id": i.account_id, "region": i.region, "observed": i.observed}
+        for i in request.items.all()
+    ]
+    override = (request.override_in_use, request.override_reason)
+    return compute_fingerprint(request.action, request.parameters, override, items)
+
+
+def selected_images(image_pks: list[int]) -> list[Image]:
+    if not image_pks:
+        raise RequestError("Select at least one image.")
+    if len(image_pks) > MAX_IMAGES_PER_REQUEST:
+        raise RequestError(f"A request may name at most {MAX_IMAGES_PER_REQUEST} images.")
+    images = list(Image.objects.filter(pk__in=image_pks).select_related("account").order_by("pk"))
+    if len(images) != len(set(image_pks)):
+        raise RequestError("Some selected images do not exist.")
+    return images
+
+
+def check_draft(draft: RequestDraft, previews: list[ImagePreview]) -> None:
+    """Refuse a request that may not be made (invariant 5 and the preview's blocks)."""
+    if draft.action not in LifecycleAction.values:
+        raise RequestError(f"Unknown action {draft.action!r}.")
+    if not draft.reason.strip():
+        raise RequestError("Give a reason for the request.")
+    if draft.override_in_use and not draft.override_reason.strip():
+        raise RequestError("An override needs its own justification.")
+    for preview in previews:
+        in_use_block = draft.action in GUARDED_ACTIONS and preview.in_use
+        if in_use_block and draft.override_in_use:
+            continue
+        if preview.blocked:
+            raise RequestError(f"{preview.image_id}: {preview.blocked}.")
+
+
+def create_request(actor: AbstractBaseUser, draft: RequestDraft, source: str) -> LifecycleRequest:
+    """Validate, preview and save a pending request with one item per image; notify approvers."""
+    if not may_request(actor):
+        raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
+    if draft.action not in LifecycleAction.values:
+        raise RequestError(f"Unknown action {draft.action!r}.")
+    now = timezone.now()
+    parameters = validate_parameters(draft.action, draft.parameters, now)
+    images = selected_images(draft.image_pks)
+    _check_scope(actor, {image.account.account_id for image in images}, "request actions")
+    previews = preview_images(draft.action, images)
+    check_draft(draft, previews)
+    with transaction.atomic():
+        request = _save_request(actor, draft, parameters, images, previews, now)
+        record_event(
+            "request.created",
+            actor=actor,
+            source=source,
+            target=request,
+            after=request_summary(request),
+            message=draft.reason,
+            correlation_id=f"request:{request.pk}",
+        )
+        transaction.on_commit(lambda: notifications.request_waiting(request.pk))
+    return request
+
+
+def _save_request(
+    actor: AbstractBaseUser,
+    draft: RequestDraft,
+    parameters: dict[str, Any],
+    images: list[Image],
+    previews: list[ImagePreview],
+    now: datetime,
+) -> LifecycleRequest:
+    request = LifecycleRequest.objects.create(
+        action=draft.action,
+        parameters=parameters,
+        reason=draft.reason.strip(),
+        ticket=draft.ticket.strip()[:128],
+        override_in_use=draft.override_in_use,
+        override_reason=draft.override_reason.strip() if draft.override_in_use else "",
+        requester=actor,
+        approvals_required=approvals_required(draft.action),
+        created_at=now,
+        expires_at=now + timedelta(days=settings.LIFECYCLE_REQUEST_EXPIRY_DAYS),
+        fingerprint="",
+    )
+    by_pk = {preview.image_pk: preview for preview in previews}
+    RequestItem.objects.bulk_create(
+        [
+            RequestItem(
+                request=request,
+                image=image,
+                ami_id=image.image_id,
+                account_id=image.account.account_id,
+                region=image.region,
+                observed=observed_state(image, by_pk[image.pk].usage),
+                preview=by_pk[image.pk].as_dict(),
+            )
+            for image in images
+        ],
+        batch_size=1000,
+    )
+    request.fingerprint = request_fingerprint(request)
+    request.save(update_fields=["fingerprint"])
+    return request
+
+
+def request_summary(request: LifecycleRequest) -> dict[str, Any]:
+    """What audit events say about a request."""
+    return {
+        "status": request.status,
+        "action": request.action,
+        "parameters": request.parameters,
+        "images": request.items.count(),
+        "approvals_required": request.approvals_required,
+        "fingerprint": request.fingerprint,
+        "override_in_use": request.override_in_use,
+        "override_reason": request.override_reason,
+        "ticket": request.ticket,
+        "expires_at": request.expires_at,
+    }
+
+
+# --- deciding ---------------------------------------------------------------------------------
+
+
+def _locked_pending(request_pk: int, now: datetime, source: str) -> LifecycleRequest:
+    """The request, locked for this transaction, if it still waits for decisions."""
+    request = (
+        LifecycleRequest.objects.select_for_update()
+        .select_related("requester")
+        .filter(pk=request_pk)
+        .first()
+    )
+    if request is None:
+        raise RequestError(f"Request #{request_pk} does not exist.")
+    if request.is_expired(now):
+        _expire(request, now, source)
+        raise RequestError(f"Request #{request.pk} expired on {request.expires_at:%Y-%m-%d %H:%M}.")
+    if request.status != RequestStatus.PENDING:
+        raise RequestError(
+            f"Request #{request.pk} is {request.get_status_display().lower()}; "
+            "it no longer takes decisions."
+        )
+    return request
+
+
+def _check_decider(actor: AbstractBaseUser, request: LifecycleRequest, fingerprint: str) -> None:
+    if not may_approve(actor):
+        raise PermissionDenied("Deciding on requests needs the Approver role.")
+    if actor.pk == request.requester_id:
+        raise PermissionDenied("Nobody may approve or reject their own request.")
+    accounts = set(request.items.values_list("account_id", flat=True).distinct())
+    _check_scope(actor, accounts, "decide on requests")
+    if Approval.objects.filter(request=request, approver=actor).exists():
+        raise RequestError("You have already decided on this request.")
+    if fingerprint != request.fingerprint:
+        raise RequestError(
+            "The request you reviewed is not the one on record (fingerprint mismatch); reload it."
+        )
+
+
+def approve_request(
+    actor: AbstractBaseUser, request_pk: int, fingerprint: str, comment: str, source: str
+) -> LifecycleRequest:
+    """Record an approval; the last one needed approves the request and queues execution."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            request = _locked_pending(request_pk, now, source)
+            _check_decider(actor, request, fingerprint)
+            Approval.objects.create(
+                request=request,
+                approver=actor,
+                decision=Decision.APPROVE,
+                comment=comment.strip(),
+                fingerprint=fingerprint,
+                created_at=now,
+            )
+            count = request.approvals().count()
+            final = count >= request.approvals_required
+            before = {"status": request.status, "approvals": count - 1}
+            if final:
+                request.check_transition(RequestStatus.APPROVED)
+                request.status, request.decided_at = RequestStatus.APPROVED, now
+                request.save(update_fields=["status", "decided_at"])
+            record_event(
+                "request.approved",
+                actor=actor,
+                source=source,
+                target=request,
+                before=before,
+                after={
+                    "status": request.status,
+                    "approvals": count,
+                    "approvals_required": request.approvals_required,
+                    "fingerprint": fingerprint,
+                },
+                message=comment.strip(),
+                correlation_id=f"request:{request.pk}",
+            )
+            if final:
+                _queue_execution(request.pk)
+                transaction.on_commit(lambda: notifications.request_decided(request.pk))
+    except IntegrityError as error:  # the same approver twice at the same moment
+        raise RequestError("You have already decided on this request.") from error
+    return request
+
+
+def _queue_execution(request_pk: int) -> None:
+    from lifecycle.tasks import execute_request
+
+    execute_request.delay_on_commit(request_pk)
+
+
+def reject_request(
+    actor: AbstractBaseUser, request_pk: int, fingerprint: str, comment: str, source: str
+) -> LifecycleRequest:
+    """Reject a pending request; one rejection ends it. A comment is required."""
+    if not comment.strip():
+        raise RequestError("Say why you reject the request.")
+    now = timezone.now()
+    with transaction.atomic():
+        request = _locked_pending(request_pk, now, source)
+        _check_decider(actor, request, fingerprint)
+        Approval.objects.create(
+            request=request,
+            approver=actor,
+            decision=Decision.REJECT,
+            comment=comment.strip(),
+            fingerprint=fingerprint,
+            created_at=now,
+        )
+        _close_pending(request, RequestStatus.REJECTED, now)
+        record_event(
+            "request.rejected",
+            actor=actor,
+            source=source,
+            target=request,
+            before={"status": RequestStatus.PENDING},
+            after={"status": request.status},
+            message=comment.strip(),
+            correlation_id=f"request:{request.pk}",
+        )
+        transaction.on_commit(lambda: notifications.request_decided(request.pk))
+    return request
+
+
+def cancel_request(
+    actor: AbstractBaseUser, request_pk: int, comment: str, source: str
+) -> LifecycleRequest:
+    """The requester (or a superuser) withdraws a pending request."""
+    now = timezone.now()
+    with transaction.atomic():
+        request = _locked_pending(request_pk, now, source)
+        if actor.pk != request.requester_id and not actor.is_superuser:
+            raise PermissionDenied("Only the requester may cancel a request.")
+        _close_pending(request, RequestStatus.CANCELLED, now)
+        record_event(
+            "request.cancelled",
+            actor=actor,
+            source=source,
+            target=request,
+            before={"status": RequestStatus.PENDING},
+            after={"status": request.status},
+            message=comment.strip(),
+            correlation_id=f"request:{request.pk}",
+        )
+    return request
+
+
+def _close_pending(request: LifecycleRequest, status: str, now: datetime) -> None:
+    request.check_transition(status)
+    request.status, request.decided_at, request.finished_at = status, now, now
+    request.save(update_fields=["status", "decided_at", "finished_at"])
+    request.items.filter(status=ItemStatus.PENDING).update(
+        status=ItemStatus.CANCELLED, finished_at=now
+    )
+
+
+def _expire(request: LifecycleRequest, now: datetime, source: str) -> None:
+    _close_pending(request, RequestStatus.EXPIRED, now)
+    record_event(
+        "request.expired",
+        actor=None,
+        source=source if source in (AuditSource.BEAT, AuditSource.WORKER) else AuditSource.SYSTEM,
+        target=request,
+        before={"status": RequestStatus.PENDING},
+        after={"status": request.status, "expires_at": request.expires_at},
+        correlation_id=f"request:{request.pk}",
+    )
+    transaction.on_commit(lambda: notifications.request_decided(request.pk))
+
+
+def expire_requests(now: datetime | None = None, source: str = AuditSource.BEAT) -> int:
+    """Expire every pending request past its expiry; returns how many."""
+    now = now or timezone.now()
+    expired = 0
+    due = LifecycleRequest.objects.filter(status=RequestStatus.PENDING, expires_at__lte=now)
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            request = LifecycleRequest.objects.select_for_update().get(pk=pk)
+            if request.is_expired(now):
+                _expire(request, now, source)
+                expired += 1
+    return expired
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def awaiting_decision(user: AbstractBaseUser) -> QuerySet[LifecycleRequest]:
+    """Pending requests this user may still decide on (not theirs, not decided by them)."""
+    queryset = (
+        LifecycleRequest.objects.filter(status=RequestStatus.PENDING, expires_at__gt=timezone.now())
+        .exclude(requester=user)
+        .exclude(decisions__approver=user)
+    )
+    allowed = scoped_account_ids(user)
+    if allowed is not None:
+        queryset = queryset.exclude(
+            pk__in=RequestItem.objects.exclude(account_id__in=allowed).values("request_id")
+        )
+    return queryset

@@ -1,0 +1,99 @@
+"""Fixtures for lifecycle tests: the sandbox, images registered in it and synced, requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from amidash.sandbox import sandbox
+from inventory.models import Image
+from inventory.services.sync import run_sync
+from lifecycle.models import AuditSource, LifecycleRequest
+from lifecycle.services.requests import RequestDraft, approve_request, create_request
+from tests.conftest import make_user
+
+REGION = "us-east-1"
+OTHER_REGION = "eu-west-1"
+
+
+@pytest.fixture(autouse=True)
+def lifecycle_settings(settings):
+    """Quick pacing and no network for notifications; one approval per action."""
+    settings.SYNC_REGIONS = [REGION, OTHER_REGION]
+    settings.LIFECYCLE_MUTATIONS_PER_SECOND = 1000.0
+    settings.LIFECYCLE_MUTATION_BURST = 1000
+    settings.LIFECYCLE_APPROVALS_REQUIRED = {}
+    settings.LIFECYCLE_WEBHOOK_URL = ""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    return settings
+
+
+@pytest.fixture
+def aws():
+    with sandbox() as handle:
+        yield handle
+
+
+def register_image(
+    aws: Any, name: str, region: str = REGION, size_gib: int = 8, tags: dict | None = None
+) -> str:
+    """Register an EBS-backed image with one snapshot; returns its id."""
+    ec2 = aws.client("ec2", region)
+    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=size_gib)
+    snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"])
+    params: dict[str, Any] = {
+        "Name": name,
+        "Architecture": "x86_64",
+        "RootDeviceName": "/dev/xvda",
+        "VirtualizationType": "hvm",
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": "/dev/xvda",
+                "Ebs": {"SnapshotId": snapshot["SnapshotId"], "VolumeSize": size_gib},
+            }
+        ],
+    }
+    if tags:
+        params["TagSpecifications"] = [
+            {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ]
+    return ec2.register_image(**params)["ImageId"]
+
+
+def launch(aws: Any, image_id: str, region: str = REGION) -> str:
+    answer = aws.client("ec2", region).run_instances(
+        ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.micro"
+    )
+    return answer["Instances"][0]["InstanceId"]
+
+
+def sync() -> None:
+    run_sync(None)
+
+
+def image(image_id: str) -> Image:
+    return Image.objects.select_related("account").get(image_id=image_id)
+
+
+def ask(
+    requester,
+    action: str,
+    image_ids: list[str],
+    reason: str = "cleanup of old builds",
+    **options: Any,
+) -> LifecycleRequest:
+    pks = [image(i).pk for i in image_ids]
+    draft = RequestDraft(action=action, image_pks=pks, reason=reason, **options)
+    return create_request(requester, draft, AuditSource.WEB)
+
+
+def approve(approver, request: LifecycleRequest, comment: str = "ok") -> LifecycleRequest:
+    return approve_request(approver, request.pk, request.fingerprint, comment, AuditSource.WEB)
+
+
+@pytest.fixture
+def second_approver(db):
+    from amidash.roles import Role
+
+    return make_user("bea", Role.APPROVER)

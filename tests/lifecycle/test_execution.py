@@ -1,0 +1,245 @@
+"""Each action end to end against the sandbox: request, approve, execute; AWS and the inventory
+checked afterwards (invariants 3, 4 and 5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from inventory.choices import ImageState
+from lifecycle.choices import ItemStatus, RequestStatus
+from lifecycle.models import AuditEvent, RequestItem
+from lifecycle.services.execution import execute_request, reconcile_items
+from tests.lifecycle.conftest import (
+    OTHER_REGION,
+    REGION,
+    approve,
+    ask,
+    image,
+    launch,
+    register_image,
+    sync,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(request) -> None:
+    execute_request(request.pk, sleep=lambda seconds: None)
+    request.refresh_from_db()
+
+
+def _describe(aws, image_id: str, region: str = REGION) -> dict | None:
+    images = aws.client("ec2", region).describe_images(
+        ImageIds=[image_id], IncludeDeprecated=True, IncludeDisabled=True
+    )["Images"]
+    return images[0] if images else None
+
+
+def test_it_deregisters_exactly_once_and_marks_the_inventory(aws, requester, approver):
+    ids = [register_image(aws, f"old-{n}") for n in range(3)]
+    sync()
+    request = ask(requester, "deregister", ids, parameters={"delete_snapshots": True})
+    approve(approver, request)
+    _run(request)
+    assert request.status == RequestStatus.SUCCEEDED
+    assert all(_describe(aws, i) is None for i in ids)
+    assert len(aws.calls(action="DeregisterImage")) == 3
+    for image_id in ids:
+        row = image(image_id)
+        assert row.state == ImageState.DEREGISTERED and row.gone_at is not None
+    item = request.items.first()
+    assert item.status == ItemStatus.SUCCEEDED
+    assert item.response["DeleteSnapshotResults"]
+    verbs = list(
+        AuditEvent.objects.filter(correlation_id=f"request:{request.pk}").values_list(
+            "verb", flat=True
+        )
+    )
+    assert verbs.count("item.executed") == 3 and "request.completed" in verbs
+
+
+def test_it_running_again_does_not_mutate_twice(aws, requester, approver):
+    image_id = register_image(aws, "old")
+    sync()
+    request = ask(requester, "deregister", [image_id])
+    approve(approver, request)
+    _run(request)
+    _run(request)
+    execute_request(request.pk)
+    assert len(aws.calls(action="DeregisterImage")) == 1
+
+
+def test_it_deprecates_and_cancels_deprecation(aws, requester, approver):
+    image_id = register_image(aws, "web-1")
+    sync()
+    when = datetime.now(UTC) + timedelta(days=30, seconds=20)
+    request = ask(requester, "deprecate", [image_id], parameters={"deprecate_at": when})
+    approve(approver, request)
+    _run(request)
+    assert request.status == RequestStatus.SUCCEEDED
+    expected = when.replace(second=0, microsecond=0) + timedelta(
+        minutes=1 if when.second >= 30 else 0
+    )
+    aws_time = _describe(aws, image_id)["DeprecationTime"]
+    assert datetime.fromisoformat(aws_time.replace("Z", "+00:00")) == expected
+    assert image(image_id).deprecation_time == expected
+
+    cancel = ask(requester, "cancel_deprecation", [image_id])
+    approve(approver, cancel)
+    _run(cancel)
+    assert cancel.status == RequestStatus.SUCCEEDED
+    assert "DeprecationTime" not in _describe(aws, image_id)
+    assert image(image_id).deprecation_time is None
+
+
+def test_it_disables_a_shared_image_and_enables_it_again(aws, requester, approver):
+    image_id = register_image(aws, "base")
+    aws.client("ec2", REGION).modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"UserId": "210987654321"}]}
+    )
+    sync()
+    request = ask(requester, "disable", [image_id])
+    preview = request.items.get().preview
+    assert preview["blocked"] == ""
+    approve(approver, request)
+    _run(request)
+    assert request.status == RequestStatus.SUCCEEDED
+    assert _describe(aws, image_id)["State"] == "disabled"
+    assert image(image_id).state == ImageState.DISABLED
+
+    enable = ask(requester, "enable", [image_id])
+    approve(approver, enable)
+    _run(enable)
+    assert enable.status == RequestStatus.SUCCEEDED
+    assert _describe(aws, image_id)["State"] == "available"
+    assert image(image_id).state == ImageState.AVAILABLE
+
+
+def test_it_restores_a_deregistered_image_from_the_recycle_bin(aws, requester, approver):
+    aws.client("rbin", REGION).create_rule(
+        ResourceType="EC2_IMAGE",
+        RetentionPeriod={"RetentionPeriodValue": 7, "RetentionPeriodUnit": "DAYS"},
+    )
+    image_id = register_image(aws, "keep-me")
+    sync()
+    request = ask(requester, "deregister", [image_id])
+    assert request.items.get().preview["recycle_bin"].startswith("retained 7 days")
+    approve(approver, request)
+    _run(request)
+    assert image(image_id).gone_at is not None
+
+    restore = ask(requester, "restore", [image_id], reason="deleted by mistake")
+    approve(approver, restore)
+    _run(restore)
+    assert restore.status == RequestStatus.SUCCEEDED, restore.items.get().error
+    assert _describe(aws, image_id) is not None
+    assert image(image_id).gone_at is None
+
+
+def test_it_copies_to_other_regions(aws, requester, approver):
+    image_id = register_image(aws, "golden")
+    sync()
+    request = ask(requester, "copy", [image_id], parameters={"regions": [OTHER_REGION]})
+    approve(approver, request)
+    _run(request)
+    assert request.status == RequestStatus.SUCCEEDED
+    copy_id = request.items.get().response["Copies"][OTHER_REGION]
+    assert _describe(aws, copy_id, OTHER_REGION)["Name"] == "golden"
+    assert image(copy_id).region == OTHER_REGION
+
+
+def test_it_marks_an_item_stale_when_the_image_drifted(aws, requester, approver):
+    unused, other = register_image(aws, "app-a"), register_image(aws, "app-b")
+    sync()
+    request = ask(requester, "deregister", [unused, other])
+    approve(approver, request)
+    launch(aws, unused)  # newly in use between approval and execution
+    aws.client("ec2", REGION).disable_image(ImageId=other)  # state drifted
+    _run(request)
+    assert request.status == RequestStatus.FAILED
+    items = {item.ami_id: item for item in request.items.all()}
+    assert items[unused].status == ItemStatus.STALE and "newly in use" in items[unused].error
+    assert items[other].status == ItemStatus.STALE and "state changed" in items[other].error
+    assert aws.calls(action="DeregisterImage") == []
+    assert _describe(aws, unused) is not None
+    assert AuditEvent.objects.filter(verb="item.stale").count() == 2
+
+
+def test_it_marks_an_item_stale_when_the_image_is_gone(aws, requester, approver):
+    image_id = register_image(aws, "app-a")
+    sync()
+    request = ask(requester, "disable", [image_id])
+    approve(approver, request)
+    aws.client("ec2", REGION).deregister_image(ImageId=image_id)
+    _run(request)
+    item = request.items.get()
+    assert item.status == ItemStatus.STALE and item.error == "the image is gone"
+
+
+def test_it_deregisters_an_image_in_use_only_with_the_approved_override(aws, requester, approver):
+    image_id = register_image(aws, "busy")
+    instance = launch(aws, image_id)
+    sync()
+    request = ask(
+        requester,
+        "deregister",
+        [image_id],
+        override_in_use=True,
+        override_reason="the instance is being retired today",
+    )
+    assert request.items.get().observed["usage"] == [f"instance:{instance}"]
+    approve(approver, request)
+    _run(request)
+    assert request.status == RequestStatus.SUCCEEDED
+    assert _describe(aws, image_id) is None
+
+
+def test_it_retries_throttling_and_still_mutates_once(aws, requester, approver):
+    image_id = register_image(aws, "app-a")
+    sync()
+    request = ask(requester, "deregister", [image_id])
+    approve(approver, request)
+    aws.set_fault("throttle", action="DeregisterImage", share=0.6, seed=3)
+    _run(request)
+    assert request.status == RequestStatus.SUCCEEDED
+    answered = aws.calls(action="DeregisterImage", include_faulted=False)
+    assert len(answered) == 1
+
+
+def test_it_fails_an_item_aws_refuses(aws, requester, approver):
+    image_id = register_image(aws, "protected")
+    aws.client("ec2", REGION).enable_image_deregistration_protection(ImageId=image_id)
+    sync()
+    request = ask(requester, "deregister", [image_id])
+    assert "protection" in " ".join(request.items.get().preview["warnings"])
+    approve(approver, request)
+    _run(request)
+    item = request.items.get()
+    assert request.status == RequestStatus.FAILED and item.status == ItemStatus.FAILED
+    assert item.error
+    assert _describe(aws, image_id) is not None
+
+
+def test_it_reconciles_an_item_left_executing_without_calling_aws_again(aws, requester, approver):
+    done, untouched = register_image(aws, "done"), register_image(aws, "untouched")
+    sync()
+    request = ask(requester, "deregister", [done, untouched])
+    approve(approver, request)
+    # A worker claimed both and died: one after AWS acted, one before.
+    aws.client("ec2", REGION).deregister_image(ImageId=done)
+    request.status = RequestStatus.EXECUTING
+    request.save()
+    old = datetime.now(UTC) - timedelta(hours=1)
+    RequestItem.objects.filter(request=request).update(status=ItemStatus.EXECUTING, claimed_at=old)
+    aws.clear_calls()
+
+    assert reconcile_items(timedelta(minutes=5)) == 2
+    items = {item.ami_id: item for item in request.items.all()}
+    assert items[done].status == ItemStatus.SUCCEEDED and items[done].response["reconciled"]
+    assert items[untouched].status == ItemStatus.FAILED
+    assert aws.calls(action="DeregisterImage") == []
+    request.refresh_from_db()
+    assert request.status == RequestStatus.PARTLY_FAILED
+    assert image(done).gone_at is not None
