@@ -237,6 +237,27 @@ CELERY_BEAT_SCHEDULE["audit-digest"] = {
     "schedule": AUDIT_DIGEST_INTERVAL_MINUTES * 60.0,
 }
 
+# Lifecycle requests: approvals per action ("deregister=2,disable=1"; others need 1), expiry,
+# mutation pacing per account+Region (tokens per second and burst; below EC2's buckets), the grace
+# before the reconciler settles an item left executing, and an optional Slack-compatible webhook.
+LIFECYCLE_APPROVALS_REQUIRED = {
+    action.strip(): int(count)
+    for action, _, count in (
+        entry.partition("=") for entry in env_list("AMIDASH_APPROVALS_REQUIRED", [])
+    )
+    if count.strip().isdigit()
+}
+LIFECYCLE_REQUEST_EXPIRY_DAYS = env_int("AMIDASH_REQUEST_EXPIRY_DAYS", 7, minimum=1)
+LIFECYCLE_MUTATIONS_PER_SECOND = env_float("AMIDASH_MUTATIONS_PER_SECOND", 4.0, minimum=0.01)
+LIFECYCLE_MUTATION_BURST = env_int("AMIDASH_MUTATION_BURST", 10, minimum=1)
+LIFECYCLE_THROTTLE_RETRIES = env_int("AMIDASH_THROTTLE_RETRIES", 8, minimum=0)
+LIFECYCLE_RECONCILE_AFTER_SECONDS = env_int("AMIDASH_RECONCILE_AFTER_SECONDS", 300, minimum=1)
+LIFECYCLE_WEBHOOK_URL = env_str("AMIDASH_WEBHOOK_URL")
+CELERY_BEAT_SCHEDULE["lifecycle-reconcile"] = {
+    "task": "lifecycle.tasks.reconcile_requests",
+    "schedule": 60.0,
+}
+
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "amidash@localhost"
 
