@@ -7,12 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from amidash.roles import Role
 from inventory.choices import ImageState, UsageType
+from inventory.exports import FORMATS, stream_export
 from inventory.filtersets import (
     COLUMNS,
     DEFAULT_SORT,
@@ -23,7 +25,6 @@ from inventory.filtersets import (
 from inventory.forms import PAGE_SIZES
 from inventory.models import Image
 from inventory.queries import BadCursor, keyset_page
-from inventory.views.exports import stream_export
 from inventory.views.rendering import optional_url, render_page
 
 # Where the selection form and the detail page's action buttons send the user (issue 7).
@@ -141,13 +142,26 @@ def image_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def image_export(request: HttpRequest, export_format: str) -> HttpResponse:
-    """Export exactly the filtered rows; invalid filters are refused rather than ignored."""
+    """Export exactly the filtered rows, streamed; invalid filters are refused, not ignored."""
+    if export_format not in FORMATS:
+        return _plain_400("Export format must be csv or json.")
     query = parse_image_query(request.GET)
     if query.form.errors:
-        message = "Cannot export: " + "; ".join(query.form.problems())
-        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+        return _plain_400("Cannot export: " + "; ".join(query.form.problems()))
     images = filter_images(Image.objects.all(), query.filters)
-    return stream_export(images, export_format)
+    content_type = "text/csv" if export_format == "csv" else "application/json"
+    response = StreamingHttpResponse(
+        stream_export(export_format, images), content_type=f"{content_type}; charset=utf-8"
+    )
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = (
+        f'attachment; filename="amidash-images-{stamp}.{export_format}"'
+    )
+    return response
+
+
+def _plain_400(message: str) -> HttpResponse:
+    return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
 def _usage_groups(image: Image) -> list[tuple[str, list[Any]]]:
