@@ -2,7 +2,7 @@
 
 Each export is itself an audit event (``export.created``), recorded before the first byte. It
 covers the filtered events that precede that event, so the manifest can name the chain head the
-export was cut at. Rows stream from a server-side cursor; memory stays flat at any size. The
+export was cut at. Rows stream in keyset batches; memory stays flat at any size. The
 manifest is the last line: JSON lines ``{"manifest": {...}}``, CSV ``#manifest,<json>``. It
 holds the filter, count, first and last sequence, chain head, time, SHA-256 of everything
 before it, and an Ed25519 signature.
@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 
 from lifecycle.models import HASHED_FIELDS, AuditEvent, AuditVerb
 from lifecycle.models.audit import canonical_json, canonical_record, event_hash, isoformat_utc
-from lifecycle.services.audit import Actor, Target, record_event
+from lifecycle.services.audit import Actor, Target, record_event, rows_in_order
 from lifecycle.services.audit_signing import sign_document, verify_document
 
 EXPORT_FIELDS: tuple[str, ...] = (*HASHED_FIELDS, "hash")
@@ -88,8 +88,7 @@ def start_export(
 
 def export_records(queryset: QuerySet[AuditEvent]) -> Iterator[dict[str, Any]]:
     """Each event as its canonical record plus its hash, streamed in sequence order."""
-    rows = queryset.order_by("sequence").values_list(*EXPORT_FIELDS)
-    for row in rows.iterator(chunk_size=2000):
+    for row in rows_in_order(queryset, EXPORT_FIELDS):
         values = dict(zip(EXPORT_FIELDS, row, strict=True))
         record = canonical_record(values)
         record["hash"] = values["hash"]

@@ -312,6 +312,27 @@ def keyset_page(
     return rows, has_older, has_newer
 
 
+def rows_in_order(
+    queryset: QuerySet[AuditEvent], fields: tuple[str, ...], batch: int = 2000
+) -> Iterator[tuple]:
+    """``values_list`` rows by ascending sequence, fetched in keyset batches.
+
+    Each batch is a short index-range query, so the first row comes at once and nothing holds
+    a cursor: Django's ``iterator()`` in autocommit declares a WITH HOLD cursor, which makes
+    PostgreSQL materialize the whole result before the first row. Events never change, so the
+    batches together are a consistent snapshot.
+    """
+    position = fields.index("sequence")
+    last: int | None = None
+    while True:
+        page = queryset if last is None else queryset.filter(sequence__gt=last)
+        rows = list(page.order_by("sequence").values_list(*fields)[:batch])
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1][position]
+
+
 def counts_by(queryset: QuerySet[AuditEvent], *fields: str) -> list[Mapping[str, Any]]:
     """Event counts grouped by the given fields, largest first."""
     return list(

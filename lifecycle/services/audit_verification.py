@@ -24,6 +24,7 @@ from django.db import models
 
 from lifecycle.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
 from lifecycle.models.audit import event_hash
+from lifecycle.services.audit import rows_in_order
 from lifecycle.services.audit_digests import Digest
 from lifecycle.services.audit_signing import verify_document
 
@@ -96,8 +97,7 @@ class _Lookahead:
 def database_rows() -> Iterator[dict[str, Any]]:
     """Every event as a dict of its hashed fields and hash, in sequence order, streamed."""
     names = (*HASHED_FIELDS, "hash")
-    rows = AuditEvent.objects.order_by("sequence").values_list(*names)
-    for row in rows.iterator(chunk_size=_CHUNK):
+    for row in rows_in_order(AuditEvent.objects.all(), names, batch=_CHUNK):
         yield dict(zip(names, row, strict=True))
 
 
