@@ -18,7 +18,8 @@ from inventory.models.accounts import Account, AccountRegion
 # A name token that is a version, a date or a build stamp: "1.2.3", "v12", "20240101",
 # "2024-01-01T10-00-00Z", "hvm-2.0.20240101.0" (the digit-only parts).
 _VERSION_TOKEN = re.compile(r"^(v?\d[\d.]*[a-z]?|\d{8}t?\d*z?|r\d+|build\d+|b\d+)$", re.IGNORECASE)
-_SEPARATORS = re.compile(r"([-_ /:.]+)")
+# Separators, except the underscore of "x86_64" (an architecture, not a version).
+_SEPARATORS = re.compile(r"((?:[- /:.]|(?<!x86)_)+)")
 
 
 def image_family(name: str) -> str:

@@ -1,0 +1,78 @@
+"""Admin: accounts are edited here; everything the sync observes is read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from inventory.models import Account, AccountRegion, Image, ImageUsage, SyncRegionResult, SyncRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """What the sync observed is never edited by hand (invariant 1 relies on it)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AccountRegionInline(admin.TabularInline):
+    model = AccountRegion
+    fields = ["region", "opt_in_status", "synced", "last_sync_at", "last_sync_status"]
+    readonly_fields = ["region", "opt_in_status", "last_sync_at", "last_sync_status"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["account_id", "name", "enabled", "role_arn", "last_synced_at"]
+    list_filter = ["enabled"]
+    search_fields = ["account_id", "name"]
+    readonly_fields = ["created_at", "last_synced_at"]
+    inlines = [AccountRegionInline]
+
+
+@admin.register(Image)
+class ImageAdmin(ReadOnlyAdmin):
+    list_display = ["image_id", "name", "account", "region", "state", "creation_date", "in_use"]
+    list_filter = ["state", "in_use", "public", "region"]
+    search_fields = ["image_id", "name", "family"]
+    list_select_related = ["account"]
+    show_full_result_count = False
+
+
+@admin.register(ImageUsage)
+class ImageUsageAdmin(ReadOnlyAdmin):
+    list_display = ["image_ref", "usage_type", "resource_id", "account", "region", "observed_at"]
+    list_filter = ["usage_type", "region"]
+    search_fields = ["image_ref", "resource_id", "resource_name"]
+    list_select_related = ["account"]
+
+
+class SyncRegionResultInline(admin.TabularInline):
+    model = SyncRegionResult
+    fields = ["account", "region", "status", "images_seen", "images_gone", "api_calls", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "status", "trigger", "actor_name", "created_at", "finished_at"]
+    list_filter = ["status", "trigger"]
+    inlines = [SyncRegionResultInline]

@@ -1,0 +1,143 @@
+"""The Celery fan-out, the beat schedule, the sync permission and the paced launch permissions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from amidash.celery import app
+from inventory import tasks
+from inventory.choices import RegionSyncStatus, SyncStatus, SyncTrigger
+from inventory.models import AccountRegion, Image, SyncRun
+from inventory.services.launch_permissions import refresh_launch_permissions
+from inventory.services.sync import SyncScopeError, start_sync
+from tests.inventory.conftest import REGION, register_image, sync
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager_celery():
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = False
+
+
+def test_it_queues_the_sync_when_the_transaction_commits(
+    aws, requester, eager_celery, django_capture_on_commit_callbacks
+):
+    image_id = register_image(aws, "web-1")
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        run = start_sync(requester, source="web")
+        assert run.status == SyncStatus.QUEUED
+
+    assert len(callbacks) == 1
+    run.refresh_from_db()
+    assert run.status == SyncStatus.SUCCEEDED
+    assert (run.trigger, run.actor, run.actor_name) == ("web", requester, "rita")
+    assert run.results.filter(status=RegionSyncStatus.SUCCEEDED).count() == 2
+    assert Image.objects.filter(image_id=image_id).exists()
+    assert run.finished_at >= run.started_at
+
+
+def test_it_refuses_a_bad_scope_before_queueing(aws, requester):
+    with pytest.raises(SyncScopeError):
+        start_sync(requester, regions=["not a region"])
+    assert not SyncRun.objects.exists()
+
+
+def test_it_closes_a_run_once_and_only_when_every_region_is_final(aws, eager_celery):
+    run = SyncRun.objects.create(trigger=SyncTrigger.BEAT)
+    tasks.prepare_sync_run.apply(args=[run.pk])
+    run.refresh_from_db()
+    finished_at = run.finished_at
+
+    tasks.sync_account_region.apply(args=[run.results.first().pk])  # redelivered
+
+    run.refresh_from_db()
+    assert run.status == SyncStatus.SUCCEEDED
+    assert run.finished_at == finished_at
+
+
+def test_it_caps_the_regions_of_an_account_that_run_at_once(db, settings):
+    from contextlib import ExitStack
+
+    from django.db import connections
+
+    from inventory.services.sync import _lock_key
+
+    settings.SYNC_REGIONS_PER_ACCOUNT = 2
+    # Two other workers (database sessions) each hold one of the account's slots.
+    workers = [connections.create_connection("default") for _ in range(2)]
+    try:
+        for slot, worker in enumerate(workers):
+            with worker.cursor() as cursor:
+                key = _lock_key("inventory-slot", "1" * 12, str(slot))
+                cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        with ExitStack() as stack:
+            assert not tasks._take_slot(stack, "1" * 12)  # none left: the task retries
+            assert tasks._take_slot(stack, "2" * 12)  # other accounts are not held up
+        workers.pop().close()
+        with ExitStack() as stack:
+            assert tasks._take_slot(stack, "1" * 12)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def test_it_schedules_the_sync_and_the_launch_permission_pass():
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["inventory-sync"]["task"] == "inventory.tasks.scheduled_sync"
+    assert schedule["inventory-sync"]["schedule"] == settings.SYNC_INTERVAL_MINUTES * 60
+    assert schedule["inventory-launch-permissions"]["task"] == (
+        "inventory.tasks.refresh_launch_permissions"
+    )
+    assert set(app.tasks) >= {
+        "inventory.tasks.scheduled_sync",
+        "inventory.tasks.refresh_launch_permissions",
+        "inventory.tasks.prepare_sync_run",
+        "inventory.tasks.sync_account_region",
+    }
+
+
+def test_it_lets_requesters_and_approvers_start_a_sync(requester, approver, viewer, auditor):
+    for group in ("Requester", "Approver"):
+        assert Group.objects.get(name=group).permissions.filter(codename="sync").exists()
+    assert requester.has_perm("inventory.sync") and approver.has_perm("inventory.sync")
+    assert not viewer.has_perm("inventory.sync") and not auditor.has_perm("inventory.sync")
+
+
+def test_it_refreshes_launch_permissions_that_are_due(aws):
+    image_id = register_image(aws, "golden-1")
+    sync()
+    # Shared afterwards: the image shape does not change, so the sync does not notice...
+    aws.client("ec2", REGION).modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"UserId": "111122223333"}]}
+    )
+    sync()
+    assert Image.objects.get(image_id=image_id).shared_with == []
+    # ...the paced pass does, once the check is older than the configured age.
+    Image.objects.update(launch_permissions_checked_at=timezone.now() - timedelta(days=2))
+    aws.clear_calls()
+
+    checked = tasks.refresh_launch_permissions.apply(kwargs={"limit_per_region": 10}).get()
+
+    assert checked == 1
+    image = Image.objects.get(image_id=image_id)
+    assert image.shared_with == ["111122223333"]
+    assert image.launch_permissions_checked_at > timezone.now() - timedelta(minutes=5)
+    assert len(aws.calls(action="DescribeImageAttribute")) == 1
+
+
+def test_it_leaves_fresh_launch_permissions_alone(aws):
+    register_image(aws, "golden-1")
+    sync()
+    aws.clear_calls()
+
+    assert refresh_launch_permissions(AccountRegion.objects.get(region=REGION)) == 0
+    assert not aws.calls(action="DescribeImageAttribute")
