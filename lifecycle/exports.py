@@ -33,6 +33,7 @@ MANIFEST_TYPE = "amidash-audit-export"
 CSV_MANIFEST_MARK = "#manifest"
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 _CHUNK_ROWS = 1000
+_FIRST_CHUNK_ROWS = 50  # flushed early: the download starts at once
 _JSON_COLUMNS = {"before", "after"}
 
 
@@ -122,7 +123,7 @@ def stream_jsonl(plan: ExportPlan, records: Iterable[dict] | None = None) -> Ite
         line = (canonical_json(record) + "\n").encode()
         tally.add(record["sequence"], line)
         buffer.append(line)
-        if len(buffer) >= _CHUNK_ROWS:
+        if len(buffer) >= _CHUNK_ROWS or tally.count == _FIRST_CHUNK_ROWS:
             yield b"".join(buffer)
             buffer.clear()
     yield (
@@ -152,7 +153,7 @@ def stream_csv(plan: ExportPlan, records: Iterable[dict] | None = None) -> Itera
         line = _csv_line([_csv_cell(name, record[name]) for name in EXPORT_FIELDS])
         tally.add(record["sequence"], line)
         buffer.append(line)
-        if len(buffer) >= _CHUNK_ROWS:
+        if len(buffer) >= _CHUNK_ROWS or tally.count == _FIRST_CHUNK_ROWS:
             yield b"".join(buffer)
             buffer.clear()
     manifest = canonical_json(build_manifest(plan, tally))

@@ -324,13 +324,14 @@ def rows_in_order(
     """
     position = fields.index("sequence")
     last: int | None = None
+    size = min(batch, 100)  # a small first batch: the first rows go out at once
     while True:
         page = queryset if last is None else queryset.filter(sequence__gt=last)
-        rows = list(page.order_by("sequence").values_list(*fields)[:batch])
+        rows = list(page.order_by("sequence").values_list(*fields)[:size])
         yield from rows
-        if len(rows) < batch:
+        if len(rows) < size:
             return
-        last = rows[-1][position]
+        last, size = rows[-1][position], batch
 
 
 def counts_by(queryset: QuerySet[AuditEvent], *fields: str) -> list[Mapping[str, Any]]:
