@@ -247,10 +247,7 @@ def generate_estate(name: str = "demo", seed: int = 42) -> dict[str, Any]:
     """Fill this process's (empty) moto backends with the named estate; return its summary."""
     if name not in ESTATES:
         raise ValueError(f"unknown estate {name!r}; expected one of {', '.join(ESTATES)}")
-    from moto.moto_api._internal import mock_random
-
     started = time.monotonic()
-    mock_random.seed(seed)  # moto's resource ids, so the same seed gives the same ids
     estate = Estate(
         name=name,
         seed=seed,
@@ -264,18 +261,42 @@ def generate_estate(name: str = "demo", seed: int = 42) -> dict[str, Any]:
 
 
 def _build(estate: Estate) -> None:
+    _phase(estate, "organization")
     _create_organization(estate)
+    _create_backends(estate)
+    _phase(estate, "images")
     for plan in ACCOUNTS:
         for region in _regions_of(plan, estate.name):
             for prefix in plan.families:
                 _seed_family(estate, plan, region, FAMILIES[prefix])
     _share_golden_images(estate)
+    _phase(estate, "copies")
     _copy_across_regions(estate)
+    _phase(estate, "workloads")
     for plan in ACCOUNTS:
         if plan.workloads:
             for region in _regions_of(plan, estate.name)[:2]:
                 _add_workloads(estate, plan, region)
+    _phase(estate, "recycle-bin")
     _fill_recycle_bin(estate)
+
+
+def _phase(estate: Estate, name: str) -> None:
+    """Re-seed moto's ids at the start of each phase: what ran before cannot shift them."""
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed(f"{estate.seed}:{estate.name}:{name}")
+
+
+def _create_backends(estate: Estate) -> None:
+    """Create the Region backends up front: the first one a process makes draws extra ids."""
+    from moto.autoscaling.models import autoscaling_backends
+    from moto.ec2.models import ec2_backends
+
+    for plan in ACCOUNTS:
+        for region in _regions_of(plan, estate.name):
+            ec2_backends[plan.account_id][region].describe_vpcs()
+            autoscaling_backends[plan.account_id][region].describe_auto_scaling_groups([])
 
 
 @contextmanager
@@ -744,6 +765,7 @@ def _count_images(backend: Any, now: datetime, used: set[str], counts: Counter) 
         counts["public"] += image.is_public
         counts["shared"] += any("UserId" in p for p in image.launch_permissions)
         counts["protected"] += bool(getattr(image, "protection_enabled", False))
+        counts["copies"] += bool(getattr(image, "source_image_id", None))
         counts["unused"] += image.id not in used
     counts["snapshots"] += len(backend.snapshots)
 

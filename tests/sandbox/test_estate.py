@@ -1,0 +1,234 @@
+"""The estate generator: same seed, same estate; the counts it promises are what the API shows."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime, timedelta
+
+import boto3
+import pytest
+
+from amidash.sandbox.estate import LARGE_IMAGE_COUNT, estate_accounts
+
+NAME = re.compile(
+    r"^[a-z0-9_]+(-[a-z0-9_]+)*-"
+    r"(\d{4}\.\d{1,2}\.\d|\d{8}|v\d+|\d+\.\d+\.\d+)(-\d+)?(-copy)?$"
+)
+
+
+def all_images(ec2) -> list[dict]:
+    pages = ec2.get_paginator("describe_images").paginate(
+        Owners=["self"], IncludeDeprecated=True, IncludeDisabled=True
+    )
+    return [image for page in pages for image in page["Images"]]
+
+
+def estate_images(aws, summary) -> list[dict]:
+    """Every image of the estate, as its owners list them, each tagged with its account."""
+    images = []
+    for account in summary["accounts"]:
+        for region in account["regions"]:
+            ec2 = aws.client("ec2", region, account_id=account["account_id"])
+            images += [{**image, "Account": account["account_id"]} for image in all_images(ec2)]
+    return images
+
+
+def when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def comparable(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k not in ("seconds", "generated_at")}
+
+
+def fingerprint(aws, summary: dict) -> list[tuple]:
+    """What must repeat for a seed: ids, names, states and ages relative to generation."""
+    generated = when(summary["generated_at"])
+    ec2 = aws.client("ec2", "us-east-1", account_id="210987654321")
+    return sorted(
+        (
+            image["ImageId"],
+            image["Name"],
+            image["State"],
+            generated - when(image["CreationDate"]),
+            image.get("DeprecationTime") and when(image["DeprecationTime"]) - generated,
+        )
+        for image in all_images(ec2)
+    )
+
+
+def test_it_generates_the_same_estate_from_the_same_seed(inprocess_aws):
+    first = inprocess_aws.load_estate("demo", seed=5)
+    first_images = fingerprint(inprocess_aws, first)
+    second = inprocess_aws.load_estate("demo", seed=5)
+    second_images = fingerprint(inprocess_aws, second)
+    other = inprocess_aws.load_estate("demo", seed=6)
+
+    assert comparable(first) == comparable(second)
+    assert first_images == second_images
+    assert len(first_images) == first["images_by_account_region"]["210987654321"]["us-east-1"]
+    assert {i[0] for i in fingerprint(inprocess_aws, other)} != {i[0] for i in first_images}
+
+
+def test_it_shows_through_the_api_every_image_count_its_summary_promises(inprocess_aws):
+    summary = inprocess_aws.load_estate("demo", seed=42)
+    counts = summary["counts"]
+    images = estate_images(inprocess_aws, summary)
+    now = inprocess_aws.now()
+
+    assert 2000 <= counts["images"] == len(images)
+    assert Counter(image["Account"] for image in images) == summary["images_by_account"]
+    deprecations = [when(i["DeprecationTime"]) for i in images if i.get("DeprecationTime")]
+    assert counts["deprecated_past"] == sum(moment <= now for moment in deprecations) > 0
+    assert counts["deprecated_future"] == sum(moment > now for moment in deprecations) > 0
+    assert counts["disabled"] == sum(i["State"] == "disabled" for i in images) > 0
+    assert counts["public"] == sum(i["Public"] for i in images) > 0
+    assert counts["copies"] == sum("SourceImageId" in i for i in images) > 0
+    protected = [i for i in images if i["DeregistrationProtection"].startswith("enabled")]
+    assert counts["protected"] == len(protected) > 0
+    assert counts["snapshot_gib"] == sum(
+        m["Ebs"]["VolumeSize"] for i in images for m in i["BlockDeviceMappings"]
+    )
+    assert len({m["Ebs"]["VolumeSize"] for i in images for m in i["BlockDeviceMappings"]}) > 4
+
+    # ages from days to years, names as image pipelines make them
+    ages = [now - when(image["CreationDate"]) for image in images]
+
+    assert min(ages) < timedelta(days=14)
+    assert max(ages) > timedelta(days=3 * 365)
+    assert all(NAME.match(image["Name"]) for image in images), [
+        image["Name"] for image in images if not NAME.match(image["Name"])
+    ][:5]
+    names = {image["Name"] for image in images}
+    assert any(name.startswith("base-al2023-x86_64-20") for name in names)
+    assert any(re.fullmatch(r"web-api-ubuntu22-v\d+", name) for name in names)
+
+
+def test_it_uses_images_every_way_aws_allows(inprocess_aws):
+    summary = inprocess_aws.load_estate("demo", seed=42)
+    counts = summary["counts"]
+    states, groups, used = Counter(), [], set()
+    templates = versions = recycled = 0
+    for account in summary["accounts"]:
+        for region in account["regions"]:
+            ec2 = inprocess_aws.client("ec2", region, account_id=account["account_id"])
+            autoscaling = inprocess_aws.client(
+                "autoscaling", region, account_id=account["account_id"]
+            )
+            for reservation in ec2.describe_instances()["Reservations"]:
+                for instance in reservation["Instances"]:
+                    states[instance["State"]["Name"]] += 1
+                    used.add(instance["ImageId"])
+            for template in ec2.describe_launch_templates()["LaunchTemplates"]:
+                templates += 1
+                listed = ec2.describe_launch_template_versions(
+                    LaunchTemplateId=template["LaunchTemplateId"]
+                )["LaunchTemplateVersions"]
+                versions += len(listed)
+                used.update(v["LaunchTemplateData"]["ImageId"] for v in listed)
+                assert template["DefaultVersionNumber"] < template["LatestVersionNumber"]
+                assert len({v["LaunchTemplateData"]["ImageId"] for v in listed}) >= 2
+            groups += autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+            used.update(
+                configuration["ImageId"]
+                for configuration in autoscaling.describe_launch_configurations()[
+                    "LaunchConfigurations"
+                ]
+            )
+            recycled += len(ec2.list_images_in_recycle_bin()["Images"])
+
+    assert counts["instances_running"] == states["running"] > 0
+    assert counts["instances_stopped"] == states["stopped"] > 0
+    assert counts["launch_templates"] == templates > 0
+    assert counts["launch_template_versions"] == versions
+    assert counts["recycle_bin"] == recycled > 0
+    assert counts["auto_scaling_groups"] == len(groups)
+    by_configuration = [g for g in groups if g.get("LaunchConfigurationName")]
+    by_template = [g for g in groups if g.get("LaunchTemplate")]
+    mixed = [g for g in groups if g.get("MixedInstancesPolicy")]
+    assert counts["auto_scaling_groups_launch_configuration"] == len(by_configuration) > 0
+    assert counts["auto_scaling_groups_launch_template"] == len(by_template) > 0
+    assert counts["auto_scaling_groups_mixed_instances"] == len(mixed) > 0
+    scaled_to_zero = [g for g in groups if g["DesiredCapacity"] == 0]
+    assert counts["auto_scaling_groups_scaled_to_zero"] == len(scaled_to_zero) > 0
+    assert counts["unused"] == counts["images"] - len(used & _owned_image_ids(summary))
+
+
+def _owned_image_ids(summary: dict) -> set[str]:
+    from moto.ec2.models import ec2_backends
+
+    return {
+        image_id
+        for account in summary["accounts"]
+        for region in account["regions"]
+        for image_id in ec2_backends[account["account_id"]][region].amis
+    }
+
+
+def test_it_builds_an_organization_whose_roles_amidash_assumes_into_each_account(aws):
+    summary = aws.load_estate("demo", seed=42)
+    organizations = aws.client("organizations")
+    sts = aws.client("sts")
+
+    listed = organizations.list_accounts()["Accounts"]
+    assert sorted(a["Id"] for a in listed) == sorted(a["account_id"] for a in summary["accounts"])
+    for account in summary["accounts"]:
+        credentials = sts.assume_role(
+            RoleArn=account["role_arn"],
+            RoleSessionName="amidash-sync",
+            ExternalId=account["external_id"],
+        )["Credentials"]
+        region = account["regions"][0]
+        ec2 = boto3.client(
+            "ec2",
+            region_name=region,
+            endpoint_url=aws.endpoint_url,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        images = all_images(ec2)
+        expected = summary["images_by_account_region"][account["account_id"]][region]
+        assert len(images) == expected
+        assert {image["OwnerId"] for image in images} == {account["account_id"]}
+
+
+def test_it_names_the_accounts_to_register_without_generating_anything():
+    accounts = estate_accounts(seed=42, estate="demo")
+
+    assert [a["name"] for a in accounts] == [
+        "management",
+        "prod",
+        "staging",
+        "dev",
+        "shared-services",
+    ]
+    assert accounts[0]["management"] and not any(a["management"] for a in accounts[1:])
+    assert all(a["role_arn"].endswith(":role/AmidashReadOnly") for a in accounts)
+    assert estate_accounts(seed=43, estate="demo")[1]["external_id"] != accounts[1]["external_id"]
+    assert estate_accounts(seed=42, estate="empty") == []
+    with pytest.raises(ValueError, match="unknown estate 'huge'"):
+        estate_accounts(seed=42, estate="huge")
+
+
+def test_it_loads_an_empty_estate_with_nothing_in_it(inprocess_aws):
+    inprocess_aws.load_estate("demo", seed=1)
+    summary = inprocess_aws.load_estate("empty", seed=1)
+
+    assert summary["accounts"] == []
+    assert summary["counts"]["images"] == 0
+    assert inprocess_aws.client("ec2").describe_images(Owners=["self"])["Images"] == []
+
+
+def test_it_brings_up_the_large_estate_with_100000_images(inprocess_aws):
+    summary = inprocess_aws.load_estate("large", seed=42)
+
+    assert summary["counts"]["images"] >= LARGE_IMAGE_COUNT
+    assert sum(summary["images_by_account"].values()) == summary["counts"]["images"]
+    assert len(summary["regions"]) == 5
+    page = inprocess_aws.client("ec2", "eu-central-1", account_id="210987654321").describe_images(
+        Owners=["self"], MaxResults=1000, IncludeDeprecated=True, IncludeDisabled=True
+    )
+    assert len(page["Images"]) == 1000
+    assert page["NextToken"]
