@@ -97,34 +97,45 @@ def _typed(value: Any, key: SortKey) -> Any:
 
 
 def _ordering(key: SortKey, descending: bool) -> list[Any]:
-    column = F(key.field)
+    """ORDER BY the column then pk; NULL sorts as the largest value, PostgreSQL's default, so
+    that a plain btree index on the column serves both directions (forward and backward)."""
     if descending:
-        return [column.desc(nulls_last=True), F("pk").desc()]
-    return [column.asc(nulls_last=True), F("pk").asc()]
+        return [F(key.field).desc(), F("pk").desc()]
+    return [F(key.field).asc(), F("pk").asc()]
 
 
-def _after(key: SortKey, descending: bool, value: Any, pk: int) -> Q:
-    """Rows that come after (value, pk) in the order given, NULLs sorting last."""
-    pk_after = Q(pk__lt=pk) if descending else Q(pk__gt=pk)
+def _greater(key: SortKey, value: Any, pk: int) -> Q:
+    """Rows after (value, pk) in ascending order, NULL counting as the largest value."""
+    column = key.field
     if value is None:
-        return Q(**{f"{key.field}__isnull": True}) & pk_after
-    beyond = Q(**{f"{key.field}__lt" if descending else f"{key.field}__gt": value})
-    same = Q(**{key.field: value}) & pk_after
-    condition = beyond | same
+        return Q(**{f"{column}__isnull": True, "pk__gt": pk})
+    # The redundant ``>=`` bound lets PostgreSQL start the index scan at the cursor.
+    condition = Q(**{f"{column}__gte": value}) & (
+        Q(**{f"{column}__gt": value}) | Q(**{column: value, "pk__gt": pk})
+    )
     if key.nullable:
-        condition |= Q(**{f"{key.field}__isnull": True})
+        condition |= Q(**{f"{column}__isnull": True})
     return condition
 
 
-def _before(key: SortKey, descending: bool, value: Any, pk: int) -> Q:
-    """Rows that come before (value, pk) in the order given, NULLs sorting last."""
-    pk_before = Q(pk__gt=pk) if descending else Q(pk__lt=pk)
+def _smaller(key: SortKey, value: Any, pk: int) -> Q:
+    """Rows before (value, pk) in ascending order, NULL counting as the largest value."""
+    column = key.field
     if value is None:
-        return Q(**{f"{key.field}__isnull": False}) | (
-            Q(**{f"{key.field}__isnull": True}) & pk_before
-        )
-    ahead = Q(**{f"{key.field}__gt" if descending else f"{key.field}__lt": value})
-    return ahead | (Q(**{key.field: value}) & pk_before)
+        return Q(**{f"{column}__isnull": False}) | Q(**{f"{column}__isnull": True, "pk__lt": pk})
+    return Q(**{f"{column}__lte": value}) & (
+        Q(**{f"{column}__lt": value}) | Q(**{column: value, "pk__lt": pk})
+    )
+
+
+def _after(key: SortKey, descending: bool, value: Any, pk: int) -> Q:
+    """Rows that come after (value, pk) in the order given."""
+    return _smaller(key, value, pk) if descending else _greater(key, value, pk)
+
+
+def _before(key: SortKey, descending: bool, value: Any, pk: int) -> Q:
+    """Rows that come before (value, pk) in the order given."""
+    return _greater(key, value, pk) if descending else _smaller(key, value, pk)
 
 
 def _value(row: Model, key: SortKey) -> Any:
@@ -199,25 +210,32 @@ def state_conditions(now: datetime.datetime) -> dict[str, Q]:
     }
 
 
-def overview_totals(now: datetime.datetime, cleanup_days: int) -> dict[str, Any]:
-    """Every headline number of the overview in one aggregate query."""
-    from django.db.models import Count, Sum
+@dataclass
+class EstateFigures:
+    """The overview's numbers: estate totals, one row per Region and one per account."""
 
-    from inventory.models import Image
+    totals: dict[str, Any]
+    regions: list[dict[str, Any]]
+    accounts: list[dict[str, Any]]
+
+
+def _aggregates(now: datetime.datetime, cleanup_days: int) -> dict[str, Any]:
+    """The figures counted in the database, as filtered aggregates of one scan; the rest of
+    FIGURE_KEYS is derived from these (see _derive)."""
+    from django.db.models import Count, Sum
 
     cutoff = now - datetime.timedelta(days=cleanup_days)
     cleanup = _current() & Q(in_use=False, creation_date__lte=cutoff)
-    shared = ~Q(shared_with=[])
+    states = state_conditions(now)
     aggregates: dict[str, Any] = {
-        f"state_{name}": Count("pk", filter=condition)
-        for name, condition in state_conditions(now).items()
+        f"state_{name}": Count("pk", filter=states[name])
+        for name in ("available", "deprecated", "disabled", "gone")
     }
     aggregates |= {
         "current": Count("pk", filter=_current()),
         "in_use_count": Count("pk", filter=_current() & Q(in_use=True)),
-        "unused_count": Count("pk", filter=_current() & Q(in_use=False)),
         "public_count": Count("pk", filter=_current() & Q(public=True)),
-        "shared_count": Count("pk", filter=_current() & shared),
+        "shared_count": Count("pk", filter=_current() & ~Q(shared_with=[])),
         "public_unused_count": Count("pk", filter=_current() & Q(public=True, in_use=False)),
         "storage_total": Sum("storage_gib", filter=_current(), default=0),
         "cleanup_count": Count("pk", filter=cleanup),
@@ -228,39 +246,57 @@ def overview_totals(now: datetime.datetime, cleanup_days: int) -> dict[str, Any]
         if high is not None:
             condition &= Q(creation_date__gt=now - datetime.timedelta(days=high))
         aggregates[f"age_{index}"] = Count("pk", filter=condition)
-    aggregates["age_unknown"] = Count("pk", filter=_current() & Q(creation_date__isnull=True))
-    return Image.objects.aggregate(**aggregates)
+    return aggregates
 
 
-def region_state_grid(now: datetime.datetime) -> list[dict[str, Any]]:
-    """One row per Region (all accounts): counts per state bucket, in use, storage."""
-    return _grouped(["region"], now)
-
-
-def account_breakdown(now: datetime.datetime) -> list[dict[str, Any]]:
-    """One row per account: counts per state bucket, in use, storage."""
-    return _grouped(["account__account_id", "account__name"], now)
-
-
-def _grouped(fields: list[str], now: datetime.datetime) -> list[dict[str, Any]]:
-    from django.db.models import Count, Sum
-
-    from inventory.models import Image
-
-    counts = {
-        name: Count("pk", filter=condition) for name, condition in state_conditions(now).items()
-    }
-    rows = (
-        Image.objects.values(*fields)
-        .annotate(
-            **counts,
-            total=Count("pk", filter=_current()),
-            in_use_count=Count("pk", filter=_current() & Q(in_use=True)),
-            storage_total=Sum("storage_gib", filter=_current(), default=0),
-        )
-        .order_by(*fields)
+def _derive(figures: dict[str, Any]) -> dict[str, Any]:
+    """The figures that follow from the counted ones."""
+    current = figures["current"]
+    figures["unused_count"] = current - figures["in_use_count"]
+    figures["state_other"] = current - sum(
+        figures[f"state_{name}"] for name in ("available", "deprecated", "disabled")
     )
-    return list(rows)
+    figures["age_unknown"] = current - sum(
+        figures[f"age_{index}"] for index in range(len(AGE_BUCKETS))
+    )
+    return figures
+
+
+def estate_figures(now: datetime.datetime, cleanup_days: int) -> EstateFigures:
+    """All of the overview's image figures from ONE scan of the image table.
+
+    The scan groups by account and Region (a few dozen groups however many images there are);
+    the estate totals, the Region grid and the account table are sums of those groups.
+    """
+    from inventory.models import Account, Image
+
+    aggregates = _aggregates(now, cleanup_days)
+    keys = list(aggregates)
+    rows = Image.objects.values("account_id", "region").annotate(**aggregates).order_by()
+    totals = dict.fromkeys(keys, 0)
+    regions: dict[str, dict[str, Any]] = {}
+    accounts: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        region = regions.setdefault(
+            row["region"], {"region": row["region"]} | dict.fromkeys(keys, 0)
+        )
+        account = accounts.setdefault(row["account_id"], dict.fromkeys(keys, 0))
+        for key in keys:
+            totals[key] += row[key]
+            region[key] += row[key]
+            account[key] += row[key]
+    for pk, account_id, name in Account.objects.filter(pk__in=accounts).values_list(
+        "pk", "account_id", "name"
+    ):
+        accounts[pk] |= {"account__account_id": account_id, "account__name": name}
+    return EstateFigures(
+        totals=_derive(totals),
+        regions=[_derive(regions[name]) for name in sorted(regions)],
+        accounts=sorted(
+            (_derive(account) for account in accounts.values()),
+            key=lambda a: (a["account__name"], a["account__account_id"]),
+        ),
+    )
 
 
 def recent_runs(limit: int = TREND_RUNS) -> list[Any]:

@@ -21,6 +21,7 @@ from inventory.filtersets import (
     filter_images,
     image_list_queryset,
     parse_image_query,
+    render_row,
 )
 from inventory.forms import PAGE_SIZES
 from inventory.models import Image
@@ -119,6 +120,7 @@ def image_list(request: HttpRequest) -> HttpResponse:
         "query": query,
         "form": query.form,
         "page": page,
+        "rows": [(image, render_row(image, query.columns)) for image in page.rows],
         "columns": query.columns,
         "column_keys": {column.key for column in query.columns},
         "all_columns": COLUMNS,

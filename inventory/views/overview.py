@@ -86,11 +86,11 @@ def _charts(totals: dict[str, Any], runs: list[Any]) -> dict[str, Any]:
 
 def _with_heat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Tint strength (0-35 %) of each grid cell relative to the largest cell of the grid."""
-    buckets = ("available", "deprecated", "disabled")
+    buckets = ("state_available", "state_deprecated", "state_disabled")
     peak = max((row[name] for row in rows for name in buckets), default=0) or 1
     for row in rows:
         for name in buckets:
-            row[f"heat_{name}"] = round(row[name] / peak * 35)
+            row[f"heat_{name.removeprefix('state_')}"] = round(row[name] / peak * 35)
     return rows
 
 
@@ -98,7 +98,8 @@ def _with_heat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     cleanup_days, notice = _cleanup_days(request)
-    totals = queries.overview_totals(now, cleanup_days)
+    figures = queries.estate_figures(now, cleanup_days)
+    totals = figures.totals
     runs = queries.recent_runs()
     latest, failed = queries.latest_run_with_failures()
     price = _price()
@@ -110,8 +111,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "cleanup_cost": (price * totals["cleanup_gib"]).quantize(Decimal("0.01")),
         "cleanup_url": _images_url(in_use="no", min_age=cleanup_days, gone="no"),
         "price": price,
-        "regions": _with_heat(queries.region_state_grid(now)),
-        "accounts": queries.account_breakdown(now),
+        "regions": _with_heat(figures.regions),
+        "accounts": figures.accounts,
         "runs": runs,
         "latest_run": latest,
         "failed_results": failed,
