@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from amidash.sandbox.estate import LARGE_IMAGE_COUNT, estate_accounts
 
@@ -192,6 +193,17 @@ def test_it_builds_an_organization_whose_roles_amidash_assumes_into_each_account
         expected = summary["images_by_account_region"][account["account_id"]][region]
         assert len(images) == expected
         assert {image["OwnerId"] for image in images} == {account["account_id"]}
+
+
+def test_it_refuses_assume_role_with_the_wrong_external_id(aws):
+    summary = aws.load_estate("demo", seed=42)
+    prod = next(account for account in summary["accounts"] if account["name"] == "prod")
+    sts = aws.client("sts")
+
+    for wrong in ({"ExternalId": "guess"}, {}):
+        with pytest.raises(ClientError) as raised:
+            sts.assume_role(RoleArn=prod["role_arn"], RoleSessionName="amidash", **wrong)
+        assert raised.value.response["Error"]["Code"] == "AccessDenied"
 
 
 def test_it_names_the_accounts_to_register_without_generating_anything():
