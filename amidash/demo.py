@@ -51,6 +51,28 @@ def ensure_demo_users(credentials_file: Path) -> dict[str, str]:
     return saved
 
 
+@transaction.atomic
+def register_estate_accounts(accounts: list[dict]) -> int:
+    """Register the sandbox estate's accounts for the inventory sync; returns how many.
+
+    The management account is reached with the ambient credentials; every member account
+    through its cross-account role and external id, as an operator would register them.
+    """
+    from inventory.models import Account
+
+    for account in accounts:
+        Account.objects.update_or_create(
+            account_id=account["account_id"],
+            defaults={
+                "name": account["name"],
+                "role_arn": "" if account["management"] else account["role_arn"],
+                "external_id": "" if account["management"] else account["external_id"],
+                "enabled": True,
+            },
+        )
+    return len(accounts)
+
+
 @dataclass
 class ProcessGroup:
     """Child processes that live and die together; Ctrl-C stops all of them."""

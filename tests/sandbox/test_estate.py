@@ -244,3 +244,20 @@ def test_it_brings_up_the_large_estate_with_100000_images(inprocess_aws):
     )
     assert len(page["Images"]) == 1000
     assert page["NextToken"]
+
+
+def test_it_registers_the_estate_accounts_for_the_demo(db):
+    from amidash.demo import register_estate_accounts
+    from inventory.models import Account
+
+    accounts = estate_accounts(seed=42, estate="demo")
+    register_estate_accounts(accounts)
+    register_estate_accounts(accounts)  # running the demo again changes nothing
+
+    registered = {a.account_id: a for a in Account.objects.all()}
+    assert sorted(registered) == sorted(a["account_id"] for a in accounts)
+    assert registered["123456789012"].uses_ambient_credentials
+    prod = registered["210987654321"]
+    assert prod.name == "prod"
+    assert prod.role_arn == "arn:aws:iam::210987654321:role/AmidashReadOnly"
+    assert prod.external_id == accounts[1]["external_id"]

@@ -4,7 +4,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from amidash.demo import ProcessGroup, ensure_demo_users, python_command
+from amidash.demo import (
+    ProcessGroup,
+    ensure_demo_users,
+    python_command,
+    register_estate_accounts,
+)
+from amidash.sandbox.estate import estate_accounts
 
 SANDBOX_PORT = 5055
 WEB_ADDRESS = "127.0.0.1:8000"
@@ -21,6 +27,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         credentials_file = settings.DATA_DIR / "demo-users.json"
         passwords = ensure_demo_users(credentials_file)
+        registered = register_estate_accounts(estate_accounts(seed, estate))
 
         env = {**os.environ, "DEBUG": "true", "PYTHONUNBUFFERED": "1"}
         env.update(sandbox_environment(SANDBOX_PORT))
@@ -63,7 +70,10 @@ class Command(BaseCommand):
         )
 
         self.stdout.write(self.style.SUCCESS(f"\namidash demo on http://{WEB_ADDRESS}/"))
-        self.stdout.write(f"Simulated AWS at http://127.0.0.1:{SANDBOX_PORT} (estate {estate!r})")
+        self.stdout.write(
+            f"Simulated AWS at http://127.0.0.1:{SANDBOX_PORT} (estate {estate!r}, "
+            f"{registered} accounts registered)"
+        )
         self.stdout.write(f"Demo sign-ins (also in {credentials_file}):")
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<10} {password}")
