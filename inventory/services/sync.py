@@ -21,8 +21,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, models, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from inventory import signals
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, SyncTrigger
@@ -462,15 +463,51 @@ def _changed_images(
     return changes
 
 
-def upsert_images(images: list[Image], batch_size: int = UPSERT_BATCH_SIZE) -> int:
-    """Insert or update images on (account, region, image_id); sets their primary keys."""
-    for start in range(0, len(images), batch_size):
-        Image.objects.bulk_create(
-            images[start : start + batch_size],
-            update_conflicts=True,
-            unique_fields=["account", "region", "image_id"],
-            update_fields=OBSERVED_FIELDS,
+def upsert_images(images: list[Image], batch_size: int = UPSERT_BATCH_SIZE * 10) -> int:
+    """Insert or update images on (account, region, image_id); sets their primary keys.
+
+    Rows go to a temporary table by COPY, then into the images with one INSERT ... ON CONFLICT
+    per batch: several times faster than parameterized inserts for large listings. Fields
+    outside OBSERVED_FIELDS (first_seen_at, the usage summary) are kept on existing rows.
+    """
+    if not images:
+        return 0
+    fields = [f for f in Image._meta.concrete_fields if not f.primary_key]
+    columns = [f.column for f in fields]
+    json_columns = {f.column for f in fields if isinstance(f, models.JSONField)}
+    updated = [Image._meta.get_field(name).column for name in OBSERVED_FIELDS]
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS inventory_image_stage ON COMMIT DELETE ROWS AS "
+            f"SELECT {column_list} FROM inventory_image WITH NO DATA"
         )
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            cursor.execute("TRUNCATE inventory_image_stage")
+            with cursor.cursor.copy(
+                f"COPY inventory_image_stage ({column_list}) FROM STDIN"
+            ) as copy:
+                for image in batch:
+                    copy.write_row(
+                        [
+                            Jsonb(value) if column in json_columns else value
+                            for column, value in zip(
+                                columns, (getattr(image, f.attname) for f in fields), strict=True
+                            )
+                        ]
+                    )
+            cursor.execute(
+                f"INSERT INTO inventory_image ({column_list}) "
+                f"SELECT {column_list} FROM inventory_image_stage "
+                f"ON CONFLICT (account_id, region, image_id) DO UPDATE SET "
+                + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in updated)
+                + " RETURNING id, account_id, region, image_id"
+            )
+            ids = {(a, r, i): pk for pk, a, r, i in cursor.fetchall()}
+            for image in batch:
+                image.pk = ids[(image.account_id, image.region, image.image_id)]
+                image._state.adding = False
     return len(images)
 
 

@@ -1,0 +1,201 @@
+"""A full sync of 17 Regions x 300 images with usage, against a bare boto3 sweep making the
+same API calls with no database, both measured in this run on the sandbox server.
+
+    DEBUG=true DATABASE_URL=postgres://... python bench/sync.py [--images 300] [--regions 17]
+
+Starts ``manage.py sandbox --port 0 --estate empty`` (stopped at the end), fills it through the
+API, then measures, sequentially (one Region at a time, as the baseline):
+- the bare sweep: DescribeRegions, then per Region DescribeImages (1000 a page),
+  DescribeInstances, DescribeLaunchTemplateVersions, DescribeAutoScalingGroups,
+  DescribeLaunchConfigurations, DescribeImageReferences and, for a first sync, one
+  DescribeImageAttribute per image;
+- the sync (first, then a re-sync of the unchanged estate) into a throwaway database.
+Prints seconds, the ratio sync / sweep (goal: at most 1.3), API calls per account+Region and
+how many image rows the re-sync wrote (goal: 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "amidash.settings")
+os.environ.setdefault("DEBUG", "true")
+
+import django  # noqa: E402
+
+django.setup()
+
+import boto3  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from amidash.sandbox.runtime import connect  # noqa: E402
+
+REGIONS = [
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2",
+    "eu-west-3", "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
+    "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "sa-east-1",
+]  # fmt: skip
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "sandbox", "--port", "0", "--estate", "empty"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for line in process.stdout:
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        if match:
+            return process, match.group(1)
+    raise RuntimeError("the sandbox server did not start")
+
+
+def populate(aws, regions: list[str], images: int) -> None:
+    """Per Region: ``images`` images, 10 instances, 4 launch templates with 2 versions each, an
+    Auto Scaling group pinned to an older version, a launch configuration and its group."""
+    for region in regions:
+        ec2 = aws.client("ec2", region)
+        volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=8)
+        snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]
+        ids = [
+            ec2.register_image(
+                Name=f"service-{n % 30}-1.{n}",
+                RootDeviceName="/dev/xvda",
+                BlockDeviceMappings=[
+                    {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot, "VolumeSize": 8}}
+                ],
+            )["ImageId"]
+            for n in range(images)
+        ]
+        for n in range(10):
+            ec2.run_instances(ImageId=ids[n], MinCount=1, MaxCount=1)
+        autoscaling = aws.client("autoscaling", region)
+        for n in range(4):
+            template = ec2.create_launch_template(
+                LaunchTemplateName=f"lt-{n}", LaunchTemplateData={"ImageId": ids[20 + n]}
+            )["LaunchTemplate"]["LaunchTemplateId"]
+            ec2.create_launch_template_version(
+                LaunchTemplateId=template, LaunchTemplateData={"ImageId": ids[30 + n]}
+            )
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName="pinned",
+            LaunchTemplate={"LaunchTemplateName": "lt-0", "Version": "1"},
+            MinSize=0, MaxSize=0, DesiredCapacity=0, AvailabilityZones=[f"{region}a"],
+        )  # fmt: skip
+        autoscaling.create_launch_configuration(
+            LaunchConfigurationName="legacy", ImageId=ids[40], InstanceType="t3.micro"
+        )
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName="legacy", LaunchConfigurationName="legacy",
+            MinSize=0, MaxSize=0, DesiredCapacity=0, AvailabilityZones=[f"{region}a"],
+        )  # fmt: skip
+
+
+def bare_sweep(regions: list[str], with_attributes: bool) -> tuple[float, int]:
+    """The same API calls with plain boto3 clients and no database; returns (seconds, calls)."""
+    started = time.perf_counter()
+    session = boto3.session.Session()
+    calls = 1
+    session.client("ec2", "us-east-1").describe_regions(AllRegions=True)
+    for region in regions:
+        ec2 = session.client("ec2", region)
+        autoscaling = session.client("autoscaling", region)
+        images = []
+        for page in ec2.get_paginator("describe_images").paginate(
+            Owners=["self"], IncludeDeprecated=True, IncludeDisabled=True,
+            PaginationConfig={"PageSize": 1000},
+        ):  # fmt: skip
+            images += page["Images"]
+            calls += 1
+        for _page in ec2.get_paginator("describe_instances").paginate(
+            PaginationConfig={"PageSize": 1000}
+        ):
+            calls += 1
+        ec2.describe_launch_template_versions(Versions=["$Latest", "$Default"])
+        autoscaling.describe_auto_scaling_groups()
+        autoscaling.describe_launch_configurations()
+        calls += 3
+        ids = [image["ImageId"] for image in images]
+        try:
+            for start in range(0, len(ids), 1000):
+                ec2.describe_image_references(
+                    ImageIds=ids[start : start + 1000], IncludeAllResourceTypes=True
+                )
+                calls += 1
+        except Exception:  # an endpoint without the call, as the sync tolerates
+            calls += 1
+        if with_attributes:
+            for image_id in ids:
+                ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+                calls += 1
+    return time.perf_counter() - started, calls
+
+
+def timed_sync() -> tuple[float, object]:
+    from inventory.services.sync import run_sync
+
+    started = time.perf_counter()
+    run = run_sync(None, source="cli", concurrency=1)
+    return time.perf_counter() - started, run
+
+
+def describe_run(label: str, seconds: float, baseline: float, run) -> None:
+    results = list(run.results.all())
+    calls = [r.api_calls for r in results]
+    written = sum(r.image_rows_written for r in results)
+    print(
+        f"{label:<28} {seconds:7.2f} s  ratio {seconds / baseline:5.2f}  status {run.status}; "
+        f"API calls per account+Region min {min(calls)} max {max(calls)}; "
+        f"image rows written {written}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--regions", type=int, default=17)
+    arguments = parser.parse_args()
+    regions = REGIONS[: arguments.regions]
+    settings.SYNC_REGIONS = regions
+    process, endpoint = start_server()
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        with connect(endpoint) as aws:
+            started = time.perf_counter()
+            populate(aws, regions, arguments.images)
+            print(
+                f"estate: {len(regions)} Regions x {arguments.images} images with usage "
+                f"(filled in {time.perf_counter() - started:.0f} s) at {endpoint}"
+            )
+            first_baseline, first_calls = bare_sweep(regions, with_attributes=True)
+            first_seconds, first = timed_sync()
+            again_baseline, again_calls = bare_sweep(regions, with_attributes=False)
+            again_seconds, again = timed_sync()
+        pages = math.ceil(arguments.images / 1000)
+        print(f"bare boto3 sweep, first:     {first_baseline:7.2f} s  ({first_calls} calls)")
+        describe_run("sync, first", first_seconds, first_baseline, first)
+        print(f"bare boto3 sweep, unchanged: {again_baseline:7.2f} s  ({again_calls} calls)")
+        describe_run("re-sync, unchanged", again_seconds, again_baseline, again)
+        print(
+            f"DescribeImages pages per Region: {pages}; goal: sync / sweep at most 1.3, "
+            f"re-sync writes 0 image rows"
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        connection.creation.destroy_test_db(name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
