@@ -21,6 +21,7 @@ EXPOSURE = [
 # deprecation time. "gone" means deregistered (no longer listed).
 STATE_FILTERS = [("", "Any"), *ImageState.choices, ("deprecated", "Deprecated")]
 PAGE_SIZES = [25, 50, 100, 200]
+MAX_AGE_DAYS = 36_500  # a century: beyond it, date arithmetic would overflow
 
 region_validator = RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d+$", "Not a Region name (us-east-1).")
 account_validator = RegexValidator(r"^\d{12}$", "An AWS account id is exactly 12 digits.")
@@ -45,8 +46,12 @@ class ImageFilterForm(forms.Form):
     in_use = forms.ChoiceField(label="In use", required=False, choices=YES_NO)
     gone = forms.ChoiceField(label="Gone", required=False, choices=YES_NO)
     exposure = forms.ChoiceField(label="Public / shared", required=False, choices=EXPOSURE)
-    min_age = forms.IntegerField(label="Age from (days)", required=False, min_value=0)
-    max_age = forms.IntegerField(label="Age to (days)", required=False, min_value=0)
+    min_age = forms.IntegerField(
+        label="Age from (days)", required=False, min_value=0, max_value=MAX_AGE_DAYS
+    )
+    max_age = forms.IntegerField(
+        label="Age to (days)", required=False, min_value=0, max_value=MAX_AGE_DAYS
+    )
     launched_before = forms.DateField(
         label="Last launched before",
         required=False,

@@ -64,7 +64,7 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[str, Any, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         direction, value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if direction not in ("a", "b") or not isinstance(pk, int):
+        if direction not in ("a", "b") or not _is_bigint(pk):
             raise ValueError("bad shape")
         return direction, _typed(value, key), pk
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as error:
@@ -82,7 +82,7 @@ def _typed(value: Any, key: SortKey) -> Any:
             raise ValueError("naive time")
         return parsed
     if key.kind == "int":
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not _is_bigint(value):
             raise ValueError("not a number")
         return value
     if key.kind == "decimal":
@@ -91,9 +91,14 @@ def _typed(value: Any, key: SortKey) -> Any:
         if not isinstance(value, bool):
             raise ValueError("not a boolean")
         return value
-    if not isinstance(value, str):
+    # PostgreSQL text cannot hold NUL; nothing we encode is that long.
+    if not isinstance(value, str) or "\x00" in value or len(value) > 1024:
         raise ValueError("not text")
     return value
+
+
+def _is_bigint(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def _ordering(key: SortKey, descending: bool) -> list[Any]:

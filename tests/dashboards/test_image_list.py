@@ -118,6 +118,7 @@ def test_it_walks_forward_and_back_through_pages(viewer_client, db) -> None:
     ("query", "notice"),
     [
         ("min_age=abc", "Age from (days)"),
+        ("max_age=99999999999", "Age to (days)"),
         ("state=exploded", "State"),
         ("region=mars", "Region"),
         ("sort=password", "Sort"),
