@@ -18,7 +18,12 @@ from lifecycle.models import AuditEvent, AuditSource
 from lifecycle.reports import build_report
 from lifecycle.services.audit import image_history, keyset_page, request_history
 from lifecycle.services.audit_digests import latest_digest
-from lifecycle.services.audit_signing import fingerprint, public_key_pem, signing_key
+from lifecycle.services.audit_signing import (
+    SigningKeyError,
+    fingerprint,
+    public_key_pem,
+    signing_key,
+)
 
 PAGE_SIZE = 50
 TIMELINE_SIZE = 25
@@ -54,6 +59,19 @@ def _render(request: HttpRequest, full: str, partial: str, context: dict, status
     return response
 
 
+def _integrity() -> dict[str, Any]:
+    """The public key auditors verify with, and the latest signed digest."""
+    try:
+        key = signing_key().public_key()
+    except SigningKeyError as error:
+        return {"key_error": str(error), "digest": latest_digest()}
+    return {
+        "public_key": public_key_pem(key),
+        "fingerprint": fingerprint(key),
+        "digest": latest_digest(),
+    }
+
+
 @require_GET
 @permission_required("lifecycle.view_auditevent", raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
@@ -67,9 +85,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         context.update(_page(request, queryset.all(), PAGE_SIZE))
         context["filters"] = form.applied() if form.is_bound else {}
     if not request.htmx:
-        key = signing_key().public_key()
-        context.update(public_key=public_key_pem(key), fingerprint=fingerprint(key))
-        context["digest"] = latest_digest()
+        context.update(_integrity())
         context["can_export"] = request.user.has_perm("lifecycle.export_auditevent")
     return _render(
         request, "lifecycle/audit_log.html", "lifecycle/partials/audit_rows.html", context, status

@@ -199,3 +199,11 @@ def test_it_filters_by_time_range_and_request(auditor):
     assert "march" in one_day and "second day" not in one_day
     by_request = client.get(AUDIT, {"request": "9"}).content.decode()
     assert "march" in by_request and "second day" in by_request
+
+
+def test_it_still_shows_the_log_when_the_signing_key_is_unreadable(auditor, settings):
+    settings.AUDIT_SIGNING_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    settings.AUDIT_SIGNING_KEY_FILE.write_text("not a key")
+    response = signed_in(auditor).get(AUDIT)
+    assert response.status_code == 200
+    assert "Signing key unavailable" in response.content.decode()
