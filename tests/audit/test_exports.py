@@ -196,3 +196,22 @@ def test_verify_export_command_explains_a_file_that_is_no_export(tmp_path):
         call_command("verify_export", str(junk))
     with pytest.raises(CommandError, match="not a file"):
         call_command("verify_export", str(tmp_path / "missing.jsonl"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_it_round_trips_text_with_newlines_quotes_and_non_ascii(auditor, tmp_path, fmt):
+    record_event(
+        "request.created",
+        actor=auditor,
+        source="web",
+        message='Reason: "old" base image,\nowner Jürgen ✓',
+        after={"tags": {"Name": "straße", "quote": '"'}},
+    )
+    _, body = export(signed_in(auditor), fmt, verb="request.created")
+    path = tmp_path / f"export.{fmt}"
+    path.write_bytes(body)
+    check = verify_export_file(path, default_public_key())
+    assert check.ok, check.problems
+    assert "Jürgen ✓" in body.decode()
+    _, pdf = export(signed_in(auditor), "pdf", verb="request.created")
+    assert pdf.startswith(b"%PDF")
