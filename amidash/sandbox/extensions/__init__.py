@@ -2,8 +2,8 @@
 
 Each module patches one area, following AWS_FACTS.md: `images` (the AMI lifecycle),
 `pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle Bin), `references`
-(DescribeImageReferences) and `regions` (DescribeRegions). The same code serves the in-process
-sandbox and the server, so both behave identically.
+(DescribeImageReferences), `regions` (DescribeRegions) and `sts` (AssumeRole rules). The same
+code serves the in-process sandbox and the server, so both behave identically.
 """
 
 from __future__ import annotations
@@ -36,9 +36,16 @@ def install_extensions() -> None:
     with _lock:
         if _installed:
             return
-        from amidash.sandbox.extensions import images, pagination, rbin, references, regions
+        from amidash.sandbox.extensions import (
+            images,
+            pagination,
+            rbin,
+            references,
+            regions,
+            sts,
+        )
 
-        for module in (pagination, images, rbin, references, regions):
+        for module in (pagination, images, rbin, references, regions, sts):
             module.install()
         try:
             from amidash.sandbox import faults

@@ -65,7 +65,8 @@ def existing_ec2_backends(region: str) -> Iterator[tuple[str, Any]]:
 
 
 def region_exists(per_account: Any, region: str) -> bool:
-    """Has this account's backend for the Region been created yet?
+    """Has this account's backend for the Region (or this account, in a BackendDict) been
+    created yet?
 
     moto's `region in backends` is true for every known Region; asking would not create it,
     but indexing would, so look at what exists.
