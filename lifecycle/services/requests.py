@@ -286,7 +286,6 @@ def _locked_pending(request_pk: int, now: datetime, source: str) -> LifecycleReq
     if request is None:
         raise RequestError(f"Request #{request_pk} does not exist.")
     if request.is_expired(now):
-        _expire(request, now, source)
         raise RequestError(f"Request #{request.pk} expired on {request.expires_at:%Y-%m-%d %H:%M}.")
     if request.status != RequestStatus.PENDING:
         raise RequestError(
@@ -316,6 +315,7 @@ def approve_request(
 ) -> LifecycleRequest:
     """Record an approval; the last one needed approves the request and queues execution."""
     now = timezone.now()
+    expire_requests(now, source, pks=[request_pk])
     try:
         with transaction.atomic():
             request = _locked_pending(request_pk, now, source)
@@ -371,6 +371,7 @@ def reject_request(
     if not comment.strip():
         raise RequestError("Say why you reject the request.")
     now = timezone.now()
+    expire_requests(now, source, pks=[request_pk])
     with transaction.atomic():
         request = _locked_pending(request_pk, now, source)
         _check_decider(actor, request, fingerprint)
@@ -402,6 +403,7 @@ def cancel_request(
 ) -> LifecycleRequest:
     """The requester (or a superuser) withdraws a pending request."""
     now = timezone.now()
+    expire_requests(now, source, pks=[request_pk])
     with transaction.atomic():
         request = _locked_pending(request_pk, now, source)
         if actor.pk != request.requester_id and not actor.is_superuser:
@@ -443,11 +445,16 @@ def _expire(request: LifecycleRequest, now: datetime, source: str) -> None:
     transaction.on_commit(lambda: notifications.request_decided(request.pk))
 
 
-def expire_requests(now: datetime | None = None, source: str = AuditSource.BEAT) -> int:
-    """Expire every pending request past its expiry; returns how many."""
+def expire_requests(
+    now: datetime | None = None, source: str = AuditSource.BEAT, pks: list[int] | None = None
+) -> int:
+    """Expire every pending request past its expiry (or only those of ``pks``); returns how
+    many. Each in its own transaction, so a refused late decision still leaves it expired."""
     now = now or timezone.now()
     expired = 0
     due = LifecycleRequest.objects.filter(status=RequestStatus.PENDING, expires_at__lte=now)
+    if pks is not None:
+        due = due.filter(pk__in=pks)
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
             request = LifecycleRequest.objects.select_for_update().get(pk=pk)

@@ -17,10 +17,33 @@ REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
 
 
+def make_role_groups() -> None:
+    """The role groups and their permissions, as the data migrations make them (idempotent):
+    transactional tests flush them away, and later tests of a reused database need them."""
+    import importlib
+
+    from django.apps import apps
+
+    for module, function in (
+        ("amidash.migrations.0001_role_groups", "create_roles"),
+        ("inventory.migrations.0002_sync_permission", "grant_sync"),
+        ("lifecycle.migrations.0002_auditor_permissions", "grant_auditor"),
+        ("lifecycle.migrations.0004_request_permissions", "grant"),
+    ):
+        getattr(importlib.import_module(module), function)(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def role_groups(request) -> None:
+    fixture = "transactional_db" if "transactional_db" in request.fixturenames else "db"
+    request.getfixturevalue(fixture)
+    make_role_groups()
+
+
 @pytest.fixture(autouse=True)
 def lifecycle_settings(settings):
     """Quick pacing and no network for notifications; one approval per action."""
-    settings.SYNC_REGIONS = [REGION, OTHER_REGION]
+    settings.SYNC_REGIONS = [REGION]
     settings.LIFECYCLE_MUTATIONS_PER_SECOND = 1000.0
     settings.LIFECYCLE_MUTATION_BURST = 1000
     settings.LIFECYCLE_APPROVALS_REQUIRED = {}
@@ -35,11 +58,19 @@ def aws():
         yield handle
 
 
+def ec2_client(aws: Any, region: str = REGION) -> Any:
+    """One client per sandbox and Region (making a boto3 client is the slow part)."""
+    clients = aws.__dict__.setdefault("_test_clients", {})
+    if region not in clients:
+        clients[region] = aws.client("ec2", region)
+    return clients[region]
+
+
 def register_image(
     aws: Any, name: str, region: str = REGION, size_gib: int = 8, tags: dict | None = None
 ) -> str:
     """Register an EBS-backed image with one snapshot; returns its id."""
-    ec2 = aws.client("ec2", region)
+    ec2 = ec2_client(aws, region)
     volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=size_gib)
     snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"])
     params: dict[str, Any] = {
@@ -62,7 +93,7 @@ def register_image(
 
 
 def launch(aws: Any, image_id: str, region: str = REGION) -> str:
-    answer = aws.client("ec2", region).run_instances(
+    answer = ec2_client(aws, region).run_instances(
         ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.micro"
     )
     return answer["Instances"][0]["InstanceId"]

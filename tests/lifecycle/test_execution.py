@@ -16,6 +16,7 @@ from tests.lifecycle.conftest import (
     REGION,
     approve,
     ask,
+    ec2_client,
     image,
     launch,
     register_image,
@@ -25,13 +26,17 @@ from tests.lifecycle.conftest import (
 pytestmark = pytest.mark.django_db
 
 
+def request_events(request):
+    return AuditEvent.objects.filter(correlation_id=f"request:{request.pk}")
+
+
 def _run(request) -> None:
     execute_request(request.pk, sleep=lambda seconds: None)
     request.refresh_from_db()
 
 
 def _describe(aws, image_id: str, region: str = REGION) -> dict | None:
-    images = aws.client("ec2", region).describe_images(
+    images = ec2_client(aws, region).describe_images(
         ImageIds=[image_id], IncludeDeprecated=True, IncludeDisabled=True
     )["Images"]
     return images[0] if images else None
@@ -52,11 +57,7 @@ def test_it_deregisters_exactly_once_and_marks_the_inventory(aws, requester, app
     item = request.items.first()
     assert item.status == ItemStatus.SUCCEEDED
     assert item.response["DeleteSnapshotResults"]
-    verbs = list(
-        AuditEvent.objects.filter(correlation_id=f"request:{request.pk}").values_list(
-            "verb", flat=True
-        )
-    )
+    verbs = list(request_events(request).values_list("verb", flat=True))
     assert verbs.count("item.executed") == 3 and "request.completed" in verbs
 
 
@@ -96,7 +97,7 @@ def test_it_deprecates_and_cancels_deprecation(aws, requester, approver):
 
 def test_it_disables_a_shared_image_and_enables_it_again(aws, requester, approver):
     image_id = register_image(aws, "base")
-    aws.client("ec2", REGION).modify_image_attribute(
+    ec2_client(aws).modify_image_attribute(
         ImageId=image_id, LaunchPermission={"Add": [{"UserId": "210987654321"}]}
     )
     sync()
@@ -138,7 +139,8 @@ def test_it_restores_a_deregistered_image_from_the_recycle_bin(aws, requester, a
     assert image(image_id).gone_at is None
 
 
-def test_it_copies_to_other_regions(aws, requester, approver):
+def test_it_copies_to_other_regions(aws, requester, approver, settings):
+    settings.SYNC_REGIONS = [REGION, OTHER_REGION]
     image_id = register_image(aws, "golden")
     sync()
     request = ask(requester, "copy", [image_id], parameters={"regions": [OTHER_REGION]})
@@ -156,7 +158,7 @@ def test_it_marks_an_item_stale_when_the_image_drifted(aws, requester, approver)
     request = ask(requester, "deregister", [unused, other])
     approve(approver, request)
     launch(aws, unused)  # newly in use between approval and execution
-    aws.client("ec2", REGION).disable_image(ImageId=other)  # state drifted
+    ec2_client(aws).disable_image(ImageId=other)  # state drifted
     _run(request)
     assert request.status == RequestStatus.FAILED
     items = {item.ami_id: item for item in request.items.all()}
@@ -164,7 +166,7 @@ def test_it_marks_an_item_stale_when_the_image_drifted(aws, requester, approver)
     assert items[other].status == ItemStatus.STALE and "state changed" in items[other].error
     assert aws.calls(action="DeregisterImage") == []
     assert _describe(aws, unused) is not None
-    assert AuditEvent.objects.filter(verb="item.stale").count() == 2
+    assert request_events(request).filter(verb="item.stale").count() == 2
 
 
 def test_it_marks_an_item_stale_when_the_image_is_gone(aws, requester, approver):
@@ -172,7 +174,7 @@ def test_it_marks_an_item_stale_when_the_image_is_gone(aws, requester, approver)
     sync()
     request = ask(requester, "disable", [image_id])
     approve(approver, request)
-    aws.client("ec2", REGION).deregister_image(ImageId=image_id)
+    ec2_client(aws).deregister_image(ImageId=image_id)
     _run(request)
     item = request.items.get()
     assert item.status == ItemStatus.STALE and item.error == "the image is gone"
@@ -210,7 +212,7 @@ def test_it_retries_throttling_and_still_mutates_once(aws, requester, approver):
 
 def test_it_fails_an_item_aws_refuses(aws, requester, approver):
     image_id = register_image(aws, "protected")
-    aws.client("ec2", REGION).enable_image_deregistration_protection(ImageId=image_id)
+    ec2_client(aws).enable_image_deregistration_protection(ImageId=image_id)
     sync()
     request = ask(requester, "deregister", [image_id])
     assert "protection" in " ".join(request.items.get().preview["warnings"])
@@ -228,7 +230,7 @@ def test_it_reconciles_an_item_left_executing_without_calling_aws_again(aws, req
     request = ask(requester, "deregister", [done, untouched])
     approve(approver, request)
     # A worker claimed both and died: one after AWS acted, one before.
-    aws.client("ec2", REGION).deregister_image(ImageId=done)
+    ec2_client(aws).deregister_image(ImageId=done)
     request.status = RequestStatus.EXECUTING
     request.save()
     old = datetime.now(UTC) - timedelta(hours=1)
