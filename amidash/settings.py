@@ -181,7 +181,7 @@ SESSION_COOKIE_HTTPONLY = True
 # Celery: Redis in production; with no CELERY_BROKER_URL a filesystem broker under the data
 # folder, so the demo runs a real worker and beat without any server.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
-BROKER_DIR = DATA_DIR / "broker"
+BROKER_DIR = Path(env_str("AMIDASH_BROKER_DIR") or DATA_DIR / "broker")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {

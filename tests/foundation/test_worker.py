@@ -17,6 +17,7 @@ def test_a_task_runs_through_a_real_worker_over_the_filesystem_broker(tmp_path: 
         "CELERY_BROKER_URL": "filesystem://",
         "CELERY_RESULT_BACKEND": f"file://{tmp_path / 'results'}",
         "AMIDASH_DATA_DIR": str(tmp_path),
+        "AMIDASH_BROKER_DIR": str(tmp_path / "broker"),
         "SECRET_KEY": "test",
     }
     (tmp_path / "results").mkdir()
