@@ -50,3 +50,14 @@ def test_it_refuses_a_region_of_another_partition(aws):
         aws.client("ec2").describe_regions(RegionNames=["cn-north-1"])
 
     assert excinfo.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_it_refuses_ec2_calls_in_a_region_not_opted_in(aws):
+    """DescribeRegions: a not-opted-in Region has no images to report; EC2 there fails with
+    AuthFailure instead of answering "0 images"."""
+    with pytest.raises(ClientError) as excinfo:
+        aws.client("ec2", "af-south-1").describe_images(Owners=["self"])
+
+    assert excinfo.value.response["Error"]["Code"] == "AuthFailure"
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 401
+    assert aws.client("ec2", "eu-west-1").describe_images(Owners=["self"])["Images"] == []

@@ -2,7 +2,8 @@
 
 moto lists cn-* and us-gov-* Regions and ignores AllRegions (AWS_FACTS.md). Here only the aws
 partition exists; Regions launched after March 2019 need opting in, and the sandbox's accounts
-have opted in to some of them only.
+have opted in to some of them only. EC2 calls in a Region that is not opted in fail with
+AuthFailure, as they do on AWS.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import boto3
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import EC2ClientError
 
 from amidash.sandbox.extensions.common import boolean, invalid_parameter
 
@@ -83,7 +85,29 @@ def describe_regions(self: Any) -> ActionResult:
     return ActionResult({"Regions": records})
 
 
+def refuse_disabled_regions(moto_call_action: Any) -> Any:
+    """EC2 in a Region the account has not opted in to: AWS cannot validate the credentials.
+
+    Installed under the fault hook, so such calls still reach the call log.
+    """
+
+    def call_action(self: Any) -> Any:
+        if self.service_name == "ec2" and opt_in_status(self.region) == "not-opted-in":
+            error = EC2ClientError(
+                "AuthFailure", "AWS was not able to validate the provided access credentials"
+            )
+            _, headers, body = self.serialized(ActionResult(error))
+            return 401, headers, body
+        return moto_call_action(self)
+
+    call_action._amidash_opt_in = True  # type: ignore[attr-defined]
+    return call_action
+
+
 def install() -> None:
+    from moto.core.responses import BaseResponse
     from moto.ec2.responses.availability_zones_and_regions import AvailabilityZonesAndRegions
 
     AvailabilityZonesAndRegions.describe_regions = describe_regions
+    if not getattr(BaseResponse.call_action, "_amidash_opt_in", False):
+        BaseResponse.call_action = refuse_disabled_regions(BaseResponse.call_action)
