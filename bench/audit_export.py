@@ -161,6 +161,7 @@ def export_through_view(fmt: str) -> dict[str, float]:
     user, _ = User.objects.get_or_create(username="bench-auditor", is_superuser=True)
     client = Client()
     client.force_login(user)
+    client.get("/audit/", HTTP_HOST="localhost")  # warm up: URLconf, views and templates load once
     before_rss = peak = rss_bytes()
     started = time.perf_counter()
     response = client.post(f"/audit/export/{fmt}/", HTTP_HOST="localhost")
