@@ -156,8 +156,6 @@ def _add_warnings(preview: ImagePreview, action: str, image: Image) -> None:
         preview.warnings.append("deregistration protection is on: AWS will refuse")
     if action == LifecycleAction.DISABLE and (preview.public or preview.shared_with):
         preview.warnings.append("public or shared: disabling removes every launch permission")
-    if action == LifecycleAction.DEREGISTER and preview.recycle_bin.startswith("permanent"):
-        preview.warnings.append("permanent: no Recycle Bin rule will keep it")
     if image.gone_at is not None and action != LifecycleAction.RESTORE:
         preview.blocked = "the image is gone (deregistered)"
     if image.gone_at is None and action == LifecycleAction.RESTORE:
