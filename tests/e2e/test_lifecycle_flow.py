@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -99,7 +100,7 @@ def test_it_requests_approves_executes_and_audits_a_cleanup(browser, live_server
     screenshot(page, "lifecycle-audit", publish=True)
     with page.expect_download() as download:
         page.get_by_role("button", name="CSV").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path()).read())))
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
     context.close()
     verbs = [row["verb"] for row in rows]
     assert verbs.count("item.executed") == 3
