@@ -32,6 +32,9 @@ from inventory.views.rendering import optional_url, render_page
 ACTION_REQUEST_URL_NAME = getattr(
     settings, "AMIDASH_ACTION_REQUEST_URL_NAME", "lifecycle:request_create"
 )
+ACTION_REQUEST_PERMISSION = getattr(
+    settings, "AMIDASH_ACTION_REQUEST_PERMISSION", "lifecycle.request_action"
+)
 TIMELINE_URL_NAME = "lifecycle:image_timeline"
 
 ACTIONS = {
@@ -46,7 +49,10 @@ ACTIONS = {
 
 
 def may_request_actions(user: AbstractBaseUser) -> bool:
-    return user.is_superuser or user.groups.filter(name=Role.REQUESTER).exists()
+    """Whether to offer the selection and action buttons; the request page decides for real."""
+    if user.has_perm(ACTION_REQUEST_PERMISSION):
+        return True
+    return user.groups.filter(name=Role.REQUESTER).exists()
 
 
 def actions_for(image: Image) -> list[tuple[str, str]]:

@@ -77,8 +77,10 @@ def test_it_signs_in_filters_images_and_opens_one(page, demo_estate) -> None:
     page.goto(url)
     assert page.locator("table.images tbody a.mono").all_inner_texts() == first_ids
 
+    page.get_by_role("link", name="Reset").click()
+    page.wait_for_load_state("networkidle")
     page.get_by_role("link", name="Used by").click()
-    page.wait_for_url(re.compile(r"sort=usage"))
+    page.wait_for_url(re.compile(r"sort=-usage"))
     first = page.locator("table.images tbody a.mono").first
     image_id = first.inner_text()
     first.click()
