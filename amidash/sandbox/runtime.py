@@ -116,6 +116,38 @@ def install() -> None:
     install_extensions()
     faults.install_fault_hook()
     install_fast_tag_lookup()
+    install_fast_image_lookup()
+
+
+def install_fast_image_lookup() -> None:
+    """Find one image by id directly instead of scanning every image of the Region.
+
+    moto scans all images to find the one an instance is launched from; with the large estate
+    each RunInstances then costs thousands of comparisons. One id: same answer, found directly.
+    """
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.describe_images
+    if getattr(original, "_amidash_fast", False):
+        return
+
+    def describe_images(
+        self: Any,
+        ami_ids: list[str] | None = None,
+        filters: dict[str, Any] | None = None,
+        exec_users: list[str] | None = None,
+        owners: list[str] | None = None,
+    ) -> Any:
+        wanted = ami_ids[0] if ami_ids and len(ami_ids) == 1 else None
+        if not ami_ids and filters and list(filters) == ["image-id"] and not exec_users:
+            value = filters["image-id"]  # how moto's Instance looks up its image
+            wanted = value if isinstance(value, str) and not owners else None
+        if wanted is not None and wanted in self.amis:
+            return [self.amis[wanted]]
+        return original(self, ami_ids, filters, exec_users, owners)
+
+    describe_images._amidash_fast = True  # type: ignore[attr-defined]
+    AmiBackend.describe_images = describe_images  # type: ignore[method-assign]
 
 
 def install_fast_tag_lookup() -> None:
