@@ -172,9 +172,21 @@ def _plain_400(message: str) -> HttpResponse:
     return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
+def _detail_text(detail: dict[str, Any]) -> str:
+    """A usage's detail as "key: value · key: value", lists joined by commas."""
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(item) for item in value)
+        if value not in (None, ""):
+            parts.append(f"{key.replace('_', ' ')}: {value}")
+    return " · ".join(parts)
+
+
 def _usage_groups(image: Image) -> list[tuple[str, list[Any]]]:
     groups: dict[str, list[Any]] = defaultdict(list)
     for usage in image.usages.all().order_by("usage_type", "region", "resource_id"):
+        usage.detail_text = _detail_text(usage.detail if isinstance(usage.detail, dict) else {})
         groups[usage.usage_type].append(usage)
     labels = dict(UsageType.choices)
     return [(labels.get(kind, kind), rows) for kind, rows in groups.items()]
