@@ -103,3 +103,15 @@ def test_it_shows_accounts_regions_and_their_last_error(viewer_client, estate) -
     assert "prod 111122223333" in text and "dev 444455556666" in text
     assert "ap-south-1" in text and "RequestLimitExceeded: slow down" in text
     assert "me-south-1 not opted in: skipped" in text
+
+
+def test_it_refreshes_the_run_list_only_while_a_sync_runs(viewer_client, db) -> None:
+    account = make_account()
+    run = make_sync_run(
+        SyncStatus.RUNNING, results=[(account, "us-east-1", RegionSyncStatus.RUNNING, "")]
+    )
+    body = viewer_client.get(reverse("inventory:sync_runs")).content.decode()
+    assert 'hx-trigger="every 3s"' in body and "1 sync running" in body
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncStatus.SUCCEEDED)
+    body = viewer_client.get(reverse("inventory:sync_runs")).content.decode()
+    assert "every 3s" not in body
