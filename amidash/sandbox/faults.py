@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from amidash.sandbox import calls as call_log
@@ -113,11 +113,12 @@ class Fault:
         return self._random.random() < self.share
 
     def describe(self) -> dict[str, Any]:
-        described = asdict(self)
-        described.pop("_random")
-        return described
+        """The fault as JSON-ready data (what the control endpoint answers)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
+# Denial and outages decide before latency; a slow answer can still be throttled or malformed.
+_PRECEDENCE = {"deny": 0, "outage": 1, "latency": 2, "throttle": 3, "malformed": 4}
 _lock = threading.Lock()
 _faults: list[Fault] = []
 _next_id = 1
@@ -230,9 +231,7 @@ def _count_hit(fault: Fault, call: dict[str, Any]) -> None:
 def _matching_faults(call: dict[str, Any]) -> list[Fault]:
     with _lock:
         faults = list(_faults)
-    # Denial and outages decide before latency, throttling and malformed answers.
-    order = {kind: index for index, kind in enumerate(("deny", *FAULT_KINDS))}
-    return sorted((f for f in faults if _applies(f, call)), key=lambda f: order[f.kind])
+    return sorted((f for f in faults if _applies(f, call)), key=lambda f: _PRECEDENCE[f.kind])
 
 
 def _applies(fault: Fault, call: dict[str, Any]) -> bool:

@@ -205,3 +205,14 @@ def test_it_logs_every_call_with_its_account_region_and_key_parameters(aws):
         "DeregisterImage",
     ]
     assert aws.calls(region="us-east-1") == []
+
+
+def test_it_lets_a_denial_win_over_throttling_of_the_same_call(aws):
+    aws.set_fault("throttle")
+    aws.set_fault("deny", account_id=MEMBER)
+
+    with pytest.raises(ClientError) as raised:
+        aws.client("ec2", account_id=MEMBER, config=NO_RETRIES).describe_images(Owners=["self"])
+
+    assert raised.value.response["Error"]["Code"] == "UnauthorizedOperation"
+    assert aws.calls(account_id=MEMBER)[-1]["fault"] == "deny"
