@@ -243,7 +243,28 @@ def main() -> None:
             drop_database(name)
 
 
+def bare_orm_page() -> float:
+    """Milliseconds to fetch a first page of 50 images with their accounts, no view or template:
+    what the database alone costs, on this machine, now."""
+    from inventory.models import Image
+
+    times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        list(Image.objects.select_related("account").order_by("-creation_date", "-pk")[:51])
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
 def report(client: Client, urls: dict[str, str], small: dict, runs: int) -> None:
+    health = measure(client, "/healthz", runs)
+    orm = bare_orm_page()
+    print(
+        f"\nbaselines (same run): /healthz p95 {health['p95']:.1f} ms, "
+        f"bare ORM page of 50 images {orm:.1f} ms (median)"
+    )
+    load = os.getloadavg()[0]
+    print(f"load average while measuring: {load:.2f} on {os.cpu_count()} CPUs")
     print(f"\n{'page':<26} {'median ms':>10} {'p95 ms':>8} {'queries':>8}  vs 1,000 images")
     results = {}
     for label, url in urls.items():
