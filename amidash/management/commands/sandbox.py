@@ -44,16 +44,22 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"cannot listen on 127.0.0.1:{port}: {error}") from error
         faults.set_default_seed(seed)
-        summary = runtime.load_estate_state(estate, seed)
-        endpoint = f"http://127.0.0.1:{server.server_port}"
-        self.stdout.write(
-            f"Sandbox AWS ready at {endpoint} (estate {estate!r}, seed {seed}: "
-            f"{summary['counts']['images']} images in {len(summary['accounts'])} accounts, "
-            f"{time.monotonic() - started:.1f} s)"
-        )
-        self.stdout.write(f"Use it with: AWS_ENDPOINT_URL={endpoint}  (Ctrl-C stops it)")
-        self.stdout.flush()
-        serve_until_signalled(server)
+        stop_on_signals()  # also while the estate is still being generated
+        try:
+            summary = runtime.load_estate_state(estate, seed)
+            endpoint = f"http://127.0.0.1:{server.server_port}"
+            self.stdout.write(
+                f"Sandbox AWS ready at {endpoint} (estate {estate!r}, seed {seed}: "
+                f"{summary['counts']['images']} images in {len(summary['accounts'])} accounts, "
+                f"{time.monotonic() - started:.1f} s)"
+            )
+            self.stdout.write(f"Use it with: AWS_ENDPOINT_URL={endpoint}  (Ctrl-C stops it)")
+            self.stdout.flush()
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
         self.stdout.write("Sandbox stopped.")
 
 
@@ -66,17 +72,11 @@ def prepare_environment() -> None:
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 
 
-def serve_until_signalled(server: Any) -> None:
-    """Serve in this thread; SIGINT and SIGTERM end it cleanly (exit code 0)."""
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM interrupt the main thread, which then stops cleanly (exit code 0)."""
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
