@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from lifecycle.exports import ExportPlan, _Tally, build_manifest, export_records
-from lifecycle.models import ActorType, AuditVerb
+from lifecycle.models import ActorType, AuditEvent, AuditVerb
 from lifecycle.models.audit import canonical_json
 
 OBSERVED_CHANGES = {
@@ -32,12 +32,22 @@ ACTION_VERBS = {verb for verb in AuditVerb.values if verb.split(".")[0] in {"req
 _LISTED_ROWS = 200
 
 
-def _action_of(record: dict[str, Any]) -> str:
+def _action_in(record: dict[str, Any]) -> str | None:
     for side in ("after", "before"):
         data = record.get(side)
         if isinstance(data, dict) and data.get("action"):
             return str(data["action"])
-    return record["target_type"] or "-"
+    return None
+
+
+def request_action(correlation_id: str) -> str | None:
+    """The action of the request an item belongs to, from its ``request.created`` event."""
+    event = (
+        AuditEvent.objects.filter(correlation_id=correlation_id, verb=AuditVerb.REQUEST_CREATED)
+        .values_list("after", flat=True)
+        .first()
+    )
+    return str(event["action"]) if isinstance(event, dict) and event.get("action") else None
 
 
 @dataclass
@@ -45,6 +55,7 @@ class ReportSummary:
     """Everything the report says, gathered in one pass over the events (oldest first)."""
 
     limit: int
+    find_action: Callable[[str], str | None] = request_action
     total: int = 0
     first_time: str = ""
     last_time: str = ""
@@ -57,6 +68,19 @@ class ReportSummary:
     events: list[dict[str, Any]] = field(default_factory=list)
     tally: _Tally = field(default_factory=_Tally)
     _executed: set[tuple[str, str, str, str]] = field(default_factory=set)
+    _actions: dict[str, str | None] = field(default_factory=dict)
+
+    def action_of(self, record: dict[str, Any]) -> str:
+        """The record's action, or that of its request (items carry the request's id only)."""
+        action = _action_in(record)
+        correlation = record.get("correlation_id") or ""
+        if action is None and correlation.startswith("request:"):
+            if correlation not in self._actions:
+                self._actions[correlation] = self.find_action(correlation)
+            action = self._actions[correlation]
+        elif action and correlation.startswith("request:"):
+            self._actions[correlation] = action
+        return action or record["target_type"] or "-"
 
     def add(self, record: dict[str, Any]) -> None:
         self.total += 1
@@ -64,7 +88,7 @@ class ReportSummary:
         self.last_time = record["occurred_at"]
         verb = record["verb"]
         if verb in ACTION_VERBS:
-            self.actions[(_action_of(record), verb.split(".", 1)[1])] += 1
+            self.actions[(self.action_of(record), verb.split(".", 1)[1])] += 1
         if verb in {AuditVerb.REQUEST_APPROVED, AuditVerb.REQUEST_REJECTED}:
             self.approvals[(record["actor_name"], verb.split(".", 1)[1])] += 1
         self._track_outside_changes(record)
@@ -95,8 +119,12 @@ class ReportSummary:
                     self.outside.append(record)
 
 
-def summarize(records: Iterable[dict[str, Any]], limit: int) -> ReportSummary:
-    summary = ReportSummary(limit=limit)
+def summarize(
+    records: Iterable[dict[str, Any]],
+    limit: int,
+    find_action: Callable[[str], str | None] = request_action,
+) -> ReportSummary:
+    summary = ReportSummary(limit=limit, find_action=find_action)
     for record in records:
         summary.add(record)
     return summary

@@ -129,6 +129,8 @@ def test_it_summarizes_actions_approvals_outside_changes_and_failures():
             "message": "",
         }
 
+    item = record(6, "item.failed", target="ami-3")
+    item["correlation_id"] = "request:8"  # items name their request, not its action
     summary = summarize(
         [
             record(1, "request.approved", actor="arno", actor_type="user", action="disable"),
@@ -136,14 +138,17 @@ def test_it_summarizes_actions_approvals_outside_changes_and_failures():
             record(3, "image.state_changed"),  # caused by the execution above
             record(4, "image.state_changed"),  # nobody in the product did this
             record(5, "item.stale", target="ami-2", action="deregister"),
+            item,
         ],
         limit=10,
+        find_action={"request:8": "copy"}.get,
     )
+    assert summary.actions[("copy", "failed")] == 1
     assert summary.approvals[("arno", "approved")] == 1
     assert summary.actions[("disable", "executed")] == 1
     assert summary.actions[("deregister", "stale")] == 1
     assert [r["sequence"] for r in summary.outside] == [4]
-    assert summary.failure_count == 1
+    assert summary.failure_count == 2
 
 
 @pytest.mark.parametrize("persona", ["viewer", "requester", "approver"])
