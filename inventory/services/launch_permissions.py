@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from inventory.models import AccountRegion, Image
@@ -39,28 +40,43 @@ def shared_with(permissions: list[dict[str, Any]]) -> list[str]:
     return sorted(targets)
 
 
+@dataclass
+class LaunchPermissions:
+    """What a round of DescribeImageAttribute calls found, and why it stopped early, if it did."""
+
+    shared_with: dict[str, list[str]] = field(default_factory=dict)
+    unchecked: int = 0
+    error: str = ""
+
+
 def fetch_launch_permissions(
     session: AwsSession, region: str, image_ids: list[str], per_second: float | None = None
-) -> dict[str, list[str]]:
-    """Launch permissions of each image; errors other than a vanished image propagate.
+) -> LaunchPermissions:
+    """Launch permissions of each image, one call per image.
 
-    ``per_second`` paces the calls (the paced pass); the sync itself does not wait.
+    The first AWS error (throttling, denial, ...) stops the round: the images not reached stay
+    unchecked and the paced pass does them first. Sharing is not what invariant 1 protects (the
+    listing is), so this never fails a Region. ``per_second`` paces the calls (the paced pass).
     """
     ec2 = session.client("ec2", region)
     interval = 1.0 / per_second if per_second else 0.0
-    result: dict[str, list[str]] = {}
-    for image_id in image_ids:
+    found = LaunchPermissions()
+    for position, image_id in enumerate(image_ids):
         started = time.monotonic()
         try:
             response = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in MISSING_IMAGE_CODES:
                 continue
-            raise
-        result[image_id] = shared_with(response.get("LaunchPermissions", []))
+            found.unchecked, found.error = len(image_ids) - position, describe_error(error)
+            return found
+        except AWS_ERRORS as error:
+            found.unchecked, found.error = len(image_ids) - position, describe_error(error)
+            return found
+        found.shared_with[image_id] = shared_with(response.get("LaunchPermissions", []))
         if interval:
             time.sleep(max(interval - (time.monotonic() - started), 0.0))
-    return result
+    return found
 
 
 def images_due(account_region: AccountRegion, limit: int) -> list[Image]:
@@ -72,7 +88,7 @@ def images_due(account_region: AccountRegion, limit: int) -> list[Image]:
             Q(launch_permissions_checked_at__isnull=True)
             | Q(launch_permissions_checked_at__lt=cutoff)
         )
-        .order_by("launch_permissions_checked_at", "pk")[:limit]
+        .order_by(F("launch_permissions_checked_at").asc(nulls_first=True), "pk")[:limit]
     )
 
 
@@ -88,16 +104,19 @@ def refresh_launch_permissions(
     if not images:
         return 0
     per_second = per_second or settings.LAUNCH_PERMISSIONS_PER_SECOND
-    session = AwsSession(account_region.account)
-    checked: dict[str, list[str]] = {}
     try:
-        checked = fetch_launch_permissions(
-            session, account_region.region, [i.image_id for i in images], per_second
-        )
+        session = AwsSession(account_region.account)
     except AWS_ERRORS as error:
         logger.warning(
-            "Launch permissions of %s stopped: %s", account_region, describe_error(error)
+            "Launch permissions of %s skipped: %s", account_region, describe_error(error)
         )
+        return 0
+    found = fetch_launch_permissions(
+        session, account_region.region, [i.image_id for i in images], per_second
+    )
+    if found.error:
+        logger.warning("Launch permissions of %s stopped: %s", account_region, found.error)
+    checked = found.shared_with
     now = timezone.now()
     for image in images:
         if image.image_id in checked:

@@ -53,7 +53,8 @@ class RegionListing:
 
 def list_region(session: AwsSession, region: str) -> RegionListing:
     """List own images and their usage; raises on any AWS error."""
-    images = list(list_images(session, region))
+    # One record per image even if pages overlapped (a listing that changed between pages).
+    images = list({image["ImageId"]: image for image in list_images(session, region)}.values())
     usages = list(dict.fromkeys(list_usage(session, region)))
     own_ids = [image["ImageId"] for image in images]
     supported = True

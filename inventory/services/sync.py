@@ -38,7 +38,7 @@ from inventory.models import (
 )
 from inventory.services.accounts import discover_regions, register_ambient_account
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
-from inventory.services.launch_permissions import fetch_launch_permissions
+from inventory.services.launch_permissions import LaunchPermissions, fetch_launch_permissions
 from inventory.services.listing import (
     RegionListing,
     UsageObservation,
@@ -291,7 +291,7 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
         listing = list_region(session, result.region)
         permissions = _new_launch_permissions(session, account_region, listing)
         with transaction.atomic():
-            counts = save_listing(account_region, listing, permissions, run)
+            counts = save_listing(account_region, listing, permissions.shared_with, run)
     except AWS_ERRORS as error:
         return _fail(result, describe_error(error), session, started)
     except Exception as error:  # a bug must not be mistaken for a listing: fail the Region
@@ -300,6 +300,11 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
     for key, value in counts.items():
         setattr(result, key, value)
     result.status = RegionSyncStatus.SUCCEEDED
+    if permissions.error:
+        result.error = (
+            f"launch permissions of {permissions.unchecked} images left to the paced pass: "
+            f"{permissions.error}"
+        )
     return _finish_result(result, session, started)
 
 
@@ -326,7 +331,7 @@ def _fail(
 
 def _new_launch_permissions(
     session: AwsSession, account_region: AccountRegion, listing: RegionListing
-) -> dict[str, list[str]]:
+) -> LaunchPermissions:
     """Launch permissions for images that are new or changed since the last listing."""
     known = dict(
         Image.objects.filter(account_region=account_region).values_list("image_id", "fingerprint")
@@ -477,7 +482,8 @@ def upsert_images(images: list[Image], batch_size: int = UPSERT_BATCH_SIZE * 10)
     json_columns = {f.column for f in fields if isinstance(f, models.JSONField)}
     updated = [Image._meta.get_field(name).column for name in OBSERVED_FIELDS]
     column_list = ", ".join(f'"{c}"' for c in columns)
-    with connection.cursor() as cursor:
+    # The staging table empties itself at commit: keep COPY and INSERT in one transaction.
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS inventory_image_stage ON COMMIT DELETE ROWS AS "
             f"SELECT {column_list} FROM inventory_image WITH NO DATA"

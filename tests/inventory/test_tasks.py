@@ -74,6 +74,7 @@ def test_it_caps_the_regions_of_an_account_that_run_at_once(db, settings):
     settings.SYNC_REGIONS_PER_ACCOUNT = 2
     # Two other workers (database sessions) each hold one of the account's slots.
     workers = [connections.create_connection("default") for _ in range(2)]
+    released = workers[-1]
     try:
         for slot, worker in enumerate(workers):
             with worker.cursor() as cursor:
@@ -82,11 +83,15 @@ def test_it_caps_the_regions_of_an_account_that_run_at_once(db, settings):
         with ExitStack() as stack:
             assert not tasks._take_slot(stack, "1" * 12)  # none left: the task retries
             assert tasks._take_slot(stack, "2" * 12)  # other accounts are not held up
-        workers.pop().close()
+        released = workers.pop()
+        with released.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
         with ExitStack() as stack:
             assert tasks._take_slot(stack, "1" * 12)
     finally:
-        for worker in workers:
+        for worker in [*workers, released]:
+            with worker.cursor() as cursor:  # closing alone releases them only eventually
+                cursor.execute("SELECT pg_advisory_unlock_all()")
             worker.close()
 
 
