@@ -238,3 +238,20 @@ def test_it_changes_only_the_description_of_a_locked_rule(aws):
     assert excinfo.value.response["Error"]["Code"] == "ConflictException"
     rule = rbin.get_rule(Identifier=rule_id)
     assert (rule["Description"], rule["RetentionPeriod"]) == ("compliance hold", retention(7))
+
+
+def test_it_tags_and_untags_a_rule(aws):
+    """Recycle Bin (service rbin): rules carry tags like any AWS resource."""
+    rbin = aws.client("rbin")
+    arn = rbin.create_rule(
+        ResourceType="EC2_IMAGE",
+        RetentionPeriod=retention(7),
+        Tags=[{"Key": "owner", "Value": "platform"}],
+    )["RuleArn"]
+
+    rbin.tag_resource(ResourceArn=arn, Tags=[{"Key": "cost-centre", "Value": "42"}])
+    rbin.untag_resource(ResourceArn=arn, TagKeys=["owner"])
+
+    assert rbin.list_tags_for_resource(ResourceArn=arn)["Tags"] == [
+        {"Key": "cost-centre", "Value": "42"}
+    ]
