@@ -81,7 +81,7 @@ admin.site.register(User, AuditedUserAdmin)
 from django.contrib import messages  # noqa: E402
 from django.core.exceptions import PermissionDenied  # noqa: E402
 
-from lifecycle.models import Approval, LifecycleRequest, RequestItem  # noqa: E402
+from lifecycle.models import AccountScope, Approval, LifecycleRequest, RequestItem  # noqa: E402
 from lifecycle.services.requests import RequestError, approve_request  # noqa: E402
 
 
@@ -156,3 +156,12 @@ class LifecycleRequestAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+
+@admin.register(AccountScope)
+class AccountScopeAdmin(admin.ModelAdmin):
+    """Limit a requester or approver to some accounts (no scope: every account)."""
+
+    list_display = ("user", "account")
+    list_filter = ("account",)
+    search_fields = ("user__username", "account__account_id", "account__name")

@@ -578,6 +578,9 @@ def reconcile_items(older_than: timedelta | None = None, now: datetime | None = 
     item is left alone. Returns how many items were settled.
     """
     older_than = older_than or timedelta(seconds=settings.LIFECYCLE_RECONCILE_AFTER_SECONDS)
+    # Never earlier than a call in flight could still be answered.
+    in_flight = settings.AWS_CONNECT_TIMEOUT + settings.AWS_READ_TIMEOUT
+    older_than = max(older_than, timedelta(seconds=in_flight))
     cutoff = (now or timezone.now()) - older_than
     stuck = RequestItem.objects.filter(
         status=ItemStatus.EXECUTING, claimed_at__lt=cutoff

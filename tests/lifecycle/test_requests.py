@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 
 from amidash.roles import Role
 from lifecycle.choices import ItemStatus, RequestStatus
-from lifecycle.models import AccountScope, Approval, AuditEvent, AuditSource
+from lifecycle.models import AccountScope, Approval, AuditEvent, AuditSource, LifecycleRequest
 from lifecycle.services.requests import (
     RequestError,
     approve_request,
@@ -74,18 +74,21 @@ def test_it_requires_a_reason_and_the_requester_role(estate, requester, viewer, 
             ask(user, "deregister", [estate["unused"]])
 
 
-@pytest.mark.parametrize(
-    ("when", "message"),
-    [
+def test_it_checks_deprecation_times_against_aws_limits(estate, requester):
+    cases = [
         (datetime.now(UTC) - timedelta(minutes=5), "in the future"),
         (datetime.now(UTC) + timedelta(days=365 * 11), "10 years"),
         ("not a date", "valid date"),
         (None, "needs the date"),
-    ],
-)
-def test_it_checks_deprecation_times_against_aws_limits(estate, requester, when, message):
-    with pytest.raises(RequestError, match=message):
-        ask(requester, "deprecate", [estate["unused"]], parameters={"deprecate_at": when})
+    ]
+    for when, message in cases:
+        with pytest.raises(RequestError, match=message):
+            ask(requester, "deprecate", [estate["unused"]], parameters={"deprecate_at": when})
+    with pytest.raises(RequestError, match="Region"):
+        ask(requester, "copy", [estate["unused"]], parameters={"regions": []})
+    with pytest.raises(RequestError, match="Not a Region name: mars-1"):
+        ask(requester, "copy", [estate["unused"]], parameters={"regions": ["mars-1"]})
+    assert not LifecycleRequest.objects.exists()
 
 
 def test_it_rounds_the_deprecation_time_to_the_minute(estate, requester):

@@ -64,9 +64,9 @@ def _redis_available() -> bool:
         return False
 
 
-@pytest.fixture
-def sandbox_server() -> Iterator[Any]:
-    """``manage.py sandbox --port 0`` in a subprocess, and a handle on it."""
+@pytest.fixture(scope="module")
+def sandbox_process() -> Iterator[str]:
+    """``manage.py sandbox --port 0`` in a subprocess for this module; yields its endpoint."""
     env = os.environ | {"DEBUG": "true", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [PYTHON, "manage.py", "sandbox", "--port", "0", "--estate", "empty"],
@@ -84,11 +84,18 @@ def sandbox_server() -> Iterator[Any]:
                 endpoint = match.group(1)
                 break
         assert endpoint, "the sandbox server did not start"
-        with connect(endpoint) as aws:
-            yield aws
+        yield endpoint
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def sandbox_server(sandbox_process) -> Iterator[Any]:
+    """A handle on the server, reset for each test."""
+    with connect(sandbox_process) as aws:
+        aws.reset()
+        yield aws
 
 
 @pytest.fixture
@@ -134,7 +141,10 @@ class Workers:
             "DEBUG": "true",
             "CELERY_BROKER_URL": REDIS_URL,
             "AWS_ENDPOINT_URL": self.aws.endpoint_url,
-            "AMIDASH_RECONCILE_AFTER_SECONDS": "2",
+            # The reconciler waits longer than a call may take (connect + read timeouts).
+            "AMIDASH_AWS_CONNECT_TIMEOUT": "2",
+            "AMIDASH_AWS_READ_TIMEOUT": "6",
+            "AMIDASH_RECONCILE_AFTER_SECONDS": "9",
             "AMIDASH_MUTATIONS_PER_SECOND": "100",
         }
         command = [
@@ -164,13 +174,13 @@ class Workers:
         process.wait(timeout=10)
 
     def stop_all(self) -> None:
+        """The test is over: no need for a warm shutdown; empty the dedicated Redis db."""
         for process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+                self.kill(process)
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 @pytest.fixture
@@ -206,7 +216,7 @@ def test_it_mutates_once_when_the_worker_is_killed_mid_item(
     image_id = register_image(aws, "old-build")
     sync()
     request = ask(requester, "deregister", [image_id])
-    aws.set_fault("latency", action="DeregisterImage", seconds=4)
+    aws.set_fault("latency", action="DeregisterImage", seconds=3)
     first = workers.start()
     approve(approver, request)
     wait_for(lambda: aws.calls(action="DeregisterImage"), what="the DeregisterImage call")
@@ -218,10 +228,13 @@ def test_it_mutates_once_when_the_worker_is_killed_mid_item(
     from lifecycle.tasks import reconcile_requests
 
     def settled() -> bool:
-        reconcile_requests.delay()
-        return _status(request) in (RequestStatus.SUCCEEDED, RequestStatus.FAILED)
+        if _status(request) in (RequestStatus.SUCCEEDED, RequestStatus.FAILED):
+            return True
+        reconcile_requests.delay()  # as beat would, every few seconds
+        time.sleep(2)
+        return False
 
-    wait_for(settled, timeout=90, what="the reconciler to settle the item")
+    wait_for(settled, timeout=120, what="the reconciler to settle the item")
     item.refresh_from_db()
     assert item.status == ItemStatus.SUCCEEDED and item.response["reconciled"] is True
     assert len(aws.calls(action="DeregisterImage")) == 1
