@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from inventory.models import Image
 from lifecycle.exports import FORMATS, start_export, stream_export
 from lifecycle.filtersets import AuditFilterForm
-from lifecycle.models import AuditEvent, AuditSource
+from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
 from lifecycle.reports import build_report
 from lifecycle.services.audit import image_history, keyset_page, request_history
 from lifecycle.services.audit_digests import latest_digest
@@ -145,8 +145,21 @@ def image_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
-    """The history of one lifecycle request: its own events and everything correlated."""
-    context = {"request_pk": pk, **_page(request, request_history(pk), TIMELINE_SIZE)}
+    """The history of one lifecycle request: its own events and everything correlated.
+
+    For whoever may read requests (every role) or the audit log; 404 for an unknown request.
+    """
+    if not (
+        request.user.has_perm("lifecycle.view_lifecyclerequest")
+        or request.user.has_perm("lifecycle.view_auditevent")
+    ):
+        raise PermissionDenied("Reading lifecycle requests needs a role.")
+    lifecycle_request = get_object_or_404(LifecycleRequest, pk=pk)
+    context = {
+        "request_pk": pk,
+        "lifecycle_request": lifecycle_request,
+        **_page(request, request_history(pk), TIMELINE_SIZE),
+    }
     context["timeline_url"] = request.path
     return _render(
         request, "lifecycle/request_timeline.html", "lifecycle/partials/timeline.html", context

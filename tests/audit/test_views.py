@@ -9,7 +9,7 @@ from django.urls import reverse
 from lifecycle.models import AuditEvent
 from lifecycle.services.audit import Target, record_event, target_of
 from tests.audit.conftest import write_events
-from tests.audit.factories import make_image
+from tests.audit.factories import make_image, make_request
 from tests.conftest import signed_in
 
 AUDIT = reverse("lifecycle:audit_log")
@@ -152,13 +152,29 @@ def test_it_answers_404_for_the_timeline_of_an_unknown_image(viewer):
     assert signed_in(viewer).get(url).status_code == 404
 
 
-def test_it_shows_a_request_timeline_with_correlated_events(viewer):
-    record_event("request.created", actor=viewer, source="web", target=Target("request", "41"))
-    record_event("item.executed", actor=None, source="worker", correlation_id="request:41")
-    record_event("request.created", actor=viewer, source="web", target=Target("request", "42"))
-    url = reverse("lifecycle:request_timeline", args=[41])
+def test_it_shows_a_request_timeline_with_correlated_events(viewer, requester):
+    from lifecycle.models import LifecycleRequest
+
+    wanted = make_request(requester)
+    other = make_request(requester)
+    record_event("request.created", actor=requester, source="web", target=wanted)
+    record_event(
+        "item.executed", actor=None, source="worker", correlation_id=f"request:{wanted.pk}"
+    )
+    record_event("request.created", actor=requester, source="web", target=other)
+    url = reverse("lifecycle:request_timeline", args=[wanted.pk])
     events = signed_in(viewer).get(url).context["events"]
     assert [e.verb for e in events] == ["item.executed", "request.created"]
+    missing = reverse("lifecycle:request_timeline", args=[LifecycleRequest.objects.count() + 999])
+    assert signed_in(viewer).get(missing).status_code == 404
+
+
+def test_it_refuses_the_request_timeline_to_a_user_without_a_role(requester):
+    from tests.conftest import make_user
+
+    nobody = make_user("nobody")
+    url = reverse("lifecycle:request_timeline", args=[make_request(requester).pk])
+    assert signed_in(nobody).get(url).status_code == 403
 
 
 def test_it_names_images_by_aws_id_account_and_region(db):
