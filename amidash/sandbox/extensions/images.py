@@ -275,11 +275,10 @@ def _other_accounts_images(backend: Any, ami_ids: list[str], owners: list[str]) 
 
 
 def _executable_by(image: Ami, users: list[str], me: str) -> bool:
-    accounts = {me if user == "self" else user for user in users}
-    if "all" in accounts and image.is_public:
-        return True
+    """ExecutableUsers: public images, or those with a launch permission for one of the users."""
     if image.is_public:
         return True
+    accounts = {me if user == "self" else user for user in users}
     return any(p.get("UserId") in accounts for p in image.launch_permissions)
 
 
