@@ -18,7 +18,6 @@ follow the same rules as any client's calls. Either way the result looks the sam
 from __future__ import annotations
 
 import hashlib
-import logging
 import random
 import time
 from collections import Counter
@@ -30,10 +29,12 @@ from typing import Any
 
 from amidash.sandbox import clock, faults
 
-logger = logging.getLogger(__name__)
-
 ESTATES = ("empty", "demo", "large")
 MANAGEMENT_ACCOUNT_ID = "123456789012"
+PROD = "210987654321"
+STAGING = "345678901234"
+DEV = "456789012345"
+SHARED_SERVICES = "567890123456"
 ROLE_NAME = "AmidashReadOnly"
 LARGE_IMAGE_COUNT = 100_000
 ACCESS_KEY_ID = "AKIASANDBOXESTATE000"
@@ -91,7 +92,7 @@ ACCOUNTS = (
         MANAGEMENT_ACCOUNT_ID, "management", ("us-east-1",), ("bastion-al2",), workloads=False
     ),
     AccountPlan(
-        "210987654321",
+        PROD,
         "prod",
         ("us-east-1", "us-west-2", "eu-west-1"),
         (
@@ -104,21 +105,21 @@ ACCOUNTS = (
         workloads=True,
     ),
     AccountPlan(
-        "345678901234",
+        STAGING,
         "staging",
         ("us-east-1", "eu-west-1"),
         ("web-api-ubuntu22", "worker-al2023", "payments-svc", "data-pipeline-spark"),
         workloads=True,
     ),
     AccountPlan(
-        "456789012345",
+        DEV,
         "dev",
         ("us-east-1", "us-west-2"),
         ("web-api-ubuntu22", "worker-al2023", "gpu-inference-cuda12", "data-pipeline-spark"),
         workloads=True,
     ),
     AccountPlan(
-        "567890123456",
+        SHARED_SERVICES,
         "shared-services",
         ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"),
         (
@@ -131,7 +132,6 @@ ACCOUNTS = (
         workloads=False,
     ),
 )
-SHARED_SERVICES = "567890123456"
 # Extra Regions the large estate populates for every account.
 LARGE_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
 # Families whose workloads run from Auto Scaling groups by launch configuration (the old way).
@@ -502,7 +502,7 @@ def _apply_lifecycle_state(estate: Estate, seeded: SeededImage, age_days: float)
 
     image, rng, now = seeded.image, estate.rng, estate.now
     created = image.creation_date
-    if seeded.index == 0 and seeded.account_id in ("210987654321", SHARED_SERVICES):
+    if seeded.index == 0 and seeded.account_id in (PROD, SHARED_SERVICES):
         image_rules.set_deregistration_protection(image, True, cooldown=rng.random() < 0.5)
     if seeded.index >= 3 and rng.random() < 0.7:
         launched = created + timedelta(days=rng.uniform(0, min(age_days, 60)))
@@ -519,7 +519,7 @@ def _apply_lifecycle_state(estate: Estate, seeded: SeededImage, age_days: float)
 def _share_golden_images(estate: Estate) -> None:
     """shared-services shares recent golden images with the member accounts; two are public."""
     members = [plan.account_id for plan in ACCOUNTS if plan.account_id != SHARED_SERVICES]
-    for (account_id, _region, prefix), images in estate.images.items():
+    for (account_id, region, prefix), images in estate.images.items():
         if account_id != SHARED_SERVICES:
             continue
         for seeded in images[:8]:
@@ -527,14 +527,14 @@ def _share_golden_images(estate: Estate) -> None:
                 continue
             for member in members:
                 seeded.image.launch_permissions.append({"UserId": member})
-        if prefix == "bastion-al2" and _region == "us-east-1":
+        if prefix == "bastion-al2" and region == "us-east-1":
             for seeded in images[:2]:
                 seeded.image.launch_permissions.append({"Group": "all"})
     # prod shares its newest payments images with staging for pre-release testing
-    for (account_id, _region, prefix), images in estate.images.items():
-        if account_id == "210987654321" and prefix == "payments-svc":
+    for (account_id, _, prefix), images in estate.images.items():
+        if account_id == PROD and prefix == "payments-svc":
             for seeded in images[:3]:
-                seeded.image.launch_permissions.append({"UserId": "345678901234"})
+                seeded.image.launch_permissions.append({"UserId": STAGING})
 
 
 def _copy_across_regions(estate: Estate) -> None:
@@ -561,7 +561,6 @@ def _copy_across_regions(estate: Estate) -> None:
                         }
                     ],
                 )
-                estate.counts["copies"] += 1
 
 
 def _pick(images: list[SeededImage], index: int) -> SeededImage:
@@ -683,12 +682,12 @@ def _fill_recycle_bin(estate: Estate) -> None:
     """prod keeps tagged images 30 days in the bin, dev everything 7 days; deregister some."""
     rules = (
         (
-            "210987654321",
+            PROD,
             "us-east-1",
             30,
             [{"ResourceTagKey": "RecycleBin", "ResourceTagValue": "retain"}],
         ),
-        ("456789012345", "us-east-1", 7, []),
+        (DEV, "us-east-1", 7, []),
     )
     for account_id, region, days, tags in rules:
         rbin = estate.clients("rbin", region, account_id)
