@@ -145,9 +145,24 @@ def load_images(total: int, start: int, rng: random.Random) -> None:
                         )
                     )
         ImageUsage.objects.bulk_create(usages)
+    if start == 0:
+        _make_runs(now)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE inventory_image")
         cursor.execute("ANALYZE inventory_imageusage")
+
+
+def _make_runs(now: datetime) -> None:
+    """Twelve finished daily sync runs, for the trend."""
+    from inventory.models import SyncRun
+
+    for day in range(12, 0, -1):
+        SyncRun.objects.create(
+            status="succeeded",
+            trigger="beat",
+            started_at=now - timedelta(days=day, minutes=5),
+            finished_at=now - timedelta(days=day),
+        )
 
 
 def deep_page_query(sort: str, page: int, size: int, filters: dict[str, str]) -> str:
@@ -188,6 +203,7 @@ def pages(detail_pk: int, deep: bool = True) -> dict[str, str]:
         "list, filtered+sorted": "/images/?in_use=no&region=eu-west-1&sort=-storage",
         "list, name search": "/images/?q=payments-svc-1.99",
         "overview": "/",
+        "overview trend (lazy)": "/overview/trend/",
         "image detail": f"/images/{detail_pk}/",
     }
     if deep:

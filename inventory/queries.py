@@ -195,7 +195,7 @@ AGE_BUCKETS: list[tuple[str, int, int | None]] = [
     ("1-2 y", 365, 730),
     ("> 2 y", 730, None),
 ]
-TREND_RUNS = 20
+TREND_RUNS = 12
 
 
 def _current() -> Q:
@@ -310,6 +310,34 @@ def recent_runs(limit: int = TREND_RUNS) -> list[Any]:
 
     runs = SyncRun.objects.filter(finished_at__isnull=False).order_by("-finished_at")[:limit]
     return list(reversed(runs))
+
+
+def trend_points(runs: list[Any]) -> list[dict[str, Any]]:
+    """The estate as it stood when each run finished: images present, their storage, images
+    gone so far. Rebuilt from first_seen_at and gone_at in one scan (2 aggregates per run)."""
+    from django.db.models import Count, Sum
+
+    from inventory.models import Image
+
+    if not runs:
+        return []
+    aggregates: dict[str, Any] = {}
+    for index, run in enumerate(runs):
+        moment = run.finished_at
+        present = Q(first_seen_at__lte=moment) & (Q(gone_at__isnull=True) | Q(gone_at__gt=moment))
+        aggregates[f"present_{index}"] = Count("pk", filter=present)
+        aggregates[f"storage_{index}"] = Sum("storage_gib", filter=present, default=0)
+        aggregates[f"gone_{index}"] = Count("pk", filter=Q(gone_at__lte=moment))
+    figures = Image.objects.aggregate(**aggregates)
+    return [
+        {
+            "run": run,
+            "present": figures[f"present_{index}"],
+            "storage": figures[f"storage_{index}"],
+            "gone": figures[f"gone_{index}"],
+        }
+        for index, run in enumerate(runs)
+    ]
 
 
 def latest_run_with_failures() -> tuple[Any, list[Any]]:

@@ -6,6 +6,7 @@ app_name = "inventory"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("overview/trend/", views.overview_trend, name="overview_trend"),
     path("images/", views.image_list, name="image_list"),
     path(
         "images/export.<str:export_format>",

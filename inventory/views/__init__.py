@@ -2,7 +2,7 @@
 
 from inventory.views.accounts import account_list
 from inventory.views.images import image_detail, image_export, image_list
-from inventory.views.overview import overview
+from inventory.views.overview import overview, overview_trend
 from inventory.views.sync import sync_now, sync_run_detail, sync_runs
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "image_export",
     "image_list",
     "overview",
+    "overview_trend",
     "sync_now",
     "sync_run_detail",
     "sync_runs",

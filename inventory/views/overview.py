@@ -52,7 +52,7 @@ def _price() -> Decimal:
     return Decimal(str(settings.STORAGE_PRICE_PER_GB_MONTH))
 
 
-def _charts(totals: dict[str, Any], runs: list[Any]) -> dict[str, Any]:
+def _charts(totals: dict[str, Any]) -> dict[str, Any]:
     states = [
         charts.Bar(
             name.title(),
@@ -66,12 +66,6 @@ def _charts(totals: dict[str, Any], runs: list[Any]) -> dict[str, Any]:
         charts.Bar(label, totals[f"age_{index}"], "accent")
         for index, (label, _low, _high) in enumerate(queries.AGE_BUCKETS)
     ]
-    labels = [timezone.localtime(run.finished_at).strftime("%b %d %H:%M") for run in runs]
-    trend = [
-        charts.Series("Images seen", [run.images_seen for run in runs], "accent"),
-        charts.Series("New", [run.images_created for run in runs], "ok"),
-        charts.Series("Gone", [run.images_gone for run in runs], "bad"),
-    ]
     usage = [
         charts.Bar("In use", totals["in_use_count"], "ok"),
         charts.Bar("Unused", totals["unused_count"], "warn"),
@@ -80,7 +74,6 @@ def _charts(totals: dict[str, Any], runs: list[Any]) -> dict[str, Any]:
         "state_chart": charts.horizontal_bars(states, "Images by state"),
         "age_chart": charts.column_chart(ages, "Age of current images"),
         "usage_chart": charts.proportion_bar(usage, "Current images in use and unused"),
-        "trend_chart": charts.trend_chart(labels, trend, "Images over the last sync runs"),
     }
 
 
@@ -100,7 +93,6 @@ def overview(request: HttpRequest) -> HttpResponse:
     cleanup_days, notice = _cleanup_days(request)
     figures = queries.estate_figures(now, cleanup_days)
     totals = figures.totals
-    runs = queries.recent_runs()
     latest, failed = queries.latest_run_with_failures()
     price = _price()
     context = {
@@ -113,13 +105,32 @@ def overview(request: HttpRequest) -> HttpResponse:
         "price": price,
         "regions": _with_heat(figures.regions),
         "accounts": figures.accounts,
-        "runs": runs,
         "latest_run": latest,
         "failed_results": failed,
         "notice": notice,
         "has_images": totals["current"] or totals["state_gone"],
-        **_charts(totals, runs),
+        **_charts(totals),
     }
     return render_page(
         request, "inventory/overview.html", "inventory/partials/overview_body.html", context
+    )
+
+
+@require_GET
+def overview_trend(request: HttpRequest) -> HttpResponse:
+    """The trend over the last sync runs; loaded after the overview (it scans the images)."""
+    points = queries.trend_points(queries.recent_runs())
+    labels = [timezone.localtime(p["run"].finished_at).strftime("%b %d %H:%M") for p in points]
+    images = [
+        charts.Series("Images", [p["present"] for p in points], "accent"),
+        charts.Series("Gone (total)", [p["gone"] for p in points], "bad"),
+    ]
+    storage = [charts.Series("Storage GiB", [p["storage"] for p in points], "warn")]
+    context = {
+        "points": points,
+        "images_chart": charts.trend_chart(labels, images, "Images at each sync run"),
+        "storage_chart": charts.trend_chart(labels, storage, "Storage GiB at each sync run"),
+    }
+    return render_page(
+        request, "inventory/overview_trend.html", "inventory/partials/overview_trend.html", context
     )

@@ -68,3 +68,35 @@ def test_it_keeps_its_queries_constant_as_the_estate_grows(viewer_client, estate
     with CaptureQueriesContext(connection) as after:
         viewer_client.get(URL)
     assert len(after.captured_queries) == len(before.captured_queries) <= 12
+
+
+def test_it_loads_the_trend_after_the_page_with_a_plain_link(viewer_client, estate) -> None:
+    body = viewer_client.get(URL).content.decode()
+    assert 'hx-get="/overview/trend/"' in body and 'hx-trigger="load"' in body
+    assert '<a href="/overview/trend/">Show the trend</a>' in body
+
+
+def test_it_rebuilds_the_estate_at_each_past_run(viewer_client, estate) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from inventory.models import Image
+    from tests.dashboards.factories import make_sync_run
+
+    now = timezone.now()
+    Image.objects.update(first_seen_at=now - datetime.timedelta(days=20))
+    newest = estate["images"]["web_new"]
+    Image.objects.filter(pk=newest.pk).update(first_seen_at=now - datetime.timedelta(days=5))
+    gone = estate["images"]["old_gone"]
+    Image.objects.filter(pk=gone.pk).update(gone_at=now - datetime.timedelta(days=2))
+    for days in (10, 3, 1):
+        make_sync_run(finished_at=now - datetime.timedelta(days=days))
+    response = viewer_client.get("/overview/trend/", headers={"HX-Request": "true"})
+    text = _text(response)
+    assert "<html" not in response.content.decode()
+    assert "<svg" in response.content.decode()
+    # 10 days ago: 6 images (not the newest), none gone; 3 days ago: 7; 1 day ago: 6, 1 gone;
+    # the estate's own run, now: the same.
+    rows = re.findall(r"#\d+ \S+ \S+ (\d+) (\d+) (\d+)", text)
+    assert [(int(a), int(b)) for a, b, _ in rows] == [(6, 0), (7, 0), (6, 1), (6, 1)]

@@ -16,6 +16,7 @@ def _pages(estate: dict) -> list[tuple[str, str]]:
     image = estate["images"]["web_new"]
     return [
         ("overview", reverse("inventory:overview")),
+        ("trend", reverse("inventory:overview_trend")),
         ("images", reverse("inventory:image_list")),
         ("image", reverse("inventory:image_detail", args=[image.pk])),
         ("sync", reverse("inventory:sync_runs")),
