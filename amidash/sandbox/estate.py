@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from amidash.sandbox import clock, faults
+from amidash.sandbox.extensions import images as image_rules
 
 ESTATES = ("empty", "demo", "large")
 MANAGEMENT_ACCOUNT_ID = "123456789012"
@@ -442,8 +443,6 @@ def _seed_family(estate: Estate, plan: AccountPlan, region: str, family: Family)
     from moto.ec2.models.amis import Ami
     from moto.ec2.utils import random_ami_id
 
-    from amidash.sandbox.extensions import images as image_rules
-
     backend = ec2_backends[plan.account_id][region]
     count = _version_count(estate, plan, region, family)
     rng = estate.rng
@@ -498,8 +497,6 @@ def _seed_family(estate: Estate, plan: AccountPlan, region: str, family: Family)
 
 def _apply_lifecycle_state(estate: Estate, seeded: SeededImage, age_days: float) -> None:
     """Deprecation, disablement, protection and past launches, as a pipeline's history leaves."""
-    from amidash.sandbox.extensions import images as image_rules
-
     image, rng, now = seeded.image, estate.rng, estate.now
     created = image.creation_date
     if seeded.index == 0 and seeded.account_id in (PROD, SHARED_SERVICES):
