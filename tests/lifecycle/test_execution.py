@@ -245,3 +245,31 @@ def test_it_reconciles_an_item_left_executing_without_calling_aws_again(aws, req
     request.refresh_from_db()
     assert request.status == RequestStatus.PARTLY_FAILED
     assert image(done).gone_at is not None
+
+
+def test_it_refuses_to_run_a_request_altered_after_approval(aws, requester, approver):
+    image_id = register_image(aws, "old-build")
+    sync()
+    request = ask(requester, "deregister", [image_id])
+    approve(approver, request)
+    RequestItem.objects.filter(request=request).update(observed={"state": "available"})
+    _run(request)
+    item = request.items.get()
+    assert request.status == RequestStatus.FAILED and "fingerprint" in item.error
+    assert aws.calls(action="DeregisterImage") == []
+
+
+def test_it_tells_the_requester_when_execution_finished(
+    aws, requester, approver, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    image_id = register_image(aws, "old-build")
+    sync()
+    request = ask(requester, "deregister", [image_id])
+    approve(approver, request)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        _run(request)
+    assert [m.to for m in mail.outbox] == [[requester.email]]
+    assert "is succeeded" in mail.outbox[0].subject and "1 succeeded" in mail.outbox[0].body

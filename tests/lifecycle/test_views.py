@@ -207,3 +207,15 @@ def test_it_approves_through_the_admin_with_the_same_rules(images, requester, db
         reverse("admin:lifecycle_lifecyclerequest_change", args=[request.pk]), {"status": "pending"}
     )
     assert change.status_code == 403
+
+
+def test_it_polls_the_request_page_while_executing_and_stops_after(images, requester, approver):
+    request = ask(requester, "deregister", images["old"])
+    url = reverse("lifecycle:request_detail", args=[request.pk])
+    client = signed_in(approver)
+    LifecycleRequest.objects.filter(pk=request.pk).update(status=RequestStatus.EXECUTING)
+    polling = client.get(url, {"poll": 1}, HTTP_HX_REQUEST="true")
+    assert polling.status_code == 200 and 'hx-trigger="every 2s"' in polling.content.decode()
+    LifecycleRequest.objects.filter(pk=request.pk).update(status=RequestStatus.SUCCEEDED)
+    done = client.get(url, {"poll": 1}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 286 and "<html" not in done.content.decode()
