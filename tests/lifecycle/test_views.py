@@ -219,3 +219,26 @@ def test_it_polls_the_request_page_while_executing_and_stops_after(images, reque
     LifecycleRequest.objects.filter(pk=request.pk).update(status=RequestStatus.SUCCEEDED)
     done = client.get(url, {"poll": 1}, HTTP_HX_REQUEST="true")
     assert done.status_code == 286 and "<html" not in done.content.decode()
+
+
+def test_it_renders_the_form_of_every_action_and_creates_a_deprecation(images, requester):
+    client = signed_in(requester)
+    for action in ("deprecate", "cancel_deprecation", "disable", "enable", "copy"):
+        response = client.get(_create_url(action, images["old"][0]))
+        assert response.status_code == 200, action
+    assert (
+        'type="datetime-local"'
+        in client.get(_create_url("deprecate", images["old"][0])).content.decode()
+    )
+    data = {
+        "action": "deprecate",
+        "image": [image(images["old"][0]).pk],
+        "reason": "superseded",
+        "deprecate_at": "2031-03-04T05:06",
+    }
+    response = client.post(reverse("lifecycle:request_create"), data)
+    assert response.status_code == 302
+    assert LifecycleRequest.objects.get().parameters == {"deprecate_at": "2031-03-04T05:06:00Z"}
+    past = data | {"deprecate_at": "2001-01-01T00:00"}
+    refused = client.post(reverse("lifecycle:request_create"), past)
+    assert refused.status_code == 400 and "must be in the future" in refused.content.decode()
