@@ -54,7 +54,7 @@ class ExportPlan:
 
 
 @dataclass
-class _Tally:
+class ContentTally:
     """What the manifest says about the rows written so far."""
 
     content: Any = field(default_factory=hashlib.sha256)
@@ -96,7 +96,7 @@ def export_records(queryset: QuerySet[AuditEvent]) -> Iterator[dict[str, Any]]:
         yield record
 
 
-def build_manifest(plan: ExportPlan, tally: _Tally) -> dict[str, Any]:
+def build_manifest(plan: ExportPlan, tally: ContentTally) -> dict[str, Any]:
     """The signed manifest of a finished export."""
     return sign_document(
         {
@@ -118,7 +118,7 @@ def build_manifest(plan: ExportPlan, tally: _Tally) -> dict[str, Any]:
 
 
 def stream_jsonl(plan: ExportPlan, records: Iterable[dict] | None = None) -> Iterator[bytes]:
-    tally, buffer = _Tally(), []
+    tally, buffer = ContentTally(), []
     for record in records if records is not None else export_records(plan.queryset):
         line = (canonical_json(record) + "\n").encode()
         tally.add(record["sequence"], line)
@@ -145,7 +145,7 @@ def _csv_cell(name: str, value: Any) -> Any:
 
 
 def stream_csv(plan: ExportPlan, records: Iterable[dict] | None = None) -> Iterator[bytes]:
-    tally = _Tally()
+    tally = ContentTally()
     header = _csv_line(list(EXPORT_FIELDS))
     tally.content.update(header)
     buffer = [header]

@@ -9,7 +9,6 @@ the log; only the listed events are held.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from django.conf import settings
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from lifecycle.exports import ExportPlan, _Tally, build_manifest, export_records
+from lifecycle.exports import ContentTally, ExportPlan, build_manifest, export_records
 from lifecycle.models import ActorType, AuditEvent, AuditVerb
 from lifecycle.models.audit import canonical_json
 
@@ -66,7 +65,7 @@ class ReportSummary:
     failures: list[dict[str, Any]] = field(default_factory=list)
     failure_count: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
-    tally: _Tally = field(default_factory=_Tally)
+    tally: ContentTally = field(default_factory=ContentTally)
     _executed: set[tuple[str, str, str, str]] = field(default_factory=set)
     _actions: dict[str, str | None] = field(default_factory=dict)
 
@@ -264,11 +263,3 @@ def _manifest_page(pdf: FPDF, manifest: dict[str, Any]) -> None:
 def build_report(plan: ExportPlan, scope: str) -> bytes:
     summary = summarize(export_records(plan.queryset), settings.AUDIT_PDF_MAX_EVENTS)
     return render_report(plan, summary, scope)
-
-
-def content_digest(records: Iterable[dict[str, Any]]) -> str:
-    """SHA-256 of records as canonical JSON lines (what a PDF manifest's content_sha256 is)."""
-    digest = hashlib.sha256()
-    for record in records:
-        digest.update((canonical_json(record) + "\n").encode())
-    return digest.hexdigest()

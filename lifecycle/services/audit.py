@@ -21,15 +21,15 @@ from __future__ import annotations
 import contextvars
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -77,7 +77,6 @@ class EventDraft:
     correlation_id: str = ""
     occurred_at: datetime | None = None
     actor_name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -332,13 +331,3 @@ def rows_in_order(
         if len(rows) < size:
             return
         last, size = rows[-1][position], batch
-
-
-def counts_by(queryset: QuerySet[AuditEvent], *fields: str) -> list[Mapping[str, Any]]:
-    """Event counts grouped by the given fields, largest first."""
-    return list(
-        queryset.order_by()
-        .values(*fields)
-        .annotate(count=models.Count("sequence"))
-        .order_by("-count", *fields)
-    )
