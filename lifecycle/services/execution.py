@@ -507,10 +507,19 @@ def start_request(request_pk: int) -> LifecycleRequest | None:
     return request
 
 
+def item_groups(request_pk: int) -> list[tuple[str, str]]:
+    """The account+Region pairs of a request's pending items (each has its own pacing)."""
+    pending = RequestItem.objects.filter(request_id=request_pk, status=ItemStatus.PENDING)
+    return sorted(set(pending.values_list("account_id", "region")))
+
+
 def execute_request(
-    request_pk: int, sleep: Callable[[float], None] = time.sleep
+    request_pk: int,
+    sleep: Callable[[float], None] = time.sleep,
+    group: tuple[str, str] | None = None,
 ) -> LifecycleRequest | None:
-    """Run every pending item of an approved request, then finish it when all are settled.
+    """Run the pending items of an approved request (of one account+Region with ``group``),
+    then finish it when all are settled.
 
     Idempotent: a redelivered task skips claimed items (the reconciler settles those).
     """
@@ -522,6 +531,8 @@ def execute_request(
         return finish_request(request.pk)
     sessions = Sessions(actor_name=f"request-{request.pk}")
     pending = request.items.filter(status=ItemStatus.PENDING).order_by("pk")
+    if group is not None:
+        pending = pending.filter(account_id=group[0], region=group[1])
     for item in pending.select_related("image__account").iterator(chunk_size=200):
         if claim_item(item.pk):
             item.attempts += 1

@@ -273,3 +273,23 @@ def test_it_tells_the_requester_when_execution_finished(
         _run(request)
     assert [m.to for m in mail.outbox] == [[requester.email]]
     assert "is succeeded" in mail.outbox[0].subject and "1 succeeded" in mail.outbox[0].body
+
+
+def test_it_runs_each_account_and_region_as_its_own_task(aws, requester, approver, settings):
+    from amidash.celery import app
+    from lifecycle.tasks import execute_request as execute_task
+
+    settings.SYNC_REGIONS = [REGION, OTHER_REGION]
+    ids = [register_image(aws, "east-old"), register_image(aws, "west-old", OTHER_REGION)]
+    sync()
+    request = ask(requester, "deregister", ids)
+    approve(approver, request)
+    eager, app.conf.task_always_eager = app.conf.task_always_eager, True
+    try:
+        assert execute_task.delay(request.pk).get() == "fanned out"
+    finally:
+        app.conf.task_always_eager = eager
+    request.refresh_from_db()
+    assert request.status == RequestStatus.SUCCEEDED
+    regions = {call["region"] for call in aws.calls(action="DeregisterImage")}
+    assert regions == {REGION, OTHER_REGION}
