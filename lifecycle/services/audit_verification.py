@@ -15,16 +15,16 @@ that does not fit, a few extra look-ups tell apart the kinds of tampering:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from django.db import models
+from django.db import connection, models
 
 from lifecycle.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
 from lifecycle.models.audit import event_hash
-from lifecycle.services.audit import rows_in_order
 from lifecycle.services.audit_digests import Digest
 from lifecycle.services.audit_signing import verify_document
 
@@ -94,11 +94,34 @@ class _Lookahead:
         return self._next
 
 
+_ROW_NAMES = (*HASHED_FIELDS, "hash")
+_ROWS_SQL = (
+    "SELECT {} FROM lifecycle_auditevent WHERE sequence > %s ORDER BY sequence LIMIT %s".format(
+        ", ".join(f"{name}::text" if name in {"before", "after"} else name for name in _ROW_NAMES)
+    )
+)
+
+
 def database_rows() -> Iterator[dict[str, Any]]:
-    """Every event as a dict of its hashed fields and hash, in sequence order, streamed."""
-    names = (*HASHED_FIELDS, "hash")
-    for row in rows_in_order(AuditEvent.objects.all(), names, batch=_CHUNK):
-        yield dict(zip(names, row, strict=True))
+    """Every event as a dict of its hashed fields and hash, in sequence order.
+
+    Keyset batches of plain SQL: verification reads every row, and skipping the ORM's
+    per-row conversions makes it about half again as fast. JSON is parsed once, here.
+    """
+    last = -(2**63)  # from the smallest bigint: a forged row numbered 0 or below is read too
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_ROWS_SQL, [last, _CHUNK])
+            rows = cursor.fetchall()
+        for values in rows:
+            row = dict(zip(_ROW_NAMES, values, strict=True))
+            for name in ("before", "after"):
+                if row[name] is not None:
+                    row[name] = json.loads(row[name])
+            yield row
+        if len(rows) < _CHUNK:
+            return
+        last = rows[-1][0]
 
 
 def position_of_hash(value: str) -> int | None:
@@ -179,6 +202,12 @@ def _walk(
     position, previous_hash = 0, GENESIS_HASH
     for row in rows:
         position += 1
+        if row["sequence"] < position:
+            raise _Bad(
+                Problem.INSERTED,
+                row["sequence"],
+                f"event #{row['sequence']} lies outside the sequence, which starts at #1",
+            )
         if row["sequence"] != position:
             raise _Bad(
                 Problem.MISSING,

@@ -187,6 +187,16 @@ def test_it_notices_the_newest_events_cut_off_after_a_digest(chain):
     assert (result.problem, result.sequence) == ("missing", last - 2)
 
 
+def test_it_notices_an_event_numbered_below_the_start(chain):
+    def forge() -> None:
+        forged = replace_fields(AuditEvent.objects.get(sequence=chain[0]), sequence=-7)
+        forged.hash = "b" * 64
+        forged.save(force_insert=True)
+
+    result = tamper_and_verify(forge)
+    assert (result.problem, result.sequence) == ("inserted", -7)
+
+
 def test_it_refuses_a_digest_signed_with_another_key(db):
     write_events(5)
     path = write_digest()
