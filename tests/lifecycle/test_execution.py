@@ -275,8 +275,9 @@ def test_it_tells_the_requester_when_execution_finished(
     assert "is succeeded" in mail.outbox[0].subject and "1 succeeded" in mail.outbox[0].body
 
 
-def test_it_runs_each_account_and_region_as_its_own_task(aws, requester, approver, settings):
-    from amidash.celery import app
+def test_it_runs_each_account_and_region_as_its_own_task(
+    aws, requester, approver, settings, eager_celery
+):
     from lifecycle.tasks import execute_request as execute_task
 
     settings.SYNC_REGIONS = [REGION, OTHER_REGION]
@@ -284,11 +285,7 @@ def test_it_runs_each_account_and_region_as_its_own_task(aws, requester, approve
     sync()
     request = ask(requester, "deregister", ids)
     approve(approver, request)
-    eager, app.conf.task_always_eager = app.conf.task_always_eager, True
-    try:
-        assert execute_task.delay(request.pk).get() == "fanned out"
-    finally:
-        app.conf.task_always_eager = eager
+    assert execute_task.delay(request.pk).get() == "fanned out"
     request.refresh_from_db()
     assert request.status == RequestStatus.SUCCEEDED
     regions = {call["region"] for call in aws.calls(action="DeregisterImage")}

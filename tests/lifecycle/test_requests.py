@@ -128,16 +128,23 @@ def test_it_refuses_a_second_decision_by_the_same_person(estate, requester, appr
 
 
 def test_it_needs_n_approvals_when_configured(
-    estate, requester, approver, second_approver, settings, django_capture_on_commit_callbacks
+    estate,
+    requester,
+    approver,
+    second_approver,
+    settings,
+    eager_celery,
+    django_capture_on_commit_callbacks,
 ):
     settings.LIFECYCLE_APPROVALS_REQUIRED = {"deregister": 2}
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     request = ask(requester, "deregister", [estate["unused"]])
     assert request.approvals_required == 2
     assert approve(approver, request).status == RequestStatus.PENDING
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert approve(second_approver, request).status == RequestStatus.APPROVED
-    assert callbacks  # execution was queued after commit
+    assert callbacks  # execution was queued after commit, and ran
+    request.refresh_from_db()
+    assert request.status == RequestStatus.SUCCEEDED
     events = AuditEvent.objects.filter(
         verb="request.approved", correlation_id=f"request:{request.pk}"
     ).order_by("sequence")

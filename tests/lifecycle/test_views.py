@@ -87,9 +87,8 @@ def test_it_forbids_requests_without_the_requester_role(images, viewer, approver
 
 
 def test_it_approves_on_the_page_and_queues_execution(
-    images, requester, approver, settings, django_capture_on_commit_callbacks
+    images, requester, approver, eager_celery, django_capture_on_commit_callbacks
 ):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     request = ask(requester, "deregister", images["old"])
     client = signed_in(approver)
     page = client.get(reverse("lifecycle:request_detail", args=[request.pk])).content.decode()
