@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -232,6 +232,8 @@ def call_once(call: Callable[[], dict[str, Any]], sleep: Callable[[float], None]
                 sleep(min(0.2 * 2**attempt, 20.0))
                 continue
             raise
+        except ParamValidationError:
+            raise  # refused before anything was sent
         except AWS_ERRORS as error:  # no answer: AWS may have acted
             raise Unsettled(describe_error(error)) from error
         answer.pop("ResponseMetadata", None)
@@ -455,7 +457,7 @@ def execute_item(
         RequestItem.objects.filter(pk=item.pk).update(error=f"unsettled: {error}")
         logger.warning("item %s unsettled: %s; the reconciler will read AWS", item.pk, error)
         return ItemStatus.EXECUTING
-    except ClientError as error:
+    except (ClientError, ParamValidationError) as error:
         settle_item(item, ItemStatus.FAILED, "item.failed", error=describe_error(error))
         return item.status
     return confirm_item(item, request, sessions, answer)
