@@ -169,6 +169,9 @@ def main() -> None:
     regions = REGIONS[: arguments.regions]
     settings.SYNC_REGIONS = regions
     process, endpoint = start_server()
+    # A database of its own (never the test run's test_<name>, which pytest may be using).
+    test_settings = connection.settings_dict.setdefault("TEST", {})
+    test_settings["NAME"] = f"bench_{connection.settings_dict['NAME']}"
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         with connect(endpoint) as aws:

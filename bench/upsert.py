@@ -98,6 +98,9 @@ def main() -> None:
     from inventory.services.listing import RegionListing, fingerprint
     from inventory.services.sync import image_fields, save_listing, upsert_images
 
+    # A database of its own (never the test run's test_<name>, which pytest may be using).
+    test_settings = connection.settings_dict.setdefault("TEST", {})
+    test_settings["NAME"] = f"bench_{connection.settings_dict['NAME']}"
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         with connection.cursor() as cursor:

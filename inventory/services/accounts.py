@@ -25,17 +25,26 @@ def discover_regions(account: Account, session: AwsSession) -> list[AccountRegio
     region = home_region()
     response = session.client("ec2", region).describe_regions(AllRegions=True)
     partition = partition_of(region)
-    found: list[AccountRegion] = []
-    for entry in sorted(response.get("Regions", []), key=lambda r: r["RegionName"]):
-        name = entry["RegionName"]
-        if partition_of(name) != partition:
-            continue
-        status = entry.get("OptInStatus") or OptInStatus.NOT_REQUIRED
-        account_region, created = AccountRegion.objects.get_or_create(
-            account=account, region=name, defaults={"opt_in_status": status}
-        )
-        if not created and account_region.opt_in_status != status:
-            account_region.opt_in_status = status
-            account_region.save(update_fields=["opt_in_status"])
-        found.append(account_region)
-    return found
+    statuses = {
+        entry["RegionName"]: entry.get("OptInStatus") or OptInStatus.NOT_REQUIRED
+        for entry in response.get("Regions", [])
+        if partition_of(entry["RegionName"]) == partition
+    }
+    known = {r.region: r for r in AccountRegion.objects.filter(account=account)}
+    changed = [
+        r for name, r in known.items() if name in statuses and r.opt_in_status != statuses[name]
+    ]
+    for account_region in changed:
+        account_region.opt_in_status = statuses[account_region.region]
+    AccountRegion.objects.bulk_update(changed, ["opt_in_status"])
+    AccountRegion.objects.bulk_create(
+        [
+            AccountRegion(account=account, region=name, opt_in_status=status)
+            for name, status in statuses.items()
+            if name not in known
+        ],
+        ignore_conflicts=True,
+    )
+    return list(
+        AccountRegion.objects.filter(account=account, region__in=statuses).order_by("region")
+    )
