@@ -207,9 +207,6 @@ def intercept(response: Any) -> tuple[int, dict[str, str], str] | None:
         region=response.region,
         params=call_log.key_parameters(response.querystring, getattr(response, "body", None)),
     )
-    refusal = _untrusted_assume_role(response, call)
-    if refusal is not None:
-        return refusal
     for fault in _matching_faults(call):
         try:
             answer = _apply(fault, call, response)
@@ -241,40 +238,6 @@ def _applies(fault: Fault, call: dict[str, Any]) -> bool:
     if target is not None and fault.scope in ("all", "assume_role"):
         return target == fault.account_id
     return fault.scope in ("all", "calls") and call["account_id"] == fault.account_id
-
-
-def _untrusted_assume_role(response: Any, call: dict[str, Any]) -> Any:
-    """AssumeRole of an existing role whose trust policy requires an external id not given.
-
-    moto lets anyone assume any role; AWS checks the trust policy's ``sts:ExternalId``
-    condition. Roles that do not exist keep moto's leniency (tests assume made-up roles).
-    """
-    account_id = _assume_role_target(call)
-    if not account_id:
-        return None
-    required = _required_external_ids(account_id, str(call["params"].get("RoleArn")))
-    if not required or call["params"].get("ExternalId") in required:
-        return None
-    return _deny(_protocol(response), call)
-
-
-def _required_external_ids(account_id: str, role_arn: str) -> set[str]:
-    import json
-
-    from moto.iam.models import iam_backends
-
-    try:
-        role = iam_backends[account_id]["global"].get_role_by_arn(role_arn)
-        policy = json.loads(role.assume_role_policy_document)
-    except Exception:  # no such role, or a policy that is not JSON: nothing to enforce
-        return set()
-    statements = policy.get("Statement", [])
-    required: set[str] = set()
-    for statement in statements if isinstance(statements, list) else [statements]:
-        condition = statement.get("Condition", {}).get("StringEquals", {})
-        value = condition.get("sts:ExternalId")
-        required.update([value] if isinstance(value, str) else value or [])
-    return required
 
 
 def _assume_role_target(call: dict[str, Any]) -> str | None:

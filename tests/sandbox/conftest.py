@@ -73,6 +73,8 @@ class SandboxProcess:
                 self.process.kill()
                 self.process.wait()
         self.reader.join(timeout=5)  # the last lines it printed
+        if self.process.stdout is not None and not self.reader.is_alive():
+            self.process.stdout.close()
         return self.process.returncode
 
 
