@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AmidashConfig(AppConfig):
@@ -6,3 +7,8 @@ class AmidashConfig(AppConfig):
 
     name = "amidash"
     verbose_name = "amidash"
+
+    def ready(self) -> None:
+        from amidash.roles import restore_role_groups
+
+        post_migrate.connect(restore_role_groups, dispatch_uid="restore_role_groups")

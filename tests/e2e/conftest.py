@@ -7,7 +7,6 @@ chosen one into docs/screenshots/ for the README.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -46,13 +45,8 @@ def browser() -> Iterator:
 
 
 @pytest.fixture(autouse=True)
-def role_groups(transactional_db) -> None:
-    """Transactional tests empty every table afterwards, the role groups that data migrations
-    made included; make them again with those same migrations' functions."""
-    from django.apps import apps
-
-    importlib.import_module("amidash.migrations.0001_role_groups").create_roles(apps, None)
-    importlib.import_module("inventory.migrations.0002_sync_permission").grant_sync(apps, None)
+def database(transactional_db) -> None:
+    """The live server answers from another thread: it sees only committed rows."""
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from inventory.services.sync import run_sync
 from lifecycle.models import LifecycleRequest
 from tests.conftest import PASSWORD, make_user
 from tests.e2e.conftest import screenshot, sign_in
-from tests.lifecycle.conftest import launch, make_role_groups, register_image
+from tests.lifecycle.conftest import launch, register_image
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +31,6 @@ def estate(settings) -> Iterator[dict]:
     settings.LIFECYCLE_APPROVALS_REQUIRED = {}
     settings.LIFECYCLE_MUTATIONS_PER_SECOND = 100.0
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    make_role_groups()
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
     with sandbox() as aws:

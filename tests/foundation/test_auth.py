@@ -106,3 +106,15 @@ def test_pages_carry_csrf_for_htmx_and_the_vendored_htmx(viewer_client):
     assert b'hx-headers=\'{"X-CSRFToken": "' in response.content
     assert b"django_htmx/htmx-2.min.js" in response.content
     assert b"cdn" not in response.content.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_roles_and_their_permissions_survive_a_flush():
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+    requester_group = Group.objects.get(name=Role.REQUESTER)
+    codenames = set(requester_group.permissions.values_list("codename", flat=True))
+    assert {"sync", "request_action"} <= codenames
+    auditor_group = Group.objects.get(name=Role.AUDITOR)
+    assert "export_auditevent" in set(auditor_group.permissions.values_list("codename", flat=True))

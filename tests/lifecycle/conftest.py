@@ -17,27 +17,11 @@ REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
 
 
-def make_role_groups() -> None:
-    """The role groups and their permissions, as the data migrations make them (idempotent):
-    transactional tests flush them away, and later tests of a reused database need them."""
-    import importlib
-
-    from django.apps import apps
-
-    for module, function in (
-        ("amidash.migrations.0001_role_groups", "create_roles"),
-        ("inventory.migrations.0002_sync_permission", "grant_sync"),
-        ("lifecycle.migrations.0002_auditor_permissions", "grant_auditor"),
-        ("lifecycle.migrations.0004_request_permissions", "grant"),
-    ):
-        getattr(importlib.import_module(module), function)(apps, None)
-
-
 @pytest.fixture(autouse=True)
-def role_groups(request) -> None:
+def database(request) -> None:
+    """Every lifecycle test uses the database (transactional where a worker or thread reads it)."""
     fixture = "transactional_db" if "transactional_db" in request.fixturenames else "db"
     request.getfixturevalue(fixture)
-    make_role_groups()
 
 
 @pytest.fixture(autouse=True)
