@@ -408,14 +408,25 @@ def save_listing(
     """Upsert the images of a complete listing, mark the missing ones gone, replace the
     Region's usage and send the domain signals. Call inside a transaction."""
     now = timezone.now()
+    # Fingerprints of every stored image; whole rows only for those about to change.
+    known = {
+        image_id: (digest, gone_at is None)
+        for image_id, digest, gone_at in Image.objects.filter(
+            account_region=account_region
+        ).values_list("image_id", "fingerprint", "gone_at")
+    }
+    digests = {data["ImageId"]: fingerprint(data) for data in listing.images}
+    stale = [i for i, digest in digests.items() if i in known and known[i] != (digest, True)]
+    gone_ids = [i for i, (_, present) in known.items() if present and i not in digests]
     existing = {
         image.image_id: image
-        for image in Image.objects.filter(account_region=account_region).select_related("account")
+        for image in Image.objects.filter(
+            account_region=account_region, image_id__in=stale + gone_ids
+        ).select_related("account")
     }
-    changes = _changed_images(account_region, listing, permissions, existing, now)
+    changes = _changed_images(account_region, listing, permissions, known, existing, digests, now)
     written = upsert_images([c.image for c in changes])
-    listed = {image["ImageId"] for image in listing.images}
-    gone = [i for i in existing.values() if i.image_id not in listed and i.gone_at is None]
+    gone = [existing[image_id] for image_id in gone_ids]
     _mark_gone(gone, now)
     usage_rows = replace_usages(account_region, listing.usages, now)
     written += refresh_usage_summary(
@@ -438,15 +449,17 @@ def _changed_images(
     account_region: AccountRegion,
     listing: RegionListing,
     permissions: dict[str, list[str]],
+    known: dict[str, tuple[str, bool]],
     existing: dict[str, Image],
+    digests: dict[str, str],
     now: datetime,
 ) -> list[_Change]:
     changes = []
     for data in listing.images:
-        digest = fingerprint(data)
+        digest = digests[data["ImageId"]]
+        if known.get(data["ImageId"]) == (digest, True):
+            continue  # present and unchanged: no write
         old = existing.get(data["ImageId"])
-        if old and old.fingerprint == digest and old.gone_at is None:
-            continue
         image = Image(
             account=account_region.account,
             account_region=account_region,
