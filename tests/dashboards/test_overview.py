@@ -28,7 +28,7 @@ def test_it_shows_usage_risk_and_cost(viewer_client, estate, settings) -> None:
     settings.STORAGE_PRICE_PER_GB_MONTH = 0.05
     body = viewer_client.get(URL).content.decode()
     text = _text(viewer_client.get(URL))
-    assert "4 unused (of which 2 in use)" in text
+    assert "4 unused · 2 in use" in text
     assert "1 public" in text and "anyone can launch" in text
     assert "1 shared with other accounts" in text
     # 5 current images of 8 GiB and one of 30 GiB: 70 GiB at 0.05 USD.

@@ -95,4 +95,4 @@ def test_it_shows_the_run_and_the_overview_figures(viewer_client, synced) -> Non
     overview = viewer_client.get("/").content.decode()
     overview_text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", overview))
     assert "4 current images" in overview_text
-    assert "3 unused (of which 1 in use)" in overview_text
+    assert "3 unused · 1 in use" in overview_text

@@ -118,3 +118,11 @@ def test_roles_and_their_permissions_survive_a_flush():
     assert {"sync", "request_action"} <= codenames
     auditor_group = Group.objects.get(name=Role.AUDITOR)
     assert "export_auditevent" in set(auditor_group.permissions.values_list("codename", flat=True))
+
+
+def test_the_audit_link_shows_only_to_those_who_may_read_the_log(viewer_client, auditor):
+    from tests.conftest import signed_in
+
+    audit_link = f'href="{reverse("lifecycle:audit_log")}"'.encode()
+    assert audit_link not in viewer_client.get(reverse("inventory:overview")).content
+    assert audit_link in signed_in(auditor).get(reverse("inventory:overview")).content
