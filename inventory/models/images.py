@@ -123,6 +123,12 @@ class Image(models.Model):
             models.Index(
                 fields=["name"], name="image_name_prefix", opclasses=["varchar_pattern_ops"]
             ),
+            # Partial: most images are not copies, and the image page looks up an image's copies.
+            models.Index(
+                fields=["source_image_id"],
+                name="image_source_image",
+                condition=~models.Q(source_image_id=""),
+            ),
             GinIndex(fields=["tags"], name="image_tags"),
         ]
 
