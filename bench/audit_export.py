@@ -33,26 +33,9 @@ import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
-COLUMNS = [
-    "sequence",
-    "occurred_at",
-    "actor_id",
-    "actor_type",
-    "actor_name",
-    "source",
-    "correlation_id",
-    "verb",
-    "target_type",
-    "target_id",
-    "target_account",
-    "target_region",
-    "target_repr",
-    "before",
-    "after",
-    "message",
-    "previous_hash",
-    "hash",
-]
+from lifecycle.models.audit import HASHED_FIELDS  # noqa: E402
+
+COLUMNS = [*HASHED_FIELDS, "hash"]
 VERBS = ["image.appeared", "image.state_changed", "request.created", "item.executed", "auth.login"]
 
 

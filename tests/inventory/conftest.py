@@ -9,6 +9,7 @@ import pytest
 from amidash.sandbox import sandbox
 from inventory.models import SyncRun
 from inventory.services.sync import run_sync
+from tests.sandbox_images import register_ebs_image
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
@@ -36,25 +37,7 @@ def register_image(
         if account_id
         else aws.client("ec2", region)
     )
-    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=size_gib)
-    snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"])
-    params: dict[str, Any] = {
-        "Name": name,
-        "Architecture": "x86_64",
-        "RootDeviceName": "/dev/xvda",
-        "VirtualizationType": "hvm",
-        "BlockDeviceMappings": [
-            {
-                "DeviceName": "/dev/xvda",
-                "Ebs": {"SnapshotId": snapshot["SnapshotId"], "VolumeSize": size_gib},
-            }
-        ],
-    }
-    if tags:
-        params["TagSpecifications"] = [
-            {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-        ]
-    return ec2.register_image(**params)["ImageId"]
+    return register_ebs_image(ec2, name, region, size_gib, tags)
 
 
 def sync(**kwargs: Any) -> SyncRun:

@@ -12,6 +12,7 @@ from inventory.services.sync import run_sync
 from lifecycle.models import AuditSource, LifecycleRequest
 from lifecycle.services.requests import RequestDraft, approve_request, create_request
 from tests.conftest import make_user
+from tests.sandbox_images import register_ebs_image
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
@@ -55,25 +56,7 @@ def register_image(
 ) -> str:
     """Register an EBS-backed image with one snapshot; returns its id."""
     ec2 = ec2_client(aws, region)
-    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=size_gib)
-    snapshot = ec2.create_snapshot(VolumeId=volume["VolumeId"])
-    params: dict[str, Any] = {
-        "Name": name,
-        "Architecture": "x86_64",
-        "RootDeviceName": "/dev/xvda",
-        "VirtualizationType": "hvm",
-        "BlockDeviceMappings": [
-            {
-                "DeviceName": "/dev/xvda",
-                "Ebs": {"SnapshotId": snapshot["SnapshotId"], "VolumeSize": size_gib},
-            }
-        ],
-    }
-    if tags:
-        params["TagSpecifications"] = [
-            {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-        ]
-    return ec2.register_image(**params)["ImageId"]
+    return register_ebs_image(ec2, name, region, size_gib, tags)
 
 
 def launch(aws: Any, image_id: str, region: str = REGION) -> str:
