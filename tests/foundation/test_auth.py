@@ -126,3 +126,10 @@ def test_the_audit_link_shows_only_to_those_who_may_read_the_log(viewer_client, 
     audit_link = f'href="{reverse("lifecycle:audit_log")}"'.encode()
     assert audit_link not in viewer_client.get(reverse("inventory:overview")).content
     assert audit_link in signed_in(auditor).get(reverse("inventory:overview")).content
+
+
+def test_a_forbidden_page_says_why_inside_the_site(viewer_client):
+    response = viewer_client.get(reverse("lifecycle:audit_log"))
+    assert response.status_code == 403
+    assert b"Your role does not allow this page" in response.content
+    assert b"Sign out" in response.content
