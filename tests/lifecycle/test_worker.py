@@ -99,11 +99,13 @@ def sandbox_server(sandbox_process) -> Iterator[Any]:
 
 
 @pytest.fixture
-def queue(settings) -> Iterator[str]:
+def queue(settings, monkeypatch) -> Iterator[str]:
     """A unique queue on a dedicated Redis database for this test's tasks."""
     if not _redis_available():
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
     name = f"lifecycle-test-{uuid.uuid4().hex[:8]}"
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting (CI sets it).
+    monkeypatch.setenv("CELERY_BROKER_URL", REDIS_URL)
     saved = (app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager)
     app.conf.broker_url, app.conf.task_default_queue = REDIS_URL, name
     app.conf.task_always_eager = False
@@ -123,8 +125,14 @@ def _drop_producer_pool() -> None:
 
 
 def _database_url() -> str:
+    """The test database, for a worker in another process (TCP or the embedded server's socket)."""
+    from urllib.parse import quote
+
     db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    socket_dir = (db.get("OPTIONS") or {}).get("host") or ""
+    if socket_dir.startswith("/"):
+        return f"postgres://{db['USER']}{password}@/{db['NAME']}?host={quote(socket_dir)}"
     host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or "5432"
     return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
 
