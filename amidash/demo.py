@@ -84,6 +84,9 @@ class ProcessGroup:
         self.processes.append((name, process))
         return process
 
+    def any_exited(self) -> bool:
+        return any(process.poll() is not None for _, process in self.processes)
+
     def wait(self) -> int:
         """Block until a child exits or the user interrupts; then stop the rest."""
         stopping = False

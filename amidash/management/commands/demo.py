@@ -1,8 +1,10 @@
 import os
+import time
+import urllib.request
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from amidash.demo import (
     ProcessGroup,
@@ -69,6 +71,15 @@ class Command(BaseCommand):
             "web", python_command("manage.py", "runserver", WEB_ADDRESS, "--noreload"), env
         )
 
+        for url in (
+            f"http://127.0.0.1:{SANDBOX_PORT}/_sandbox/health",
+            f"http://{WEB_ADDRESS}/healthz",
+        ):
+            if not wait_until_answering(url, children):
+                children.stop()
+                raise CommandError(f"{url} did not answer; see the messages above.")
+        first_sync = first_sync_queued()
+
         self.stdout.write(self.style.SUCCESS(f"\namidash demo on http://{WEB_ADDRESS}/"))
         self.stdout.write(
             f"Simulated AWS at http://127.0.0.1:{SANDBOX_PORT} (estate {estate!r}, "
@@ -77,8 +88,34 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo sign-ins (also in {credentials_file}):")
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<10} {password}")
+        if first_sync:
+            self.stdout.write(f"The first sync (#{first_sync.pk}) is running: see the Sync page.")
         self.stdout.write("Press Ctrl-C to stop everything.\n")
         raise SystemExit(children.wait())
+
+
+def wait_until_answering(url: str, children: ProcessGroup, seconds: float = 180) -> bool:
+    """Poll url until it answers 200, giving up early if a child process died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not children.any_exited():
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def first_sync_queued():
+    """On the first start, sync the estate so the dashboards have something to show."""
+    from inventory.models import SyncRun
+    from inventory.services.sync import start_sync
+
+    if SyncRun.objects.exists():
+        return None
+    return start_sync(None, source="cli")
 
 
 def sandbox_environment(port: int) -> dict[str, str]:
