@@ -310,51 +310,64 @@ def _check_decider(actor: AbstractBaseUser, request: LifecycleRequest, fingerpri
         )
 
 
+def _record_decision(
+    request: LifecycleRequest,
+    actor: AbstractBaseUser,
+    decision: str,
+    fingerprint: str,
+    comment: str,
+    now: datetime,
+) -> None:
+    """One decision per person per request; two at the same moment meet the unique constraint."""
+    try:
+        with transaction.atomic():
+            Approval.objects.create(
+                request=request,
+                approver=actor,
+                decision=decision,
+                comment=comment.strip(),
+                fingerprint=fingerprint,
+                created_at=now,
+            )
+    except IntegrityError as error:
+        raise RequestError("You have already decided on this request.") from error
+
+
 def approve_request(
     actor: AbstractBaseUser, request_pk: int, fingerprint: str, comment: str, source: str
 ) -> LifecycleRequest:
     """Record an approval; the last one needed approves the request and queues execution."""
     now = timezone.now()
     expire_requests(now, source, pks=[request_pk])
-    try:
-        with transaction.atomic():
-            request = _locked_pending(request_pk, now, source)
-            _check_decider(actor, request, fingerprint)
-            Approval.objects.create(
-                request=request,
-                approver=actor,
-                decision=Decision.APPROVE,
-                comment=comment.strip(),
-                fingerprint=fingerprint,
-                created_at=now,
-            )
-            count = request.approvals().count()
-            final = count >= request.approvals_required
-            before = {"status": request.status, "approvals": count - 1}
-            if final:
-                request.check_transition(RequestStatus.APPROVED)
-                request.status, request.decided_at = RequestStatus.APPROVED, now
-                request.save(update_fields=["status", "decided_at"])
-            record_event(
-                "request.approved",
-                actor=actor,
-                source=source,
-                target=request,
-                before=before,
-                after={
-                    "status": request.status,
-                    "approvals": count,
-                    "approvals_required": request.approvals_required,
-                    "fingerprint": fingerprint,
-                },
-                message=comment.strip(),
-                correlation_id=f"request:{request.pk}",
-            )
-            if final:
-                _queue_execution(request.pk)
-                transaction.on_commit(lambda: notifications.request_decided(request.pk))
-    except IntegrityError as error:  # the same approver twice at the same moment
-        raise RequestError("You have already decided on this request.") from error
+    with transaction.atomic():
+        request = _locked_pending(request_pk, now, source)
+        _check_decider(actor, request, fingerprint)
+        _record_decision(request, actor, Decision.APPROVE, fingerprint, comment, now)
+        count = request.approvals().count()
+        final = count >= request.approvals_required
+        before = {"status": request.status, "approvals": count - 1}
+        if final:
+            request.check_transition(RequestStatus.APPROVED)
+            request.status, request.decided_at = RequestStatus.APPROVED, now
+            request.save(update_fields=["status", "decided_at"])
+        record_event(
+            "request.approved",
+            actor=actor,
+            source=source,
+            target=request,
+            before=before,
+            after={
+                "status": request.status,
+                "approvals": count,
+                "approvals_required": request.approvals_required,
+                "fingerprint": fingerprint,
+            },
+            message=comment.strip(),
+            correlation_id=f"request:{request.pk}",
+        )
+        if final:
+            _queue_execution(request.pk)
+            transaction.on_commit(lambda: notifications.request_decided(request.pk))
     return request
 
 
@@ -375,14 +388,7 @@ def reject_request(
     with transaction.atomic():
         request = _locked_pending(request_pk, now, source)
         _check_decider(actor, request, fingerprint)
-        Approval.objects.create(
-            request=request,
-            approver=actor,
-            decision=Decision.REJECT,
-            comment=comment.strip(),
-            fingerprint=fingerprint,
-            created_at=now,
-        )
+        _record_decision(request, actor, Decision.REJECT, fingerprint, comment, now)
         _close_pending(request, RequestStatus.REJECTED, now)
         record_event(
             "request.rejected",
