@@ -29,10 +29,9 @@ import django
 
 django.setup()
 
-import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 
+from bench.scratch import drop_database, use_scratch_database  # noqa: E402
 from lifecycle.models.audit import HASHED_FIELDS  # noqa: E402
 
 COLUMNS = [*HASHED_FIELDS, "hash"]
@@ -42,41 +41,6 @@ VERBS = ["image.appeared", "image.state_changed", "request.created", "item.execu
 def rss_bytes() -> int:
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def use_scratch_database() -> str:
-    """Point Django at <name>_auditbench (created if need be); returns its name."""
-    config = settings.DATABASES["default"]
-    name = f"{config['NAME']}_auditbench"
-    admin = psycopg.connect(
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-    if not exists:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    config["NAME"] = name
-    connections.close_all()
-    return name
-
-
-def drop_database(name: str) -> None:
-    connections.close_all()
-    config = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def generated_rows(count: int) -> Iterator[tuple]:
@@ -196,10 +160,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
-    name = use_scratch_database()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, skip_checks=True)
+    name = use_scratch_database("auditbench")
     from lifecycle.models import AuditEvent
 
     present = AuditEvent.objects.count()

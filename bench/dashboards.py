@@ -35,50 +35,17 @@ import django
 
 django.setup()
 
-import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+
+from bench.scratch import drop_database, use_scratch_database  # noqa: E402
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 ACCOUNTS = [("210987654321", "prod"), ("345678901234", "staging"), ("456789012345", "dev")]
 FAMILIES = ["web-api", "worker", "payments-svc", "base-al2023", "gpu-inference", "legacy-app"]
 BATCH = 5000
 SMALL_ESTATE = 1000
-
-
-def _admin_connection() -> psycopg.Connection:
-    config = settings.DATABASES["default"]
-    return psycopg.connect(
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-
-
-def use_scratch_database() -> str:
-    """Point Django at <name>_dashbench (created if need be), migrated; returns its name."""
-    config = settings.DATABASES["default"]
-    name = f"{config['NAME']}_dashbench"
-    with _admin_connection() as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    config["NAME"] = name
-    connections.close_all()
-    call_command("migrate", verbosity=0)
-    return name
-
-
-def drop_database(name: str) -> None:
-    connections.close_all()
-    with _admin_connection() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load_images(total: int, start: int, rng: random.Random) -> None:
@@ -224,7 +191,7 @@ def main() -> None:
         raise SystemExit("--images must be at least 60,000 (page 1,000 of 50 rows must exist)")
 
     setup_test_environment()
-    name = use_scratch_database()
+    name = use_scratch_database("dashbench")
     from django.contrib.auth.models import User
 
     from inventory.models import Image

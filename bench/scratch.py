@@ -1,0 +1,41 @@
+"""Scratch databases for benchmarks: created beside the configured one, migrated, dropped after."""
+
+from __future__ import annotations
+
+import psycopg
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+
+
+def admin_connection() -> psycopg.Connection:
+    """A connection to the server's `postgres` database (TCP, or the embedded server's socket)."""
+    config = settings.DATABASES["default"]
+    return psycopg.connect(
+        host=config["HOST"] or config.get("OPTIONS", {}).get("host") or None,
+        port=config["PORT"] or None,
+        user=config["USER"] or None,
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+def use_scratch_database(suffix: str) -> str:
+    """Point Django at <name>_<suffix> (created if need be) and migrate it; returns its name."""
+    config = settings.DATABASES["default"]
+    name = f"{config['NAME']}_{suffix}"
+    with admin_connection() as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    config["NAME"] = name
+    connections.close_all()
+    call_command("migrate", verbosity=0, skip_checks=True)
+    return name
+
+
+def drop_database(name: str) -> None:
+    connections.close_all()
+    with admin_connection() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
