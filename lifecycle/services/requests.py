@@ -389,17 +389,7 @@ def reject_request(
         request = _locked_pending(request_pk, now, source)
         _check_decider(actor, request, fingerprint)
         _record_decision(request, actor, Decision.REJECT, fingerprint, comment, now)
-        _close_pending(request, RequestStatus.REJECTED, now)
-        record_event(
-            "request.rejected",
-            actor=actor,
-            source=source,
-            target=request,
-            before={"status": RequestStatus.PENDING},
-            after={"status": request.status},
-            message=comment.strip(),
-            correlation_id=f"request:{request.pk}",
-        )
+        _close_pending(request, RequestStatus.REJECTED, now, actor, source, message=comment)
         transaction.on_commit(lambda: notifications.request_decided(request.pk))
     return request
 
@@ -414,39 +404,48 @@ def cancel_request(
         request = _locked_pending(request_pk, now, source)
         if actor.pk != request.requester_id and not actor.is_superuser:
             raise PermissionDenied("Only the requester may cancel a request.")
-        _close_pending(request, RequestStatus.CANCELLED, now)
-        record_event(
-            "request.cancelled",
-            actor=actor,
-            source=source,
-            target=request,
-            before={"status": RequestStatus.PENDING},
-            after={"status": request.status},
-            message=comment.strip(),
-            correlation_id=f"request:{request.pk}",
-        )
+        _close_pending(request, RequestStatus.CANCELLED, now, actor, source, message=comment)
     return request
 
 
-def _close_pending(request: LifecycleRequest, status: str, now: datetime) -> None:
+def _close_pending(
+    request: LifecycleRequest,
+    status: str,
+    now: datetime,
+    actor: AbstractBaseUser | None,
+    source: str,
+    message: str = "",
+    after: dict[str, Any] | None = None,
+) -> None:
+    """End a pending request (rejected, cancelled or expired), its pending items with it, and
+    record `request.<status>`."""
     request.check_transition(status)
     request.status, request.decided_at, request.finished_at = status, now, now
     request.save(update_fields=["status", "decided_at", "finished_at"])
     request.items.filter(status=ItemStatus.PENDING).update(
         status=ItemStatus.CANCELLED, finished_at=now
     )
+    record_event(
+        f"request.{status}",
+        actor=actor,
+        source=source,
+        target=request,
+        before={"status": RequestStatus.PENDING},
+        after={"status": request.status, **(after or {})},
+        message=message.strip(),
+        correlation_id=f"request:{request.pk}",
+    )
 
 
 def _expire(request: LifecycleRequest, now: datetime, source: str) -> None:
-    _close_pending(request, RequestStatus.EXPIRED, now)
-    record_event(
-        "request.expired",
-        actor=None,
-        source=source if source in (AuditSource.BEAT, AuditSource.WORKER) else AuditSource.SYSTEM,
-        target=request,
-        before={"status": RequestStatus.PENDING},
-        after={"status": request.status, "expires_at": request.expires_at},
-        correlation_id=f"request:{request.pk}",
+    system_part = source if source in (AuditSource.BEAT, AuditSource.WORKER) else AuditSource.SYSTEM
+    _close_pending(
+        request,
+        RequestStatus.EXPIRED,
+        now,
+        None,
+        system_part,
+        after={"expires_at": request.expires_at},
     )
     transaction.on_commit(lambda: notifications.request_decided(request.pk))
 
