@@ -24,7 +24,9 @@ def last_sequence() -> int:
     return AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
 
 
-def write_events(count: int, *, verb: str = "image.appeared", **extra) -> tuple[int, int]:
+def write_events(
+    count: int, *, verb: str = "image.appeared", account: str = "123456789012", **extra
+) -> tuple[int, int]:
     """Append ``count`` sync-observed image events; returns their first and last sequence."""
     first = last_sequence() + 1
     drafts = (
@@ -32,7 +34,7 @@ def write_events(count: int, *, verb: str = "image.appeared", **extra) -> tuple[
             verb=verb,
             actor=None,
             source="sync",
-            target=Target("image", f"ami-{n:017x}", "123456789012", "eu-west-1", f"img-{n}"),
+            target=Target("image", f"ami-{n:017x}", account, "eu-west-1", f"img-{n}"),
             after={"state": "available", "n": n},
             message=f"event {n}",
             **extra,
