@@ -4,12 +4,22 @@ Senders are the Image / SyncRun model classes. Every signal is sent inside the t
 saves the observation, so a receiver writing to the database commits or rolls back with it.
 
 Keyword arguments:
-- image_appeared, image_state_changed, image_deprecation_changed, image_gone:
-  ``image`` (inventory Image), ``before`` (dict or None), ``after`` (dict or None),
-  ``sync_run`` (SyncRun or None), ``actor`` (User or None: None means the system part named by
-  ``source``), ``source`` (str: "sync", "web", "cli", "worker", "beat").
+- image_appeared, image_state_changed, image_deprecation_changed, image_gone (one image, such as
+  an image a lifecycle action changed): ``image`` (inventory Image), ``before`` (dict or None),
+  ``after`` (dict or None), ``sync_run`` (SyncRun or None), ``actor`` (User or None: None means
+  the system part named by ``source``), ``source`` (str: "sync", "web", "cli", "worker", "beat").
+- images_observed (what one sync of an account+Region observed, in one go: a first sync may
+  see 100,000 images): ``observations`` (list of ImageObservation, in order), ``sync_run``,
+  ``actor``, ``source``.
 - sync_finished: ``sync_run`` (SyncRun), ``actor``, ``source``.
+
+``before`` and ``after`` are ``Image.observed()`` dicts.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from django.dispatch import Signal
 
@@ -17,4 +27,18 @@ image_appeared = Signal()
 image_state_changed = Signal()
 image_deprecation_changed = Signal()
 image_gone = Signal()
+images_observed = Signal()
 sync_finished = Signal()
+
+
+@dataclass(frozen=True)
+class ImageObservation:
+    """One change seen by a sync; ``signal`` is the per-image signal it stands for."""
+
+    signal: Signal
+    image_id: str
+    account_id: str
+    region: str
+    name: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None

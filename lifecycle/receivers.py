@@ -16,8 +16,16 @@ from django.http import HttpRequest
 
 from amidash.roles import Role, role_names
 from inventory import signals as inventory_signals
+from inventory.signals import ImageObservation
 from lifecycle.models import AuditSource, AuditVerb
-from lifecycle.services.audit import Target, current_context, record_event, target_of
+from lifecycle.services.audit import (
+    EventDraft,
+    Target,
+    current_context,
+    record_event,
+    record_events,
+    target_of,
+)
 
 _IMAGE_SIGNALS = {
     inventory_signals.image_appeared: AuditVerb.IMAGE_APPEARED,
@@ -62,6 +70,26 @@ def record_image_observation(sender: Any, *, signal: Any, **kwargs: Any) -> None
         before=kwargs.get("before"),
         after=kwargs.get("after"),
         correlation_id=_sync_correlation(kwargs.get("sync_run")),
+    )
+
+
+def record_image_observations(
+    sender: Any, *, observations: list[ImageObservation], **kwargs: Any
+) -> None:
+    """What a sync of one account+Region observed: one event per observation, written at once."""
+    source = _source(kwargs.get("source"))
+    correlation_id = _sync_correlation(kwargs.get("sync_run"))
+    record_events(
+        EventDraft(
+            verb=_IMAGE_SIGNALS[item.signal],
+            actor=kwargs.get("actor"),
+            source=source,
+            target=Target("image", item.image_id, item.account_id, item.region, item.name),
+            before=item.before,
+            after=item.after,
+            correlation_id=correlation_id,
+        )
+        for item in observations
     )
 
 
@@ -202,6 +230,9 @@ def connect() -> None:
     """Connect every receiver (idempotent: each has a dispatch_uid)."""
     for signal in _IMAGE_SIGNALS:
         signal.connect(record_image_observation, dispatch_uid=f"audit-{id(signal)}")
+    inventory_signals.images_observed.connect(
+        record_image_observations, dispatch_uid="audit-observations"
+    )
     inventory_signals.sync_finished.connect(record_sync_finished, dispatch_uid="audit-sync")
     user_logged_in.connect(record_login, dispatch_uid="audit-login")
     user_logged_out.connect(record_logout, dispatch_uid="audit-logout")

@@ -7,13 +7,13 @@ keeps its images exactly as they were (invariant 1).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
@@ -353,5 +353,5 @@ def parse_time(value: Any) -> datetime | None:
 
 def fingerprint(image: dict[str, Any]) -> str:
     """A digest of what EC2 said about the image; an unchanged digest means no write."""
-    data = json.dumps(image, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.md5(data.encode(), usedforsecurity=False).hexdigest()
+    data = orjson.dumps(image, default=str, option=orjson.OPT_SORT_KEYS)
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()

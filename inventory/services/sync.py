@@ -15,15 +15,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import close_old_connections, connection, models, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 from inventory import signals
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, SyncTrigger
@@ -34,7 +32,7 @@ from inventory.models import (
     ImageUsage,
     SyncRegionResult,
     SyncRun,
-    image_family,
+    observation,
 )
 from inventory.services.accounts import discover_regions, register_ambient_account
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
@@ -44,8 +42,9 @@ from inventory.services.listing import (
     UsageObservation,
     fingerprint,
     list_region,
-    parse_time,
 )
+from inventory.services.upsert import Listed, upsert_images
+from inventory.signals import ImageObservation
 
 logger = logging.getLogger(__name__)
 
@@ -57,40 +56,6 @@ FINAL_REGION_STATES = {
     RegionSyncStatus.FAILED,
     RegionSyncStatus.SKIPPED,
 }
-
-#: Fields a sync writes on an existing image (first_seen_at and the usage summary excluded).
-OBSERVED_FIELDS = [
-    "account_region",
-    "name",
-    "description",
-    "family",
-    "state",
-    "image_type",
-    "image_location",
-    "creation_date",
-    "deprecation_time",
-    "last_launched_time",
-    "deregistration_protection",
-    "public",
-    "shared_with",
-    "launch_permissions_checked_at",
-    "source_image_id",
-    "source_image_region",
-    "architecture",
-    "platform",
-    "virtualization_type",
-    "root_device_type",
-    "root_device_name",
-    "ena_support",
-    "boot_mode",
-    "imds_support",
-    "block_devices",
-    "storage_gib",
-    "tags",
-    "last_seen_at",
-    "gone_at",
-    "fingerprint",
-]
 
 
 class SyncScopeError(ValueError):
@@ -334,7 +299,9 @@ def _new_launch_permissions(
 ) -> LaunchPermissions:
     """Launch permissions for images that are new or changed since the last listing."""
     known = dict(
-        Image.objects.filter(account_region=account_region).values_list("image_id", "fingerprint")
+        Image.objects.filter(
+            account_id=account_region.account_id, region=account_region.region
+        ).values_list("image_id", "fingerprint")
     )
     due = [
         image["ImageId"]
@@ -345,58 +312,6 @@ def _new_launch_permissions(
 
 
 # --- saving a complete listing ----------------------------------------------------------------
-
-
-def image_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """Image model fields from an EC2 Image shape."""
-    devices = [_block_device(mapping) for mapping in data.get("BlockDeviceMappings") or []]
-    name = data.get("Name") or ""
-    return {
-        "name": name,
-        "description": data.get("Description") or "",
-        "family": image_family(name) if name else "",
-        "state": data.get("State") or ImageState.AVAILABLE,
-        "image_type": data.get("ImageType") or "",
-        "image_location": (data.get("ImageLocation") or "")[:1024],
-        "creation_date": parse_time(data.get("CreationDate")),
-        "deprecation_time": parse_time(data.get("DeprecationTime")),
-        "last_launched_time": parse_time(data.get("LastLaunchedTime")),
-        "deregistration_protection": data.get("DeregistrationProtection") or "",
-        "public": bool(data.get("Public")),
-        "source_image_id": data.get("SourceImageId") or "",
-        "source_image_region": data.get("SourceImageRegion") or "",
-        "architecture": data.get("Architecture") or "",
-        "platform": data.get("PlatformDetails") or data.get("Platform") or "",
-        "virtualization_type": data.get("VirtualizationType") or "",
-        "root_device_type": data.get("RootDeviceType") or "",
-        "root_device_name": data.get("RootDeviceName") or "",
-        "ena_support": data.get("EnaSupport"),
-        "boot_mode": data.get("BootMode") or "",
-        "imds_support": data.get("ImdsSupport") or "",
-        "block_devices": devices,
-        "storage_gib": sum(d["size_gib"] or 0 for d in devices if d.get("snapshot_id")),
-        "tags": {t["Key"]: t.get("Value", "") for t in data.get("Tags") or []},
-    }
-
-
-def _block_device(mapping: dict[str, Any]) -> dict[str, Any]:
-    ebs = mapping.get("Ebs") or {}
-    return {
-        "device": mapping.get("DeviceName", ""),
-        "snapshot_id": ebs.get("SnapshotId", ""),
-        "size_gib": ebs.get("VolumeSize"),
-        "volume_type": ebs.get("VolumeType", ""),
-        "encrypted": ebs.get("Encrypted"),
-        "virtual_name": mapping.get("VirtualName", ""),
-    }
-
-
-@dataclass
-class _Change:
-    """An image whose row is written: what it was before (None when new)."""
-
-    image: Image
-    before: dict[str, Any] | None
 
 
 def save_listing(
@@ -412,129 +327,114 @@ def save_listing(
     known = {
         image_id: (digest, gone_at is None)
         for image_id, digest, gone_at in Image.objects.filter(
-            account_region=account_region
+            account_id=account_region.account_id, region=account_region.region
         ).values_list("image_id", "fingerprint", "gone_at")
     }
-    digests = {data["ImageId"]: fingerprint(data) for data in listing.images}
-    stale = [i for i, digest in digests.items() if i in known and known[i] != (digest, True)]
+    # An image listed twice (a page repeated by a faulty endpoint) is one image: the last word.
+    images = list({data["ImageId"]: data for data in listing.images}.values())
+    digests = {data["ImageId"]: fingerprint(data) for data in images}
+    written = [
+        data for data in images if known.get(data["ImageId"]) != (digests[data["ImageId"]], True)
+    ]
+    stale = [data["ImageId"] for data in written if data["ImageId"] in known]
     gone_ids = [i for i, (_, present) in known.items() if present and i not in digests]
     existing = {
         image.image_id: image
         for image in Image.objects.filter(
-            account_region=account_region, image_id__in=stale + gone_ids
+            account_id=account_region.account_id,
+            region=account_region.region,
+            image_id__in=stale + gone_ids,
         ).select_related("account")
     }
-    changes = _changed_images(account_region, listing, permissions, known, existing, digests, now)
-    written = upsert_images([c.image for c in changes])
+    fields = upsert_images(
+        account_region,
+        written,
+        now,
+        digests=digests,
+        permissions=permissions,
+        new={data["ImageId"] for data in written} - known.keys(),
+    )
     gone = [existing[image_id] for image_id in gone_ids]
-    _mark_gone(gone, now)
+    observations, created = _observations(account_region, written, fields, existing)
+    observations += _mark_gone(gone, now)
     usage_rows = replace_usages(account_region, listing.usages, now)
-    written += refresh_usage_summary(
+    summaries = refresh_usage_summary(
         account_region.region, now, account_region.last_listed_at or now
     )
     account_region.last_listed_at = now
     account_region.save(update_fields=["last_listed_at"])
-    _send_image_signals(changes, gone, run)
+    if observations:
+        signals.images_observed.send(
+            Image, observations=observations, sync_run=run, actor=None, source="sync"
+        )
     return {
-        "images_seen": len(listing.images),
-        "images_created": sum(1 for c in changes if c.before is None),
-        "images_changed": sum(1 for c in changes if c.before is not None),
+        "images_seen": len(images),
+        "images_created": created,
+        "images_changed": len(written) - created,
         "images_gone": len(gone),
-        "image_rows_written": written + len(gone),
+        "image_rows_written": len(written) + summaries + len(gone),
         "usages_seen": usage_rows,
     }
 
 
-def _changed_images(
+def _observations(
     account_region: AccountRegion,
-    listing: RegionListing,
-    permissions: dict[str, list[str]],
-    known: dict[str, tuple[str, bool]],
+    written: list[dict[str, Any]],
+    fields: dict[str, Listed],
     existing: dict[str, Image],
-    digests: dict[str, str],
-    now: datetime,
-) -> list[_Change]:
-    changes = []
-    for data in listing.images:
-        digest = digests[data["ImageId"]]
-        if known.get(data["ImageId"]) == (digest, True):
-            continue  # present and unchanged: no write
-        old = existing.get(data["ImageId"])
-        image = Image(
-            account=account_region.account,
-            account_region=account_region,
-            region=account_region.region,
-            image_id=data["ImageId"],
-            first_seen_at=old.first_seen_at if old else now,
-            last_seen_at=now,
-            gone_at=None,
-            fingerprint=digest,
-            shared_with=old.shared_with if old else [],
-            launch_permissions_checked_at=old.launch_permissions_checked_at if old else None,
-            **image_fields(data),
+) -> tuple[list[ImageObservation], int]:
+    """What the written images announce, and how many of them appeared (new, or back)."""
+    account_id, region = account_region.account.account_id, account_region.region
+    observations, created = [], 0
+    for data in written:
+        image_id = data["ImageId"]
+        values = fields[image_id]
+        after = observation(
+            image_id,
+            account_id,
+            region,
+            values.name,
+            values.state,
+            values.deprecation_time,
+            values.public,
+            None,
         )
-        if data["ImageId"] in permissions:
-            image.shared_with = permissions[data["ImageId"]]
-            image.launch_permissions_checked_at = now
+        old = existing.get(image_id)
         before = old.observed() if old and old.gone_at is None else None
-        changes.append(_Change(image, before))
-    return changes
+        kinds = []
+        if before is None:
+            created += 1
+            kinds.append(signals.image_appeared)
+        else:
+            if before["state"] != after["state"]:
+                kinds.append(signals.image_state_changed)
+            if before["deprecation_time"] != after["deprecation_time"]:
+                kinds.append(signals.image_deprecation_changed)
+        observations += [
+            ImageObservation(kind, image_id, account_id, region, values.name, before, after)
+            for kind in kinds
+        ]
+    return observations, created
 
 
-def upsert_images(images: list[Image], batch_size: int = UPSERT_BATCH_SIZE * 10) -> int:
-    """Insert or update images on (account, region, image_id); sets their primary keys.
-
-    Rows go to a temporary table by COPY, then into the images with one INSERT ... ON CONFLICT
-    per batch: several times faster than parameterized inserts for large listings. Fields
-    outside OBSERVED_FIELDS (first_seen_at, the usage summary) are kept on existing rows.
-    """
-    if not images:
-        return 0
-    fields = [f for f in Image._meta.concrete_fields if not f.primary_key]
-    columns = [f.column for f in fields]
-    json_columns = {f.column for f in fields if isinstance(f, models.JSONField)}
-    updated = [Image._meta.get_field(name).column for name in OBSERVED_FIELDS]
-    column_list = ", ".join(f'"{c}"' for c in columns)
-    # The staging table empties itself at commit: keep COPY and INSERT in one transaction.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS inventory_image_stage ON COMMIT DELETE ROWS AS "
-            f"SELECT {column_list} FROM inventory_image WITH NO DATA"
-        )
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size]
-            cursor.execute("TRUNCATE inventory_image_stage")
-            with cursor.cursor.copy(
-                f"COPY inventory_image_stage ({column_list}) FROM STDIN"
-            ) as copy:
-                for image in batch:
-                    copy.write_row(
-                        [
-                            Jsonb(value) if column in json_columns else value
-                            for column, value in zip(
-                                columns, (getattr(image, f.attname) for f in fields), strict=True
-                            )
-                        ]
-                    )
-            cursor.execute(
-                f"INSERT INTO inventory_image ({column_list}) "
-                f"SELECT {column_list} FROM inventory_image_stage "
-                f"ON CONFLICT (account_id, region, image_id) DO UPDATE SET "
-                + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in updated)
-                + " RETURNING id, account_id, region, image_id"
-            )
-            ids = {(a, r, i): pk for pk, a, r, i in cursor.fetchall()}
-            for image in batch:
-                image.pk = ids[(image.account_id, image.region, image.image_id)]
-                image._state.adding = False
-    return len(images)
-
-
-def _mark_gone(images: list[Image], now: datetime) -> None:
+def _mark_gone(images: list[Image], now: datetime) -> list[ImageObservation]:
+    observations = []
     for image in images:
-        image.before = image.observed()  # type: ignore[attr-defined]
+        before = image.observed()
         image.state, image.gone_at = ImageState.DEREGISTERED, now
+        observations.append(
+            ImageObservation(
+                signals.image_gone,
+                image.image_id,
+                image.account.account_id,
+                image.region,
+                image.name,
+                before,
+                image.observed(),
+            )
+        )
     Image.objects.bulk_update(images, ["state", "gone_at"], batch_size=UPSERT_BATCH_SIZE)
+    return observations
 
 
 def replace_usages(
@@ -618,28 +518,6 @@ def refresh_usage_summary(region: str, now: datetime, last_seen: datetime) -> in
         cursor.execute(LINK_USAGE_SQL, params)
         cursor.execute(USAGE_SUMMARY_SQL, params)
         return cursor.rowcount
-
-
-def _send_image_signals(changes: list[_Change], gone: list[Image], run: SyncRun | None) -> None:
-    common = {"sync_run": run, "actor": None, "source": "sync"}
-    for change in changes:
-        image, before = change.image, change.before
-        after = image.observed()
-        if before is None:
-            signals.image_appeared.send(Image, image=image, before=None, after=after, **common)
-            continue
-        if before["state"] != after["state"]:
-            signals.image_state_changed.send(
-                Image, image=image, before=before, after=after, **common
-            )
-        if before["deprecation_time"] != after["deprecation_time"]:
-            signals.image_deprecation_changed.send(
-                Image, image=image, before=before, after=after, **common
-            )
-    for image in gone:
-        signals.image_gone.send(
-            Image, image=image, before=image.before, after=image.observed(), **common
-        )
 
 
 # --- closing a run ----------------------------------------------------------------------------

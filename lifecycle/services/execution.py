@@ -41,7 +41,8 @@ from inventory.services.listing import (
     list_image_references,
     parse_time,
 )
-from inventory.services.sync import image_fields, upsert_images
+from inventory.services.sync import advisory_lock
+from inventory.services.upsert import image_fields, upsert_images
 from lifecycle.choices import (
     FINAL_ITEM_STATES,
     GUARDED_ACTIONS,
@@ -367,18 +368,11 @@ def store_copies(item: RequestItem, copies: dict[str, str], sessions: Sessions) 
         observation = observe_or_gone(session, region, image_id)
         if observation.data is None:
             continue
-        now = timezone.now()
-        copy = Image(
-            account=item.image.account,
-            account_region=account_region,
-            region=region,
-            image_id=image_id,
-            first_seen_at=now,
-            last_seen_at=now,
-            fingerprint=fingerprint(observation.data),
-            **image_fields(observation.data),
-        )
-        upsert_images([copy])
+        # Not while a sync of that Region writes its listing (it adds the copy, or the next
+        # one does): the sync copies the images it found new straight into the table.
+        with advisory_lock("inventory-sync", account_region.account.account_id, region) as free:
+            if free:
+                upsert_images(account_region, [observation.data], timezone.now())
 
 
 # --- items ------------------------------------------------------------------------------------

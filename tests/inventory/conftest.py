@@ -60,6 +60,14 @@ def observed_signals():
 
         receivers[name] = receiver
         getattr(signals, name).connect(receiver, weak=False)
+    names_of = {getattr(signals, name): name for name in names}
+
+    def batch(sender: Any, observations: list[Any], **kwargs: Any) -> None:
+        for item in observations:
+            sent.append((names_of[item.signal], {**kwargs, "image": item, **vars(item)}))
+
+    signals.images_observed.connect(batch, weak=False)
     yield sent
+    signals.images_observed.disconnect(batch)
     for name, receiver in receivers.items():
         getattr(signals, name).disconnect(receiver)
