@@ -3,11 +3,16 @@ checked afterwards (invariants 3, 4 and 5)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 
 from inventory.choices import ImageState
+from inventory.models import Image
+from inventory.services.sync import _lock_key
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import AuditEvent, RequestItem
 from lifecycle.services.execution import execute_request, reconcile_items
@@ -24,6 +29,21 @@ from tests.lifecycle.conftest import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@contextmanager
+def other_session():
+    """A second connection to the test database, as another process would have."""
+    config = connection.settings_dict
+    with psycopg.connect(
+        host=config["HOST"] or config.get("OPTIONS", {}).get("host") or None,
+        port=config["PORT"] or None,
+        user=config["USER"] or None,
+        password=config["PASSWORD"] or None,
+        dbname=config["NAME"],
+        autocommit=True,
+    ) as session:
+        yield session
 
 
 def request_events(request):
@@ -290,3 +310,24 @@ def test_it_runs_each_account_and_region_as_its_own_task(
     assert request.status == RequestStatus.SUCCEEDED
     regions = {call["region"] for call in aws.calls(action="DeregisterImage")}
     assert regions == {REGION, OTHER_REGION}
+
+
+def test_a_copy_made_while_its_region_syncs_is_left_to_the_sync(aws, requester, approver, settings):
+    """A sync copies the images it found new straight into the table: an execution must not
+    insert one of them meanwhile. It leaves the copy to the sync (this one or the next)."""
+    settings.SYNC_REGIONS = [REGION, OTHER_REGION]
+    image_id = register_image(aws, "golden")
+    sync()
+    request = ask(requester, "copy", [image_id], parameters={"regions": [OTHER_REGION]})
+    approve(approver, request)
+    account_id = image(image_id).account.account_id
+    with other_session() as session:
+        key = _lock_key("inventory-sync", account_id, OTHER_REGION)
+        assert session.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]
+        _run(request)
+
+    assert request.status == RequestStatus.SUCCEEDED
+    copy_id = request.items.get().response["Copies"][OTHER_REGION]
+    assert not Image.objects.filter(image_id=copy_id).exists()
+    sync()
+    assert image(copy_id).region == OTHER_REGION
