@@ -17,10 +17,14 @@ $(STAMP): pyproject.toml
 demo: install
 	DEBUG=true $(BIN)/python manage.py demo
 
+# Two pytest workers (one per core); each test file stays on one worker and each worker has a
+# test database of its own. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
+
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

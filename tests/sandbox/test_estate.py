@@ -72,8 +72,14 @@ def test_it_generates_the_same_estate_from_the_same_seed(inprocess_aws):
     assert {i[0] for i in fingerprint(inprocess_aws, other)} != {i[0] for i in first_images}
 
 
-def test_it_shows_through_the_api_every_image_count_its_summary_promises(inprocess_aws):
+def test_it_shows_through_the_api_every_count_its_summary_promises(inprocess_aws):
+    """One estate (generating it is the slow part) checked for images, then for their use."""
     summary = inprocess_aws.load_estate("demo", seed=42)
+    _check_images(inprocess_aws, summary)
+    _check_usage(inprocess_aws, summary)
+
+
+def _check_images(inprocess_aws, summary: dict) -> None:
     counts = summary["counts"]
     images = estate_images(inprocess_aws, summary)
     now = inprocess_aws.now()
@@ -106,8 +112,8 @@ def test_it_shows_through_the_api_every_image_count_its_summary_promises(inproce
     assert any(re.fullmatch(r"web-api-ubuntu22-v\d+", name) for name in names)
 
 
-def test_it_uses_images_every_way_aws_allows(inprocess_aws):
-    summary = inprocess_aws.load_estate("demo", seed=42)
+def _check_usage(inprocess_aws, summary: dict) -> None:
+    """Images are used every way AWS allows."""
     counts = summary["counts"]
     states, groups, used = Counter(), [], set()
     templates = versions = recycled = 0
