@@ -132,17 +132,19 @@ def main() -> None:
         del payloads
 
         def upsert_all(listings: dict[str, list[dict]], first: bool) -> float:
-            """As a sync does: fingerprints, then the upsert; a first sync knows all are new."""
+            """As a sync does: a first sync knows all images are new (their fingerprints are
+            made with their rows); later ones compare fingerprints first."""
             started = time.perf_counter()
             for region, images in listings.items():
                 with transaction.atomic():
-                    digests = {data["ImageId"]: fingerprint(data) for data in images}
+                    ids = {data["ImageId"] for data in images}
+                    digests = {} if first else {i["ImageId"]: fingerprint(i) for i in images}
                     upsert_images(
                         regions[region],
                         images,
                         timezone.now(),
                         digests=digests,
-                        new=digests.keys() if first else (),
+                        new=ids if first else (),
                     )
             return time.perf_counter() - started
 

@@ -306,7 +306,7 @@ def _new_launch_permissions(
     due = [
         image["ImageId"]
         for image in listing.images
-        if known.get(image["ImageId"]) != fingerprint(image)
+        if image["ImageId"] not in known or known[image["ImageId"]] != fingerprint(image)
     ]
     return fetch_launch_permissions(session, account_region.region, due)
 
@@ -332,12 +332,17 @@ def save_listing(
     }
     # An image listed twice (a page repeated by a faulty endpoint) is one image: the last word.
     images = list({data["ImageId"]: data for data in listing.images}.values())
-    digests = {data["ImageId"]: fingerprint(data) for data in images}
+    # Digests of new images are made with their rows, off this thread (see upsert_images).
+    digests = {data["ImageId"]: fingerprint(data) for data in images if data["ImageId"] in known}
     written = [
-        data for data in images if known.get(data["ImageId"]) != (digests[data["ImageId"]], True)
+        data
+        for data in images
+        if (image_id := data["ImageId"]) not in known
+        or known[image_id] != (digests[image_id], True)
     ]
     stale = [data["ImageId"] for data in written if data["ImageId"] in known]
-    gone_ids = [i for i, (_, present) in known.items() if present and i not in digests]
+    listed = {data["ImageId"] for data in images}
+    gone_ids = [i for i, (_, present) in known.items() if present and i not in listed]
     existing = {
         image.image_id: image
         for image in Image.objects.filter(

@@ -23,7 +23,8 @@ from inventory.choices import ImageState
 from inventory.models import AccountRegion, image_family
 from inventory.services.listing import fingerprint, parse_time
 
-BATCH_SIZE = 5_000
+BATCH_SIZE = 10_000
+FIRST_BATCH_SIZE = 1_000
 
 
 class Listed(NamedTuple):
@@ -305,7 +306,10 @@ def _pipeline(
 ) -> Iterator[bytes]:
     """COPY data batch by batch: the builder thread makes the next batch while the caller has
     the database write the current one. Collects what the listing says in ``fields``."""
-    batches = [images[start : start + BATCH_SIZE] for start in range(0, len(images), BATCH_SIZE)]
+    # A small first batch: the database starts while the thread makes the next, larger ones.
+    first = min(FIRST_BATCH_SIZE, len(images))
+    batches = [images[:first]] if first else []
+    batches += [images[at : at + BATCH_SIZE] for at in range(first, len(images), BATCH_SIZE)]
     upcoming = builder.submit(make, batches[0]) if batches else None
     for number in range(len(batches)):
         data, values = upcoming.result()
