@@ -32,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from lifecycle.models import GENESIS_HASH, ActorType, AuditEvent, AuditSource
 from lifecycle.models.audit import event_hash
@@ -193,7 +194,7 @@ def chain_head() -> ChainHead:
     return ChainHead(*row) if row else ChainHead(0, GENESIS_HASH)
 
 
-def _append(drafts: Iterable[EventDraft]) -> list[AuditEvent]:
+def _append(drafts: Iterable[EventDraft]) -> list[dict[str, Any]]:
     prepared = [_fields_of(draft) for draft in drafts]  # validate before touching the database
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
@@ -201,15 +202,32 @@ def _append(drafts: Iterable[EventDraft]) -> list[AuditEvent]:
         head = chain_head()
         sequence, previous_hash = head.sequence, head.hash
         now = timezone.now()  # after the lock: times follow the sequence
-        events: list[AuditEvent] = []
         for fields in prepared:
             sequence += 1
             fields.update(sequence=sequence, previous_hash=previous_hash)
             fields["occurred_at"] = fields["occurred_at"] or now
             fields["hash"] = previous_hash = event_hash(fields)
-            events.append(AuditEvent(**fields))
-        AuditEvent.objects.bulk_create(events, batch_size=_BULK_BATCH)
-    return events
+        _copy(prepared)
+    return prepared
+
+
+def _copy(rows: list[dict[str, Any]]) -> None:
+    """Insert events by COPY: a first sync of a large estate records 100,000 at once."""
+    fields = AuditEvent._meta.concrete_fields
+    columns = ", ".join(f'"{field.column}"' for field in fields)
+    json_fields = {"before", "after"}
+    table = AuditEvent._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                [
+                    Jsonb(row[name]) if name in json_fields and row[name] is not None else row[name]
+                    for name in (field.attname for field in fields)
+                ]
+            )
 
 
 def record_event(
@@ -245,7 +263,9 @@ def record_event(
         correlation_id=correlation_id or "",
         actor_name=actor_name,
     )
-    return _append([draft])[0]
+    event = AuditEvent(**_append([draft])[0])
+    event._state.adding, event._state.db = False, connection.alias  # as if read back
+    return event
 
 
 def record_events(drafts: Iterable[EventDraft]) -> int:
