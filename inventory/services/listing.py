@@ -44,19 +44,33 @@ class UsageObservation:
 
 @dataclass
 class RegionListing:
-    """A complete listing of one account+Region."""
+    """A complete listing of one account+Region.
+
+    One record per image, the last one listed, even if pages overlapped (a listing that changed
+    between pages, or a page repeated by a faulty endpoint).
+    """
 
     images: list[dict[str, Any]]
     usages: list[UsageObservation]
     references_supported: bool = True
+    _digests: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.images = list({image["ImageId"]: image for image in self.images}.values())
+
+    def digest(self, image: dict[str, Any]) -> str:
+        """The fingerprint of one of the listed images, made once per listing."""
+        image_id = image["ImageId"]
+        if image_id not in self._digests:
+            self._digests[image_id] = fingerprint(image)
+        return self._digests[image_id]
 
 
 def list_region(session: AwsSession, region: str) -> RegionListing:
     """List own images and their usage; raises on any AWS error."""
-    # One record per image even if pages overlapped (a listing that changed between pages).
-    images = list({image["ImageId"]: image for image in list_images(session, region)}.values())
+    images = list(list_images(session, region))
     usages = list(dict.fromkeys(list_usage(session, region)))
-    own_ids = [image["ImageId"] for image in images]
+    own_ids = list(dict.fromkeys(image["ImageId"] for image in images))
     supported = True
     try:
         references = list(list_image_references(session, region, own_ids))

@@ -40,7 +40,6 @@ from inventory.services.launch_permissions import LaunchPermissions, fetch_launc
 from inventory.services.listing import (
     RegionListing,
     UsageObservation,
-    fingerprint,
     list_region,
 )
 from inventory.services.upsert import Listed, upsert_images
@@ -306,7 +305,7 @@ def _new_launch_permissions(
     due = [
         image["ImageId"]
         for image in listing.images
-        if image["ImageId"] not in known or known[image["ImageId"]] != fingerprint(image)
+        if image["ImageId"] not in known or known[image["ImageId"]] != listing.digest(image)
     ]
     return fetch_launch_permissions(session, account_region.region, due)
 
@@ -330,10 +329,9 @@ def save_listing(
             account_id=account_region.account_id, region=account_region.region
         ).values_list("image_id", "fingerprint", "gone_at")
     }
-    # An image listed twice (a page repeated by a faulty endpoint) is one image: the last word.
-    images = list({data["ImageId"]: data for data in listing.images}.values())
+    images = listing.images
     # Digests of new images are made with their rows, off this thread (see upsert_images).
-    digests = {data["ImageId"]: fingerprint(data) for data in images if data["ImageId"] in known}
+    digests = {data["ImageId"]: listing.digest(data) for data in images if data["ImageId"] in known}
     written = [
         data
         for data in images
