@@ -311,14 +311,21 @@ def _check_decider(actor: AbstractBaseUser, request: LifecycleRequest, fingerpri
 
 
 def _record_decision(
-    request: LifecycleRequest,
+    request_pk: int,
     actor: AbstractBaseUser,
     decision: str,
     fingerprint: str,
     comment: str,
     now: datetime,
-) -> None:
-    """One decision per person per request; two at the same moment meet the unique constraint."""
+    source: str,
+) -> LifecycleRequest:
+    """Lock the pending request, check the decider and record the decision; returns the request.
+
+    One decision per person per request; two at the same moment meet the unique constraint.
+    Call inside a transaction.
+    """
+    request = _locked_pending(request_pk, now, source)
+    _check_decider(actor, request, fingerprint)
     try:
         with transaction.atomic():
             Approval.objects.create(
@@ -331,6 +338,7 @@ def _record_decision(
             )
     except IntegrityError as error:
         raise RequestError("You have already decided on this request.") from error
+    return request
 
 
 def approve_request(
@@ -340,9 +348,9 @@ def approve_request(
     now = timezone.now()
     expire_requests(now, source, pks=[request_pk])
     with transaction.atomic():
-        request = _locked_pending(request_pk, now, source)
-        _check_decider(actor, request, fingerprint)
-        _record_decision(request, actor, Decision.APPROVE, fingerprint, comment, now)
+        request = _record_decision(
+            request_pk, actor, Decision.APPROVE, fingerprint, comment, now, source
+        )
         count = request.approvals().count()
         final = count >= request.approvals_required
         before = {"status": request.status, "approvals": count - 1}
@@ -386,9 +394,9 @@ def reject_request(
     now = timezone.now()
     expire_requests(now, source, pks=[request_pk])
     with transaction.atomic():
-        request = _locked_pending(request_pk, now, source)
-        _check_decider(actor, request, fingerprint)
-        _record_decision(request, actor, Decision.REJECT, fingerprint, comment, now)
+        request = _record_decision(
+            request_pk, actor, Decision.REJECT, fingerprint, comment, now, source
+        )
         _close_pending(request, RequestStatus.REJECTED, now, actor, source, message=comment)
         transaction.on_commit(lambda: notifications.request_decided(request.pk))
     return request
