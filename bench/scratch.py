@@ -5,20 +5,13 @@ from __future__ import annotations
 import psycopg
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connections
+from django.db import connection, connections
 
 
 def admin_connection() -> psycopg.Connection:
     """A connection to the server's `postgres` database (TCP, or the embedded server's socket)."""
-    config = settings.DATABASES["default"]
-    return psycopg.connect(
-        host=config["HOST"] or config.get("OPTIONS", {}).get("host") or None,
-        port=config["PORT"] or None,
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
+    params = {**connection.get_connection_params(), "dbname": "postgres", "autocommit": True}
+    return psycopg.connect(**params)
 
 
 def use_scratch_database(suffix: str) -> str:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from inventory.choices import ImageState
 from inventory.models import Image
@@ -33,17 +32,13 @@ pytestmark = pytest.mark.django_db
 
 @contextmanager
 def other_session():
-    """A second connection to the test database, as another process would have."""
-    config = connection.settings_dict
-    with psycopg.connect(
-        host=config["HOST"] or config.get("OPTIONS", {}).get("host") or None,
-        port=config["PORT"] or None,
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        dbname=config["NAME"],
-        autocommit=True,
-    ) as session:
-        yield session
+    """A cursor on a second connection to the test database, as another process would have."""
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with other.cursor() as cursor:
+            yield cursor
+    finally:
+        other.close()
 
 
 def request_events(request):
@@ -323,7 +318,8 @@ def test_a_copy_made_while_its_region_syncs_is_left_to_the_sync(aws, requester, 
     account_id = image(image_id).account.account_id
     with other_session() as session:
         key = _lock_key("inventory-sync", account_id, OTHER_REGION)
-        assert session.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]
+        session.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        assert session.fetchone()[0]
         _run(request)
 
     assert request.status == RequestStatus.SUCCEEDED
