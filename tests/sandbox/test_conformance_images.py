@@ -266,16 +266,15 @@ def test_it_keeps_modify_image_attribute_launch_permissions_working(aws):
     assert [i["ImageId"] for i in theirs["Images"]] == [image_id]
 
 
-def test_it_reports_the_creation_date_the_estate_gives_an_image(aws):
-    """The Image shape carries CreationDate: as set (moto would always say "now")."""
-    if aws.mode != "inprocess":
-        pytest.skip("sets the date on moto's backend directly, as the estate generator does")
+def test_it_reports_the_creation_date_the_estate_gives_an_image(inprocess_aws):
+    """The Image shape carries CreationDate: as set (moto would always say "now"). In process
+    only: it sets the date on moto's backend directly, as the estate generator does."""
     from amidash.sandbox.extensions import set_creation_date
     from amidash.sandbox.extensions.common import ec2_backend
 
-    ec2 = aws.client("ec2")
+    ec2 = inprocess_aws.client("ec2")
     image_id = register(ec2, "old-2019.03")
-    account = aws.client("sts").get_caller_identity()["Account"]
+    account = inprocess_aws.client("sts").get_caller_identity()["Account"]
 
     set_creation_date(
         ec2_backend(account, "us-east-1").amis[image_id], datetime(2019, 3, 4, 5, 6, 7, tzinfo=UTC)
