@@ -215,6 +215,7 @@ def _copy(rows: list[dict[str, Any]]) -> None:
     """Insert events by COPY: a first sync of a large estate records 100,000 at once."""
     fields = AuditEvent._meta.concrete_fields
     columns = ", ".join(f'"{field.column}"' for field in fields)
+    names = [field.attname for field in fields]
     json_fields = {"before", "after"}
     table = AuditEvent._meta.db_table
     with (
@@ -225,7 +226,7 @@ def _copy(rows: list[dict[str, Any]]) -> None:
             copy.write_row(
                 [
                     Jsonb(row[name]) if name in json_fields and row[name] is not None else row[name]
-                    for name in (field.attname for field in fields)
+                    for name in names
                 ]
             )
 
