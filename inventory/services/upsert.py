@@ -2,10 +2,10 @@
 
 A first sync of a large account writes hundreds of thousands of rows. Each DescribeImages entry
 becomes one line of COPY data; images the sync knows are new are copied straight into the
-table, the others into a temporary table and from there by ``INSERT ... ON CONFLICT``. What is
-the same for every row of a listing (account, Region, the time of the listing) is made once
-per call, not from each image. A thread makes the next batch's data while PostgreSQL writes
-the current one.
+table in one COPY, the others into a temporary table and from there by ``INSERT ... ON
+CONFLICT``, a batch at a time. What is the same for every row of a listing (account, Region,
+the time of the listing) is made once per call, not from each image. A thread makes the next
+batch's data while PostgreSQL writes the current one.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from inventory.choices import ImageState
 from inventory.models import AccountRegion, image_family
 from inventory.services.listing import fingerprint, parse_time
 
-BATCH_SIZE = 10_000
-FIRST_BATCH_SIZE = 1_000
+#: Rows per batch of COPY data. Small, so that PostgreSQL starts at once and the thread making
+#: the data keeps just ahead of it.
+BATCH_SIZE = 2_000
 
 
 class Listed(NamedTuple):
@@ -214,6 +215,7 @@ _CONSTANT_COLUMNS = [
     "last_seen_in_use_at",
 ]
 _STAGE_LIST = ", ".join(f'"{c}"' for c in _STAGE_COLUMNS)
+_INSERT_LIST = f"{', '.join(_CONSTANT_COLUMNS)}, {_STAGE_LIST}"
 _UPSERT = f"""
     INSERT INTO inventory_image ({", ".join(_CONSTANT_COLUMNS)}, {_STAGE_LIST})
     SELECT %(account)s, %(account_region)s, %(region)s, %(now)s, %(now)s, NULL, false, 0, NULL,
@@ -285,14 +287,13 @@ def upsert_images(
                 copy.write(data)
             cursor.execute(_UPSERT, params)
 
-        def insert(data: bytes) -> None:
-            columns = f"{', '.join(_CONSTANT_COLUMNS)}, {_STAGE_LIST}"
-            with cursor.cursor.copy(f"COPY inventory_image ({columns}) FROM STDIN") as copy:
-                copy.write(data)
-
         copy_data = partial(_copy_data, digests=digests, permissions=permissions, now=now)
-        for data in _pipeline(builder, fresh, partial(copy_data, prefix=prefix, new=True), fields):
-            insert(data)
+        if fresh:
+            # One COPY for all new rows: PostgreSQL writes each batch while the next is made.
+            make = partial(copy_data, prefix=prefix, new=True)
+            with cursor.cursor.copy(f"COPY inventory_image ({_INSERT_LIST}) FROM STDIN") as copy:
+                for data in _pipeline(builder, fresh, make, fields):
+                    copy.write(data)
         for data in _pipeline(builder, known, copy_data, fields):
             stage(data)
     return fields
@@ -306,10 +307,7 @@ def _pipeline(
 ) -> Iterator[bytes]:
     """COPY data batch by batch: the builder thread makes the next batch while the caller has
     the database write the current one. Collects what the listing says in ``fields``."""
-    # A small first batch: the database starts while the thread makes the next, larger ones.
-    first = min(FIRST_BATCH_SIZE, len(images))
-    batches = [images[:first]] if first else []
-    batches += [images[at : at + BATCH_SIZE] for at in range(first, len(images), BATCH_SIZE)]
+    batches = [images[at : at + BATCH_SIZE] for at in range(0, len(images), BATCH_SIZE)]
     upcoming = builder.submit(make, batches[0]) if batches else None
     for number in range(len(batches)):
         data, values = upcoming.result()
