@@ -87,6 +87,39 @@ def list_region(session: AwsSession, region: str) -> RegionListing:
     return RegionListing(images=images, usages=usages, references_supported=supported)
 
 
+def list_image_usage(session: AwsSession, region: str, image_id: str) -> list[UsageObservation]:
+    """What uses one image now, read live (for a re-check right before a lifecycle action).
+
+    Instances launched from it, whatever DescribeImageReferences names (launch template versions
+    among them) or, where the endpoint lacks that call, the $Default and $Latest version of every
+    launch template, and launch configurations. Auto Scaling groups are not read again: a group
+    names a template version or a launch configuration, and those are.
+    """
+    ec2 = session.client("ec2", region)
+    pages = ec2.get_paginator("describe_instances").paginate(
+        Filters=[
+            {"Name": "image-id", "Values": [image_id]},
+            {"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES},
+        ]
+    )
+    found = [
+        UsageObservation(image_id, UsageType.INSTANCE, instance["InstanceId"])
+        for page in pages
+        for reservation in page.get("Reservations", [])
+        for instance in reservation.get("Instances", [])
+        if instance.get("ImageId") == image_id
+    ]
+    try:
+        found += list_image_references(session, region, [image_id])
+    except NotImplementedError:
+        versions = _default_and_latest_versions(session, region)
+        found += (u for u in _template_usages(versions) if u.image_ref == image_id)
+    for configuration in _launch_configurations(session, region):
+        if configuration.get("ImageId") == image_id:
+            found += _configuration_usage(configuration)
+    return found
+
+
 def list_images(session: AwsSession, region: str) -> Iterator[dict[str, Any]]:
     """Own images, deprecated and disabled ones included, 1000 per page."""
     ec2 = session.client("ec2", region)

@@ -32,13 +32,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from inventory import signals as inventory_signals
-from inventory.choices import ImageState, UsageType
+from inventory.choices import ImageState
 from inventory.models import AccountRegion, Image
 from inventory.services.aws import AWS_ERRORS, AwsSession, client_config, describe_error
 from inventory.services.listing import (
-    LIVE_INSTANCE_STATES,
     fingerprint,
-    list_image_references,
+    list_image_usage,
     parse_time,
 )
 from inventory.services.sync import advisory_lock
@@ -146,28 +145,11 @@ def observe_image(session: AwsSession, region: str, image_id: str) -> Observatio
 
 
 def read_usage(session: AwsSession, region: str, image_id: str) -> set[str]:
-    """Live instances launched from the image, and whatever DescribeImageReferences names."""
-    found: set[str] = set()
-    pages = (
-        session.client("ec2", region)
-        .get_paginator("describe_instances")
-        .paginate(
-            Filters=[
-                {"Name": "image-id", "Values": [image_id]},
-                {"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES},
-            ]
-        )
-    )
-    for page in pages:
-        for reservation in page.get("Reservations", []):
-            for instance in reservation.get("Instances", []):
-                found.add(usage_key(UsageType.INSTANCE, instance["InstanceId"]))
-    try:
-        for usage in list_image_references(session, region, [image_id]):
-            found.add(usage_key(usage.usage_type, usage.resource_id))
-    except NotImplementedError:
-        pass  # the endpoint has no DescribeImageReferences: instances alone then
-    return found
+    """What uses the image now, as usage keys (see ``list_image_usage``)."""
+    return {
+        usage_key(usage.usage_type, usage.resource_id)
+        for usage in list_image_usage(session, region, image_id)
+    }
 
 
 def is_throttled(error: ClientError) -> bool:

@@ -184,6 +184,44 @@ def test_it_marks_an_item_stale_when_the_image_drifted(aws, requester, approver)
     assert request_events(request).filter(verb="item.stale").count() == 2
 
 
+def test_a_launch_configuration_made_after_approval_makes_the_item_stale(
+    aws, requester, approver
+):
+    image_id = register_image(aws, "legacy-1")
+    sync()
+    request = ask(requester, "deregister", [image_id])
+    approve(approver, request)
+    aws.client("autoscaling", REGION).create_launch_configuration(
+        LaunchConfigurationName="legacy-lc", ImageId=image_id, InstanceType="t3.micro"
+    )
+    _run(request)
+    item = request.items.get()
+    assert item.status == ItemStatus.STALE
+    assert item.error == "newly in use by launch_configuration:legacy-lc"
+    assert aws.calls(action="DeregisterImage") == []
+    assert _describe(aws, image_id)["State"] == "available"
+
+
+def test_a_launch_template_made_after_approval_is_seen_without_image_references(
+    aws, requester, approver
+):
+    """An endpoint without DescribeImageReferences: template versions are read instead."""
+    aws.set_fault("malformed", action="DescribeImageReferences")
+    image_id = register_image(aws, "web-1")
+    sync()
+    request = ask(requester, "disable", [image_id])
+    approve(approver, request)
+    template_id = ec2_client(aws).create_launch_template(
+        LaunchTemplateName="web", LaunchTemplateData={"ImageId": image_id}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    _run(request)
+    item = request.items.get()
+    assert item.status == ItemStatus.STALE
+    assert item.error == f"newly in use by launch_template:{template_id}"
+    assert aws.calls(action="DisableImage") == []
+    assert _describe(aws, image_id)["State"] == "available"
+
+
 def test_it_marks_an_item_stale_when_the_image_is_gone(aws, requester, approver):
     image_id = register_image(aws, "app-a")
     sync()
