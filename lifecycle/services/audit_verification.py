@@ -185,14 +185,21 @@ def _classify(
             position,
             f"event #{position} was removed and the later events renumbered",
         )
+    return _never_chained(position, previous_hash, rows) or _Bad(
+        Problem.EDITED, position, f"event #{position} does not match its hash"
+    )
+
+
+def _never_chained(position: int, previous_hash: str, rows: _Lookahead) -> _Bad | None:
+    """An insertion, if the event after ``position`` links to the one before it."""
     following = rows.peek()
-    if following is not None and following["previous_hash"] == previous_hash:
-        return _Bad(
-            Problem.INSERTED,
-            position,
-            f"event #{position} was never chained: event #{position + 1} follows #{position - 1}",
-        )
-    return _Bad(Problem.EDITED, position, f"event #{position} does not match its hash")
+    if following is None or following["previous_hash"] != previous_hash:
+        return None
+    return _Bad(
+        Problem.INSERTED,
+        position,
+        f"event #{position} was never chained: event #{position + 1} follows #{position - 1}",
+    )
 
 
 def _walk(
@@ -220,7 +227,8 @@ def _walk(
             raise _Bad(Problem.EDITED, position, f"event #{position} does not match its hash")
         digest = by_head.get(position)
         if digest is not None and digest.chain_head != row["hash"]:
-            raise _Bad(
+            # A forged event chained to its predecessor, slipped in at a signed head.
+            raise _never_chained(position, previous_hash, rows) or _Bad(
                 Problem.DIGEST_MISMATCH,
                 position,
                 f"digest {digest.path.name} signed hash {digest.chain_head} for event "

@@ -6,7 +6,10 @@ The tampering is what a database superuser can do: with the append-only triggers
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,6 +26,7 @@ from tests.audit.conftest import raw, triggers_disabled, write_events
 
 EVENTS = 10_000
 _UPDATE = "UPDATE lifecycle_auditevent SET {} WHERE sequence = %s"
+_DELETE = "DELETE FROM lifecycle_auditevent WHERE sequence = %s"
 EDITABLE = {
     "message": _UPDATE.format("message = message || ' (forged)'"),
     "verb": _UPDATE.format("verb = 'image.gone'"),
@@ -50,6 +54,11 @@ def rehash(sequence: int) -> None:
         "UPDATE lifecycle_auditevent SET hash = %s WHERE sequence = %s",
         [event.computed_hash(), sequence],
     )
+
+
+def edit_and_rehash(sequence: int) -> None:
+    raw(EDITABLE["message"], [sequence])
+    rehash(sequence)
 
 
 def shift_up(position: int) -> None:
@@ -122,35 +131,39 @@ def tamper_and_verify(action):
     return outcome["result"]
 
 
-@st.composite
-def tampering(draw, first: int, last: int):
-    kind = draw(st.sampled_from(["edit", "rehash", "delete", "swap", "insert", "rewrite"]))
-    position = draw(st.integers(first, last))
+KINDS = ["edit", "rehash", "delete", "swap", "insert", "rewrite"]
+
+
+def tampering_of(kind: str, position: int, first: int, last: int, **how) -> tuple[tuple, Callable]:
+    """What verification must say about this tampering, and how to do it. ``how`` gives the
+    edited ``field``, the ``other`` event of a swap and whether an insertion is ``chained``."""
     if kind == "edit":
-        field = draw(st.sampled_from(sorted(EDITABLE)))
-        return ("edited", position), lambda: raw(EDITABLE[field], [position])
+        return ("edited", position), partial(raw, EDITABLE[how["field"]], [position])
     if kind == "rehash":
-
-        def action() -> None:
-            raw(EDITABLE["message"], [position])
-            rehash(position)
-
         expected = ("edited", position) if position < last else ("digest_mismatch", last)
-        return expected, action
+        return expected, partial(edit_and_rehash, position)
     if kind == "delete":
-        return ("missing", position), lambda: raw(
-            "DELETE FROM lifecycle_auditevent WHERE sequence = %s", [position]
-        )
+        return ("missing", position), partial(raw, _DELETE, [position])
     if kind == "swap":
-        other = draw(st.integers(first, last).filter(lambda n: n != position))
-        low, high = sorted((position, other))
-        return ("reordered", low), lambda: swap(low, high)
+        low, high = sorted((position, how["other"]))
+        return ("reordered", low), partial(swap, low, high)
     if kind == "insert":
         position = max(position, first + 1)
-        chained = draw(st.booleans())
-        return ("inserted", position), lambda: insert_forged(position, chained=chained)
+        return ("inserted", position), partial(insert_forged, position, chained=how["chained"])
     position = max(position, last - 40)
-    return ("digest_mismatch", last), lambda: rewrite_from(position, last)
+    return ("digest_mismatch", last), partial(rewrite_from, position, last)
+
+
+@st.composite
+def tampering(draw, first: int, last: int):
+    kind = draw(st.sampled_from(KINDS))
+    position = draw(st.integers(first, last))
+    how = {
+        "field": draw(st.sampled_from(sorted(EDITABLE))),
+        "other": draw(st.integers(first, last).filter(lambda n: n != position)),
+        "chained": draw(st.booleans()),
+    }
+    return tampering_of(kind, position, first, last, **how)
 
 
 @settings(
@@ -166,6 +179,24 @@ def test_it_catches_every_edit_deletion_reordering_and_insertion(chain, data):
     result = tamper_and_verify(action)
     assert not result.ok
     assert (result.problem, result.sequence) == (kind, position), result.summary()
+
+
+def test_it_names_tampering_at_either_end_of_the_chain(chain):
+    """Each kind at the first and the last event, where random positions seldom land."""
+    first, last = chain
+    variants = {
+        "edit": [{"field": field} for field in ("message", "hash", "previous_hash")],
+        "swap": [{"other": first + 1}, {"other": last - 1}],
+        "insert": [{"chained": True}, {"chained": False}],
+    }
+    wrong = []
+    for position, kind in itertools.product((first, last), KINDS):
+        for how in variants.get(kind, [{}]):
+            expected, action = tampering_of(kind, position, first, last, **how)
+            result = tamper_and_verify(action)
+            if (result.problem, result.sequence) != expected:
+                wrong.append(f"{kind} {how} at #{position}: {result.summary()}")
+    assert wrong == []
 
 
 def test_it_says_intact_with_the_head_and_count(chain):
