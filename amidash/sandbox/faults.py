@@ -20,7 +20,9 @@ Answers follow what AWS sends so that botocore treats them as it treats the real
   "all") and the account's own calls answer EC2 ``UnauthorizedOperation`` / ``AccessDenied``
   (``scope`` "calls" or "all"), HTTP 403.
 - ``malformed``: HTTP 200 with a truncated body; for XML services (EC2, Auto Scaling, STS, IAM)
-  botocore raises ``ResponseParserError``.
+  botocore raises ``ResponseParserError``. For JSON services (Recycle Bin, Organizations) it
+  reads the body as ``{"message": <body>}``; amidash's AWS access point refuses that answer
+  with the same error (``inventory.services.aws.strict_json``), a bare boto3 client does not.
 """
 
 from __future__ import annotations

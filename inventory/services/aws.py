@@ -5,10 +5,12 @@ for accounts with a role ARN, from STS AssumeRole with the account's ExternalId 
 user as SourceIdentity. Every client uses botocore's standard retry mode, the configured attempts
 and timeouts, and a connection pool sized for the fan-out. ``AWS_ENDPOINT_URL`` and the other
 standard variables are honoured by boto3 itself, so a simulated AWS is reached like the real one.
+Answers that do not parse fail the call, for JSON services as for XML ones (``strict_json``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -53,6 +55,30 @@ def describe_error(error: BaseException) -> str:
         message = info.get("Message", "") or str(error)
         return f"{code} in {operation}: {message}" if operation else f"{code}: {message}"
     return f"{type(error).__name__}: {error}"
+
+
+def strict_json(operation_model: Any, response_dict: dict[str, Any], **kwargs: Any) -> None:
+    """Refuse a successful JSON answer that does not parse (botocore's ``before-parse`` event).
+
+    botocore's XML parsers raise ResponseParserError on a truncated answer, but its JSON parsers
+    read one as ``{"message": <body>}``: a Recycle Bin listing cut short would pass for an empty
+    one. This makes the JSON services (Recycle Bin, Organizations) fail the same way.
+    """
+    protocol = operation_model.service_model.resolved_protocol
+    body = response_dict.get("body") or b""
+    if (
+        protocol not in ("json", "rest-json")
+        or operation_model.has_streaming_output
+        or response_dict.get("status_code", 0) >= 300
+        or not body.strip()
+    ):
+        return
+    try:
+        json.loads(body)
+    except ValueError as error:
+        raise ResponseParserError(
+            f"Unable to parse the {operation_model.name} answer: {error}"
+        ) from None
 
 
 def source_identity(actor_name: str | None) -> str:
@@ -119,6 +145,7 @@ class AwsSession:
                 client.meta.events.register("after-call", self.stats.count_call)
                 client.meta.events.register("after-call-error", self.stats.count_call)
                 client.meta.events.register("before-send", self.stats.count_attempt)
+                client.meta.events.register("before-parse", strict_json)
                 self._clients[key] = client
             return self._clients[key]
 

@@ -5,9 +5,11 @@ nothing about its images, and the run is partial."""
 from __future__ import annotations
 
 import pytest
+from botocore.parsers import ResponseParserError
 
 from inventory.choices import RegionSyncStatus, SyncStatus
 from inventory.models import Account, Image, SyncRegionResult
+from inventory.services.aws import AwsSession
 from tests.inventory.conftest import OTHER_REGION, REGION, register_image, sync
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +108,16 @@ def test_it_leaves_a_region_with_a_garbled_answer_as_it_was(aws, estate):
         {"kind": "malformed", "region": REGION, "action": "DescribeInstances"},
         "ResponseParserError",
     )
+
+
+def test_a_garbled_json_answer_fails_the_call_as_an_xml_one_does(aws):
+    # botocore reads a JSON body that does not parse as {"message": body}; refused here.
+    aws.set_fault("malformed", action="ListRules")
+    rbin = AwsSession().client("rbin", REGION)
+    with pytest.raises(ResponseParserError, match="Unable to parse the ListRules answer"):
+        rbin.list_rules(ResourceType="EC2_IMAGE")
+    aws.clear_faults()
+    assert rbin.list_rules(ResourceType="EC2_IMAGE")["Rules"] == []
 
 
 def test_it_counts_the_retries_of_a_throttled_region(aws, settings):

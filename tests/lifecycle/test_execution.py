@@ -184,9 +184,7 @@ def test_it_marks_an_item_stale_when_the_image_drifted(aws, requester, approver)
     assert request_events(request).filter(verb="item.stale").count() == 2
 
 
-def test_a_launch_configuration_made_after_approval_makes_the_item_stale(
-    aws, requester, approver
-):
+def test_a_launch_configuration_made_after_approval_makes_the_item_stale(aws, requester, approver):
     image_id = register_image(aws, "legacy-1")
     sync()
     request = ask(requester, "deregister", [image_id])

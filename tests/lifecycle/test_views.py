@@ -40,6 +40,16 @@ def test_it_shows_the_preview_with_blast_radius(images, requester):
     assert "Restore from the Recycle Bin" in body
 
 
+def test_the_preview_says_unknown_when_the_recycle_bin_answer_is_garbled(images, requester, aws):
+    # A truncated JSON answer must not pass for "no retention rule" (deletion looking final).
+    aws.set_fault("malformed", action="ListRules")
+    response = signed_in(requester).get(_create_url("deregister", *images["old"]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "permanent" not in body
+    assert "unknown (ResponseParserError: Unable to parse the ListRules answer" in body
+
+
 def test_it_creates_a_request_from_the_form(images, requester):
     data = {
         "action": "deregister",
