@@ -40,6 +40,7 @@ from lifecycle.models.audit import event_hash
 #: Key of the advisory lock that serializes audit writers ("audi" in ASCII).
 AUDIT_LOCK_KEY = 0x61756469
 _VERB = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_SOURCES = frozenset(AuditSource.values)  # Choices.values builds a new list on every access
 _BULK_BATCH = 2000
 
 Actor = AbstractBaseUser | AnonymousUser | None
@@ -168,7 +169,7 @@ def _actor_fields(actor: Actor, source: str, actor_name: str) -> dict[str, Any]:
 def _fields_of(draft: EventDraft) -> dict[str, Any]:
     if not _VERB.match(draft.verb or ""):
         raise ValueError(f"audit verb must be namespaced like 'image.appeared', not {draft.verb!r}")
-    if draft.source not in AuditSource.values:
+    if draft.source not in _SOURCES:
         raise ValueError(f"audit source must be one of {', '.join(AuditSource.values)}")
     target = target_of(draft.target)
     return {
