@@ -20,6 +20,12 @@ def use_scratch_database(suffix: str) -> str:
     name = f"{config['NAME']}_{suffix}"
     with admin_connection() as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        busy = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]
+        ).fetchone()[0]
+        if busy:
+            # Another run of this benchmark: it would drop the database from under this one.
+            raise SystemExit(f"{name} is in use by {busy} connection(s): another run? Try later.")
         if not exists:
             admin.execute(f'CREATE DATABASE "{name}"')
     config["NAME"] = name

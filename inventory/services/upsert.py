@@ -215,7 +215,16 @@ _CONSTANT_COLUMNS = [
     "last_seen_in_use_at",
 ]
 _STAGE_LIST = ", ".join(f'"{c}"' for c in _STAGE_COLUMNS)
-_INSERT_LIST = f"{', '.join(_CONSTANT_COLUMNS)}, {_STAGE_LIST}"
+#: The columns of a new row's COPY data: new_row_prefix, then what _copy_data makes.
+INSERT_COLUMNS = f"{', '.join(_CONSTANT_COLUMNS)}, {_STAGE_LIST}"
+
+
+def new_row_prefix(account_region: AccountRegion, now: datetime) -> str:
+    """COPY text of the _CONSTANT_COLUMNS of a new row of this account+Region seen at ``now``."""
+    ids = [str(account_region.account_id), str(account_region.pk), account_region.region]
+    return "\t".join([*ids, now.isoformat(), now.isoformat(), "\\N", "f", "0", "\\N", ""])
+
+
 _UPSERT = f"""
     INSERT INTO inventory_image ({", ".join(_CONSTANT_COLUMNS)}, {_STAGE_LIST})
     SELECT %(account)s, %(account_region)s, %(region)s, %(now)s, %(now)s, NULL, false, 0, NULL,
@@ -264,9 +273,6 @@ def upsert_images(
         "region": account_region.region,
         "now": now,
     }
-    # The _CONSTANT_COLUMNS of a new row.
-    ids = [str(account_region.account_id), str(account_region.pk), account_region.region]
-    prefix = "\t".join([*ids, now.isoformat(), now.isoformat(), "\\N", "f", "0", "\\N", ""])
     fresh = [data for data in images if data["ImageId"] in new]
     known = [data for data in images if data["ImageId"] not in new]
     # The staging table empties itself at commit: keep COPY and INSERT in one transaction.
@@ -290,8 +296,8 @@ def upsert_images(
         copy_data = partial(_copy_data, digests=digests, permissions=permissions, now=now)
         if fresh:
             # One COPY for all new rows: PostgreSQL writes each batch while the next is made.
-            make = partial(copy_data, prefix=prefix, new=True)
-            with cursor.cursor.copy(f"COPY inventory_image ({_INSERT_LIST}) FROM STDIN") as copy:
+            make = partial(copy_data, prefix=new_row_prefix(account_region, now), new=True)
+            with cursor.cursor.copy(f"COPY inventory_image ({INSERT_COLUMNS}) FROM STDIN") as copy:
                 for data in _pipeline(builder, fresh, make, fields):
                     copy.write(data)
         for data in _pipeline(builder, known, copy_data, fields):
