@@ -179,8 +179,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 
 # Celery: Redis in production; with no CELERY_BROKER_URL a filesystem broker under the data
-# folder, so the demo runs a real worker and beat without any server.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+# folder, so the demo runs a real worker and beat without any server. The transport ignores the
+# host; naming one spares kombu's "No hostname was supplied" warning on every connection.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://localhost/"
 BROKER_DIR = Path(env_str("AMIDASH_BROKER_DIR") or DATA_DIR / "broker")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):

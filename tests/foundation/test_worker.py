@@ -14,7 +14,7 @@ def test_a_task_runs_through_a_real_worker_over_the_filesystem_broker(tmp_path: 
     env = {
         **os.environ,
         "DATABASE_URL": settings.DATABASE_URL,
-        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_BROKER_URL": "filesystem://localhost/",
         "CELERY_RESULT_BACKEND": f"file://{tmp_path / 'results'}",
         "AMIDASH_DATA_DIR": str(tmp_path),
         "AMIDASH_BROKER_DIR": str(tmp_path / "broker"),
