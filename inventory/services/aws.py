@@ -62,7 +62,7 @@ def strict_json(operation_model: Any, response_dict: dict[str, Any], **kwargs: A
 
     botocore's XML parsers raise ResponseParserError on a truncated answer, but its JSON parsers
     read one as ``{"message": <body>}``: a Recycle Bin listing cut short would pass for an empty
-    one. This makes the JSON services (Recycle Bin, Organizations) fail the same way.
+    one. This makes answers of JSON services (the Recycle Bin among them) fail the same way.
     """
     protocol = operation_model.service_model.resolved_protocol
     body = response_dict.get("body") or b""
