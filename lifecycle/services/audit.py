@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -143,11 +144,34 @@ def target_of(obj: Any) -> Target:
     return Target(obj._meta.model_name, str(obj.pk), label=str(obj)[:255])
 
 
+#: Values that are JSON as they are (exact types: an enum member or a subclass is encoded).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_value(value: Any) -> Any:
     """``value`` as plain JSON data, exactly as PostgreSQL's jsonb gives it back."""
     if value is None:
         return None
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    # A flat object of plain values (an image observation) needs no encoding round trip: a
+    # first sync of a large estate records 100,000 of them at once.
+    if type(value) is dict and all(
+        type(key) is str and type(item) in _PLAIN for key, item in value.items()
+    ):
+        return dict(value)
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder), parse_float=_jsonb_number)
+
+
+def _jsonb_number(literal: str) -> float | int:
+    """A JSON number with a fraction or an exponent, as jsonb gives it back.
+
+    jsonb keeps numbers as ``numeric``, which it prints without an exponent and has no negative
+    zero: ``1e+20`` comes back as the integer 100000000000000000000 (Python writes floats of
+    1e16 and more that way, and they are all whole numbers), ``-0.0`` as ``0.0``.
+    """
+    if "e+" in literal or "E+" in literal:
+        return int(Decimal(literal))
+    number = float(literal)
+    return number if number else 0.0
 
 
 def _actor_fields(actor: Actor, source: str, actor_name: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lifecycle.models import GENESIS_HASH, AuditEvent
 from lifecycle.services.audit import Target, record_event
@@ -77,6 +79,35 @@ def test_it_rolls_back_with_the_callers_transaction_and_leaves_no_gap():
     assert last_sequence() == before
     event = record_event("request.created", actor=None, source="cli")
     assert event.sequence == before + 1
+
+
+_TEXT = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"))
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=80,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(before=_JSON, after=st.dictionaries(_TEXT, _JSON, max_size=4))
+def test_what_an_event_carries_hashes_the_same_once_read_back(before, after):
+    # jsonb prints numbers without an exponent and has no negative zero: 1e+20 comes back as
+    # the integer 100000000000000000000. The hash must be of what comes back.
+    event = record_event("image.appeared", actor=None, source="sync", before=before, after=after)
+    stored = AuditEvent.objects.get(sequence=event.sequence)
+    assert (stored.before, stored.after) == (event.before, event.after)
+    assert stored.computed_hash() == stored.hash == event.hash
 
 
 @pytest.mark.django_db
