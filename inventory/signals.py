@@ -42,3 +42,16 @@ class ImageObservation:
     name: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[Signal]:
+    """The per-image signals an observed image stands for: ``before`` None means it appeared;
+    otherwise a changed state, a changed deprecation time, both or neither."""
+    if before is None:
+        return [image_appeared]
+    found = []
+    if before["state"] != after["state"]:
+        found.append(image_state_changed)
+    if before["deprecation_time"] != after["deprecation_time"]:
+        found.append(image_deprecation_changed)
+    return found

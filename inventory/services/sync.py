@@ -404,18 +404,11 @@ def _observations(
         )
         old = existing.get(image_id)
         before = old.observed() if old and old.gone_at is None else None
-        kinds = []
         if before is None:
             created += 1
-            kinds.append(signals.image_appeared)
-        else:
-            if before["state"] != after["state"]:
-                kinds.append(signals.image_state_changed)
-            if before["deprecation_time"] != after["deprecation_time"]:
-                kinds.append(signals.image_deprecation_changed)
         observations += [
             ImageObservation(kind, image_id, account_id, region, values.name, before, after)
-            for kind in kinds
+            for kind in signals.changes(before, after)
         ]
     return observations, created
 

@@ -323,19 +323,8 @@ def _announce(image: Image, before: dict[str, Any] | None) -> None:
     if image.gone_at is not None and before is not None:
         inventory_signals.image_gone.send(Image, image=image, before=before, after=after, **common)
         return
-    if before is None:
-        inventory_signals.image_appeared.send(
-            Image, image=image, before=None, after=after, **common
-        )
-        return
-    if before["state"] != after["state"]:
-        inventory_signals.image_state_changed.send(
-            Image, image=image, before=before, after=after, **common
-        )
-    if before["deprecation_time"] != after["deprecation_time"]:
-        inventory_signals.image_deprecation_changed.send(
-            Image, image=image, before=before, after=after, **common
-        )
+    for signal in inventory_signals.changes(before, after):
+        signal.send(Image, image=image, before=before, after=after, **common)
 
 
 def store_copies(item: RequestItem, copies: dict[str, str], sessions: Sessions) -> None:
