@@ -30,7 +30,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -241,7 +241,7 @@ def _copy(rows: list[dict[str, Any]]) -> None:
     fields = AuditEvent._meta.concrete_fields
     columns = ", ".join(f'"{field.column}"' for field in fields)
     names = [field.attname for field in fields]
-    json_fields = {"before", "after"}
+    json_fields = {field.attname for field in fields if isinstance(field, models.JSONField)}
     table = AuditEvent._meta.db_table
     with (
         connection.cursor() as cursor,
