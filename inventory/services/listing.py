@@ -68,23 +68,24 @@ class RegionListing:
 
 def list_region(session: AwsSession, region: str) -> RegionListing:
     """List own images and their usage; raises on any AWS error."""
-    images = list(list_images(session, region))
-    usages = list(dict.fromkeys(list_usage(session, region)))
-    own_ids = list(dict.fromkeys(image["ImageId"] for image in images))
-    supported = True
+    listing = RegionListing(
+        images=list(list_images(session, region)),
+        usages=list(dict.fromkeys(list_usage(session, region))),
+    )
+    own_ids = [image["ImageId"] for image in listing.images]  # one each: RegionListing dedupes
     try:
         references = list(list_image_references(session, region, own_ids))
     except NotImplementedError:
-        supported, references = False, []
+        listing.references_supported, references = False, []
     # The listing calls already found instances and template versions by id; a reference
     # adds what they cannot see (SSM parameters, Image Builder recipes, ...).
-    known = {(u.image_ref, u.usage_type, u.resource_id.split(":")[0]) for u in usages}
+    known = {(u.image_ref, u.usage_type, u.resource_id.split(":")[0]) for u in listing.usages}
     for usage in references:
         key = (usage.image_ref, usage.usage_type, usage.resource_id)
         if key not in known:
             known.add(key)
-            usages.append(usage)
-    return RegionListing(images=images, usages=usages, references_supported=supported)
+            listing.usages.append(usage)
+    return listing
 
 
 def list_image_usage(session: AwsSession, region: str, image_id: str) -> list[UsageObservation]:
