@@ -79,12 +79,11 @@ def fake_images(count: int, region: str, offset: int = 0) -> list[dict]:
 def copy_baseline(payloads: list[bytes]) -> float:
     """COPY the same rows into a bare temporary table: the floor for any upsert."""
     with transaction.atomic(), connection.cursor() as cursor:
-        from inventory.services.upsert import _STAGE_COLUMNS
+        from inventory.services.upsert import _STAGE_LIST
 
-        columns = ", ".join(f'"{c}"' for c in _STAGE_COLUMNS)
         cursor.execute(
             f"CREATE TEMP TABLE bench_copy ON COMMIT DROP AS"
-            f" SELECT {columns} FROM inventory_image WITH NO DATA"
+            f" SELECT {_STAGE_LIST} FROM inventory_image WITH NO DATA"
         )
         started = time.perf_counter()
         with cursor.cursor.copy("COPY bench_copy FROM STDIN") as copy:
