@@ -202,3 +202,11 @@ class AuditEvent(models.Model):
                 change = "same" if before[key] == after[key] else "changed"
             rows.append(DiffRow(key, before.get(key), after.get(key), change))
         return rows
+
+    def changes(self) -> list[DiffRow]:
+        """The rows of ``diff`` a reader needs: no unchanged key, no key empty on both sides."""
+        return [
+            row
+            for row in self.diff()
+            if row.change != "same" and not (row.before is None and row.after is None)
+        ]

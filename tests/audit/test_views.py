@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -127,7 +129,11 @@ def test_it_shows_every_signed_in_user_the_image_timeline(viewer):
     image = make_image()
     other = make_image("ami-0fffffffffffffff0", "other")
     record_event(
-        "image.appeared", actor=None, source="sync", target=image, after={"state": "available"}
+        "image.appeared",
+        actor=None,
+        source="sync",
+        target=image,
+        after={"state": "available", "gone_at": None},
     )
     record_event(
         "image.state_changed",
@@ -145,6 +151,10 @@ def test_it_shows_every_signed_in_user_the_image_timeline(viewer):
     assert "not mine" not in full.content.decode()
     partial = signed_in(viewer).get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and "Image state changed" in partial
+    # An appearance lists what was seen; a change shows before and after; empty keys are left out.
+    assert "<code>state</code>: available → disabled" in partial
+    assert re.search(r"<code>state</code>: available\s*</td>", partial)
+    assert "— →" not in partial and "gone_at" not in partial
 
 
 def test_it_answers_404_for_the_timeline_of_an_unknown_image(viewer):
