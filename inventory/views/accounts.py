@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -34,10 +35,27 @@ def account_list(request: HttpRequest) -> HttpResponse:
     for region in AccountRegion.objects.order_by("account_id", "region"):
         region.last_result = last.get((region.account_id, region.region))
         regions[region.account_id].append(region)
-    rows = [(account, regions.get(account.pk, [])) for account in accounts]
+    rows = [_account_row(account, regions.get(account.pk, [])) for account in accounts]
     return render_page(
         request,
         "inventory/account_list.html",
         "inventory/partials/account_list_body.html",
         {"rows": rows},
     )
+
+
+@dataclass
+class AccountRow:
+    """An account, the Regions it can use (a row each) and the ones it has not opted in to."""
+
+    account: Account
+    regions: list[AccountRegion]
+    skipped: list[AccountRegion]
+    outcomes: Counter[str]
+
+
+def _account_row(account: Account, regions: list[AccountRegion]) -> AccountRow:
+    usable = [region for region in regions if region.is_opted_in]
+    outcomes = Counter(region.last_result.status for region in usable if region.last_result)
+    skipped = [region for region in regions if not region.is_opted_in]
+    return AccountRow(account, usable, skipped, outcomes)

@@ -102,7 +102,8 @@ def test_it_shows_accounts_regions_and_their_last_error(viewer_client, estate) -
     text = _text(viewer_client.get(reverse("inventory:account_list")))
     assert "prod 111122223333" in text and "dev 444455556666" in text
     assert "ap-south-1" in text and "RequestLimitExceeded: slow down" in text
-    assert "me-south-1 not opted in: skipped" in text
+    assert re.search(r"1 Region not opted in: skipped me-south-1 ", text)
+    assert re.search(r"\d+ Regions?; at their last sync, \d+ succeeded, 1 failed", text)
 
 
 def test_it_refreshes_the_run_list_only_while_a_sync_runs(viewer_client, db) -> None:
