@@ -95,14 +95,24 @@ def rule_covers(rule: dict[str, Any], tags: dict[str, str]) -> bool:
     return not any(matches(tag) for tag in rule.get("ExcludeResourceTags") or [])
 
 
-def describe_recycle_bin(rules: list[dict[str, Any]] | str, tags: dict[str, str]) -> str:
+def describe_recycle_bin(
+    rules: list[dict[str, Any]] | str, tags: dict[str, str]
+) -> tuple[str, str]:
+    """What the Recycle Bin would do with the deregistered image, and what would undo it.
+
+    ``rules`` is the account+Region's retention rules, or why they could not be read; then the
+    undo stays the general one, for nobody knows whether deregistering would be final.
+    """
     if isinstance(rules, str):
-        return f"unknown ({rules})"
+        return f"unknown ({rules})", UNDO_OF[LifecycleAction.DEREGISTER]
     for rule in rules:
         if rule_covers(rule, tags):
             days = rule.get("RetentionPeriod", {}).get("RetentionPeriodValue")
-            return f"retained {days} days by rule {rule['Identifier']}"
-    return "permanent: no Recycle Bin rule covers it"
+            return (
+                f"retained {days} days by rule {rule['Identifier']}",
+                f"Restore from the Recycle Bin within {days} days",
+            )
+    return "permanent: no Recycle Bin rule covers it", "None: deregistering is final"
 
 
 def _rules_per_region(images: list[Image]) -> dict[tuple[str, str], list[dict[str, Any]] | str]:
@@ -143,7 +153,7 @@ def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
         )
         if action in RECYCLE_BIN_ACTIONS:
             key = (image.account.account_id, image.region)
-            preview.recycle_bin = describe_recycle_bin(rules[key], image.tags or {})
+            preview.recycle_bin, preview.undo = describe_recycle_bin(rules[key], image.tags or {})
         _add_warnings(preview, action, image)
         previews.append(preview)
     return previews

@@ -141,7 +141,9 @@ def test_it_restores_a_deregistered_image_from_the_recycle_bin(aws, requester, a
     image_id = register_image(aws, "keep-me")
     sync()
     request = ask(requester, "deregister", [image_id])
-    assert request.items.get().preview["recycle_bin"].startswith("retained 7 days")
+    preview = request.items.get().preview
+    assert preview["recycle_bin"].startswith("retained 7 days")
+    assert preview["undo"] == "Restore from the Recycle Bin within 7 days"
     approve(approver, request)
     _run(request)
     assert image(image_id).gone_at is not None

@@ -37,7 +37,7 @@ def test_it_shows_the_preview_with_blast_radius(images, requester):
     assert "Request: Deregister of 3 images" in body
     assert "permanent: no Recycle Bin rule covers it" in body
     assert "Blocked: in use by 1 resource(s)" in body
-    assert "Restore from the Recycle Bin" in body
+    assert "None: deregistering is final" in body and "Restore from the Recycle Bin" not in body
 
 
 def test_the_preview_says_unknown_when_the_recycle_bin_answer_is_garbled(images, requester, aws):
@@ -48,6 +48,7 @@ def test_the_preview_says_unknown_when_the_recycle_bin_answer_is_garbled(images,
     assert response.status_code == 200
     assert "permanent" not in body
     assert "unknown (ResponseParserError: Unable to parse the ListRules answer" in body
+    assert "Restore from the Recycle Bin while retained; otherwise none" in body
 
 
 def test_it_creates_a_request_from_the_form(images, requester):
