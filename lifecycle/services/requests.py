@@ -43,7 +43,14 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 class RequestError(ValueError):
-    """A request or decision that cannot be made; the message is shown to the user."""
+    """A request or decision that cannot be made; the message is shown to the user.
+
+    ``field`` names the form field the message is about, if it is about one.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -103,10 +110,10 @@ def validate_parameters(action: str, parameters: dict[str, Any], now: datetime) 
             {str(r).strip() for r in parameters.get("regions") or [] if str(r).strip()}
         )
         if not regions:
-            raise RequestError("Name at least one Region to copy to.")
+            raise RequestError("Name at least one Region to copy to.", "regions")
         bad = [r for r in regions if not _REGION.match(r)]
         if bad:
-            raise RequestError(f"Not a Region name: {', '.join(bad)}.")
+            raise RequestError(f"Not a Region name: {', '.join(bad)}.", "regions")
         return {"regions": regions}
     return {}
 
@@ -117,17 +124,19 @@ def _deprecation_time(value: Any, now: datetime) -> str:
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as error:
-            raise RequestError("The deprecation time is not a valid date and time.") from error
+            raise RequestError(
+                "The deprecation time is not a valid date and time.", "deprecate_at"
+            ) from error
     if not isinstance(value, datetime):
-        raise RequestError("A deprecation needs the date and time it takes effect.")
+        raise RequestError("A deprecation needs the date and time it takes effect.", "deprecate_at")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
     rounded = (value + timedelta(seconds=30)).replace(second=0, microsecond=0)
     if rounded <= now:
-        raise RequestError("The deprecation time must be in the future.")
+        raise RequestError("The deprecation time must be in the future.", "deprecate_at")
     if rounded > now + timedelta(days=365 * MAX_DEPRECATION_YEARS + 2):
-        raise RequestError("AWS accepts deprecation times at most 10 years ahead.")
+        raise RequestError("AWS accepts deprecation times at most 10 years ahead.", "deprecate_at")
     return rounded.isoformat().replace("+00:00", "Z")
 
 
@@ -176,9 +185,9 @@ def check_draft(draft: RequestDraft, previews: list[ImagePreview]) -> None:
     if draft.action not in LifecycleAction.values:
         raise RequestError(f"Unknown action {draft.action!r}.")
     if not draft.reason.strip():
-        raise RequestError("Give a reason for the request.")
+        raise RequestError("Give a reason for the request.", "reason")
     if draft.override_in_use and not draft.override_reason.strip():
-        raise RequestError("An override needs its own justification.")
+        raise RequestError("An override needs its own justification.", "override_reason")
     for preview in previews:
         in_use_block = draft.action in GUARDED_ACTIONS and preview.in_use
         if in_use_block and draft.override_in_use:

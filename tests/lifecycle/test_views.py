@@ -25,6 +25,10 @@ def images(aws):
     return {"old": ids, "busy": busy}
 
 
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
 def _create_url(action: str, *image_ids: str) -> str:
     query = "&".join(f"image={image(i).pk}" for i in image_ids)
     return f"{reverse('lifecycle:request_create')}?action={action}&{query}"
@@ -252,3 +256,6 @@ def test_it_renders_the_form_of_every_action_and_creates_a_deprecation(images, r
     past = data | {"deprecate_at": "2001-01-01T00:00"}
     refused = client.post(reverse("lifecycle:request_create"), past)
     assert refused.status_code == 400 and "must be in the future" in refused.content.decode()
+    # The message sits under the field it is about, not in the form's general banner.
+    missing = _text(client.post(reverse("lifecycle:request_create"), data | {"deprecate_at": ""}))
+    assert "Deprecate at (UTC) A deprecation needs the date and time it takes effect." in missing
