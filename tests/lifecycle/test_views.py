@@ -253,6 +253,8 @@ def test_it_renders_the_form_of_every_action_and_creates_a_deprecation(images, r
     response = client.post(reverse("lifecycle:request_create"), data)
     assert response.status_code == 302
     assert LifecycleRequest.objects.get().parameters == {"deprecate_at": "2031-03-04T05:06:00Z"}
+    detail = _text(client.get(response["Location"]))
+    assert "Deprecate at 2031-03-04 05:06 UTC" in detail
     past = data | {"deprecate_at": "2001-01-01T00:00"}
     refused = client.post(reverse("lifecycle:request_create"), past)
     assert refused.status_code == 400 and "must be in the future" in refused.content.decode()

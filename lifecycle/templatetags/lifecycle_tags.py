@@ -1,0 +1,43 @@
+"""Template filters of the request pages: times stored as ISO strings, shown as people read them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+register = template.Library()
+
+
+def _parsed(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = parse_datetime(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment is None:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@register.filter
+def utc_time(value: object) -> str:
+    """An ISO date and time as ``2027-01-15 10:00 UTC``; anything else unchanged."""
+    moment = _parsed(value)
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else str(value or "")
+
+
+@register.filter
+def deprecation(value: object) -> str:
+    """A deprecation time, said as past ("deprecated since ...") or to come ("deprecates ...")."""
+    moment = _parsed(value)
+    if moment is None:
+        return f"deprecates {value}" if value else ""
+    verb = "deprecated since" if moment <= timezone.now() else "deprecates"
+    return f"{verb} {moment:%Y-%m-%d %H:%M} UTC"
