@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from django import template
@@ -41,3 +42,9 @@ def deprecation(value: object) -> str:
         return f"deprecates {value}" if value else ""
     verb = "deprecated since" if moment <= timezone.now() else "deprecates"
     return f"{verb} {moment:%Y-%m-%d %H:%M} UTC"
+
+
+@register.filter
+def json_text(value: object) -> str:
+    """A stored JSON answer as JSON (``true``, double quotes), not as Python would print it."""
+    return json.dumps(value, separators=(", ", ": "), default=str)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from lifecycle.templatetags.lifecycle_tags import deprecation, utc_time
+from lifecycle.templatetags.lifecycle_tags import deprecation, json_text, utc_time
 
 
 def test_it_says_an_iso_time_in_utc_to_the_minute() -> None:
@@ -26,3 +26,8 @@ def test_it_says_whether_a_deprecation_is_past_or_to_come() -> None:
     assert deprecation(past).startswith("deprecated since ")
     assert deprecation(future).startswith("deprecates ")
     assert deprecation(None) == ""
+
+
+def test_it_shows_an_aws_answer_as_json() -> None:
+    assert json_text({"Return": True, "confirmed": True}) == '{"Return": true, "confirmed": true}'
+    assert json_text({"when": None}) == '{"when": null}'
