@@ -49,7 +49,7 @@ from lifecycle.choices import (
     LifecycleAction,
     RequestStatus,
 )
-from lifecycle.models import AuditSource, LifecycleRequest, RequestItem
+from lifecycle.models import AuditSource, AuditVerb, LifecycleRequest, RequestItem
 from lifecycle.services import notifications, pacing
 from lifecycle.services.audit import record_event
 from lifecycle.services.requests import request_fingerprint
@@ -401,19 +401,24 @@ def execute_item(
 ) -> str:
     """Carry out one claimed item; returns its final status (or executing when unsettled)."""
     with transaction.atomic():
-        _event(item, "item.claimed", {"status": ItemStatus.EXECUTING, "attempt": item.attempts})
+        _event(
+            item, AuditVerb.ITEM_CLAIMED, {"status": ItemStatus.EXECUTING, "attempt": item.attempts}
+        )
     reader = sessions.read(item.image)
     try:
         before = observe_or_gone(reader, item.region, item.ami_id)
     except AWS_ERRORS as error:
         settle_item(
-            item, ItemStatus.FAILED, "item.failed", error=f"re-read: {describe_error(error)}"
+            item,
+            ItemStatus.FAILED,
+            AuditVerb.ITEM_FAILED,
+            error=f"re-read: {describe_error(error)}",
         )
         return item.status
     drift = drift_of(item, request, before)
     if drift:
         settle_item(
-            item, ItemStatus.STALE, "item.stale", error=drift, extra={"now": before.state()}
+            item, ItemStatus.STALE, AuditVerb.ITEM_STALE, error=drift, extra={"now": before.state()}
         )
         return item.status
     try:
@@ -423,7 +428,7 @@ def execute_item(
         logger.warning("item %s unsettled: %s; the reconciler will read AWS", item.pk, error)
         return ItemStatus.EXECUTING
     except (ClientError, ParamValidationError) as error:
-        settle_item(item, ItemStatus.FAILED, "item.failed", error=describe_error(error))
+        settle_item(item, ItemStatus.FAILED, AuditVerb.ITEM_FAILED, error=describe_error(error))
         return item.status
     return confirm_item(item, request, sessions, answer)
 
@@ -444,7 +449,7 @@ def confirm_item(
             store_copies(item, answer.get("Copies", {}), sessions)
         confirmed = after is not None and effect_visible(request.action, after, request.parameters)
         answer = answer | {"confirmed": confirmed}
-        settle_item(item, ItemStatus.SUCCEEDED, "item.executed", response=answer)
+        settle_item(item, ItemStatus.SUCCEEDED, AuditVerb.ITEM_EXECUTED, response=answer)
     return item.status
 
 
@@ -463,7 +468,7 @@ def start_request(request_pk: int) -> LifecycleRequest | None:
             return None
         if started:
             record_event(
-                "request.started",
+                AuditVerb.REQUEST_STARTED,
                 actor=None,
                 source=AuditSource.WORKER,
                 target=request,
@@ -510,7 +515,7 @@ def execute_request(
 def _fail_pending(request: LifecycleRequest, reason: str) -> None:
     for item in request.items.filter(status=ItemStatus.PENDING):
         if claim_item(item.pk):
-            settle_item(item, ItemStatus.FAILED, "item.failed", error=reason)
+            settle_item(item, ItemStatus.FAILED, AuditVerb.ITEM_FAILED, error=reason)
 
 
 def finish_request(request_pk: int) -> LifecycleRequest | None:
@@ -533,7 +538,7 @@ def finish_request(request_pk: int) -> LifecycleRequest | None:
         request.status, request.finished_at = outcome, timezone.now()
         request.save(update_fields=["status", "finished_at"])
         record_event(
-            "request.completed",
+            AuditVerb.REQUEST_COMPLETED,
             actor=None,
             source=AuditSource.WORKER,
             target=request,
@@ -586,14 +591,14 @@ def _reconcile(item: RequestItem, sessions: Sessions) -> int:
             done = settle_item(
                 item,
                 ItemStatus.SUCCEEDED,
-                "item.executed",
+                AuditVerb.ITEM_EXECUTED,
                 response={"reconciled": True, "observed": observation.state()},
             )
         return int(done)
     reason = "interrupted before AWS confirmed it; not retried (at most once)"
     if item.error.startswith("unsettled"):
         reason = f"{item.error}; AWS does not show the effect; not retried (at most once)"
-    return int(settle_item(item, ItemStatus.FAILED, "item.failed", error=reason))
+    return int(settle_item(item, ItemStatus.FAILED, AuditVerb.ITEM_FAILED, error=reason))
 
 
 def resume_requests() -> int:

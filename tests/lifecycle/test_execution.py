@@ -13,7 +13,7 @@ from inventory.choices import ImageState
 from inventory.models import Image
 from inventory.services.sync import _lock_key
 from lifecycle.choices import ItemStatus, RequestStatus
-from lifecycle.models import AuditEvent, RequestItem
+from lifecycle.models import AuditEvent, AuditVerb, RequestItem
 from lifecycle.services.execution import execute_request, reconcile_items
 from tests.lifecycle.conftest import (
     OTHER_REGION,
@@ -74,6 +74,8 @@ def test_it_deregisters_exactly_once_and_marks_the_inventory(aws, requester, app
     assert item.response["DeleteSnapshotResults"]
     verbs = list(request_events(request).values_list("verb", flat=True))
     assert verbs.count("item.executed") == 3 and "request.completed" in verbs
+    # Every verb execution writes is one the audit log's verb filter offers.
+    assert set(verbs) <= set(AuditVerb.values), set(verbs) - set(AuditVerb.values)
 
 
 def test_it_running_again_does_not_mutate_twice(aws, requester, approver):
