@@ -207,9 +207,14 @@ class AuditEvent(models.Model):
         return rows
 
     def changes(self) -> list[DiffRow]:
-        """The rows of ``diff`` a reader needs: no unchanged key, no key empty on both sides."""
+        """The rows of ``diff`` a timeline shows: what the event added or changed.
+
+        Keys only ``before`` carries are the context the event was decided on (an execution's
+        observed state), and a key empty on both sides says nothing; the event page has them all.
+        """
         return [
             row
             for row in self.diff()
-            if row.change != "same" and not (row.before is None and row.after is None)
+            if row.change in ("added", "changed")
+            and not (row.before in (None, "") and row.after in (None, ""))
         ]

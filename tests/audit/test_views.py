@@ -143,11 +143,20 @@ def test_it_shows_every_signed_in_user_the_image_timeline(viewer):
         before={"state": "available"},
         after={"state": "disabled"},
     )
+    record_event(
+        "item.executed",
+        actor=None,
+        source="worker",
+        target=image,
+        before={"status": "executing", "observed": {"state": "available"}},
+        after={"status": "succeeded", "error": "", "response": {"Return": True}},
+    )
     record_event("image.appeared", actor=None, source="sync", target=other, message="not mine")
     url = reverse("lifecycle:image_timeline", args=[image.pk])
     full = signed_in(viewer).get(url)
     assert full.status_code == 200
-    assert [e.verb for e in full.context["events"]] == ["image.state_changed", "image.appeared"]
+    verbs = [e.verb for e in full.context["events"]]
+    assert verbs == ["item.executed", "image.state_changed", "image.appeared"]
     assert "not mine" not in full.content.decode()
     partial = signed_in(viewer).get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and "Image state changed" in partial
@@ -155,6 +164,10 @@ def test_it_shows_every_signed_in_user_the_image_timeline(viewer):
     assert "<code>state</code>: available → disabled" in partial
     assert re.search(r"<code>state</code>: available\s*</td>", partial)
     assert "— →" not in partial and "gone_at" not in partial
+    # An execution shows its outcome, not the observed state it was decided on, nor an empty error.
+    assert "<code>status</code>: executing → succeeded" in partial
+    assert "<code>response.Return</code>: True" in partial
+    assert "observed.state" not in partial and "<code>error</code>" not in partial
 
 
 def test_it_answers_404_for_the_timeline_of_an_unknown_image(viewer):
