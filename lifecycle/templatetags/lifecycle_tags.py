@@ -48,3 +48,9 @@ def deprecation(value: object) -> str:
 def json_text(value: object) -> str:
     """A stored JSON answer as JSON (``true``, double quotes), not as Python would print it."""
     return json.dumps(value, separators=(", ", ": "), default=str)
+
+
+@register.filter
+def value_text(value: object) -> str:
+    """One value of an event's data as an auditor reads it: text as it is, the rest as JSON."""
+    return value if isinstance(value, str) else json_text(value)

@@ -112,6 +112,9 @@ def test_it_shows_an_event_with_its_before_after_diff(auditor):
     assert diff == {"public": "same", "reason": "added", "state": "changed"}
     assert response.context["hash_ok"] and response.context["link_ok"]
     assert "disabled" in response.content.decode()
+    # Values read as JSON (true, not Python's True); text as it is.
+    assert "<code>true</code>" in response.content.decode()
+    assert "<code>True</code>" not in response.content.decode()
 
 
 def test_it_answers_404_for_an_unknown_event(auditor):
@@ -166,7 +169,7 @@ def test_it_shows_every_signed_in_user_the_image_timeline(viewer):
     assert "— →" not in partial and "gone_at" not in partial
     # An execution shows its outcome, not the observed state it was decided on, nor an empty error.
     assert "<code>status</code>: executing → succeeded" in partial
-    assert "<code>response.Return</code>: True" in partial
+    assert "<code>response.Return</code>: true" in partial
     assert "observed.state" not in partial and "<code>error</code>" not in partial
 
 
