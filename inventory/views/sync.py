@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -57,9 +59,12 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     results = run.results.select_related("account").order_by("account__account_id", "region")
     rows = list(results)
     done = sum(1 for row in rows if row.status in FINISHED_REGION_STATES)
+    skipped = [row for row in rows if row.status == RegionSyncStatus.SKIPPED]
     context = {
         "run": run,
-        "results": rows,
+        "results": [row for row in rows if row.status != RegionSyncStatus.SKIPPED],
+        "skipped": skipped,
+        "skip_reasons": Counter(row.error or "skipped" for row in skipped).most_common(),
         "progress_done": done,
         "progress_total": max(run.regions_total, len(rows)),
     }

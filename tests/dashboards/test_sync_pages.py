@@ -47,6 +47,25 @@ def test_it_polls_a_running_sync_and_stops_when_it_finishes(viewer_client, db) -
     assert "<html" not in body and "every 2s" not in body and "succeeded" in body
 
 
+def test_it_folds_skipped_regions_into_one_line_of_a_run(viewer_client, db) -> None:
+    account = make_account()
+    run = make_sync_run(
+        results=[
+            (account, "us-east-1", RegionSyncStatus.SUCCEEDED, ""),
+            (account, "af-south-1", RegionSyncStatus.SKIPPED, "not opted in"),
+            (account, "me-south-1", RegionSyncStatus.SKIPPED, "not opted in"),
+            (account, "eu-west-3", RegionSyncStatus.SKIPPED, "sync switched off"),
+        ]
+    )
+    response = viewer_client.get(reverse("inventory:sync_run_detail", args=[run.pk]))
+    assert [r.region for r in response.context["results"]] == ["us-east-1"]
+    text = _text(response)
+    assert "3 account+Regions skipped: 2 not opted in, 1 sync switched off" in text
+    assert f"{account.account_id} af-south-1 (not opted in)" in text
+    assert f"{account.account_id} eu-west-3 (sync switched off)" in text
+    assert "Started by Web " in text  # no user named: the trigger alone, not "— (Web)"
+
+
 def test_it_hides_sync_now_from_users_without_the_permission(viewer_client, db) -> None:
     body = viewer_client.get(reverse("inventory:sync_runs")).content.decode()
     assert "Sync now" not in body
