@@ -42,6 +42,10 @@ class UsageObservation:
     detail: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
+class UnreadableImage(ValueError):
+    """DescribeImages answered an image in a shape amidash cannot read (a malformed answer)."""
+
+
 @dataclass
 class RegionListing:
     """A complete listing of one account+Region.
@@ -56,7 +60,12 @@ class RegionListing:
     _digests: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.images = list({image["ImageId"]: image for image in self.images}.values())
+        try:
+            self.images = list({image["ImageId"]: image for image in self.images}.values())
+        except (KeyError, TypeError) as error:
+            raise UnreadableImage(
+                "malformed DescribeImages answer: an image without ImageId"
+            ) from error
 
     def digest(self, image: dict[str, Any]) -> str:
         """The fingerprint of one of the listed images, made once per listing."""

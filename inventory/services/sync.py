@@ -39,6 +39,7 @@ from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_
 from inventory.services.launch_permissions import LaunchPermissions, fetch_launch_permissions
 from inventory.services.listing import (
     RegionListing,
+    UnreadableImage,
     UsageObservation,
     list_region,
 )
@@ -258,6 +259,8 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
             counts = save_listing(account_region, listing, permissions.shared_with, run)
     except AWS_ERRORS as error:
         return _fail(result, describe_error(error), session, started)
+    except UnreadableImage as error:
+        return _fail(result, str(error), session, started)
     except Exception as error:  # a bug must not be mistaken for a listing: fail the Region
         logger.exception("Sync of %s/%s failed", result.account.account_id, result.region)
         return _fail(result, f"internal error: {type(error).__name__}: {error}", session, started)

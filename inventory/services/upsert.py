@@ -21,7 +21,7 @@ from django.db import connection, transaction
 
 from inventory.choices import ImageState
 from inventory.models import AccountRegion, image_family
-from inventory.services.listing import fingerprint, parse_time
+from inventory.services.listing import UnreadableImage, fingerprint, parse_time
 
 #: Rows per batch of COPY data. Small, so that PostgreSQL starts at once and the thread making
 #: the data keeps just ahead of it.
@@ -71,7 +71,21 @@ _STAGE = "inventory_image_rows"
 
 
 def listed(data: dict[str, Any]) -> Listed:
-    """What an EC2 Image shape says, as Image field values."""
+    """What an EC2 Image shape says, as Image field values.
+
+    Raises UnreadableImage, naming the image, when a field is not what EC2's Image shape says.
+    """
+    try:
+        return _listed(data)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        image_id = data.get("ImageId") if isinstance(data, dict) else None
+        raise UnreadableImage(
+            f"malformed DescribeImages answer: image {image_id or '(no ImageId)'} cannot be "
+            f"read ({type(error).__name__}: {error})"
+        ) from error
+
+
+def _listed(data: dict[str, Any]) -> Listed:
     devices = [_block_device(mapping) for mapping in data.get("BlockDeviceMappings") or []]
     name = data.get("Name") or ""
     get = data.get

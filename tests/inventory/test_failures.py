@@ -4,12 +4,15 @@ nothing about its images, and the run is partial."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from botocore.parsers import ResponseParserError
 
 from inventory.choices import RegionSyncStatus, SyncStatus
 from inventory.models import Account, Image, SyncRegionResult
 from inventory.services.aws import AwsSession
+from inventory.services.listing import RegionListing, UnreadableImage
 from tests.inventory.conftest import OTHER_REGION, REGION, register_image, sync
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +121,54 @@ def test_a_garbled_json_answer_fails_the_call_as_an_xml_one_does(aws):
         rbin.list_rules(ResourceType="EC2_IMAGE")
     aws.clear_faults()
     assert rbin.list_rules(ResourceType="EC2_IMAGE")["Rules"] == []
+
+
+def garbled_time(text: str) -> datetime:
+    """A time the sandbox writes into its answer as ``text``."""
+
+    class Garbled(datetime):
+        def strftime(self, _format: str) -> str:
+            return text
+
+        def isoformat(self, *args, **kwargs) -> str:
+            return text
+
+    return Garbled(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "attribute, text, says",
+    [
+        ("creation_date", "last tuesday", "Invalid isoformat string"),
+        ("deprecate_at", "2026-02-30T00:00:00Z", "day is out of range"),
+    ],
+)
+def test_it_leaves_a_region_whose_answer_holds_an_unreadable_image_as_it_was(
+    aws, estate, attribute, text, says
+):
+    # A parseable answer with a time no EC2 Image has: the Region fails, saying which image,
+    # and nothing of it changes (the images deregistered meanwhile are not marked gone).
+    from moto.ec2.models import ec2_backends
+
+    odd = register_image(aws, "odd-one", region=REGION)
+    account = aws.client("sts").get_caller_identity()["Account"]
+    setattr(ec2_backends[account][REGION].amis[odd], attribute, garbled_time(text))
+    before = rows(REGION)
+
+    run = sync()
+
+    failed = run.results.get(region=REGION)
+    assert failed.status == RegionSyncStatus.FAILED
+    assert failed.error.startswith(f"malformed DescribeImages answer: image {odd} cannot be read")
+    assert says in failed.error and "internal error" not in failed.error
+    assert rows(REGION) == before and not Image.objects.filter(image_id=odd).exists()
+    assert run.status == SyncStatus.PARTIAL
+    assert run.results.get(region=OTHER_REGION).status == RegionSyncStatus.SUCCEEDED
+
+
+def test_an_answer_with_an_image_without_id_is_refused_by_name() -> None:
+    with pytest.raises(UnreadableImage, match="an image without ImageId"):
+        RegionListing(images=[{"ImageId": "ami-1"}, {"Name": "no id"}], usages=[])
 
 
 def test_it_counts_the_retries_of_a_throttled_region(aws, settings):
