@@ -184,6 +184,14 @@ class AuditEvent(models.Model):
     def target_label(self) -> str:
         return self.target_repr or self.target_id or self.target_type
 
+    @property
+    def target_display(self) -> str:
+        """Kind and name of the target, the kind left out when the name says it ("Sync #4")."""
+        label, kind = self.target_label, self.target_type.replace("_", " ")
+        if not kind or label.startswith(f"{kind.split(' ', 1)[0].capitalize()} #"):
+            return label
+        return f"{kind} {label}"
+
     def canonical(self) -> dict[str, Any]:
         """The hashed fields as JSON values."""
         return canonical_record({name: getattr(self, name) for name in HASHED_FIELDS})

@@ -249,3 +249,17 @@ def test_it_still_shows_the_log_when_the_signing_key_is_unreadable(auditor, sett
     response = signed_in(auditor).get(AUDIT)
     assert response.status_code == 200
     assert "Signing key unavailable" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "kind, name, shown",
+    [
+        ("request", "Request #3: Deregister", "Request #3: Deregister"),
+        ("sync_run", "Sync #4", "Sync #4"),
+        ("image", "web-2024.01", "image web-2024.01"),
+        ("user", "admin", "user admin"),
+        ("image", "Image 7 of the web build", "image Image 7 of the web build"),
+    ],
+)
+def test_the_log_names_a_target_without_saying_its_kind_twice(kind, name, shown):
+    assert AuditEvent(target_type=kind, target_repr=name).target_display == shown
