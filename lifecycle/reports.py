@@ -20,7 +20,7 @@ from fpdf.fonts import FontFace
 
 from lifecycle.exports import ContentTally, ExportPlan, build_manifest, export_records
 from lifecycle.models import ActorType, AuditEvent, AuditVerb
-from lifecycle.models.audit import canonical_json
+from lifecycle.models.audit import canonical_json, target_display
 
 OBSERVED_CHANGES = {
     AuditVerb.IMAGE_STATE_CHANGED,
@@ -176,7 +176,7 @@ def _event_rows(records: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:
             record["occurred_at"][:19].replace("T", " "),
             record["actor_name"],
             record["verb"],
-            f"{record['target_type']} {target} {where}".strip(),
+            f"{target_display(record['target_type'], target)} {where}".strip(),
             record["message"][:160],
         ]
 

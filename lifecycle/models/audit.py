@@ -83,6 +83,15 @@ class AuditVerb(models.TextChoices):
     ROLE_CHANGED = "role.changed", "Role changed"
 
 
+def target_display(kind: str, label: str) -> str:
+    """Kind and name of a target, the kind left out when the name amidash made says it
+    ("Request #3: Deregister", "Sync #4"); an image's own name keeps its kind."""
+    kind = kind.replace("_", " ")
+    if not kind or label.startswith(f"{kind.split(' ', 1)[0].capitalize()} #"):
+        return label
+    return f"{kind} {label}"
+
+
 def isoformat_utc(value: datetime) -> str:
     """The canonical time: UTC, microseconds, ``Z`` (``2026-01-02T03:04:05.000006Z``)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -186,11 +195,7 @@ class AuditEvent(models.Model):
 
     @property
     def target_display(self) -> str:
-        """Kind and name of the target, the kind left out when the name says it ("Sync #4")."""
-        label, kind = self.target_label, self.target_type.replace("_", " ")
-        if not kind or label.startswith(f"{kind.split(' ', 1)[0].capitalize()} #"):
-            return label
-        return f"{kind} {label}"
+        return target_display(self.target_type, self.target_label)
 
     def canonical(self) -> dict[str, Any]:
         """The hashed fields as JSON values."""

@@ -155,6 +155,32 @@ def test_it_summarizes_actions_approvals_outside_changes_and_failures():
     assert summary.failure_count == 2
 
 
+def test_the_report_names_targets_as_the_log_does():
+    from lifecycle.reports import _event_rows
+
+    def record(kind, repr_, account="", region=""):
+        return {
+            "sequence": 1,
+            "occurred_at": "2026-01-01T00:00:01.000000Z",
+            "actor_name": "arno",
+            "verb": "request.approved",
+            "target_type": kind,
+            "target_id": "5",
+            "target_repr": repr_,
+            "target_account": account,
+            "target_region": region,
+            "message": "",
+        }
+
+    targets = [
+        row[4]
+        for row in _event_rows(
+            [record("request", "Request #5: Deregister"), record("image", "web", "1", "r")]
+        )
+    ]
+    assert targets == ["Request #5: Deregister", "image web 1/r"]
+
+
 @pytest.mark.parametrize("persona", ["viewer", "requester", "approver"])
 def test_it_refuses_exports_without_the_export_permission(persona, request):
     user = request.getfixturevalue(persona)
