@@ -27,7 +27,13 @@ OBSERVED_CHANGES = {
     AuditVerb.IMAGE_DEPRECATION_CHANGED,
     AuditVerb.IMAGE_GONE,
 }
-ACTION_VERBS = {verb for verb in AuditVerb.values if verb.split(".")[0] in {"request", "item"}}
+#: Verbs counted in "Actions by type and outcome": what happened to a request or an item, not
+#: the steps of carrying it out (claimed, started, completed).
+ACTION_VERBS = {verb for verb in AuditVerb.values if verb.split(".")[0] in {"request", "item"}} - {
+    AuditVerb.ITEM_CLAIMED,
+    AuditVerb.REQUEST_STARTED,
+    AuditVerb.REQUEST_COMPLETED,
+}
 _LISTED_ROWS = 200
 
 

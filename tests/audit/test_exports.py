@@ -138,6 +138,7 @@ def test_it_summarizes_actions_approvals_outside_changes_and_failures():
     summary = summarize(
         [
             record(1, "request.approved", actor="arno", actor_type="user", action="disable"),
+            record(2, "item.claimed", action="disable"),  # a step, not an outcome
             record(2, "item.executed", action="disable"),
             record(3, "image.state_changed"),  # caused by the execution above
             record(4, "image.state_changed"),  # nobody in the product did this
@@ -151,6 +152,7 @@ def test_it_summarizes_actions_approvals_outside_changes_and_failures():
     assert summary.approvals[("arno", "approved")] == 1
     assert summary.actions[("disable", "executed")] == 1
     assert summary.actions[("deregister", "stale")] == 1
+    assert ("disable", "claimed") not in summary.actions
     assert [r["sequence"] for r in summary.outside] == [4]
     assert summary.failure_count == 2
 
