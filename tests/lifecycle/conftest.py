@@ -9,7 +9,7 @@ import pytest
 from amidash.sandbox import sandbox
 from inventory.models import Image
 from inventory.services.sync import run_sync
-from lifecycle.models import AuditSource, LifecycleRequest
+from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
 from lifecycle.services.requests import RequestDraft, approve_request, create_request
 from tests.conftest import make_user
 from tests.sandbox_images import register_ebs_image
@@ -84,6 +84,18 @@ def ask(
     pks = [image(i).pk for i in image_ids]
     draft = RequestDraft(action=action, image_pks=pks, reason=reason, **options)
     return create_request(requester, draft, AuditSource.WEB)
+
+
+def request_events(request: LifecycleRequest):
+    """The audit events of this request.
+
+    The audit log is never flushed, while request numbers start again after a flush (one test
+    flushes): events an earlier test committed may name the same ``request:<pk>``, but they
+    happened before this request was made.
+    """
+    return AuditEvent.objects.filter(
+        correlation_id=f"request:{request.pk}", occurred_at__gte=request.created_at
+    )
 
 
 def approve(approver, request: LifecycleRequest, comment: str = "ok") -> LifecycleRequest:

@@ -13,7 +13,7 @@ from inventory.choices import ImageState
 from inventory.models import Image
 from inventory.services.sync import _lock_key
 from lifecycle.choices import ItemStatus, RequestStatus
-from lifecycle.models import AuditEvent, AuditVerb, RequestItem
+from lifecycle.models import AuditVerb, RequestItem
 from lifecycle.services.execution import execute_request, reconcile_items
 from tests.lifecycle.conftest import (
     OTHER_REGION,
@@ -24,6 +24,7 @@ from tests.lifecycle.conftest import (
     image,
     launch,
     register_image,
+    request_events,
     sync,
 )
 
@@ -39,10 +40,6 @@ def other_session():
             yield cursor
     finally:
         other.close()
-
-
-def request_events(request):
-    return AuditEvent.objects.filter(correlation_id=f"request:{request.pk}")
 
 
 def _run(request) -> None:

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 
 from amidash.roles import Role
 from lifecycle.choices import ItemStatus, RequestStatus
-from lifecycle.models import AccountScope, Approval, AuditEvent, AuditSource, LifecycleRequest
+from lifecycle.models import AccountScope, Approval, AuditSource, LifecycleRequest
 from lifecycle.services.requests import (
     RequestError,
     approve_request,
@@ -20,7 +20,15 @@ from lifecycle.services.requests import (
     reject_request,
 )
 from tests.conftest import make_user
-from tests.lifecycle.conftest import approve, ask, image, launch, register_image, sync
+from tests.lifecycle.conftest import (
+    approve,
+    ask,
+    image,
+    launch,
+    register_image,
+    request_events,
+    sync,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +50,7 @@ def test_it_creates_a_pending_request_with_a_preview_and_an_audit_event(estate, 
     assert item.observed["state"] == "available" and item.observed["usage"] == []
     assert item.preview["recycle_bin"].startswith("permanent")
     assert len(request.fingerprint) == 64
-    event = AuditEvent.objects.get(verb="request.created", correlation_id=f"request:{request.pk}")
+    event = request_events(request).get(verb="request.created")
     assert event.actor_name == requester.username and event.after["ticket"] == "OPS-12"
 
 
@@ -145,9 +153,7 @@ def test_it_needs_n_approvals_when_configured(
     assert callbacks  # execution was queued after commit, and ran
     request.refresh_from_db()
     assert request.status == RequestStatus.SUCCEEDED
-    events = AuditEvent.objects.filter(
-        verb="request.approved", correlation_id=f"request:{request.pk}"
-    ).order_by("sequence")
+    events = request_events(request).filter(verb="request.approved").order_by("sequence")
     assert [e.after["approvals"] for e in events] == [1, 2]
 
 
@@ -181,7 +187,7 @@ def test_it_lets_only_the_requester_cancel(estate, requester, approver):
     cancel_request(requester, request.pk, "not needed", AuditSource.WEB)
     request.refresh_from_db()
     assert request.status == RequestStatus.CANCELLED
-    assert AuditEvent.objects.filter(verb="request.cancelled", target_id=str(request.pk)).exists()
+    assert request_events(request).filter(verb="request.cancelled").exists()
 
 
 def test_it_expires_requests_and_refuses_late_approvals(estate, requester, approver):
@@ -192,7 +198,7 @@ def test_it_expires_requests_and_refuses_late_approvals(estate, requester, appro
     assert request.status == RequestStatus.EXPIRED
     with pytest.raises(RequestError, match="expired"):
         approve(approver, request)
-    assert AuditEvent.objects.filter(verb="request.expired", target_id=str(request.pk)).count() == 1
+    assert request_events(request).filter(verb="request.expired").count() == 1
 
 
 def test_it_expires_on_a_late_approval_attempt(estate, requester, approver):
