@@ -1,4 +1,4 @@
-"""Admin: audit events read-only; role changes made in the user admin are audited as admin's."""
+"""Admin: audit events read-only; role and account changes made here are audited as the admin's."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
 from amidash.roles import role_names
+from inventory.models import Account
 from lifecycle.models import AuditEvent, AuditSource
 from lifecycle.receivers import record_role_change
 from lifecycle.services.audit import audit_context
@@ -74,6 +75,26 @@ class AuditedUserAdmin(_registered_user_admin):  # type: ignore[misc, valid-type
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, AuditedUserAdmin)
+
+
+class AuditedAccountAdmin(admin.site._registry[Account].__class__):  # type: ignore[misc]
+    """The account admin, with the acting admin named on the account events it causes."""
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+            return super().changeform_view(request, *args, **kwargs)
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+            return super().delete_view(request, *args, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):  # bulk delete
+            return super().changelist_view(request, *args, **kwargs)
+
+
+admin.site.unregister(Account)
+admin.site.register(Account, AuditedAccountAdmin)
 
 
 # --- lifecycle requests: read-only; decisions go through the same service as the pages ------

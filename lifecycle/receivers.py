@@ -1,4 +1,4 @@
-"""Record what other parts announce: inventory observations, sign-ins and role changes.
+"""Record what other parts announce: inventory observations, sign-ins, role and account changes.
 
 Connected in ``LifecycleConfig.ready``. Each receiver writes through ``record_event`` inside the
 transaction of the code that sent the signal, so the event commits or rolls back with it.
@@ -6,16 +6,18 @@ transaction of the code that sent the signal, so the event commits or rolls back
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import m2m_changed, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.http import HttpRequest
 
 from amidash.roles import Role, role_names
 from inventory import signals as inventory_signals
+from inventory.models import Account, AccountRegion
 from inventory.signals import ImageObservation
 from lifecycle.models import AuditSource, AuditVerb
 from lifecycle.services.audit import (
@@ -226,6 +228,100 @@ def record_superuser_change(sender: Any, *, instance: Any, created: bool, **kwar
     record_role_change(instance, before, after)
 
 
+# --- accounts: which accounts and Regions are governed, and through which role ---------------
+
+#: Account fields whose changes are recorded; the external id is recorded by its digest.
+_ACCOUNT_FIELDS = ("account_id", "name", "role_arn", "enabled")
+
+
+def _account_state(account: Any) -> dict[str, Any]:
+    state = {name: getattr(account, name) for name in _ACCOUNT_FIELDS}
+    external = account.external_id
+    state["external_id"] = (
+        f"sha256:{hashlib.sha256(external.encode()).hexdigest()[:16]}" if external else ""
+    )
+    return state
+
+
+def remember_account(sender: Any, *, instance: Any, **kwargs: Any) -> None:
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None and not set(update_fields) & {*_ACCOUNT_FIELDS, "external_id"}:
+        instance._audit_account_before = False  # e.g. last_synced_at: nothing recorded changes
+        return
+    stored = sender.objects.filter(pk=instance.pk).first() if instance.pk else None
+    instance._audit_account_before = _account_state(stored) if stored else None
+
+
+def record_account_saved(sender: Any, *, instance: Any, created: bool, **kwargs: Any) -> None:
+    """account.added or account.changed, by the actor of the current audit context."""
+    before = getattr(instance, "_audit_account_before", None)
+    if before is False:
+        return
+    after = _account_state(instance)
+    if created or before is None:
+        verb, before, message = AuditVerb.ACCOUNT_ADDED, None, f"Account {instance} added"
+    elif before == after:
+        return
+    else:
+        verb, message = AuditVerb.ACCOUNT_CHANGED, f"Account {instance} changed"
+    _record_account_event(verb, instance, before, after, message)
+
+
+def record_account_removed(sender: Any, *, instance: Any, **kwargs: Any) -> None:
+    message = f"Account {instance} removed"
+    _record_account_event(
+        AuditVerb.ACCOUNT_REMOVED, instance, _account_state(instance), None, message
+    )
+
+
+def remember_region_sync(sender: Any, *, instance: Any, **kwargs: Any) -> None:
+    update_fields = kwargs.get("update_fields")
+    if instance.pk is None or (update_fields is not None and "synced" not in update_fields):
+        instance._audit_synced_before = None
+        return
+    stored = sender.objects.filter(pk=instance.pk).values_list("synced", flat=True).first()
+    instance._audit_synced_before = stored
+
+
+def record_region_sync_change(sender: Any, *, instance: Any, created: bool, **kwargs: Any) -> None:
+    """account.changed when a Region's sync is switched on or off."""
+    before = getattr(instance, "_audit_synced_before", None)
+    if created or before is None or before == instance.synced:
+        return
+    account, region = instance.account, instance.region
+    switched = "on" if instance.synced else "off"
+    _record_account_event(
+        AuditVerb.ACCOUNT_CHANGED,
+        account,
+        {"synced": {region: before}},
+        {"synced": {region: instance.synced}},
+        f"Sync of {account} in {region} switched {switched}",
+        region=region,
+    )
+
+
+def _record_account_event(
+    verb: str,
+    account: Any,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    message: str,
+    region: str = "",
+) -> None:
+    context = current_context()
+    target = target_of(account)
+    record_event(
+        verb,
+        actor=context.actor,
+        source=context.source,
+        target=Target(target.type, target.id, target.account, region, target.label),
+        before=before,
+        after=after,
+        correlation_id=context.correlation_id,
+        message=message,
+    )
+
+
 def connect() -> None:
     """Connect every receiver (idempotent: each has a dispatch_uid)."""
     for signal in _IMAGE_SIGNALS:
@@ -243,3 +339,10 @@ def connect() -> None:
     )
     pre_save.connect(remember_superuser_flag, sender=user_model, dispatch_uid="audit-su-pre")
     post_save.connect(record_superuser_change, sender=user_model, dispatch_uid="audit-su-post")
+    pre_save.connect(remember_account, sender=Account, dispatch_uid="audit-account-pre")
+    post_save.connect(record_account_saved, sender=Account, dispatch_uid="audit-account-post")
+    post_delete.connect(record_account_removed, sender=Account, dispatch_uid="audit-account-del")
+    pre_save.connect(remember_region_sync, sender=AccountRegion, dispatch_uid="audit-region-pre")
+    post_save.connect(
+        record_region_sync_change, sender=AccountRegion, dispatch_uid="audit-region-post"
+    )

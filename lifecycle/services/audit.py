@@ -137,6 +137,8 @@ def target_of(obj: Any) -> Target:
     label = obj._meta.label_lower
     if label == "inventory.image":
         return Target("image", obj.image_id, obj.account.account_id, obj.region, obj.name)
+    if label == "inventory.account":
+        return Target("account", obj.account_id, obj.account_id, label=str(obj))
     if label == "inventory.syncrun":
         return Target("sync_run", str(obj.pk), label=f"Sync #{obj.pk}")
     if isinstance(obj, AbstractBaseUser):

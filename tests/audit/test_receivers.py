@@ -133,3 +133,73 @@ def test_it_keeps_the_admin_read_only_for_audit_events(admin_user):
     delete = reverse("admin:lifecycle_auditevent_delete", args=[event.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_it_records_who_adds_changes_and_removes_an_account(admin_user):
+    from inventory.models import Account, AccountRegion
+    from lifecycle.services.audit import audit_context
+
+    start = last_sequence()
+    with audit_context(actor=admin_user, source="cli"):
+        account = Account.objects.create(
+            account_id="210987654321",
+            name="prod",
+            role_arn="arn:aws:iam::210987654321:role/AmidashReadOnly",
+            external_id="s3cret-handshake",
+        )
+        account.last_synced_at = account.created_at
+        account.save(update_fields=["last_synced_at"])  # bookkeeping: not recorded
+        account.save()  # nothing recorded changed
+        account.role_arn = "arn:aws:iam::210987654321:role/Other"
+        account.external_id = "another-handshake"
+        account.save()
+        region = AccountRegion.objects.create(account=account, region="eu-west-3")
+        region.synced = False
+        region.save()
+        region.delete()
+        account.delete()
+    events = events_since(start, target_type="account")
+    assert [e.verb for e in events] == [
+        "account.added",
+        "account.changed",
+        "account.changed",
+        "account.removed",
+    ]
+    added, changed, switched, removed = events
+    assert {(e.actor_name, e.source, e.target_account) for e in events} == {
+        ("ada", "cli", "210987654321")
+    }
+    assert added.after["role_arn"].endswith("role/AmidashReadOnly") and added.before is None
+    # The external id is recorded by its digest, never as it is.
+    assert "s3cret" not in str(added.after) and added.after["external_id"].startswith("sha256:")
+    changes = {row.key for row in changed.diff() if row.change == "changed"}
+    assert changes == {"role_arn", "external_id"}
+    assert (switched.target_region, switched.before, switched.after) == (
+        "eu-west-3",
+        {"synced": {"eu-west-3": True}},
+        {"synced": {"eu-west-3": False}},
+    )
+    assert "switched off" in switched.message
+    assert removed.before["name"] == "prod" and removed.after is None
+
+
+def test_it_names_the_admin_who_changed_an_account_in_the_admin_site(admin_user):
+    from inventory.models import Account
+
+    account = Account.objects.create(account_id="345678901234", name="staging")
+    client = signed_in(admin_user)
+    start = last_sequence()
+    url = reverse("admin:inventory_account_change", args=[account.pk])
+    data = {
+        "account_id": "345678901234",
+        "name": "staging",
+        "role_arn": "",
+        "external_id": "",
+        "regions-TOTAL_FORMS": "0",
+        "regions-INITIAL_FORMS": "0",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    (event,) = events_since(start, verb="account.changed")
+    assert (event.actor_name, event.source) == ("ada", "admin")
+    assert (event.before["enabled"], event.after["enabled"]) == (True, False)
