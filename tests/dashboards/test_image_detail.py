@@ -77,6 +77,16 @@ def test_it_offers_actions_that_fit_the_state(estate) -> None:
     assert 'value="restore"' in gone and 'value="disable"' not in gone
 
 
+def test_it_tells_a_requester_that_an_image_in_use_needs_an_override(estate) -> None:
+    requester = signed_in(make_user("rex", Role.REQUESTER))
+    hint = "disabling or deregistering it needs an explicit override"
+    used = estate["images"]["web_new"]
+    assert hint in _text(requester.get(reverse("inventory:image_detail", args=[used.pk])))
+    unused = estate["images"]["web_old"]
+    assert not unused.usages.exists()
+    assert hint not in _text(requester.get(reverse("inventory:image_detail", args=[unused.pk])))
+
+
 def test_it_loads_the_lifecycle_history_with_htmx_and_a_plain_link(viewer_client, estate) -> None:
     from inventory.views.rendering import optional_url
 
