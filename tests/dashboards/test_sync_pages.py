@@ -125,6 +125,16 @@ def test_it_shows_accounts_regions_and_their_last_error(viewer_client, estate) -
     assert re.search(r"\d+ Regions?; at their last sync, \d+ succeeded, 1 failed", text)
 
 
+def test_it_links_accounts_to_the_admin_only_for_who_may_change_them(viewer_client, estate):
+    from tests.conftest import make_user, signed_in
+
+    assert "admin site" not in viewer_client.get(reverse("inventory:account_list")).content.decode()
+    body = signed_in(make_user("ada", superuser=True)).get(reverse("inventory:account_list"))
+    account = estate["run"].results.first().account
+    assert reverse("admin:inventory_account_changelist") in body.content.decode()
+    assert reverse("admin:inventory_account_change", args=[account.pk]) in body.content.decode()
+
+
 def test_it_refreshes_the_run_list_only_while_a_sync_runs(viewer_client, db) -> None:
     account = make_account()
     run = make_sync_run(
