@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -26,16 +26,11 @@ from inventory.filtersets import (
 from inventory.forms import PAGE_SIZES
 from inventory.models import Image
 from inventory.queries import BadCursor, keyset_page
-from inventory.views.rendering import optional_url, render_page
+from inventory.views.rendering import render_page
 
-# Where the selection form and the detail page's action buttons send the user (issue 7).
-ACTION_REQUEST_URL_NAME = getattr(
-    settings, "AMIDASH_ACTION_REQUEST_URL_NAME", "lifecycle:request_create"
-)
-ACTION_REQUEST_PERMISSION = getattr(
-    settings, "AMIDASH_ACTION_REQUEST_PERMISSION", "lifecycle.request_action"
-)
-TIMELINE_URL_NAME = "lifecycle:image_timeline"
+#: Where the selection form and the detail page's action buttons send the user.
+ACTION_REQUEST_URL_NAME = "lifecycle:request_create"
+ACTION_REQUEST_PERMISSION = "lifecycle.request_action"
 
 ACTIONS = {
     "deprecate": "Deprecate",
@@ -117,7 +112,6 @@ def image_list(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     first = params.copy()
     first.pop("cursor", None)
-    request_url = optional_url(ACTION_REQUEST_URL_NAME)
     links = _sort_links(first, query.sort)
     export_params = first.copy()
     for name in ("sort", "size", "col"):
@@ -138,8 +132,8 @@ def image_list(request: HttpRequest) -> HttpResponse:
         "previous_query": _page_query(params, page.previous_cursor),
         "first_query": first.urlencode() if query.cursor else None,
         "export_query": export_params.urlencode(),
-        "request_url": request_url,
-        "can_request": bool(request_url) and may_request_actions(request.user),
+        "request_url": reverse(ACTION_REQUEST_URL_NAME),
+        "can_request": may_request_actions(request.user),
         "actions": list(ACTIONS.items()),
         "filtered": bool(query.filters),
     }
@@ -210,13 +204,12 @@ def _related_images(image: Image) -> dict[str, Any]:
 @require_GET
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     image = get_object_or_404(Image.objects.select_related("account", "account_region"), pk=pk)
-    request_url = optional_url(ACTION_REQUEST_URL_NAME)
     context = {
         "image": image,
         "usage_groups": _usage_groups(image),
-        "timeline_url": optional_url(TIMELINE_URL_NAME, image.pk),
-        "request_url": request_url,
-        "can_request": bool(request_url) and may_request_actions(request.user),
+        "timeline_url": reverse("lifecycle:image_timeline", args=[image.pk]),
+        "request_url": reverse(ACTION_REQUEST_URL_NAME),
+        "can_request": may_request_actions(request.user),
         "actions": actions_for(image),
         "tags": sorted(image.tags.items()) if isinstance(image.tags, dict) else [],
         **_related_images(image),

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_vary_headers
 
 
@@ -23,11 +22,3 @@ def render_page(
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def optional_url(name: str, *args: Any) -> str:
-    """The URL of a route another part provides, or "" when it does not exist (yet)."""
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return ""
