@@ -12,7 +12,7 @@ Baselines measured in the same run, printed as ratios:
 - the deep page (page 1,000 of 50 rows) against the first page of the same sort;
 - every page at 100,000 images against the same page at the first 1,000 images;
 - queries at page size 200 against page size 25.
-Goals (issue 5): list and detail p95 < 100 ms, overview p95 < 200 ms; queries constant.
+Goals: list and detail p95 < 100 ms, overview p95 < 200 ms; queries constant.
 """
 
 from __future__ import annotations

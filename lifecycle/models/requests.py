@@ -16,7 +16,7 @@ from lifecycle.choices import (
     RequestStatus,
 )
 
-#: Allowed request transitions (the state machine of issue 7).
+#: Allowed request transitions (the state machine of a request).
 REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
     RequestStatus.PENDING: frozenset(
         {

@@ -1,4 +1,4 @@
-"""Lifecycle views: requests (issue 7) and the audit log."""
+"""Lifecycle views: requests and the audit log."""
 
 from lifecycle.views.audit import (
     audit_event,
