@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inventory.choices import RegionSyncStatus
+from inventory.choices import OptInStatus, RegionSyncStatus
 from inventory.forms import SyncNowForm
-from inventory.models import Account, SyncRun
+from inventory.models import Account, AccountRegion, SyncRun
 from inventory.views.rendering import render_page
 
 RUNS_PER_PAGE = 25
@@ -38,6 +38,11 @@ def _sync_runs_page(request: HttpRequest, form: SyncNowForm, status: int = 200) 
         "can_sync": request.user.has_perm(SYNC_PERMISSION),
         "sync_form": form,
         "accounts": Account.objects.filter(enabled=True).only("account_id", "name"),
+        "regions": AccountRegion.objects.filter(synced=True)
+        .exclude(opt_in_status=OptInStatus.NOT_OPTED_IN)
+        .order_by("region")
+        .values_list("region", flat=True)
+        .distinct(),
     }
     return render_page(
         request,

@@ -86,6 +86,16 @@ def test_it_starts_a_sync_for_a_user_with_the_permission(requester, db) -> None:
     assert run.actor == requester and run.trigger == "web"
 
 
+def test_it_suggests_the_regions_a_sync_can_list(requester, estate) -> None:
+    from tests.conftest import signed_in
+
+    body = signed_in(requester).get(reverse("inventory:sync_runs")).content.decode()
+    suggested = re.findall(r'<option value="([a-z0-9-]+)">', body.split('id="sync-regions"')[1])
+    assert {"us-east-1", "eu-west-1", "ap-south-1"} <= set(suggested)
+    assert "me-south-1" not in suggested  # not opted in: a sync skips it
+    assert len(suggested) == len(set(suggested))
+
+
 def test_it_redirects_htmx_with_an_htmx_redirect(requester, db) -> None:
     from tests.conftest import signed_in
 
