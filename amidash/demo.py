@@ -59,17 +59,20 @@ def register_estate_accounts(accounts: list[dict]) -> int:
     through its cross-account role and external id, as an operator would register them.
     """
     from inventory.models import Account
+    from lifecycle.models import AuditSource
+    from lifecycle.services.audit import audit_context
 
-    for account in accounts:
-        Account.objects.update_or_create(
-            account_id=account["account_id"],
-            defaults={
-                "name": account["name"],
-                "role_arn": "" if account["management"] else account["role_arn"],
-                "external_id": "" if account["management"] else account["external_id"],
-                "enabled": True,
-            },
-        )
+    with audit_context(source=AuditSource.CLI):  # account.added events name the command line
+        for account in accounts:
+            Account.objects.update_or_create(
+                account_id=account["account_id"],
+                defaults={
+                    "name": account["name"],
+                    "role_arn": "" if account["management"] else account["role_arn"],
+                    "external_id": "" if account["management"] else account["external_id"],
+                    "enabled": True,
+                },
+            )
     return len(accounts)
 
 

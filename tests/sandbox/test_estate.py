@@ -255,10 +255,14 @@ def test_it_brings_up_the_large_estate_with_100000_images(inprocess_aws):
 def test_it_registers_the_estate_accounts_for_the_demo(db):
     from amidash.demo import register_estate_accounts
     from inventory.models import Account
+    from lifecycle.models import AuditEvent
 
     accounts = estate_accounts(seed=42, estate="demo")
+    start = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first()
     register_estate_accounts(accounts)
     register_estate_accounts(accounts)  # running the demo again changes nothing
+    added = AuditEvent.objects.filter(sequence__gt=start or 0, verb__startswith="account.")
+    assert [(e.verb, e.source) for e in added] == [("account.added", "cli")] * len(accounts)
 
     registered = {a.account_id: a for a in Account.objects.all()}
     assert sorted(registered) == sorted(a["account_id"] for a in accounts)
