@@ -207,12 +207,15 @@ def record_group_membership(sender: Any, *, instance: Any, action: str, **kwargs
         record_role_change(user, before, after)
 
 
+def _stored(sender: Any, instance: Any, field: str, update_fields: Any) -> Any:
+    """``field`` as the database holds it before this save; None if the save cannot change it."""
+    if instance.pk is None or (update_fields is not None and field not in update_fields):
+        return None
+    return sender.objects.filter(pk=instance.pk).values_list(field, flat=True).first()
+
+
 def remember_superuser_flag(sender: Any, *, instance: Any, **kwargs: Any) -> None:
-    update_fields = kwargs.get("update_fields")
-    if instance.pk is None or (update_fields is not None and "is_superuser" not in update_fields):
-        instance._audit_was_superuser = None
-        return
-    was = sender.objects.filter(pk=instance.pk).values_list("is_superuser", flat=True).first()
+    was = _stored(sender, instance, "is_superuser", kwargs.get("update_fields"))
     instance._audit_was_superuser = was
 
 
@@ -275,11 +278,7 @@ def record_account_removed(sender: Any, *, instance: Any, **kwargs: Any) -> None
 
 
 def remember_region_sync(sender: Any, *, instance: Any, **kwargs: Any) -> None:
-    update_fields = kwargs.get("update_fields")
-    if instance.pk is None or (update_fields is not None and "synced" not in update_fields):
-        instance._audit_synced_before = None
-        return
-    stored = sender.objects.filter(pk=instance.pk).values_list("synced", flat=True).first()
+    stored = _stored(sender, instance, "synced", kwargs.get("update_fields"))
     instance._audit_synced_before = stored
 
 

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings as django_settings
 
+from amidash.demo import register_estate_accounts
 from amidash.sandbox import sandbox
 from amidash.sandbox.estate import estate_accounts, generate_estate
-from inventory.models import Account, SyncRun
+from inventory.models import SyncRun
 from inventory.services import sync as sync_service
 from tests.conftest import PASSWORD, make_user
 from tests.e2e.conftest import screenshot, sign_in
@@ -25,16 +26,7 @@ DEMO_REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south
 
 
 def _register_estate_accounts() -> None:
-    for account in estate_accounts(42, "demo"):
-        Account.objects.update_or_create(
-            account_id=account["account_id"],
-            defaults={
-                "name": account["name"],
-                # The management account is the ambient credentials' own; the others are assumed.
-                "role_arn": "" if account["management"] else account["role_arn"],
-                "external_id": "" if account["management"] else account["external_id"],
-            },
-        )
+    register_estate_accounts(estate_accounts(42, "demo"))
 
 
 @pytest.fixture
