@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench e2e clean
+.PHONY: install demo test lint format screenshots clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
+
+# Retake the README's screenshots (docs/screenshots/) with the end-to-end tests.
+screenshots: install
+	AMIDASH_PUBLISH_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

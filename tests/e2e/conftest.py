@@ -1,8 +1,9 @@
 """End-to-end fixtures: Debian's Chromium driven by Playwright's sync API against live_server.
 
 Never downloads a browser: the executable is /usr/bin/chromium (override with AMIDASH_CHROMIUM).
-Screenshots go to test-artifacts/screenshots/ (git-ignored); ``publish_screenshot`` also copies a
-chosen one into docs/screenshots/ for the README.
+Screenshots go to test-artifacts/screenshots/ (git-ignored). With AMIDASH_PUBLISH_SCREENSHOTS set
+(``make screenshots``), the ones marked ``publish`` are also copied into docs/screenshots/ for the
+README; a plain test run leaves the tree as it was.
 """
 
 from __future__ import annotations
@@ -68,11 +69,12 @@ def sign_in(page, username: str, password: str) -> None:
 
 
 def screenshot(page, name: str, *, publish: bool = False, full_page: bool = True) -> Path:
-    """Save a PNG under test-artifacts/screenshots/; with publish, copy it to docs/screenshots/."""
+    """Save a PNG under test-artifacts/screenshots/; with publish, and AMIDASH_PUBLISH_SCREENSHOTS
+    set, copy it to docs/screenshots/."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
-    if publish:
+    if publish and os.environ.get("AMIDASH_PUBLISH_SCREENSHOTS"):
         PUBLISHED.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, PUBLISHED / path.name)
     return path
