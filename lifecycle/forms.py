@@ -10,6 +10,14 @@ from lifecycle.choices import LifecycleAction
 
 REGION_HELP = "Comma-separated Region names, e.g. eu-west-1, us-west-2."
 
+#: The fields the request page shows for each action, besides the reason and the ticket.
+ACTION_FIELDS = {
+    LifecycleAction.DEPRECATE: ("deprecate_at",),
+    LifecycleAction.DISABLE: ("override_in_use", "override_reason"),
+    LifecycleAction.DEREGISTER: ("delete_snapshots", "override_in_use", "override_reason"),
+    LifecycleAction.COPY: ("regions",),
+}
+
 
 class RequestForm(forms.Form):
     """A new request: the action, its parameters, the reason, an optional override."""
@@ -36,6 +44,10 @@ class RequestForm(forms.Form):
     def __init__(self, *args: Any, image_pks: list[int] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["image"].choices = [(pk, pk) for pk in image_pks or []]
+
+    def shown_fields(self, action: str) -> set[str]:
+        """The fields on the page for ``action`` (a message about another goes in the banner)."""
+        return {"reason", "ticket", *ACTION_FIELDS.get(action, ())}
 
     def parameters(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -130,7 +130,8 @@ def _create(request: HttpRequest, form: RequestForm) -> HttpResponse | None:
     try:
         created = services.create_request(request.user, draft, AuditSource.WEB)
     except services.RequestError as error:
-        form.add_error(error.field if error.field in form.fields else None, str(error))
+        shown = form.shown_fields(data["action"])
+        form.add_error(error.field if error.field in shown else None, str(error))
         return None
     messages.success(request, f"Request #{created.pk} is waiting for approval.")
     url = reverse("lifecycle:request_detail", args=[created.pk])

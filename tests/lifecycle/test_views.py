@@ -261,3 +261,7 @@ def test_it_renders_the_form_of_every_action_and_creates_a_deprecation(images, r
     # The message sits under the field it is about, not in the form's general banner.
     missing = _text(client.post(reverse("lifecycle:request_create"), data | {"deprecate_at": ""}))
     assert "Deprecate at (UTC) A deprecation needs the date and time it takes effect." in missing
+    # An override is not on a deprecation's page: a crafted one is refused in the banner.
+    crafted = client.post(reverse("lifecycle:request_create"), data | {"override_in_use": "on"})
+    assert crafted.status_code == 400
+    assert "An override needs its own justification." in _text(crafted)
