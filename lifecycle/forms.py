@@ -10,7 +10,8 @@ from lifecycle.choices import LifecycleAction
 
 REGION_HELP = "Comma-separated Region names, e.g. eu-west-1, us-west-2."
 
-#: The fields the request page shows for each action, besides the reason and the ticket.
+#: The fields the request page shows for each action, besides the reason and the ticket (the
+#: page and the placing of refusals both follow it).
 ACTION_FIELDS = {
     LifecycleAction.DEPRECATE: ("deprecate_at",),
     LifecycleAction.DISABLE: ("override_in_use", "override_reason"),

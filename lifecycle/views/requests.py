@@ -109,6 +109,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "action": LifecycleAction(action),
+        "shown": form.shown_fields(action),
         "images": images,
         "previews": preview_images(action, images),
         "status_code": 400 if request.method == "POST" else 200,
