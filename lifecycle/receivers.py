@@ -7,6 +7,7 @@ transaction of the code that sent the signal, so the event commits or rolls back
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -308,12 +309,11 @@ def _record_account_event(
     region: str = "",
 ) -> None:
     context = current_context()
-    target = target_of(account)
     record_event(
         verb,
         actor=context.actor,
         source=context.source,
-        target=Target(target.type, target.id, target.account, region, target.label),
+        target=replace(target_of(account), region=region),
         before=before,
         after=after,
         correlation_id=context.correlation_id,

@@ -7,22 +7,19 @@ from datetime import UTC, datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+
+from inventory.services.listing import parse_time
 
 register = template.Library()
 
 
 def _parsed(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = parse_datetime(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if moment is None:
-            return None
-    else:
+    """``value`` as an aware UTC time, or None when it is not a date and time."""
+    try:
+        moment = parse_time(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -41,7 +38,7 @@ def deprecation(value: object) -> str:
     if moment is None:
         return f"deprecates {value}" if value else ""
     verb = "deprecated since" if moment <= timezone.now() else "deprecates"
-    return f"{verb} {moment:%Y-%m-%d %H:%M} UTC"
+    return f"{verb} {utc_time(moment)}"
 
 
 @register.filter
