@@ -11,7 +11,8 @@ from inventory.models import Account, AccountRegion, Image, ImageUsage, SyncRegi
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """What the sync observed is never edited by hand (invariant 1 relies on it)."""
+    """What the sync observed is never edited by hand (invariant 1 in docs/architecture.md
+    relies on it)."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

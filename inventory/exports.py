@@ -1,4 +1,4 @@
-"""The inventory export (DESIGN.md): one record per image ever seen, streamed.
+"""The inventory export (the README's export_inventory): one record per image ever seen, streamed.
 
 Fields: image_id, name, account_id, region, state (AWS state, ``deregistered`` once gone),
 creation_date, age_days, deprecation_time, last_launched_time, public, shared_with, in_use,

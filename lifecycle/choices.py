@@ -28,7 +28,8 @@ UNDO_OF = {
     LifecycleAction.COPY: "Deregister the copies",
 }
 
-#: Actions refused for an image in use unless the request carries an override (invariant 5).
+#: Actions refused for an image in use unless the request carries an override (invariant 5 in
+#: docs/architecture.md).
 GUARDED_ACTIONS = frozenset({LifecycleAction.DISABLE, LifecycleAction.DEREGISTER})
 
 

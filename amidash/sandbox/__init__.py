@@ -1,7 +1,8 @@
 """The simulated AWS that every test and the demo run against.
 
 moto, plus the AMI lifecycle APIs it lacks and corrections where it differs from AWS (see
-AWS_FACTS.md), fault injection and an estate generator. Used two ways with the same behaviour:
+docs/architecture.md, "The sandbox and moto"), fault injection and an estate generator. Used
+two ways with the same behaviour:
 
 - in-process: ``with sandbox() as aws:`` (a context manager over moto's ``mock_aws``);
 - as a server: ``python manage.py sandbox --port 5055``; clients reach it only through standard

@@ -40,7 +40,7 @@ SANDBOX_ENVIRONMENT = {
     "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
     "AWS_DEFAULT_REGION": DEFAULT_REGION,
     "AWS_REGION": DEFAULT_REGION,
-    # Each Region would otherwise preload about 1,300 public Amazon images (AWS_FACTS.md).
+    # Each Region would otherwise preload about 1,300 public Amazon images (moto's default).
     "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     # A developer's own AWS files must not leak into the sandbox.
     "AWS_CONFIG_FILE": os.devnull,

@@ -56,7 +56,8 @@ def fetch_launch_permissions(
 
     The first AWS error (throttling, denial, ...) stops the round: the images not reached stay
     unchecked and the paced pass does them first. Sharing is not what invariant 1 protects (the
-    listing is), so this never fails a Region. ``per_second`` paces the calls (the paced pass).
+    listing is; docs/architecture.md), so this never fails a Region. ``per_second`` paces the
+    calls (the paced pass).
     """
     ec2 = session.client("ec2", region)
     interval = 1.0 / per_second if per_second else 0.0

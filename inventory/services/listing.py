@@ -1,7 +1,7 @@
 """Reading one account+Region from AWS: its own images and everything that uses an image.
 
 Nothing here touches the database. Any AWS error propagates: the caller fails the Region and
-keeps its images exactly as they were (invariant 1).
+keeps its images exactly as they were (invariant 1 in docs/architecture.md).
 """
 
 from __future__ import annotations

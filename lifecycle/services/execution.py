@@ -1,6 +1,6 @@
 """Carrying out approved requests: the only code that changes AWS.
 
-For each item (invariants 3, 4 and 5 of DESIGN.md):
+For each item (invariants 3, 4 and 5 in docs/architecture.md):
 
 1. claim it with a conditional UPDATE (pending -> executing) committed before any AWS call, so a
    redelivered task or a second worker never acts on it again;

@@ -1,6 +1,6 @@
 """Pacing of AWS mutations: token buckets per account+Region+API shared by every worker.
 
-EC2 throttles mutating calls per account and Region (AWS_FACTS.md: DeregisterImage 100 / 5,
+EC2 throttles mutating calls per account and Region (burst / refill: DeregisterImage 100 / 5,
 DisableImage 50 / 5, CopyImage 100 / 1 ...). amidash stays under a configured rate
 (``LIFECYCLE_MUTATIONS_PER_SECOND``, burst ``LIFECYCLE_MUTATION_BURST``) so other tools in the
 same account keep their share. Buckets live in PostgreSQL rows locked ``FOR UPDATE`` so several
@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from lifecycle.models import PacingBucket
 
-#: EC2's own refill rate per second for the mutating APIs amidash calls (AWS_FACTS.md).
+#: EC2's own refill rate per second for the mutating APIs amidash calls (see docs/architecture.md,
+#: AWS behaviours).
 EC2_REFILL_PER_SECOND = {
     "DeregisterImage": 5.0,
     "DisableImage": 5.0,

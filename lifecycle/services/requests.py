@@ -1,7 +1,8 @@
 """Creating, approving, rejecting, cancelling and expiring lifecycle requests.
 
 Every function takes the acting user explicitly and serves the web pages, the admin, commands
-and the worker alike. Rules enforced here, whatever the route (invariant 2 and 5 of DESIGN.md):
+and the worker alike. Rules enforced here, whatever the route (invariants 2, 3 and 5 in
+docs/architecture.md):
 nobody decides on their own request, nobody decides twice, a decision names the fingerprint the
 approver saw, and an image in use is only disabled or deregistered with an explicit override.
 """
@@ -100,7 +101,7 @@ def approvals_required(action: str) -> int:
 
 
 def validate_parameters(action: str, parameters: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The action's parameters, checked against AWS's limits (AWS_FACTS.md); JSON-ready."""
+    """The action's parameters, checked against AWS's limits (docs/architecture.md); JSON-ready."""
     if action == LifecycleAction.DEPRECATE:
         return {"deprecate_at": _deprecation_time(parameters.get("deprecate_at"), now)}
     if action == LifecycleAction.DEREGISTER:
@@ -181,7 +182,8 @@ def selected_images(image_pks: list[int]) -> list[Image]:
 
 
 def check_draft(draft: RequestDraft, previews: list[ImagePreview]) -> None:
-    """Refuse a request that may not be made (invariant 5 and the preview's blocks)."""
+    """Refuse a request that may not be made (invariant 5, docs/architecture.md; the preview's
+    blocks)."""
     if draft.action not in LifecycleAction.values:
         raise RequestError(f"Unknown action {draft.action!r}.")
     if not draft.reason.strip():

@@ -1,4 +1,4 @@
-"""The sync_inventory and export_inventory commands (DESIGN.md contracts)."""
+"""The sync_inventory and export_inventory commands, as the README documents them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""DESIGN.md invariant 1: an image is marked gone only after a complete, error-free listing of
-its account+Region in the same run. A throttled, denied, timed-out or partial Region changes
-nothing about its images, and the run is partial."""
+"""Invariant 1 in docs/architecture.md: an image is marked gone only after a complete,
+error-free listing of its account+Region in the same run. A throttled, denied, timed-out or
+partial Region changes nothing about its images, and the run is partial."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def assert_failed_region_untouched(aws, fault: dict, message: str) -> None:
 
 
 def test_it_leaves_a_throttled_region_as_it_was(aws, estate):
-    # AWS_FACTS.md: over the token bucket EC2 answers RequestLimitExceeded (HTTP 503).
+    # Over its token bucket EC2 answers RequestLimitExceeded (HTTP 503).
     assert_failed_region_untouched(
         aws,
         {"kind": "throttle", "region": REGION, "action": "DescribeImages"},
@@ -75,7 +75,7 @@ def test_it_leaves_a_region_as_it_was_when_a_later_listing_call_fails(aws, estat
 
 
 def test_it_leaves_launch_permissions_it_could_not_read_to_the_paced_pass(aws, estate):
-    # AWS_FACTS.md: Describe* calls share a token bucket; one call per image can run it dry.
+    # Describe* calls share a token bucket; one call per image can run it dry.
     new = register_image(aws, "new-but-throttled", region=REGION)
     aws.set_fault("throttle", region=REGION, action="DescribeImageAttribute")
 
@@ -172,7 +172,7 @@ def test_an_answer_with_an_image_without_id_is_refused_by_name() -> None:
 
 
 def test_it_counts_the_retries_of_a_throttled_region(aws, settings):
-    # AWS_FACTS.md: standard retry mode retries RequestLimitExceeded; attempts are configurable.
+    # botocore's standard retry mode retries RequestLimitExceeded; attempts are configurable.
     settings.AWS_RETRY_MAX_ATTEMPTS = 2
     register_image(aws, "throttled-1")
     aws.set_fault("throttle", region=REGION, action="DescribeImages")

@@ -54,7 +54,7 @@ def test_it_records_one_result_per_region_with_counts(aws):
 
 
 def test_it_skips_regions_not_opted_in_and_says_so(aws, settings):
-    # AWS_FACTS.md: DescribeRegions(AllRegions=True) gives OptInStatus; skip not-opted-in ones.
+    # DescribeRegions(AllRegions=True) gives OptInStatus; not-opted-in Regions are skipped.
     settings.SYNC_REGIONS = [REGION, "af-south-1"]
 
     run = sync()
@@ -213,7 +213,7 @@ def test_it_writes_no_image_rows_when_nothing_changed(aws, observed_signals):
 
 
 def test_it_pages_through_describe_images(aws, monkeypatch):
-    # AWS_FACTS.md: DescribeImages paginates (MaxResults, NextToken); 1000 per page in the sync.
+    # DescribeImages paginates (MaxResults, NextToken); the sync asks for 1000 per page.
     monkeypatch.setattr(listing, "PAGE_SIZE", 5)
     ids = {register_image(aws, f"many-{n}") for n in range(12)}
     aws.clear_calls()

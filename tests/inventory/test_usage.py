@@ -20,7 +20,7 @@ OTHER_ACCOUNT = "210987654321"
 
 @pytest.fixture
 def no_references(aws):
-    """An endpoint without DescribeImageReferences (AWS_FACTS.md: moto, LocalStack, partitions)."""
+    """An endpoint without DescribeImageReferences (as plain moto, LocalStack, some partitions)."""
     aws.set_fault("malformed", action="DescribeImageReferences")
     return aws
 
@@ -214,7 +214,7 @@ def test_it_notices_when_an_image_stops_being_used(no_references):
 
 
 def test_it_adds_what_describe_image_references_finds(aws):
-    # AWS_FACTS.md: DescribeImageReferences lists what references an AMI, SSM parameters too.
+    # DescribeImageReferences lists what references an AMI, SSM parameters too.
     image_id = register_image(aws, "ssm-published-1")
     aws.client("ssm", REGION).put_parameter(
         Name="/golden/latest", Value=image_id, Type="String", DataType="aws:ec2:image"

@@ -1,5 +1,5 @@
 """Each action end to end against the sandbox: request, approve, execute; AWS and the inventory
-checked afterwards (invariants 3, 4 and 5)."""
+checked afterwards (invariants 3, 4 and 5 in docs/architecture.md)."""
 
 from __future__ import annotations
 

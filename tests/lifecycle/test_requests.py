@@ -1,5 +1,6 @@
-"""Requests and decisions through the services: four eyes (invariant 2), the in-use guard
-(invariant 5), validation of parameters against AWS's limits, N approvals, expiry, notices."""
+"""Requests and decisions through the services (invariants in docs/architecture.md): four eyes
+(invariant 2), the in-use guard (invariant 5), validation of parameters against AWS's limits,
+N approvals, expiry, notices."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The worker reaches AWS through the sandbox server (``AWS_ENDPOINT_URL``) and the
 through ``DATABASE_URL``; tasks go through a dedicated Redis database and a unique queue. The
 kill test makes the worker die with SIGKILL while its DeregisterImage is in flight (a latency
 fault holds the call), starts a new worker, lets redelivery and the reconciler run, and counts
-the sandbox's calls: exactly one mutation (invariant 4).
+the sandbox's calls: exactly one mutation (invariant 4 in docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Conformance: deregistration, its protection and the snapshots it leaves (AWS_FACTS.md,
-"Lifecycle actions")."""
+"""Conformance: deregistration, its protection and the snapshots it leaves (docs/architecture.md,
+AWS behaviours)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Conformance: the AMI lifecycle behaves as AWS_FACTS.md says ("Lifecycle actions", Image shape).
+"""Conformance: the AMI lifecycle and the Image shape as AWS has them (docs/architecture.md,
+AWS behaviours).
 
 Every test talks to the sandbox through boto3 only, so it runs in-process and against the server.
 """

@@ -1,4 +1,4 @@
-"""Conformance: listings paginate for real (AWS_FACTS.md, "Listing and throttling").
+"""Conformance: listings paginate for real (docs/architecture.md, AWS behaviours).
 
 moto never paginates DescribeImages and silently stops DescribeLaunchTemplates(Versions) at 15;
 the sandbox returns either everything or a page with a NextToken.

@@ -1,4 +1,4 @@
-"""Conformance: Recycle Bin for AMIs (AWS_FACTS.md, "Lifecycle actions": service `rbin`,
+"""Conformance: Recycle Bin for AMIs (docs/architecture.md, AWS behaviours): service `rbin`,
 retention 1 to 365 days, tag- or Region-level rules, locks with a 7 to 30 day unlock delay,
 ListImagesInRecycleBin, RestoreImageFromRecycleBin)."""
 

@@ -1,5 +1,5 @@
-"""Conformance: DescribeImageReferences (AWS_FACTS.md, "Listing and throttling": lists what
-references an AMI — instances, launch templates, SSM parameters — in one paginated call)."""
+"""Conformance: DescribeImageReferences (docs/architecture.md, AWS behaviours): it lists what
+references an AMI — instances, launch templates, SSM parameters — in one paginated call."""
 
 from __future__ import annotations
 

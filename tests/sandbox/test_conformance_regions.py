@@ -1,5 +1,5 @@
-"""Conformance: DescribeRegions (AWS_FACTS.md, "Listing and throttling": AllRegions gives
-OptInStatus; only Regions of the credentials' partition exist)."""
+"""Conformance: DescribeRegions (docs/architecture.md, AWS behaviours): AllRegions gives
+OptInStatus; only Regions of the credentials' partition exist."""
 
 from __future__ import annotations
 

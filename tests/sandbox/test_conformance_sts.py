@@ -1,5 +1,5 @@
-"""Conformance: STS AssumeRole (AWS_FACTS.md, "Listing and throttling": sessions 15 min to
-12 h, role chaining capped at 1 h, ExternalId, SourceIdentity)."""
+"""Conformance: STS AssumeRole (docs/architecture.md, AWS behaviours): sessions 15 min to
+12 h, role chaining capped at 1 h, ExternalId, SourceIdentity."""
 
 from __future__ import annotations
 

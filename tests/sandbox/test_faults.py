@@ -1,7 +1,8 @@
 """Faults the sandbox injects, in-process and through the server's control endpoint.
 
-AWS_FACTS.md, "Listing and throttling": over the limit EC2 answers `RequestLimitExceeded` (HTTP 503)
-and Auto Scaling `Throttling`; botocore's standard retry mode retries both.
+As AWS does (docs/architecture.md, AWS behaviours): over the limit EC2 answers
+`RequestLimitExceeded` (HTTP 503) and Auto Scaling `Throttling`; botocore's standard retry mode
+retries both.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from botocore.parsers import ResponseParserError
 from amidash.sandbox import SandboxControlError
 
 MEMBER = "210987654321"
-# In a Config, max_attempts counts retries, not attempts (AWS_FACTS.md).
+# In a botocore Config, max_attempts counts retries, not attempts.
 STANDARD_RETRIES = Config(retries={"mode": "standard", "max_attempts": 2})
 NO_RETRIES = Config(retries={"mode": "standard", "max_attempts": 0})
 

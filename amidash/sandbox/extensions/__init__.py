@@ -1,9 +1,9 @@
 """Extensions and corrections to moto, installed once per process (idempotent).
 
-Each module patches one area, following AWS_FACTS.md: `images` (the AMI lifecycle),
-`pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle Bin), `references`
-(DescribeImageReferences), `regions` (DescribeRegions) and `sts` (AssumeRole rules). The same
-code serves the in-process sandbox and the server, so both behave identically.
+Each module patches one area as AWS behaves (docs/architecture.md, "AWS behaviours"): `images`
+(the AMI lifecycle), `pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle
+Bin), `references` (DescribeImageReferences), `regions` (DescribeRegions) and `sts` (AssumeRole
+rules). The same code serves the in-process sandbox and the server, so both behave identically.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The AMI lifecycle as AWS behaves (AWS_FACTS.md), on top of moto's images.
+"""The AMI lifecycle as AWS behaves (docs/architecture.md, AWS behaviours), on top of moto's.
 
 Adds what moto lacks (deprecation, deregistration protection, LastLaunchedTime, source of copies,
 block device sizes) and corrects what it gets wrong (DescribeImages visibility rules and

@@ -1,7 +1,7 @@
 """Real pagination (MaxResults / NextToken) for the listing calls amidash depends on.
 
 moto never paginates DescribeImages and silently truncates DescribeLaunchTemplates and
-DescribeLaunchTemplateVersions at 15 results (AWS_FACTS.md). Here every listing returns either
+DescribeLaunchTemplateVersions at 15 results; AWS pages them all. Here every listing returns either
 everything or a page plus a NextToken, never less than asked without saying so. Pages are keyed
 by the last item returned (not an offset), so deleting items between pages skips nothing.
 """

@@ -1,9 +1,9 @@
 """DescribeImageReferences: what in the caller's account and Region still uses given AMIs.
 
-moto lacks the call (AWS_FACTS.md). Checked here: instances in any state but terminated, launch
-template versions (the most recent `version-depth`, default 20) and SSM parameters whose value
-is the image (the most recent `version-depth` versions, default 20). Image Builder recipes are
-not modelled. Answers are paginated like every EC2 listing.
+moto lacks the call (docs/architecture.md, AWS behaviours). Checked here: instances in any
+state but terminated, launch template versions (the most recent `version-depth`, default 20)
+and SSM parameters whose value is the image (the most recent `version-depth` versions, default
+20). Image Builder recipes are not modelled. Answers are paginated like every EC2 listing.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """DescribeRegions as the aws partition answers it, with Regions an account has not opted in to.
 
-moto lists cn-* and us-gov-* Regions and ignores AllRegions (AWS_FACTS.md). Here only the aws
+moto lists cn-* and us-gov-* Regions and ignores AllRegions; AWS does neither. Here only the aws
 partition exists; Regions launched after March 2019 need opting in, and the sandbox's accounts
 have opted in to some of them only. EC2 calls in a Region that is not opted in fail with
 AuthFailure, as they do on AWS.

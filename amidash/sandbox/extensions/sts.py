@@ -1,5 +1,5 @@
-"""STS AssumeRole with the rules AWS enforces and moto skips (AWS_FACTS.md, "Listing and
-throttling": sessions 15 min to 12 h, role chaining capped at 1 h, ExternalId, SourceIdentity).
+"""STS AssumeRole with the rules AWS enforces and moto skips (docs/architecture.md, AWS
+behaviours): sessions 15 min to 12 h, role chaining capped at 1 h, ExternalId, SourceIdentity.
 
 For a role that exists in the sandbox's IAM, its trust policy is evaluated (principal account and
 an `sts:ExternalId` condition) and DurationSeconds may not exceed its MaxSessionDuration. A role
