@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from botocore.config import Config
@@ -42,13 +43,9 @@ from inventory.services.listing import (
 )
 from inventory.services.sync import advisory_lock
 from inventory.services.upsert import image_fields, upsert_images
-from lifecycle.choices import (
-    FINAL_ITEM_STATES,
-    GUARDED_ACTIONS,
-    ItemStatus,
-    LifecycleAction,
-    RequestStatus,
-)
+from lifecycle.actions import ACTIONS
+from lifecycle.actions.base import usage_key
+from lifecycle.choices import FINAL_ITEM_STATES, ItemStatus, RequestStatus
 from lifecycle.models import AuditSource, AuditVerb, LifecycleRequest, RequestItem
 from lifecycle.services import notifications, pacing
 from lifecycle.services.audit import record_event
@@ -56,16 +53,6 @@ from lifecycle.services.requests import request_fingerprint
 
 logger = logging.getLogger(__name__)
 THROTTLING_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException"}
-#: The EC2 API each action calls (the pacing bucket it draws from).
-ACTION_API = {
-    LifecycleAction.DEPRECATE: "EnableImageDeprecation",
-    LifecycleAction.CANCEL_DEPRECATION: "DisableImageDeprecation",
-    LifecycleAction.DISABLE: "DisableImage",
-    LifecycleAction.ENABLE: "EnableImage",
-    LifecycleAction.DEREGISTER: "DeregisterImage",
-    LifecycleAction.RESTORE: "RestoreImageFromRecycleBin",
-    LifecycleAction.COPY: "CopyImage",
-}
 
 
 class Unsettled(Exception):
@@ -126,11 +113,6 @@ class Sessions:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def usage_key(usage_type: str, resource_id: str) -> str:
-    """Usage compared by kind and resource (a template's version does not matter)."""
-    return f"{usage_type}:{resource_id.split(':')[0]}"
-
-
 def observe_image(session: AwsSession, region: str, image_id: str) -> Observation:
     """Re-read one image, whether it is in the Recycle Bin, and what uses it, from AWS."""
     ec2 = session.client("ec2", region)
@@ -171,35 +153,9 @@ def observe_or_gone(session: AwsSession, region: str, image_id: str) -> Observat
 
 
 def drift_of(item: RequestItem, request: LifecycleRequest, now: Observation) -> str:
-    """Why the image no longer is what was approved, or "" when it still is."""
-    approved = item.observed
-    if request.action == LifecycleAction.RESTORE:
-        if now.data is not None:
-            return "the image exists again: nothing to restore"
-        return "" if now.in_recycle_bin else "the image is not in the Recycle Bin any more"
-    if now.data is None:
-        return "the image is gone"
-    current = now.state()
-    for key, label in (("state", "state"), ("deprecation_time", "deprecation time")):
-        if _minute(current.get(key)) != _minute(approved.get(key)):
-            return f"{label} changed from {approved.get(key)} to {current.get(key)}"
-    if current["public"] != approved.get("public"):
-        return "public exposure changed"
-    approved_usage = {usage_key(*u.split(":", 1)) for u in approved.get("usage", [])}
-    new_users = sorted(now.usage - approved_usage)
-    if new_users:
-        return f"newly in use by {', '.join(new_users[:5])}"
-    if request.action in GUARDED_ACTIONS and now.usage and not request.override_in_use:
-        return "in use, and the request carries no override"
-    return ""
-
-
-def _minute(value: Any) -> Any:
-    """Times compared to the minute (AWS rounds deprecation times to it)."""
-    if isinstance(value, str) and "T" in value:
-        moment = parse_time(value)
-        return moment.replace(second=0, microsecond=0) if moment else value
-    return value
+    """Why the image no longer is what was approved, or "" when it still is (the action's spec
+    says which changes count)."""
+    return ACTIONS[request.action].drift(item.observed, now, request.override_in_use)
 
 
 # --- mutating ---------------------------------------------------------------------------------
@@ -230,70 +186,21 @@ def mutate(
     sessions: Sessions,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Call AWS for one item under the account+Region's pacing; returns what AWS answered."""
-    image, action, params = item.image, request.action, request.parameters
-    api = ACTION_API[LifecycleAction(action)]
-    ec2 = sessions.mutate(image).client("ec2", item.region)
-    if action == LifecycleAction.COPY:
-        return _copy(request, item, sessions, sleep)
-    calls: dict[str, Callable[[], dict[str, Any]]] = {
-        LifecycleAction.DEPRECATE: lambda: ec2.enable_image_deprecation(
-            ImageId=item.ami_id, DeprecateAt=parse_time(params["deprecate_at"])
-        ),
-        LifecycleAction.CANCEL_DEPRECATION: lambda: ec2.disable_image_deprecation(
-            ImageId=item.ami_id
-        ),
-        LifecycleAction.DISABLE: lambda: ec2.disable_image(ImageId=item.ami_id),
-        LifecycleAction.ENABLE: lambda: ec2.enable_image(ImageId=item.ami_id),
-        LifecycleAction.DEREGISTER: lambda: ec2.deregister_image(
-            ImageId=item.ami_id, DeleteAssociatedSnapshots=bool(params.get("delete_snapshots"))
-        ),
-        LifecycleAction.RESTORE: lambda: ec2.restore_image_from_recycle_bin(ImageId=item.ami_id),
-    }
-    pacing.acquire(item.account_id, item.region, api, sleep=sleep)
-    return call_once(calls[action], sleep)
-
-
-def _copy(
-    request: LifecycleRequest,
-    item: RequestItem,
-    sessions: Sessions,
-    sleep: Callable[[float], None],
-) -> dict[str, Any]:
-    """CopyImage into each target Region (the client's Region is the destination)."""
-    copies: dict[str, str] = {}
+    """Make the action's calls for one item, each under its account+Region's pacing; returns
+    what AWS answered, as the action records it."""
+    spec = ACTIONS[request.action]
     session = sessions.mutate(item.image)
-    for region in request.parameters["regions"]:
-        pacing.acquire(item.account_id, region, "CopyImage", sleep=sleep)
-        answer = call_once(
-            lambda region=region: session.client("ec2", region).copy_image(
-                SourceImageId=item.ami_id,
-                SourceRegion=item.region,
-                Name=item.image.name or item.ami_id,
-                Description=f"Copy of {item.ami_id} from {item.region} (request #{request.pk})",
-            ),
-            sleep,
-        )
-        copies[region] = answer["ImageId"]
-    return {"Copies": copies}
+    answers = []
+    for call in spec.calls(item, request.parameters):
+        method = getattr(session.client(call.service, call.region), call.method)
+        pacing.acquire(item.account_id, call.region, call.operation, sleep=sleep)
+        answers.append((call, call_once(partial(method, **call.arguments), sleep)))
+    return spec.answer(answers)
 
 
 def effect_visible(action: str, observation: Observation, params: dict[str, Any]) -> bool:
     """Does AWS show that the action took effect?"""
-    state = observation.state()
-    if action == LifecycleAction.DEPRECATE:
-        return _minute(state.get("deprecation_time")) == _minute(params["deprecate_at"])
-    if action == LifecycleAction.CANCEL_DEPRECATION:
-        return not state["gone"] and state.get("deprecation_time") is None
-    if action == LifecycleAction.DISABLE:
-        return state["state"] == ImageState.DISABLED
-    if action == LifecycleAction.ENABLE:
-        return state["state"] == ImageState.AVAILABLE
-    if action == LifecycleAction.DEREGISTER:
-        return state["gone"]
-    if action == LifecycleAction.RESTORE:
-        return not state["gone"]
-    return True  # copies are confirmed by their new ids
+    return ACTIONS[action].effect_visible(observation.state(), params)
 
 
 # --- the inventory ----------------------------------------------------------------------------
@@ -311,8 +218,8 @@ def store_observation(image: Image, observation: Observation, action: str) -> No
             setattr(image, name, value)
         image.gone_at, image.last_seen_at = None, now
         image.fingerprint = fingerprint(observation.data)
-        if action == LifecycleAction.DISABLE:
-            image.shared_with = []  # DisableImage removes every launch permission
+        if ACTIONS[action].removes_launch_permissions:
+            image.shared_with = []
         image.save()
     _announce(image, before)
 
@@ -445,8 +352,7 @@ def confirm_item(
     with transaction.atomic():
         if after is not None:
             store_observation(item.image, after, request.action)
-        if request.action == LifecycleAction.COPY:
-            store_copies(item, answer.get("Copies", {}), sessions)
+        store_copies(item, answer.get("Copies", {}), sessions)
         confirmed = after is not None and effect_visible(request.action, after, request.parameters)
         answer = answer | {"confirmed": confirmed}
         settle_item(item, ItemStatus.SUCCEEDED, AuditVerb.ITEM_EXECUTED, response=answer)
@@ -583,7 +489,7 @@ def _reconcile(item: RequestItem, sessions: Sessions) -> int:
     except AWS_ERRORS as error:
         logger.warning("reconciling item %s: %s", item.pk, describe_error(error))
         return 0
-    if request.action != LifecycleAction.COPY and effect_visible(
+    if ACTIONS[request.action].confirmed_by_reading and effect_visible(
         request.action, observation, request.parameters
     ):
         with transaction.atomic():
