@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, UsageType
-from tests.dashboards.factories import (
+from tests.factories import (
     make_account,
     make_image,
     make_region,

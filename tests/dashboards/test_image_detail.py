@@ -10,7 +10,7 @@ from django.urls import reverse
 from amidash.roles import Role
 from inventory.choices import UsageType
 from tests.conftest import make_user, signed_in
-from tests.dashboards.factories import make_image, make_usage
+from tests.factories import make_image, make_usage
 
 
 def _text(response) -> str:

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from amidash.roles import Role
 from tests.conftest import make_user, signed_in
-from tests.dashboards.factories import make_image
+from tests.factories import make_image
 
 URL = "/images/"
 

@@ -6,7 +6,7 @@ import re
 
 from django.test.utils import CaptureQueriesContext
 
-from tests.dashboards.factories import make_image
+from tests.factories import make_image
 
 URL = "/"
 
@@ -82,7 +82,7 @@ def test_it_rebuilds_the_estate_at_each_past_run(viewer_client, estate) -> None:
     from django.utils import timezone
 
     from inventory.models import Image
-    from tests.dashboards.factories import make_sync_run
+    from tests.factories import make_sync_run
 
     now = timezone.now()
     Image.objects.update(first_seen_at=now - datetime.timedelta(days=20))

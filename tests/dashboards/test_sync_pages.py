@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from inventory.choices import RegionSyncStatus, SyncStatus
 from inventory.models import SyncRun
-from tests.dashboards.factories import make_account, make_sync_run
+from tests.factories import make_account, make_sync_run
 
 
 def _text(response) -> str:

@@ -9,7 +9,7 @@ import pytest
 from amidash.sandbox import sandbox
 from inventory.models import SyncRun
 from inventory.services.sync import run_sync
-from tests.sandbox_images import register_ebs_image
+from tests.amidash.sandbox.images import register_ebs_image
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"

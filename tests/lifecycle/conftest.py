@@ -11,8 +11,8 @@ from inventory.models import Image
 from inventory.services.sync import run_sync
 from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
 from lifecycle.services.requests import RequestDraft, approve_request, create_request
+from tests.amidash.sandbox.images import register_ebs_image
 from tests.conftest import make_user
-from tests.sandbox_images import register_ebs_image
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
