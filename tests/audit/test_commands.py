@@ -8,13 +8,14 @@ from django.core.management.base import CommandError
 
 from lifecycle.services.audit_signing import public_key_pem, signing_key
 from lifecycle.tasks import write_audit_digest
-from tests.audit.conftest import raw, triggers_disabled, write_events
+from tests.factories import create_audit_events
+from tests.lifecycle.tampering import raw, triggers_disabled
 
 pytestmark = pytest.mark.django_db
 
 
 def test_verify_audit_log_exits_0_when_intact(capsys):
-    write_events(10)
+    create_audit_events(10)
     call_command("write_audit_digest")
     call_command("verify_audit_log")
     out = capsys.readouterr().out
@@ -22,7 +23,7 @@ def test_verify_audit_log_exits_0_when_intact(capsys):
 
 
 def test_verify_audit_log_exits_1_naming_the_first_bad_event(capsys):
-    _, last = write_events(10)
+    _, last = create_audit_events(10)
     with triggers_disabled():
         raw("UPDATE lifecycle_auditevent SET message = 'forged' WHERE sequence = %s", [last - 4])
     with pytest.raises(SystemExit) as exit_info:
@@ -33,7 +34,7 @@ def test_verify_audit_log_exits_1_naming_the_first_bad_event(capsys):
 
 
 def test_verify_audit_log_checks_digests_with_a_given_public_key(tmp_path, capsys):
-    write_events(3)
+    create_audit_events(3)
     call_command("write_audit_digest")
     key_file = tmp_path / "public.pem"
     key_file.write_text(public_key_pem(signing_key().public_key()))
@@ -49,7 +50,7 @@ def test_verify_audit_log_explains_a_missing_public_key_or_folder(tmp_path):
 
 
 def test_write_audit_digest_writes_only_when_something_happened(settings, capsys):
-    write_events(2)
+    create_audit_events(2)
     call_command("write_audit_digest")
     assert "Wrote" in capsys.readouterr().out
     call_command("write_audit_digest")
@@ -58,7 +59,7 @@ def test_write_audit_digest_writes_only_when_something_happened(settings, capsys
 
 
 def test_the_periodic_task_writes_a_digest_and_is_scheduled(settings):
-    write_events(2)
+    create_audit_events(2)
     path = write_audit_digest.apply().get()
     assert path and path.startswith(str(settings.AUDIT_DIGEST_DIR))
     assert write_audit_digest.apply().get() is None

@@ -14,8 +14,7 @@ from lifecycle.exports import verify_export_file
 from lifecycle.models import AuditEvent
 from lifecycle.services.audit import Target, record_event
 from lifecycle.services.audit_signing import default_public_key, signing_key
-from tests.audit.conftest import write_events
-from tests.conftest import signed_in
+from tests.factories import create_audit_events, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ ACCOUNT = "999000111222"
 
 @pytest.fixture
 def history(auditor):
-    first, last = write_events(30, account=ACCOUNT)
+    first, last = create_audit_events(30, account=ACCOUNT)
     record_event("request.approved", actor=auditor, source="web", target=Target("request", "5"))
     return first, last
 

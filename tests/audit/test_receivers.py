@@ -10,9 +10,8 @@ from django.urls import reverse
 from amidash.roles import Role
 from amidash.sandbox import sandbox
 from lifecycle.models import AuditEvent
-from tests.audit.conftest import last_sequence
-from tests.conftest import PASSWORD, make_user, signed_in
-from tests.inventory.conftest import register_image, sync
+from tests.amidash.sandbox.images import register_image
+from tests.factories import PASSWORD, create_user, last_audit_sequence, signed_in, sync
 
 pytestmark = pytest.mark.django_db
 REGION = "us-east-1"
@@ -30,7 +29,7 @@ def aws(settings):
 
 
 def test_it_records_what_a_sync_observes_in_the_syncs_transaction(aws):
-    start = last_sequence()
+    start = last_audit_sequence()
     image_id = register_image(aws, "web-1.0")
     run = sync()
     appeared = events_since(start, verb="image.appeared")
@@ -43,7 +42,7 @@ def test_it_records_what_a_sync_observes_in_the_syncs_transaction(aws):
     assert len(finished) == 1 and finished[0].after["status"] == run.status
 
     aws.client("ec2", REGION).deregister_image(ImageId=image_id)
-    middle = last_sequence()
+    middle = last_audit_sequence()
     sync()
     gone = events_since(middle, verb="image.gone")
     assert [e.target_id for e in gone] == [image_id]
@@ -51,8 +50,8 @@ def test_it_records_what_a_sync_observes_in_the_syncs_transaction(aws):
 
 
 def test_it_records_a_sign_in_and_a_sign_out(db):
-    user = make_user("sam", Role.VIEWER)
-    start = last_sequence()
+    user = create_user("sam", Role.VIEWER)
+    start = last_audit_sequence()
     client = Client()
     response = client.post(reverse("login"), {"username": "sam", "password": PASSWORD})
     assert response.status_code == 302
@@ -63,8 +62,8 @@ def test_it_records_a_sign_in_and_a_sign_out(db):
 
 
 def test_it_records_a_failed_sign_in_without_the_password(db):
-    make_user("sam", Role.VIEWER)
-    start = last_sequence()
+    create_user("sam", Role.VIEWER)
+    start = last_audit_sequence()
     Client().post(reverse("login"), {"username": "sam", "password": "wrong-password"})
     (event,) = events_since(start)
     assert (event.verb, event.actor_type, event.after["username"]) == (
@@ -76,8 +75,8 @@ def test_it_records_a_failed_sign_in_without_the_password(db):
 
 
 def test_it_records_role_changes_from_either_side(db):
-    user = make_user("sam", Role.VIEWER)
-    start = last_sequence()
+    user = create_user("sam", Role.VIEWER)
+    start = last_audit_sequence()
     user.groups.add(Group.objects.get(name=Role.APPROVER))
     Group.objects.get(name=Role.VIEWER).user_set.remove(user)
     user.groups.clear()
@@ -91,8 +90,8 @@ def test_it_records_role_changes_from_either_side(db):
 
 
 def test_it_records_granting_admin_as_a_role_change(db):
-    user = make_user("sam", Role.AUDITOR)
-    start = last_sequence()
+    user = create_user("sam", Role.AUDITOR)
+    start = last_audit_sequence()
     user.is_superuser = True
     user.save()
     (event,) = events_since(start)
@@ -100,9 +99,9 @@ def test_it_records_granting_admin_as_a_role_change(db):
 
 
 def test_it_names_the_admin_who_changed_roles_in_the_admin_site(admin_user):
-    user = make_user("sam", Role.VIEWER)
+    user = create_user("sam", Role.VIEWER)
     client = signed_in(admin_user)
-    start = last_sequence()
+    start = last_audit_sequence()
     url = reverse("admin:auth_user_change", args=[user.pk])
     form = client.get(url).context["adminform"].form
     data = {
@@ -139,7 +138,7 @@ def test_it_records_who_adds_changes_and_removes_an_account(admin_user):
     from inventory.models import Account, AccountRegion
     from lifecycle.services.audit import audit_context
 
-    start = last_sequence()
+    start = last_audit_sequence()
     with audit_context(actor=admin_user, source="cli"):
         account = Account.objects.create(
             account_id="210987654321",
@@ -188,7 +187,7 @@ def test_it_names_the_admin_who_changed_an_account_in_the_admin_site(admin_user)
 
     account = Account.objects.create(account_id="345678901234", name="staging")
     client = signed_in(admin_user)
-    start = last_sequence()
+    start = last_audit_sequence()
     url = reverse("admin:inventory_account_change", args=[account.pk])
     data = {
         "account_id": "345678901234",

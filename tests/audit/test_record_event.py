@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from lifecycle.models import GENESIS_HASH, AuditEvent
 from lifecycle.services.audit import Target, record_event
 from lifecycle.services.audit_verification import verify_audit_chain
-from tests.audit.conftest import last_sequence, write_events
+from tests.factories import create_audit_events, last_audit_sequence
 
 
 @pytest.mark.django_db
 def test_it_records_every_field_and_chains_to_the_previous_event(requester):
-    head = last_sequence()
+    head = last_audit_sequence()
     event = record_event(
         "request.created",
         actor=requester,
@@ -64,19 +64,19 @@ def test_it_names_system_and_anonymous_actors():
     ("verb", "source"), [("approved", "web"), ("Request.Approved", "web"), ("request.x", "email")]
 )
 def test_it_refuses_a_verb_without_namespace_or_an_unknown_source(verb, source):
-    before = last_sequence()
+    before = last_audit_sequence()
     with pytest.raises(ValueError):
         record_event(verb, actor=None, source=source)
-    assert last_sequence() == before
+    assert last_audit_sequence() == before
 
 
 @pytest.mark.django_db
 def test_it_rolls_back_with_the_callers_transaction_and_leaves_no_gap():
-    before = last_sequence()
+    before = last_audit_sequence()
     with pytest.raises(RuntimeError), transaction.atomic():
         record_event("request.created", actor=None, source="cli")
         raise RuntimeError("the caller failed")
-    assert last_sequence() == before
+    assert last_audit_sequence() == before
     event = record_event("request.created", actor=None, source="cli")
     assert event.sequence == before + 1
 
@@ -112,7 +112,7 @@ def test_what_an_event_carries_hashes_the_same_once_read_back(before, after):
 
 @pytest.mark.django_db
 def test_it_bulk_writes_a_valid_chain():
-    first, last = write_events(300)
+    first, last = create_audit_events(300)
     sequences = list(
         AuditEvent.objects.filter(sequence__gte=first)
         .order_by("sequence")
@@ -125,7 +125,7 @@ def test_it_bulk_writes_a_valid_chain():
 @pytest.mark.django_db
 def test_it_keeps_the_chain_gapless_and_valid_under_concurrent_writers():
     """Four connections write at once (they commit: the test's own transaction is not theirs)."""
-    start = last_sequence()
+    start = last_audit_sequence()
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 

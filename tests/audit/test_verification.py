@@ -22,7 +22,8 @@ from lifecycle.models.audit import event_hash
 from lifecycle.services.audit_digests import load_digests, write_digest
 from lifecycle.services.audit_signing import default_public_key, sign_document
 from lifecycle.services.audit_verification import verify_audit_chain
-from tests.audit.conftest import raw, triggers_disabled, write_events
+from tests.factories import create_audit_events
+from tests.lifecycle.tampering import raw, triggers_disabled
 
 EVENTS = 10_000
 _UPDATE = "UPDATE lifecycle_auditevent SET {} WHERE sequence = %s"
@@ -110,7 +111,7 @@ def rewrite_from(position: int, last: int) -> None:
 
 def signed_chain(count: int) -> tuple[int, int]:
     """``count`` events (after whatever earlier tests committed), with a digest of the head."""
-    first, last = write_events(count)
+    first, last = create_audit_events(count)
     assert write_digest() is not None
     assert verify().ok
     return first, last
@@ -239,7 +240,7 @@ def test_it_notices_an_event_numbered_below_the_start(chain):
 
 
 def test_it_refuses_a_digest_signed_with_another_key(db):
-    write_events(5)
+    create_audit_events(5)
     path = write_digest()
     forged = sign_document(
         {
@@ -256,7 +257,7 @@ def test_it_refuses_a_digest_signed_with_another_key(db):
 
 
 def test_it_refuses_a_digest_whose_content_was_edited(db):
-    write_events(5)
+    create_audit_events(5)
     path = write_digest()
     document = json.loads(path.read_text())
     document["events_total"] += 1
@@ -267,11 +268,11 @@ def test_it_refuses_a_digest_whose_content_was_edited(db):
 
 
 def test_it_notices_a_removed_digest_file(db):
-    write_events(3)
+    create_audit_events(3)
     first_digest = write_digest()
-    write_events(3)
+    create_audit_events(3)
     write_digest()
-    write_events(3)
+    create_audit_events(3)
     write_digest()
     middle = sorted(load_digests(), key=lambda d: d.last_sequence)[1].path
     middle.unlink()
@@ -282,14 +283,14 @@ def test_it_notices_a_removed_digest_file(db):
 
 
 def test_it_writes_no_digest_when_nothing_happened(db):
-    write_events(2)
+    create_audit_events(2)
     assert write_digest() is not None
     assert write_digest() is None
     assert write_digest(force=True) is not None
 
 
 def test_it_signs_digests_with_a_key_file_only_the_owner_can_read(db, settings):
-    write_events(1)
+    create_audit_events(1)
     write_digest()
     assert settings.AUDIT_SIGNING_KEY_FILE.stat().st_mode & 0o777 == 0o600
 

@@ -10,12 +10,22 @@ from django.urls import reverse
 
 from lifecycle.models import AuditEvent
 from lifecycle.services.audit import Target, record_event, target_of
-from tests.audit.conftest import write_events
-from tests.audit.factories import make_image, make_request
-from tests.conftest import signed_in
+from tests.factories import (
+    create_account,
+    create_audit_events,
+    create_image,
+    create_lifecycle_request,
+    signed_in,
+)
 
 AUDIT = reverse("lifecycle:audit_log")
 pytestmark = pytest.mark.django_db
+
+
+def create_audited_image(image_id: str = "ami-0123456789abcdef0", name: str = "web-1.0"):
+    """An image of account 123456789012 in eu-west-1, the one these timelines are about."""
+    account = create_account("123456789012", "prod")
+    return create_image(account=account, region="eu-west-1", image_id=image_id, name=name)
 
 
 @pytest.mark.django_db
@@ -79,7 +89,7 @@ def test_it_answers_bad_filters_with_a_400_and_a_message(auditor, query):
 
 
 def test_it_pages_by_keyset_newest_first(auditor):
-    _, last = write_events(120)
+    _, last = create_audit_events(120)
     client = signed_in(auditor)
     page = client.get(AUDIT, {"verb": "image.appeared"})
     events = page.context["events"]
@@ -92,7 +102,7 @@ def test_it_pages_by_keyset_newest_first(auditor):
 
 
 def test_it_returns_only_the_rows_to_htmx(auditor):
-    write_events(3)
+    create_audit_events(3)
     response = signed_in(auditor).get(AUDIT, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert "<html" not in response.content.decode()
@@ -129,8 +139,8 @@ def test_it_refuses_event_detail_to_a_viewer(viewer):
 
 
 def test_it_shows_every_signed_in_user_the_image_timeline(viewer):
-    image = make_image()
-    other = make_image("ami-0fffffffffffffff0", "other")
+    image = create_audited_image()
+    other = create_audited_image("ami-0fffffffffffffff0", "other")
     record_event(
         "image.appeared",
         actor=None,
@@ -181,8 +191,8 @@ def test_it_answers_404_for_the_timeline_of_an_unknown_image(viewer):
 def test_it_shows_a_request_timeline_with_correlated_events(viewer, requester):
     from lifecycle.models import LifecycleRequest
 
-    wanted = make_request(requester)
-    other = make_request(requester)
+    wanted = create_lifecycle_request(requester)
+    other = create_lifecycle_request(requester)
     record_event("request.created", actor=requester, source="web", target=wanted)
     record_event(
         "item.executed", actor=None, source="worker", correlation_id=f"request:{wanted.pk}"
@@ -196,15 +206,15 @@ def test_it_shows_a_request_timeline_with_correlated_events(viewer, requester):
 
 
 def test_it_refuses_the_request_timeline_to_a_user_without_a_role(requester):
-    from tests.conftest import make_user
+    from tests.factories import create_user
 
-    nobody = make_user("nobody")
-    url = reverse("lifecycle:request_timeline", args=[make_request(requester).pk])
+    nobody = create_user("nobody")
+    url = reverse("lifecycle:request_timeline", args=[create_lifecycle_request(requester).pk])
     assert signed_in(nobody).get(url).status_code == 403
 
 
 def test_it_names_images_by_aws_id_account_and_region(db):
-    image = make_image()
+    image = create_audited_image()
     assert target_of(image) == Target(
         "image", "ami-0123456789abcdef0", "123456789012", "eu-west-1", "web-1.0"
     )

@@ -9,8 +9,7 @@ from django.urls import reverse
 
 from amidash.roles import Role
 from inventory.choices import UsageType
-from tests.conftest import make_user, signed_in
-from tests.factories import make_image, make_usage
+from tests.factories import create_image, create_image_usage, create_user, signed_in
 
 
 def _text(response) -> str:
@@ -41,7 +40,7 @@ def test_it_shows_public_and_shared_launch_permissions(viewer_client, estate) ->
 
 def test_it_links_a_copy_to_its_source_and_back(viewer_client, estate) -> None:
     source = estate["images"]["web_new"]
-    copy = make_image(
+    copy = create_image(
         account=source.account,
         region="eu-west-1",
         name=source.name,
@@ -55,7 +54,7 @@ def test_it_links_a_copy_to_its_source_and_back(viewer_client, estate) -> None:
 
 
 def test_it_offers_actions_that_fit_the_state(estate) -> None:
-    requester = signed_in(make_user("rex", Role.REQUESTER))
+    requester = signed_in(create_user("rex", Role.REQUESTER))
 
     def page(name: str) -> str:
         url = reverse("inventory:image_detail", args=[estate["images"][name].pk])
@@ -69,7 +68,7 @@ def test_it_offers_actions_that_fit_the_state(estate) -> None:
 
 
 def test_it_tells_a_requester_that_an_image_in_use_needs_an_override(estate) -> None:
-    requester = signed_in(make_user("rex", Role.REQUESTER))
+    requester = signed_in(create_user("rex", Role.REQUESTER))
     hint = "disabling or deregistering it needs an explicit override"
     used = estate["images"]["web_new"]
     assert hint in _text(requester.get(reverse("inventory:image_detail", args=[used.pk])))
@@ -93,12 +92,12 @@ def test_it_keeps_queries_constant_however_much_uses_the_image(viewer_client, es
 
     image = estate["images"]["web_old"]
     url = reverse("inventory:image_detail", args=[image.pk])
-    make_usage(image, UsageType.INSTANCE)
+    create_image_usage(image, UsageType.INSTANCE)
     with CaptureQueriesContext(connection) as few:
         viewer_client.get(url)
     for _ in range(30):
-        make_usage(image, UsageType.INSTANCE)
-        make_usage(image, UsageType.LAUNCH_TEMPLATE)
+        create_image_usage(image, UsageType.INSTANCE)
+        create_image_usage(image, UsageType.LAUNCH_TEMPLATE)
     with CaptureQueriesContext(connection) as many:
         viewer_client.get(url)
     assert len(many.captured_queries) == len(few.captured_queries)

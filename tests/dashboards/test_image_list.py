@@ -8,8 +8,7 @@ import pytest
 from django.urls import reverse
 
 from amidash.roles import Role
-from tests.conftest import make_user, signed_in
-from tests.factories import make_image
+from tests.factories import create_image, create_user, signed_in
 
 URL = "/images/"
 
@@ -94,7 +93,7 @@ def test_it_sorts_numbers_from_the_largest_first_and_toggles(viewer_client, esta
 
 def test_it_walks_forward_and_back_through_pages(viewer_client, db) -> None:
     for number in range(60):
-        make_image(name=f"svc-{number:02d}", age_days=number % 7, storage_gib=number % 4)
+        create_image(name=f"svc-{number:02d}", age_days=number % 7, storage_gib=number % 4)
     forward: list[list[str]] = []
     url = f"{URL}?size=25&sort=storage"
     while url:
@@ -151,8 +150,8 @@ def test_it_refuses_a_forged_cursor_of_the_wrong_type(viewer_client, estate) -> 
 
 
 def test_it_lets_requesters_select_images(estate) -> None:
-    viewer = signed_in(make_user("vic", Role.VIEWER))
-    requester = signed_in(make_user("rex", Role.REQUESTER))
+    viewer = signed_in(create_user("vic", Role.VIEWER))
+    requester = signed_in(create_user("rex", Role.REQUESTER))
     requester_body = requester.get(URL).content.decode()
     viewer_body = viewer.get(URL).content.decode()
     checkbox = 'type="checkbox" name="image"'
@@ -169,13 +168,13 @@ def test_it_keeps_queries_constant_whatever_the_page_size(
     from django.test.utils import CaptureQueriesContext
 
     for number in range(12):
-        image = make_image(name=f"svc-{number}", account=None)
+        image = create_image(name=f"svc-{number}", account=None)
         image.tags = {"n": str(number)}
         image.save()
     with CaptureQueriesContext(connection) as small:
         viewer_client.get(URL, {"size": 25})
     for number in range(120):
-        make_image(name=f"more-{number}")
+        create_image(name=f"more-{number}")
     with CaptureQueriesContext(connection) as large:
         viewer_client.get(URL, {"size": 200})
     assert len(large.captured_queries) == len(small.captured_queries)

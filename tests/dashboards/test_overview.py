@@ -6,7 +6,7 @@ import re
 
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import make_image
+from tests.factories import create_image
 
 URL = "/"
 
@@ -64,7 +64,7 @@ def test_it_keeps_its_queries_constant_as_the_estate_grows(viewer_client, estate
     with CaptureQueriesContext(connection) as before:
         viewer_client.get(URL)
     for number in range(40):
-        make_image(name=f"grow-{number}", region=["us-west-2", "eu-north-1"][number % 2])
+        create_image(name=f"grow-{number}", region=["us-west-2", "eu-north-1"][number % 2])
     with CaptureQueriesContext(connection) as after:
         viewer_client.get(URL)
     assert len(after.captured_queries) == len(before.captured_queries) <= 12
@@ -82,7 +82,7 @@ def test_it_rebuilds_the_estate_at_each_past_run(viewer_client, estate) -> None:
     from django.utils import timezone
 
     from inventory.models import Image
-    from tests.factories import make_sync_run
+    from tests.factories import create_sync_run
 
     now = timezone.now()
     Image.objects.update(first_seen_at=now - datetime.timedelta(days=20))
@@ -91,7 +91,7 @@ def test_it_rebuilds_the_estate_at_each_past_run(viewer_client, estate) -> None:
     gone = estate["images"]["old_gone"]
     Image.objects.filter(pk=gone.pk).update(gone_at=now - datetime.timedelta(days=2))
     for days in (10, 3, 1):
-        make_sync_run(finished_at=now - datetime.timedelta(days=days))
+        create_sync_run(finished_at=now - datetime.timedelta(days=days))
     response = viewer_client.get("/overview/trend/", headers={"HX-Request": "true"})
     text = _text(response)
     assert "<html" not in response.content.decode()

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from amidash.roles import Role
-from tests.conftest import make_user, signed_in
+from tests.factories import create_user, signed_in
 
 ROLES = [Role.VIEWER, Role.REQUESTER, Role.APPROVER, Role.AUDITOR, "admin"]
 
@@ -27,8 +27,8 @@ def _pages(estate: dict) -> list[tuple[str, str]]:
 
 def _client_for(role: str):
     if role == "admin":
-        return signed_in(make_user("root", superuser=True))
-    return signed_in(make_user(f"user-{role.lower()}", role))
+        return signed_in(create_user("root", superuser=True))
+    return signed_in(create_user(f"user-{role.lower()}", role))
 
 
 def test_it_sends_anonymous_users_to_sign_in(client, estate) -> None:

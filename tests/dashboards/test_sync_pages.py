@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from inventory.choices import RegionSyncStatus, SyncStatus
 from inventory.models import SyncRun
-from tests.factories import make_account, make_sync_run
+from tests.factories import create_account, create_sync_run
 
 
 def _text(response) -> str:
@@ -25,8 +25,8 @@ def test_it_lists_runs_and_shows_each_regions_result(viewer_client, estate) -> N
 
 
 def test_it_polls_a_running_sync_and_stops_when_it_finishes(viewer_client, db) -> None:
-    account = make_account()
-    run = make_sync_run(
+    account = create_account()
+    run = create_sync_run(
         SyncStatus.RUNNING,
         results=[
             (account, "us-east-1", RegionSyncStatus.SUCCEEDED, ""),
@@ -48,8 +48,8 @@ def test_it_polls_a_running_sync_and_stops_when_it_finishes(viewer_client, db) -
 
 
 def test_it_folds_skipped_regions_into_one_line_of_a_run(viewer_client, db) -> None:
-    account = make_account()
-    run = make_sync_run(
+    account = create_account()
+    run = create_sync_run(
         results=[
             (account, "us-east-1", RegionSyncStatus.SUCCEEDED, ""),
             (account, "af-south-1", RegionSyncStatus.SKIPPED, "not opted in"),
@@ -75,7 +75,7 @@ def test_it_hides_sync_now_from_users_without_the_permission(viewer_client, db) 
 
 
 def test_it_starts_a_sync_for_a_user_with_the_permission(requester, db) -> None:
-    from tests.conftest import signed_in
+    from tests.factories import signed_in
 
     client = signed_in(requester)
     assert "Sync now" in client.get(reverse("inventory:sync_runs")).content.decode()
@@ -87,7 +87,7 @@ def test_it_starts_a_sync_for_a_user_with_the_permission(requester, db) -> None:
 
 
 def test_it_suggests_the_regions_a_sync_can_list(requester, estate) -> None:
-    from tests.conftest import signed_in
+    from tests.factories import signed_in
 
     body = signed_in(requester).get(reverse("inventory:sync_runs")).content.decode()
     suggested = re.findall(r'<option value="([a-z0-9-]+)">', body.split('id="sync-regions"')[1])
@@ -97,7 +97,7 @@ def test_it_suggests_the_regions_a_sync_can_list(requester, estate) -> None:
 
 
 def test_it_redirects_htmx_with_an_htmx_redirect(requester, db) -> None:
-    from tests.conftest import signed_in
+    from tests.factories import signed_in
 
     response = signed_in(requester).post(
         reverse("inventory:sync_now"), headers={"HX-Request": "true"}
@@ -108,9 +108,9 @@ def test_it_redirects_htmx_with_an_htmx_redirect(requester, db) -> None:
 
 
 def test_it_refuses_a_bad_sync_scope_with_a_message(requester, db) -> None:
-    from tests.conftest import signed_in
+    from tests.factories import signed_in
 
-    make_account()  # an inventory with accounts: unknown ids are refused without asking AWS
+    create_account()  # an inventory with accounts: unknown ids are refused without asking AWS
     client = signed_in(requester)
     response = client.post(reverse("inventory:sync_now"), {"region": "mars-1; drop"})
     assert response.status_code == 400
@@ -122,7 +122,7 @@ def test_it_refuses_a_bad_sync_scope_with_a_message(requester, db) -> None:
 
 
 def test_it_refuses_get_on_sync_now(requester, db) -> None:
-    from tests.conftest import signed_in
+    from tests.factories import signed_in
 
     assert signed_in(requester).get(reverse("inventory:sync_now")).status_code == 405
 
@@ -136,18 +136,18 @@ def test_it_shows_accounts_regions_and_their_last_error(viewer_client, estate) -
 
 
 def test_it_links_accounts_to_the_admin_only_for_who_may_change_them(viewer_client, estate):
-    from tests.conftest import make_user, signed_in
+    from tests.factories import create_user, signed_in
 
     assert "admin site" not in viewer_client.get(reverse("inventory:account_list")).content.decode()
-    body = signed_in(make_user("ada", superuser=True)).get(reverse("inventory:account_list"))
+    body = signed_in(create_user("ada", superuser=True)).get(reverse("inventory:account_list"))
     account = estate["run"].results.first().account
     assert reverse("admin:inventory_account_changelist") in body.content.decode()
     assert reverse("admin:inventory_account_change", args=[account.pk]) in body.content.decode()
 
 
 def test_it_refreshes_the_run_list_only_while_a_sync_runs(viewer_client, db) -> None:
-    account = make_account()
-    run = make_sync_run(
+    account = create_account()
+    run = create_sync_run(
         SyncStatus.RUNNING, results=[(account, "us-east-1", RegionSyncStatus.RUNNING, "")]
     )
     body = viewer_client.get(reverse("inventory:sync_runs")).content.decode()

@@ -65,7 +65,7 @@ def test_signed_in_users_see_the_page_with_their_name_and_role(viewer_client, pa
 
 
 def test_it_signs_in_with_a_password_and_out_again(client, viewer):
-    from tests.conftest import PASSWORD
+    from tests.factories import PASSWORD
 
     response = client.post(reverse("login"), {"username": "viola", "password": PASSWORD})
     assert response.status_code == 302
@@ -76,7 +76,7 @@ def test_it_signs_in_with_a_password_and_out_again(client, viewer):
 
 
 def test_the_audit_log_is_for_auditors(viewer_client, auditor):
-    from tests.conftest import signed_in
+    from tests.factories import signed_in
 
     assert viewer_client.get(reverse("lifecycle:audit_log")).status_code == 403
     response = signed_in(auditor).get(reverse("lifecycle:audit_log"))
@@ -91,7 +91,7 @@ def test_a_wrong_password_says_so(client, viewer):
 
 
 def test_the_header_says_admin_for_superusers(admin_user):
-    from tests.conftest import signed_in
+    from tests.factories import signed_in
 
     response = signed_in(admin_user).get(reverse("inventory:overview"))
     assert b"Admin" in response.content
@@ -121,7 +121,7 @@ def test_roles_and_their_permissions_survive_a_flush():
 
 
 def test_the_audit_link_shows_only_to_those_who_may_read_the_log(viewer_client, auditor):
-    from tests.conftest import signed_in
+    from tests.factories import signed_in
 
     audit_link = f'href="{reverse("lifecycle:audit_log")}"'.encode()
     assert audit_link not in viewer_client.get(reverse("inventory:overview")).content

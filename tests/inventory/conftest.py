@@ -1,4 +1,4 @@
-"""Fixtures for the inventory tests: the sandbox, and helpers that build an estate in it."""
+"""Fixtures for the inventory tests: the sandbox, and the signals a sync sends."""
 
 from __future__ import annotations
 
@@ -7,12 +7,7 @@ from typing import Any
 import pytest
 
 from amidash.sandbox import sandbox
-from inventory.models import SyncRun
-from inventory.services.sync import run_sync
-from tests.amidash.sandbox.images import register_ebs_image
-
-REGION = "us-east-1"
-OTHER_REGION = "eu-west-1"
+from tests.amidash.sandbox.images import OTHER_REGION, REGION
 
 
 @pytest.fixture
@@ -21,28 +16,6 @@ def aws(settings):
     settings.SYNC_REGIONS = [REGION, OTHER_REGION]
     with sandbox() as handle:
         yield handle
-
-
-def register_image(
-    aws: Any,
-    name: str,
-    region: str = REGION,
-    size_gib: int = 8,
-    tags: dict[str, str] | None = None,
-    account_id: str | None = None,
-) -> str:
-    """Register an EBS-backed image with one snapshot of ``size_gib``; returns its id."""
-    ec2 = (
-        aws.client("ec2", region, account_id=account_id)
-        if account_id
-        else aws.client("ec2", region)
-    )
-    return register_ebs_image(ec2, name, region, size_gib, tags)
-
-
-def sync(**kwargs: Any) -> SyncRun:
-    """A command-line style sync of the sandbox, as the system."""
-    return run_sync(None, **kwargs)
 
 
 @pytest.fixture

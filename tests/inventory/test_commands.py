@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from inventory.models import Image
-from tests.inventory.conftest import OTHER_REGION, REGION, register_image
+from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
 
 pytestmark = pytest.mark.django_db
 

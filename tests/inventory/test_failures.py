@@ -13,7 +13,8 @@ from inventory.choices import RegionSyncStatus, SyncStatus
 from inventory.models import Account, Image, SyncRegionResult
 from inventory.services.aws import AwsSession
 from inventory.services.listing import RegionListing, UnreadableImage
-from tests.inventory.conftest import OTHER_REGION, REGION, register_image, sync
+from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
+from tests.factories import sync
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ import pytest
 from amidash.sandbox import Sandbox, connect
 from inventory.choices import RegionSyncStatus
 from inventory.models import Image
-from tests.inventory.conftest import OTHER_REGION, REGION, register_image
+from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
+from tests.amidash.sandbox.process import SandboxProcess
 from tests.inventory.test_commands import run_command
-from tests.sandbox.conftest import SandboxProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -9,7 +9,8 @@ import pytest
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus
 from inventory.models import Account, AccountRegion, Image, SyncRegionResult
 from inventory.services import listing
-from tests.inventory.conftest import OTHER_REGION, REGION, register_image, sync
+from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
+from tests.factories import sync
 
 pytestmark = pytest.mark.django_db
 

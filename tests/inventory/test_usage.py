@@ -11,7 +11,8 @@ import pytest
 
 from inventory.choices import RegionSyncStatus, UsageType
 from inventory.models import Account, Image, ImageUsage
-from tests.inventory.conftest import REGION, register_image, sync
+from tests.amidash.sandbox.images import REGION, register_image
+from tests.factories import sync
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from lifecycle.choices import RequestStatus
 from lifecycle.models import Approval, AuditEvent, LifecycleRequest
 from lifecycle.services.audit import chain_head
 from lifecycle.services.requests import RequestError
-from tests.conftest import make_user
-from tests.lifecycle.conftest import approve, ask, register_image, sync
+from tests.amidash.sandbox.images import register_image
+from tests.factories import approve, ask, create_user, sync
 
 
 def _approve_in_thread(user, request, barrier, outcomes) -> None:
@@ -31,8 +31,8 @@ def test_it_counts_two_simultaneous_approvals_once_each(aws, transactional_db, s
     settings.LIFECYCLE_APPROVALS_REQUIRED = {"deregister": required}
     # The audit log is never flushed, and request numbers start again after a flush.
     start = chain_head().sequence
-    requester = make_user("rita", Role.REQUESTER)
-    approvers = [make_user(name, Role.APPROVER) for name in ("arno", "bea")]
+    requester = create_user("rita", Role.REQUESTER)
+    approvers = [create_user(name, Role.APPROVER) for name in ("arno", "bea")]
     image_id = register_image(aws, "old-build")
     sync()
     request = ask(requester, "deregister", [image_id])

@@ -15,18 +15,8 @@ from inventory.services.sync import _lock_key
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import AuditVerb, RequestItem
 from lifecycle.services.execution import execute_request, reconcile_items
-from tests.lifecycle.conftest import (
-    OTHER_REGION,
-    REGION,
-    approve,
-    ask,
-    ec2_client,
-    image,
-    launch,
-    register_image,
-    request_events,
-    sync,
-)
+from tests.amidash.sandbox.images import OTHER_REGION, REGION, ec2_client, launch, register_image
+from tests.factories import approve, ask, image, request_events, sync
 
 pytestmark = pytest.mark.django_db
 

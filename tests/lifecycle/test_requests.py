@@ -19,16 +19,8 @@ from lifecycle.services.requests import (
     expire_requests,
     reject_request,
 )
-from tests.conftest import make_user
-from tests.lifecycle.conftest import (
-    approve,
-    ask,
-    image,
-    launch,
-    register_image,
-    request_events,
-    sync,
-)
+from tests.amidash.sandbox.images import launch, register_image
+from tests.factories import approve, ask, create_user, image, request_events, sync
 
 pytestmark = pytest.mark.django_db
 
@@ -111,13 +103,13 @@ def test_it_refuses_restoring_an_image_that_exists(estate, requester):
 
 
 def test_it_refuses_self_approval(estate, db):
-    both = make_user("bob", Role.REQUESTER, Role.APPROVER)
+    both = create_user("bob", Role.REQUESTER, Role.APPROVER)
     request = ask(both, "deregister", [estate["unused"]])
     with pytest.raises(PermissionDenied, match="own request"):
         approve(both, request)
     with pytest.raises(PermissionDenied, match="own request"):
         reject_request(both, request.pk, request.fingerprint, "no", AuditSource.WEB)
-    superuser = make_user("root", superuser=True)
+    superuser = create_user("root", superuser=True)
     own = ask(superuser, "deregister", [estate["unused"]])
     with pytest.raises(PermissionDenied, match="own request"):
         approve(superuser, own)

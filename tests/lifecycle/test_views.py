@@ -10,8 +10,8 @@ from django.urls import reverse
 from amidash.roles import Role
 from lifecycle.choices import RequestStatus
 from lifecycle.models import Approval, LifecycleRequest
-from tests.conftest import make_user, signed_in
-from tests.lifecycle.conftest import ask, image, launch, register_image, sync
+from tests.amidash.sandbox.images import launch, register_image
+from tests.factories import ask, create_user, image, signed_in, sync
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +119,7 @@ def test_it_approves_on_the_page_and_queues_execution(
 
 
 def test_it_refuses_a_forged_self_approval_post(images, db):
-    both = make_user("sam", Role.REQUESTER, Role.APPROVER)
+    both = create_user("sam", Role.REQUESTER, Role.APPROVER)
     request = ask(both, "deregister", images["old"])
     client = signed_in(both)
     page = client.get(reverse("lifecycle:request_detail", args=[request.pk])).content.decode()
@@ -135,7 +135,7 @@ def test_it_refuses_a_forged_self_approval_post(images, db):
 
 
 def test_it_refuses_approval_by_a_requester_or_viewer(images, requester, viewer, db):
-    other = make_user("ron", Role.REQUESTER)
+    other = create_user("ron", Role.REQUESTER)
     request = ask(requester, "deregister", images["old"])
     for user in (other, viewer):
         response = signed_in(user).post(
@@ -189,13 +189,13 @@ def test_it_shows_requests_to_auditors_and_viewers_but_not_to_users_without_a_ro
     url = reverse("lifecycle:request_detail", args=[request.pk])
     assert signed_in(auditor).get(url).status_code == 200
     assert signed_in(viewer).get(url).status_code == 200
-    nobody = make_user("nobody")
+    nobody = create_user("nobody")
     assert signed_in(nobody).get(url).status_code == 403
     assert signed_in(nobody).get(reverse("lifecycle:request_list")).status_code == 403
 
 
 def test_it_refuses_self_approval_through_the_admin(images, db):
-    root = make_user("root", Role.REQUESTER, superuser=True)
+    root = create_user("root", Role.REQUESTER, superuser=True)
     request = ask(root, "deregister", images["old"])
     response = signed_in(root).post(
         reverse("admin:lifecycle_lifecyclerequest_changelist"),
@@ -208,7 +208,7 @@ def test_it_refuses_self_approval_through_the_admin(images, db):
 
 
 def test_it_approves_through_the_admin_with_the_same_rules(images, requester, db):
-    root = make_user("root", superuser=True)
+    root = create_user("root", superuser=True)
     request = ask(requester, "deregister", images["old"])
     client = signed_in(root)
     client.post(

@@ -27,7 +27,8 @@ from amidash.celery import app
 from amidash.sandbox.runtime import connect
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import LifecycleRequest, RequestItem
-from tests.lifecycle.conftest import approve, ask, register_image, sync
+from tests.amidash.sandbox.images import register_image
+from tests.factories import approve, ask, sync
 
 pytestmark = [pytest.mark.integration]
 

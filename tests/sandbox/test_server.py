@@ -12,7 +12,7 @@ import urllib.request
 import boto3
 import pytest
 
-from tests.sandbox.conftest import REPOSITORY, SandboxProcess
+from tests.amidash.sandbox.process import REPOSITORY, SandboxProcess
 
 
 def control(endpoint: str, method: str, path: str, body: bytes | None = None):
