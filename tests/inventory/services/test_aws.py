@@ -12,7 +12,7 @@ from inventory.choices import RegionSyncStatus
 from inventory.models import Image
 from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
 from tests.amidash.sandbox.process import SandboxProcess
-from tests.inventory.test_commands import run_command
+from tests.inventory.management.commands.test_sync_inventory import run_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
