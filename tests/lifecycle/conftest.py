@@ -1,4 +1,4 @@
-"""Fixtures for lifecycle tests: the database, quick settings, the sandbox, a second approver."""
+"""Lifecycle fixtures: the database, quick settings, private audit files, the sandbox."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def lifecycle_settings(settings):
     settings.LIFECYCLE_APPROVALS_REQUIRED = {}
     settings.LIFECYCLE_WEBHOOK_URL = ""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    return settings
+
+
+@pytest.fixture(autouse=True)
+def audit_files(settings, tmp_path):
+    """Digests and the signing key go to a temporary folder, never the real data folder."""
+    settings.AUDIT_DIGEST_DIR = tmp_path / "digests"
+    settings.AUDIT_SIGNING_KEY_FILE = tmp_path / "keys" / "audit-signing-key.pem"
     return settings
 
 
