@@ -1,4 +1,4 @@
-"""verify_audit_log, write_audit_digest and the periodic digest task."""
+"""The verify_audit_log command: the chain and the signed digests, checked from the shell."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from lifecycle.services.audit_signing import public_key_pem, signing_key
-from lifecycle.tasks import write_audit_digest
 from tests.factories import create_audit_events
 from tests.lifecycle.tampering import raw, triggers_disabled
 
@@ -47,21 +46,3 @@ def test_verify_audit_log_explains_a_missing_public_key_or_folder(tmp_path):
         call_command("verify_audit_log", "--public-key", str(tmp_path / "nope.pem"))
     with pytest.raises(CommandError, match="not a folder"):
         call_command("verify_audit_log", "--digest-dir", str(tmp_path / "nope"))
-
-
-def test_write_audit_digest_writes_only_when_something_happened(settings, capsys):
-    create_audit_events(2)
-    call_command("write_audit_digest")
-    assert "Wrote" in capsys.readouterr().out
-    call_command("write_audit_digest")
-    assert "nothing written" in capsys.readouterr().out
-    assert len(list(settings.AUDIT_DIGEST_DIR.glob("digest-*.json"))) == 1
-
-
-def test_the_periodic_task_writes_a_digest_and_is_scheduled(settings):
-    create_audit_events(2)
-    path = write_audit_digest.apply().get()
-    assert path and path.startswith(str(settings.AUDIT_DIGEST_DIR))
-    assert write_audit_digest.apply().get() is None
-    entry = settings.CELERY_BEAT_SCHEDULE["audit-digest"]
-    assert entry["task"] == write_audit_digest.name
