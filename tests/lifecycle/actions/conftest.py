@@ -11,7 +11,8 @@ from inventory.services.aws import AwsSession
 from lifecycle.actions import ACTIONS
 from lifecycle.models import LifecycleRequest
 from lifecycle.services.execution import observe_or_gone
-from tests.lifecycle.conftest import REGION, image
+from tests.amidash.sandbox.images import REGION
+from tests.factories import image
 
 
 def perform(aws: Any, request: LifecycleRequest) -> dict[str, Any]:

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from inventory.choices import ImageState
 from lifecycle.actions import ACTIONS
+from tests.amidash.sandbox.images import ec2_client, register_image
+from tests.factories import ask, sync
 from tests.lifecycle.actions.conftest import perform, shown, unsaved_image
-from tests.lifecycle.conftest import ask, ec2_client, register_image, sync
 
 SPEC = ACTIONS["cancel_deprecation"]
 

@@ -10,8 +10,9 @@ import pytest
 from inventory.choices import ImageState
 from lifecycle.actions import ACTIONS
 from lifecycle.exceptions import RequestError
+from tests.amidash.sandbox.images import OTHER_REGION, REGION, ec2_client, register_image
+from tests.factories import ask, sync
 from tests.lifecycle.actions.conftest import perform, unsaved_image
-from tests.lifecycle.conftest import OTHER_REGION, REGION, ask, ec2_client, register_image, sync
 
 SPEC = ACTIONS["copy"]
 NOW = datetime.now(UTC)

@@ -10,8 +10,9 @@ import pytest
 from inventory.choices import ImageState
 from lifecycle.actions import ACTIONS
 from lifecycle.exceptions import RequestError
+from tests.amidash.sandbox.images import register_image
+from tests.factories import ask, sync
 from tests.lifecycle.actions.conftest import perform, shown, unsaved_image
-from tests.lifecycle.conftest import ask, register_image, sync
 
 SPEC = ACTIONS["deprecate"]
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -10,8 +10,9 @@ from inventory.choices import ImageState
 from lifecycle.actions import ACTIONS
 from lifecycle.exceptions import RequestError
 from lifecycle.services.preview import preview_images
+from tests.amidash.sandbox.images import ec2_client, launch, register_image
+from tests.factories import ask, image, sync
 from tests.lifecycle.actions.conftest import perform, shown, unsaved_image
-from tests.lifecycle.conftest import ask, ec2_client, image, launch, register_image, sync
 
 SPEC = ACTIONS["deregister"]
 

@@ -9,8 +9,8 @@ from inventory.registry import image_actions
 from lifecycle.actions import ACTIONS, ActionSpec
 from lifecycle.choices import LifecycleAction
 from lifecycle.services.pacing import rate_for
-from tests.conftest import make_user, signed_in
-from tests.lifecycle.conftest import image, register_image, sync
+from tests.amidash.sandbox.images import register_image
+from tests.factories import create_user, image, signed_in, sync
 
 
 def test_every_action_has_exactly_one_spec() -> None:
@@ -35,7 +35,7 @@ def test_the_image_page_offers_what_the_specs_say(aws) -> None:
     image_id = register_image(aws, "web")
     sync()
     row = image(image_id)
-    requester = signed_in(make_user("rex", Role.REQUESTER))
+    requester = signed_in(create_user("rex", Role.REQUESTER))
     page = requester.get(reverse("inventory:image_detail", args=[row.pk])).content.decode()
     for spec in ACTIONS.values():
         button = f'value="{spec.key}" class="{"danger" if spec.danger else ""}">{spec.label}…'
@@ -46,7 +46,7 @@ def test_the_image_page_offers_what_the_specs_say(aws) -> None:
 def test_the_request_page_shows_the_fields_of_the_chosen_action(aws) -> None:
     image_id = register_image(aws, "web")
     sync()
-    requester = signed_in(make_user("rex", Role.REQUESTER))
+    requester = signed_in(create_user("rex", Role.REQUESTER))
     url = reverse("lifecycle:request_create")
     for spec in ACTIONS.values():
         page = requester.get(url, {"action": spec.key, "image": image(image_id).pk})

@@ -7,8 +7,9 @@ from inventory.choices import ImageState
 from inventory.services.aws import AwsSession
 from lifecycle.actions import ACTIONS
 from lifecycle.services.execution import observe_or_gone
+from tests.amidash.sandbox.images import REGION, ec2_client, register_image
+from tests.factories import ask, image, sync
 from tests.lifecycle.actions.conftest import perform, shown, unsaved_image
-from tests.lifecycle.conftest import REGION, ask, ec2_client, image, register_image, sync
 
 SPEC = ACTIONS["restore"]
 
