@@ -8,13 +8,11 @@ command line (``run_sync``) and the worker.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from amidash.locks import sync_lock
 from inventory import signals
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, SyncTrigger
 from inventory.models import (
@@ -208,33 +207,13 @@ def _prepare_account(run: SyncRun, account: Account) -> list[SyncRegionResult]:
 # --- one account+Region -----------------------------------------------------------------------
 
 
-def _lock_key(*parts: str) -> int:
-    digest = hashlib.blake2b(":".join(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@contextmanager
-def advisory_lock(*parts: str) -> Iterator[bool]:
-    """A PostgreSQL session lock; yields whether it was acquired (never waits)."""
-    key = _lock_key(*parts)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-
 def sync_result(result: SyncRegionResult) -> SyncRegionResult:
     """List one account+Region and save it; a failure leaves its images as they were.
 
     Two syncs of the same account+Region never overlap: the second one fails at once.
     """
     account, region = result.account, result.region
-    with advisory_lock("inventory-sync", account.account_id, region) as acquired:
+    with sync_lock(account.account_id, region) as acquired:
         if not acquired:
             return _fail(result, "another sync of this account and Region is running", None, 0.0)
         return _sync_locked(result)

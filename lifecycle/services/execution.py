@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from amidash.locks import sync_lock
 from inventory import signals as inventory_signals
 from inventory.choices import ImageState
 from inventory.models import AccountRegion, Image
@@ -40,7 +41,6 @@ from inventory.services.listing import (
     list_image_usage,
     parse_time,
 )
-from inventory.services.sync import advisory_lock
 from inventory.services.upsert import image_fields, upsert_images
 from lifecycle.choices import (
     FINAL_ITEM_STATES,
@@ -341,7 +341,7 @@ def store_copies(item: RequestItem, copies: dict[str, str], sessions: Sessions) 
             continue
         # Not while a sync of that Region writes its listing (it adds the copy, or the next
         # one does): the sync copies the images it found new straight into the table.
-        with advisory_lock("inventory-sync", account_region.account.account_id, region) as free:
+        with sync_lock(account_region.account.account_id, region) as free:
             if free:
                 upsert_images(account_region, [observation.data], timezone.now())
 
