@@ -232,9 +232,7 @@ def test_it_fails_a_region_whose_sync_is_already_running(aws, estate):
 
     try:
         with other.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_lock(%s)", [sync_lock_key("123456789012", REGION)]
-            )
+            cursor.execute("SELECT pg_advisory_lock(%s)", [sync_lock_key("123456789012", REGION)])
         run = sync()
     finally:
         with other.cursor() as cursor:  # closing alone releases it only eventually
