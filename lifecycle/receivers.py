@@ -63,23 +63,11 @@ def _sync_correlation(sync_run: Any) -> str:
     return f"sync:{sync_run.pk}" if sync_run is not None else ""
 
 
-def record_image_observation(sender: Any, *, signal: Any, **kwargs: Any) -> None:
-    """image.appeared / state_changed / deprecation_changed / gone, as inventory observed it."""
-    record_event(
-        _IMAGE_SIGNALS[signal],
-        actor=kwargs.get("actor"),
-        source=_source(kwargs.get("source")),
-        target=kwargs["image"],
-        before=kwargs.get("before"),
-        after=kwargs.get("after"),
-        correlation_id=_sync_correlation(kwargs.get("sync_run")),
-    )
-
-
 def record_image_observations(
     sender: Any, *, observations: list[ImageObservation], **kwargs: Any
 ) -> None:
-    """What a sync of one account+Region observed: one event per observation, written at once."""
+    """What inventory observed of images (a sync of one account+Region, a worker's re-read): one
+    event per observation, written at once."""
     source = _source(kwargs.get("source"))
     correlation_id = _sync_correlation(kwargs.get("sync_run"))
     record_events(
@@ -88,8 +76,8 @@ def record_image_observations(
             actor=kwargs.get("actor"),
             source=source,
             target=Target("image", item.image_id, item.account_id, item.region, item.name),
-            before=item.before,
-            after=item.after,
+            before=item.before.to_dict() if item.before else None,
+            after=item.after.to_dict(),
             correlation_id=correlation_id,
         )
         for item in observations
@@ -323,8 +311,6 @@ def _record_account_event(
 
 def connect() -> None:
     """Connect every receiver (idempotent: each has a dispatch_uid)."""
-    for signal in _IMAGE_SIGNALS:
-        signal.connect(record_image_observation, dispatch_uid=f"audit-{id(signal)}")
     inventory_signals.images_observed.connect(
         record_image_observations, dispatch_uid="audit-observations"
     )

@@ -1,7 +1,7 @@
 """Inventory models; each module is re-exported here."""
 
 from inventory.models.accounts import Account, AccountRegion
-from inventory.models.images import Image, ImageUsage, image_family, observation
+from inventory.models.images import Image, ImageUsage, image_family
 from inventory.models.sync import SyncRegionResult, SyncRun
 
 __all__ = [
@@ -12,5 +12,4 @@ __all__ = [
     "SyncRegionResult",
     "SyncRun",
     "image_family",
-    "observation",
 ]

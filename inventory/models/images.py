@@ -218,42 +218,6 @@ class Image(models.Model):
             return max(self.last_seen_at, self.account_region.last_listed_at)
         return self.last_seen_at
 
-    def observed(self) -> dict:
-        """The fields the domain signals carry as ``before`` / ``after``."""
-        return observation(
-            self.image_id,
-            self.account.account_id,
-            self.region,
-            self.name,
-            self.state,
-            self.deprecation_time,
-            self.public,
-            self.gone_at,
-        )
-
-
-def observation(
-    image_id: str,
-    account_id: str,
-    region: str,
-    name: str,
-    state: str,
-    deprecation_time: datetime | None,
-    public: bool,
-    gone_at: datetime | None,
-) -> dict:
-    """``Image.observed()`` for an image known by its fields (a sync makes no model objects)."""
-    return {
-        "image_id": image_id,
-        "account_id": account_id,
-        "region": region,
-        "name": name,
-        "state": state,
-        "deprecation_time": deprecation_time.isoformat() if deprecation_time else None,
-        "public": public,
-        "gone_at": gone_at.isoformat() if gone_at else None,
-    }
-
 
 class ImageUsage(models.Model):
     """A resource that uses an image, seen in one account+Region.

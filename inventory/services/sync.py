@@ -8,21 +8,19 @@ it is written; a Region whose listing fails in any way keeps its images exactly 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from amidash.locks import sync_lock
 from inventory import signals
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, SyncTrigger
 from inventory.models import (
@@ -32,10 +30,11 @@ from inventory.models import (
     ImageUsage,
     SyncRegionResult,
     SyncRun,
-    observation,
 )
+from inventory.observations import ObservedImage
 from inventory.services.accounts import discover_regions, register_ambient_account
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
+from inventory.services.images import announce, listed_observations
 from inventory.services.launch_permissions import LaunchPermissions, fetch_launch_permissions
 from inventory.services.listing import (
     RegionListing,
@@ -43,7 +42,7 @@ from inventory.services.listing import (
     UsageObservation,
     list_region,
 )
-from inventory.services.upsert import Listed, upsert_images
+from inventory.services.upsert import upsert_images
 from inventory.signals import ImageObservation
 
 logger = logging.getLogger(__name__)
@@ -208,33 +207,13 @@ def _prepare_account(run: SyncRun, account: Account) -> list[SyncRegionResult]:
 # --- one account+Region -----------------------------------------------------------------------
 
 
-def _lock_key(*parts: str) -> int:
-    digest = hashlib.blake2b(":".join(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@contextmanager
-def advisory_lock(*parts: str) -> Iterator[bool]:
-    """A PostgreSQL session lock; yields whether it was acquired (never waits)."""
-    key = _lock_key(*parts)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-
 def sync_result(result: SyncRegionResult) -> SyncRegionResult:
     """List one account+Region and save it; a failure leaves its images as they were.
 
     Two syncs of the same account+Region never overlap: the second one fails at once.
     """
     account, region = result.account, result.region
-    with advisory_lock("inventory-sync", account.account_id, region) as acquired:
+    with sync_lock(account.account_id, region) as acquired:
         if not acquired:
             return _fail(result, "another sync of this account and Region is running", None, 0.0)
         return _sync_locked(result)
@@ -361,7 +340,7 @@ def save_listing(
         new={data["ImageId"] for data in written} - known.keys(),
     )
     gone = [existing[image_id] for image_id in gone_ids]
-    observations, created = _observations(account_region, written, fields, existing)
+    observations, created = listed_observations(account_region, written, fields, existing)
     observations += _mark_gone(gone, now)
     usage_rows = replace_usages(account_region, listing.usages, now)
     summaries = refresh_usage_summary(
@@ -369,10 +348,7 @@ def save_listing(
     )
     account_region.last_listed_at = now
     account_region.save(update_fields=["last_listed_at"])
-    if observations:
-        signals.images_observed.send(
-            Image, observations=observations, sync_run=run, actor=None, source="sync"
-        )
+    announce(observations, source="sync", sync_run=run)
     return {
         "images_seen": len(images),
         "images_created": created,
@@ -383,55 +359,12 @@ def save_listing(
     }
 
 
-def _observations(
-    account_region: AccountRegion,
-    written: list[dict[str, Any]],
-    fields: dict[str, Listed],
-    existing: dict[str, Image],
-) -> tuple[list[ImageObservation], int]:
-    """What the written images announce, and how many of them appeared (new, or back)."""
-    account_id, region = account_region.account.account_id, account_region.region
-    observations, created = [], 0
-    for data in written:
-        image_id = data["ImageId"]
-        values = fields[image_id]
-        after = observation(
-            image_id,
-            account_id,
-            region,
-            values.name,
-            values.state,
-            values.deprecation_time,
-            values.public,
-            None,
-        )
-        old = existing.get(image_id)
-        before = old.observed() if old and old.gone_at is None else None
-        if before is None:
-            created += 1
-        observations += [
-            ImageObservation(kind, image_id, account_id, region, values.name, before, after)
-            for kind in signals.changes(before, after)
-        ]
-    return observations, created
-
-
 def _mark_gone(images: list[Image], now: datetime) -> list[ImageObservation]:
     observations = []
     for image in images:
-        before = image.observed()
+        before = ObservedImage.from_row(image)
         image.state, image.gone_at = ImageState.DEREGISTERED, now
-        observations.append(
-            ImageObservation(
-                signals.image_gone,
-                image.image_id,
-                image.account.account_id,
-                image.region,
-                image.name,
-                before,
-                image.observed(),
-            )
-        )
+        observations += signals.observations(before, before.gone_since(now))
     Image.objects.bulk_update(images, ["state", "gone_at"], batch_size=UPSERT_BATCH_SIZE)
     return observations
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from botocore import xform_name
 from django import forms
 
+from inventory.observations import ObservedImage
 from inventory.services.listing import parse_time
 from lifecycle.choices import LifecycleAction
 
@@ -160,13 +161,15 @@ class ActionSpec:
         Any change of state, deprecation time or exposure, and any new user, is drift; a
         guarded action also refuses an image in use without the request's override.
         """
-        if observation.data is None:
+        now = observation.image
+        if now.is_gone:
             return "the image is gone"
+        changed = ObservedImage.from_approval(approved, now.account_id, now.region).changes(now)
         current = observation.state()
         for key, label in COMPARED_FIELDS:
-            if minute(current.get(key)) != minute(approved.get(key)):
+            if key in changed:
                 return f"{label} changed from {approved.get(key)} to {current.get(key)}"
-        if current["public"] != approved.get("public"):
+        if "public" in changed:
             return "public exposure changed"
         return self.usage_drift(approved, observation.usage, override)
 

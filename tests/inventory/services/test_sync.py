@@ -151,8 +151,8 @@ def test_it_marks_an_image_deregistered_outside_the_product_as_gone(aws, observe
     assert len(events) == 1
     _name, event = events[0]
     assert event["image"].image_id == drop
-    assert event["before"]["state"] == "available"
-    assert event["after"]["state"] == "deregistered"
+    assert event["before"].state == "available"
+    assert event["after"].state == "deregistered"
     assert event["sync_run"] == second and event["source"] == "sync" and event["actor"] is None
     assert first.pk != second.pk
 
@@ -187,7 +187,7 @@ def test_it_sends_a_signal_for_each_observed_change(aws, observed_signals):
     assert names.count("image_deprecation_changed") == 1
     assert names[-1] == "sync_finished"
     state_change = next(k for n, k in observed_signals if n == "image_state_changed")
-    assert (state_change["before"]["state"], state_change["after"]["state"]) == (
+    assert (state_change["before"].state, state_change["after"].state) == (
         "available",
         "disabled",
     )
