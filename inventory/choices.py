@@ -16,6 +16,17 @@ class ImageState(models.TextChoices):
     DISABLED = "disabled", "Disabled"
 
 
+class ImageBucket(models.TextChoices):
+    """Where the Overview counts an image: every current image in exactly one of the first four,
+    gone images apart. The precedence that decides it lives in ``inventory.models.querysets``."""
+
+    AVAILABLE = "available", "Available"
+    DEPRECATED = "deprecated", "Deprecated"
+    DISABLED = "disabled", "Disabled"
+    OTHER = "other", "Other"
+    GONE = "gone", "Gone"
+
+
 class UsageType(models.TextChoices):
     """What kind of resource uses (references) an image."""
 

@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from inventory.choices import ImageState, OptInStatus
+from inventory.choices import ImageBucket, ImageState, OptInStatus
 from inventory.forms import PAGE_SIZES, ImageFilterForm
-from inventory.models import Account, AccountRegion, Image
+from inventory.models import Account, AccountRegion, Image, ImageQ
 from inventory.queries import SortKey
 
 DEFAULT_PAGE_SIZE = 50
@@ -144,29 +144,32 @@ def parse_image_query(params: QueryDict) -> ImageQuery:
     )
 
 
-def _days_ago(days: int) -> datetime.datetime:
-    return timezone.now() - datetime.timedelta(days=days)
-
-
 def _state_filter(value: str, now: datetime.datetime) -> Q:
-    if value == "deprecated":
-        return Q(deprecation_time__lte=now, gone_at__isnull=True)
+    """The images whose state badge reads ``value``: an Overview bucket (available,
+    deprecated, disabled), or an EC2 state among the images of the "other" bucket.
+    "deregistered" also lists the gone images, which EC2 reports so."""
+    if value in ImageBucket.values:
+        return ImageQ.bucket(value, now)
+    condition = ImageQ.bucket(ImageBucket.OTHER, now) & Q(state=value)
     if value == ImageState.DEREGISTERED:
-        return Q(gone_at__isnull=False) | Q(state=ImageState.DEREGISTERED)
-    if value == ImageState.AVAILABLE:
-        # As on the overview: an available image past its deprecation time counts as deprecated.
-        return Q(state=value, gone_at__isnull=True) & ~Q(deprecation_time__lte=now)
-    return Q(state=value, gone_at__isnull=True)
+        condition |= ImageQ.gone()
+    return condition
 
 
-def _exposure_filter(value: str) -> Q:
-    shared = ~Q(shared_with=[])
-    return {
-        "public": Q(public=True),
-        "shared": shared,
-        "exposed": Q(public=True) | shared,
-        "private": Q(public=False) & Q(shared_with=[]),
-    }[value]
+#: The image list filters that list exactly the images of an Overview bucket ("other" has none).
+BUCKET_FILTERS: dict[str, dict[str, str]] = {
+    ImageBucket.AVAILABLE: {"state": ImageBucket.AVAILABLE.value},
+    ImageBucket.DEPRECATED: {"state": ImageBucket.DEPRECATED.value},
+    ImageBucket.DISABLED: {"state": ImageBucket.DISABLED.value},
+    ImageBucket.GONE: {"gone": "yes"},
+}
+
+EXPOSURE_FILTERS: dict[str, Callable[[], Q]] = {
+    "public": ImageQ.public,
+    "shared": ImageQ.shared,
+    "exposed": ImageQ.exposed,
+    "private": ImageQ.private,
+}
 
 
 def filter_images(queryset: QuerySet[Image], filters: dict[str, Any]) -> QuerySet[Image]:
@@ -185,18 +188,17 @@ def filter_images(queryset: QuerySet[Image], filters: dict[str, Any]) -> QuerySe
     if state := filters.get("state"):
         conditions &= _state_filter(state, now)
     if deprecated := filters.get("deprecated"):
-        past = Q(deprecation_time__lte=now)
-        conditions &= past if deprecated == "yes" else ~past | Q(deprecation_time__isnull=True)
+        past = ImageQ.deprecated(now)
+        conditions &= past if deprecated == "yes" else ~past
     if in_use := filters.get("in_use"):
-        conditions &= Q(in_use=in_use == "yes")
+        conditions &= ImageQ.in_use() if in_use == "yes" else ImageQ.unused()
     if gone := filters.get("gone"):
-        conditions &= Q(gone_at__isnull=gone == "no")
+        conditions &= ImageQ.gone() if gone == "yes" else ImageQ.current()
     if exposure := filters.get("exposure"):
-        conditions &= _exposure_filter(exposure)
-    if (low := filters.get("min_age")) is not None:
-        conditions &= Q(creation_date__lte=_days_ago(low))
-    if (high := filters.get("max_age")) is not None:
-        conditions &= Q(creation_date__gt=_days_ago(high + 1))
+        conditions &= EXPOSURE_FILTERS[exposure]()
+    low, high = filters.get("min_age"), filters.get("max_age")
+    # "Age to 89 days" includes day 89: younger than 90 days.
+    conditions &= ImageQ.aged(now, low, None if high is None else high + 1)
     if before := filters.get("launched_before"):
         start = datetime.datetime.combine(before, datetime.time.min, tzinfo=datetime.UTC)
         conditions &= Q(last_launched_time__lt=start) | Q(last_launched_time__isnull=True)
@@ -226,16 +228,37 @@ def _date(value: datetime.datetime | None, missing: str = "—") -> str:
     return value.strftime("%Y-%m-%d") if value else missing
 
 
+#: The badge tone of each Overview bucket; the Overview's state chart uses the same ones.
+BUCKET_TONES: dict[str, str] = {
+    ImageBucket.AVAILABLE: "ok",
+    ImageBucket.DEPRECATED: "warn",
+    ImageBucket.DISABLED: "bad",
+    ImageBucket.OTHER: "info",
+    ImageBucket.GONE: "neutral",
+}
+
+
 def state_badge(image: Image) -> SafeString:
+    """The image's Overview bucket (``Image.bucket``) as a badge; an image of the "other"
+    bucket shows its EC2 state. A disabled image past its deprecation time reads disabled."""
+    bucket = image.bucket
+    label = image.state if bucket == ImageBucket.OTHER else bucket.value
+    return format_html(
+        '<span class="badge {}"{}>{}</span>', BUCKET_TONES[bucket], _state_title(image), label
+    )
+
+
+def _state_title(image: Image) -> SafeString | str:
     if image.gone_at:
-        return format_html('<span class="badge neutral">{}</span>', "gone")
-    if image.state == ImageState.DISABLED:
-        return format_html('<span class="badge bad">{}</span>', "disabled")
+        return format_html(' title="Not listed since {} UTC"', _minute(image.gone_at))
     if image.is_deprecated:
-        return format_html('<span class="badge warn">{}</span>', "deprecated")
-    if image.state == ImageState.AVAILABLE:
-        return format_html('<span class="badge ok">{}</span>', "available")
-    return format_html('<span class="badge info">{}</span>', image.state)
+        also = "Also deprecated" if image.is_disabled else "Deprecated"
+        return format_html(' title="{} since {} UTC"', also, _minute(image.deprecation_time))
+    return ""
+
+
+def _minute(value: datetime.datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
 
 
 def exposure_badge(image: Image) -> SafeString:
@@ -280,7 +303,7 @@ CELLS: dict[str, Callable[[Image], tuple[str, Any]]] = {
     "architecture": lambda i: ("", i.architecture or "—"),
     "platform": lambda i: ("", i.platform or "—"),
     "protection": lambda i: ("", "protected" if i.is_protected else "—"),
-    "last_seen": lambda i: ("", i.last_seen_at.strftime("%Y-%m-%d %H:%M")),
+    "last_seen": lambda i: ("", _minute(i.last_seen_at)),
 }
 
 

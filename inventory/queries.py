@@ -18,6 +18,9 @@ from typing import Any
 
 from django.db.models import F, Model, Q, QuerySet
 
+from inventory.choices import ImageBucket
+from inventory.models.querysets import AGE_BUCKETS, ImageQ
+
 COUNT_BOUND = 10_000
 
 
@@ -187,32 +190,9 @@ def keyset_page(
 
 # --- Overview -----------------------------------------------------------------------------------
 
-AGE_BUCKETS: list[tuple[str, int, int | None]] = [
-    ("< 30 d", 0, 30),
-    ("30-90 d", 30, 90),
-    ("90-180 d", 90, 180),
-    ("180 d-1 y", 180, 365),
-    ("1-2 y", 365, 730),
-    ("> 2 y", 730, None),
-]
 TREND_RUNS = 12
-
-
-def _current() -> Q:
-    return Q(gone_at__isnull=True)
-
-
-def state_conditions(now: datetime.datetime) -> dict[str, Q]:
-    """The overview's state buckets. Each current image falls in exactly one; gone is separate."""
-    deprecated = Q(deprecation_time__lte=now)
-    disabled = Q(state="disabled")
-    return {
-        "available": _current() & Q(state="available") & ~deprecated,
-        "deprecated": _current() & deprecated & ~disabled,
-        "disabled": _current() & disabled,
-        "other": _current() & ~Q(state__in=["available", "disabled"]) & ~deprecated,
-        "gone": Q(gone_at__isnull=False),
-    }
+#: The state buckets the Overview counts itself; "other" is what remains of the current images.
+COUNTED_BUCKETS = (ImageBucket.AVAILABLE, ImageBucket.DEPRECATED, ImageBucket.DISABLED)
 
 
 @dataclass
@@ -229,28 +209,24 @@ def _aggregates(now: datetime.datetime, cleanup_days: int) -> dict[str, Any]:
     FIGURE_KEYS is derived from these (see _derive)."""
     from django.db.models import Count, Sum
 
-    cutoff = now - datetime.timedelta(days=cleanup_days)
-    cleanup = _current() & Q(in_use=False, creation_date__lte=cutoff)
-    states = state_conditions(now)
+    current = ImageQ.current()
+    cleanup = ImageQ.cleanup_candidates(now, cleanup_days)
     aggregates: dict[str, Any] = {
-        f"state_{name}": Count("pk", filter=states[name])
-        for name in ("available", "deprecated", "disabled", "gone")
+        f"state_{bucket.value}": Count("pk", filter=ImageQ.bucket(bucket, now))
+        for bucket in (*COUNTED_BUCKETS, ImageBucket.GONE)
     }
     aggregates |= {
-        "current": Count("pk", filter=_current()),
-        "in_use_count": Count("pk", filter=_current() & Q(in_use=True)),
-        "public_count": Count("pk", filter=_current() & Q(public=True)),
-        "shared_count": Count("pk", filter=_current() & ~Q(shared_with=[])),
-        "public_unused_count": Count("pk", filter=_current() & Q(public=True, in_use=False)),
-        "storage_total": Sum("storage_gib", filter=_current(), default=0),
+        "current": Count("pk", filter=current),
+        "in_use_count": Count("pk", filter=current & ImageQ.in_use()),
+        "public_count": Count("pk", filter=current & ImageQ.public()),
+        "shared_count": Count("pk", filter=current & ImageQ.shared()),
+        "public_unused_count": Count("pk", filter=current & ImageQ.public() & ImageQ.unused()),
+        "storage_total": Sum("storage_gib", filter=current, default=0),
         "cleanup_count": Count("pk", filter=cleanup),
         "cleanup_gib": Sum("storage_gib", filter=cleanup, default=0),
     }
     for index, (_label, low, high) in enumerate(AGE_BUCKETS):
-        condition = _current() & Q(creation_date__lte=now - datetime.timedelta(days=low))
-        if high is not None:
-            condition &= Q(creation_date__gt=now - datetime.timedelta(days=high))
-        aggregates[f"age_{index}"] = Count("pk", filter=condition)
+        aggregates[f"age_{index}"] = Count("pk", filter=current & ImageQ.aged(now, low, high))
     return aggregates
 
 
@@ -259,7 +235,7 @@ def _derive(figures: dict[str, Any]) -> dict[str, Any]:
     current = figures["current"]
     figures["unused_count"] = current - figures["in_use_count"]
     figures["state_other"] = current - sum(
-        figures[f"state_{name}"] for name in ("available", "deprecated", "disabled")
+        figures[f"state_{bucket.value}"] for bucket in COUNTED_BUCKETS
     )
     figures["age_unknown"] = current - sum(
         figures[f"age_{index}"] for index in range(len(AGE_BUCKETS))
@@ -324,7 +300,7 @@ def trend_points(runs: list[Any]) -> list[dict[str, Any]]:
     aggregates: dict[str, Any] = {}
     for index, run in enumerate(runs):
         moment = run.finished_at
-        present = Q(first_seen_at__lte=moment) & (Q(gone_at__isnull=True) | Q(gone_at__gt=moment))
+        present = Q(first_seen_at__lte=moment) & (ImageQ.current() | Q(gone_at__gt=moment))
         aggregates[f"present_{index}"] = Count("pk", filter=present)
         aggregates[f"storage_{index}"] = Sum("storage_gib", filter=present, default=0)
         aggregates[f"gone_{index}"] = Count("pk", filter=Q(gone_at__lte=moment))

@@ -13,23 +13,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from inventory import charts, queries
+from inventory.choices import ImageBucket
+from inventory.filtersets import BUCKET_FILTERS, BUCKET_TONES
+from inventory.models import AGE_BUCKETS
 from inventory.views.rendering import render_page
 
 CLEANUP_CHOICES = [30, 90, 180, 365]
 DEFAULT_CLEANUP_DAYS = 90
-STATE_TONES = {
-    "available": "ok",
-    "deprecated": "warn",
-    "disabled": "bad",
-    "other": "info",
-    "gone": "neutral",
-}
-STATE_FILTER = {
-    "available": "available",
-    "deprecated": "deprecated",
-    "disabled": "disabled",
-    "gone": "deregistered",
-}
 
 
 def _images_url(**filters: Any) -> str:
@@ -52,19 +42,26 @@ def _price() -> Decimal:
     return Decimal(str(settings.STORAGE_PRICE_PER_GB_MONTH))
 
 
+def _age_url(low: int, high: int | None) -> str:
+    """The image list of one age bucket: the list's "age to" is inclusive, the bucket's end not."""
+    if high is None:
+        return _images_url(gone="no", min_age=low)
+    return _images_url(gone="no", min_age=low, max_age=high - 1)
+
+
 def _charts(totals: dict[str, Any]) -> dict[str, Any]:
     states = [
         charts.Bar(
-            name.title(),
-            totals[f"state_{name}"],
-            STATE_TONES[name],
-            _images_url(state=STATE_FILTER[name]) if name in STATE_FILTER else "",
+            bucket.label,
+            totals[f"state_{bucket.value}"],
+            BUCKET_TONES[bucket],
+            _images_url(**BUCKET_FILTERS[bucket]) if bucket in BUCKET_FILTERS else "",
         )
-        for name in STATE_TONES
+        for bucket in ImageBucket
     ]
     ages = [
-        charts.Bar(label, totals[f"age_{index}"], "accent")
-        for index, (label, _low, _high) in enumerate(queries.AGE_BUCKETS)
+        charts.Bar(label, totals[f"age_{index}"], "accent", _age_url(low, high))
+        for index, (label, low, high) in enumerate(AGE_BUCKETS)
     ]
     usage = [
         charts.Bar("In use", totals["in_use_count"], "ok"),
