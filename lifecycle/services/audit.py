@@ -7,10 +7,11 @@ ends; keep transactions that write audit events short.
 
 Usage::
 
+    from lifecycle.models import AuditVerb
     from lifecycle.services.audit import Target, record_event
 
     record_event(
-        "request.approved", actor=user, source="web", target=Target("request", str(req.pk)),
+        AuditVerb.REQUEST_APPROVED, actor=user, source="web", target=Target("request", str(req.pk)),
         before={"status": "pending"}, after={"status": "approved"},
         correlation_id=f"request:{req.pk}",
     )
