@@ -342,12 +342,15 @@ def trend_points(runs: list[Any]) -> list[dict[str, Any]]:
 
 def latest_run_with_failures() -> tuple[Any, list[Any]]:
     """The most recent sync run and its failed account+Region results (two queries)."""
+    from inventory.choices import RegionSyncStatus
     from inventory.models import SyncRun
 
     run = SyncRun.objects.order_by("-created_at").first()
     if run is None:
         return None, []
     failed = list(
-        run.results.filter(status="failed").select_related("account").order_by("account", "region")
+        run.results.filter(status=RegionSyncStatus.FAILED)
+        .select_related("account")
+        .order_by("account", "region")
     )
     return run, failed

@@ -24,7 +24,13 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from inventory import signals
-from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, SyncTrigger
+from inventory.choices import (
+    FINAL_REGION_STATES,
+    ImageState,
+    RegionSyncStatus,
+    SyncStatus,
+    SyncTrigger,
+)
 from inventory.models import (
     Account,
     AccountRegion,
@@ -51,11 +57,6 @@ logger = logging.getLogger(__name__)
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 UPSERT_BATCH_SIZE = 2000
-FINAL_REGION_STATES = {
-    RegionSyncStatus.SUCCEEDED,
-    RegionSyncStatus.FAILED,
-    RegionSyncStatus.SKIPPED,
-}
 
 
 class SyncScopeError(ValueError):

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inventory.choices import OptInStatus, RegionSyncStatus
+from inventory.choices import FINAL_REGION_STATES, OptInStatus, RegionSyncStatus
 from inventory.forms import SyncNowForm
 from inventory.models import Account, AccountRegion, SyncRun
 from inventory.views.rendering import render_page
@@ -22,11 +22,6 @@ RUNS_PER_PAGE = 25
 SYNC_PERMISSION = "inventory.sync"
 # htmx stops polling when a response has this status (htmx docs: "286 Stop Polling").
 STOP_POLLING = 286
-FINISHED_REGION_STATES = {
-    RegionSyncStatus.SUCCEEDED,
-    RegionSyncStatus.FAILED,
-    RegionSyncStatus.SKIPPED,
-}
 
 
 def _sync_runs_page(request: HttpRequest, form: SyncNowForm, status: int = 200) -> HttpResponse:
@@ -63,7 +58,7 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(SyncRun, pk=pk)
     results = run.results.select_related("account").order_by("account__account_id", "region")
     rows = list(results)
-    done = sum(1 for row in rows if row.status in FINISHED_REGION_STATES)
+    done = sum(1 for row in rows if row.status in FINAL_REGION_STATES)
     skipped = [row for row in rows if row.status == RegionSyncStatus.SKIPPED]
     context = {
         "run": run,
