@@ -8,9 +8,9 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from amidash.rendering import render_page
 from inventory.models import Image
 from lifecycle.exports import FORMATS, start_export, stream_export
 from lifecycle.filtersets import AuditFilterForm
@@ -53,12 +53,6 @@ def _page(request: HttpRequest, queryset: Any, size: int) -> dict[str, Any]:
     }
 
 
-def _render(request: HttpRequest, full: str, partial: str, context: dict, status: int = 200):
-    response = render(request, partial if request.htmx else full, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
 def _integrity() -> dict[str, Any]:
     """The public key auditors verify with, and the latest signed digest."""
     try:
@@ -87,8 +81,12 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if not request.htmx:
         context.update(_integrity())
         context["can_export"] = request.user.has_perm("lifecycle.export_auditevent")
-    return _render(
-        request, "lifecycle/audit_log.html", "lifecycle/partials/audit_rows.html", context, status
+    return render_page(
+        request,
+        "lifecycle/audit_log.html",
+        "lifecycle/partials/audit_rows.html",
+        context,
+        status=status,
     )
 
 
@@ -138,7 +136,7 @@ def image_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     image = get_object_or_404(Image.objects.select_related("account"), pk=pk)
     context = {"image": image, **_page(request, image_history(image), TIMELINE_SIZE)}
     context["timeline_url"] = request.path
-    return _render(
+    return render_page(
         request, "lifecycle/image_timeline.html", "lifecycle/partials/timeline.html", context
     )
 
@@ -161,6 +159,6 @@ def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
         **_page(request, request_history(pk), TIMELINE_SIZE),
     }
     context["timeline_url"] = request.path
-    return _render(
+    return render_page(
         request, "lifecycle/request_timeline.html", "lifecycle/partials/timeline.html", context
     )
