@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from amidash.pagination import BadCursor, keyset_page
 from amidash.rendering import render_page
 from amidash.roles import Role
 from inventory.choices import ImageState, UsageType
@@ -26,7 +27,6 @@ from inventory.filtersets import (
 )
 from inventory.forms import PAGE_SIZES
 from inventory.models import Image
-from inventory.queries import BadCursor, keyset_page
 
 #: Where the selection form and the detail page's action buttons send the user.
 ACTION_REQUEST_URL_NAME = "lifecycle:request_create"
