@@ -190,6 +190,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Exchange bindings; unset, kombu writes them to ./control in the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
     }
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_SERIALIZER = "json"
