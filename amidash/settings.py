@@ -31,10 +31,8 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of true/false/1/0/yes/no/on/off, not {raw!r}")
 
 
-def env_int(name: str, default: int, minimum: int | None = None) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
+def whole_number(name: str, raw: str, minimum: int | None = None) -> int:
+    """``raw`` as an int of at least ``minimum``; otherwise stop, naming the setting."""
     try:
         value = int(raw.strip())
     except ValueError:
@@ -42,6 +40,13 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return whole_number(name, raw, minimum)
 
 
 def env_float(name: str, default: float, minimum: float | None = None) -> float:
@@ -62,6 +67,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_counts(name: str, minimum: int = 1) -> dict[str, int]:
+    """Comma-separated ``key=count`` pairs (``deregister=2,disable=1``); empty when unset.
+
+    A pair without ``=`` or a key, or a count that is not a whole number of at least
+    ``minimum``, stops the process: silently dropping it would leave the default in force.
+    """
+    counts: dict[str, int] = {}
+    for entry in env_list(name, []):
+        key, equals, raw = entry.partition("=")
+        if not equals or not key.strip():
+            raise ImproperlyConfigured(f"{name} must be key=count pairs, not {entry!r}")
+        counts[key.strip()] = whole_number(f"{name} ({key.strip()})", raw, minimum)
+    return counts
 
 
 def load_secret_key(data_dir: Path, debug: bool) -> str:
@@ -190,6 +210,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Exchange bindings; unset, kombu writes them to ./control in the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
     }
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_SERIALIZER = "json"
@@ -241,13 +263,8 @@ CELERY_BEAT_SCHEDULE["audit-digest"] = {
 # Lifecycle requests: approvals per action ("deregister=2,disable=1"; others need 1), expiry,
 # mutation pacing per account+Region (tokens per second and burst; below EC2's buckets), the grace
 # before the reconciler settles an item left executing, and an optional Slack-compatible webhook.
-LIFECYCLE_APPROVALS_REQUIRED = {
-    action.strip(): int(count)
-    for action, _, count in (
-        entry.partition("=") for entry in env_list("AMIDASH_APPROVALS_REQUIRED", [])
-    )
-    if count.strip().isdigit()
-}
+# The action names are checked against the actions when the lifecycle app is ready.
+LIFECYCLE_APPROVALS_REQUIRED = env_counts("AMIDASH_APPROVALS_REQUIRED")
 LIFECYCLE_REQUEST_EXPIRY_DAYS = env_int("AMIDASH_REQUEST_EXPIRY_DAYS", 7, minimum=1)
 LIFECYCLE_MUTATIONS_PER_SECOND = env_float("AMIDASH_MUTATIONS_PER_SECOND", 4.0, minimum=0.01)
 LIFECYCLE_MUTATION_BURST = env_int("AMIDASH_MUTATION_BURST", 10, minimum=1)

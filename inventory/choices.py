@@ -65,6 +65,16 @@ class RegionSyncStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
+#: A run is over in these states; the worker, the pages and the CLI all ask ``is_finished``.
+FINAL_SYNC_STATES = frozenset({SyncStatus.SUCCEEDED, SyncStatus.PARTIAL, SyncStatus.FAILED})
+
+#: An account+Region is done in these states: a run finishes once every one of its Regions is,
+#: and the run page counts them as its progress.
+FINAL_REGION_STATES = frozenset(
+    {RegionSyncStatus.SUCCEEDED, RegionSyncStatus.FAILED, RegionSyncStatus.SKIPPED}
+)
+
+
 class SyncTrigger(models.TextChoices):
     """Where a sync was started from (also the ``source`` of its domain signals)."""
 

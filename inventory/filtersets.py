@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from amidash.pagination import SortKey
 from inventory.choices import ImageBucket, ImageState, OptInStatus
 from inventory.forms import PAGE_SIZES, ImageFilterForm
 from inventory.models import Account, AccountRegion, Image, ImageQ
-from inventory.queries import SortKey
 
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_SORT = "-created"

@@ -29,10 +29,15 @@ OBSERVED_CHANGES = {
 }
 #: Verbs counted in "Actions by type and outcome": what happened to a request or an item, not
 #: the steps of carrying it out (claimed, started, completed).
-ACTION_VERBS = {verb for verb in AuditVerb.values if verb.split(".")[0] in {"request", "item"}} - {
-    AuditVerb.ITEM_CLAIMED,
-    AuditVerb.REQUEST_STARTED,
-    AuditVerb.REQUEST_COMPLETED,
+ACTION_VERBS = {
+    AuditVerb.REQUEST_CREATED,
+    AuditVerb.REQUEST_APPROVED,
+    AuditVerb.REQUEST_REJECTED,
+    AuditVerb.REQUEST_CANCELLED,
+    AuditVerb.REQUEST_EXPIRED,
+    AuditVerb.ITEM_EXECUTED,
+    AuditVerb.ITEM_FAILED,
+    AuditVerb.ITEM_STALE,
 }
 _LISTED_ROWS = 200
 

@@ -2,8 +2,8 @@
 
 One run has one result per account+Region. Each Region is listed completely before anything of
 it is written; a Region whose listing fails in any way keeps its images exactly as they were
-(invariant 1 in docs/architecture.md). The same functions serve the Celery fan-out
-(``start_sync``), the command line (``run_sync``) and the worker.
+(DESIGN.md invariant 1). The same functions serve the Celery fan-out (``start_sync``), the
+command line (``run_sync``) and the worker.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,7 +24,13 @@ from django.utils import timezone
 
 from amidash.locks import sync_lock
 from inventory import signals
-from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, SyncTrigger
+from inventory.choices import (
+    FINAL_REGION_STATES,
+    ImageState,
+    RegionSyncStatus,
+    SyncStatus,
+    SyncTrigger,
+)
 from inventory.models import (
     Account,
     AccountRegion,
@@ -50,11 +58,6 @@ logger = logging.getLogger(__name__)
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 UPSERT_BATCH_SIZE = 2000
-FINAL_REGION_STATES = {
-    RegionSyncStatus.SUCCEEDED,
-    RegionSyncStatus.FAILED,
-    RegionSyncStatus.SKIPPED,
-}
 
 
 class SyncScopeError(ValueError):
@@ -295,6 +298,21 @@ def _new_launch_permissions(
 # --- saving a complete listing ----------------------------------------------------------------
 
 
+@dataclass
+class ListingChanges:
+    """What a complete listing changes against the stored rows of its account+Region."""
+
+    known: dict[str, tuple[str, bool]]  # image id -> (fingerprint, present, i.e. not gone)
+    digests: dict[str, str]  # fingerprints of listed images already stored
+    written: list[dict[str, Any]]  # listed images that are new, changed or back
+    gone_ids: list[str]  # present images the listing no longer has
+    existing: dict[str, Image]  # stored rows about to change or go
+
+    @property
+    def new(self) -> set[str]:
+        return {data["ImageId"] for data in self.written} - self.known.keys()
+
+
 def save_listing(
     account_region: AccountRegion,
     listing: RegionListing,
@@ -304,13 +322,36 @@ def save_listing(
     """Upsert the images of a complete listing, mark the missing ones gone, replace the
     Region's usage and send the domain signals. Call inside a transaction."""
     now = timezone.now()
-    # Fingerprints of every stored image; whole rows only for those about to change.
-    known = {
-        image_id: (digest, gone_at is None)
-        for image_id, digest, gone_at in Image.objects.filter(
-            account_id=account_region.account_id, region=account_region.region
-        ).values_list("image_id", "fingerprint", "gone_at")
+    changes = _listing_changes(account_region, listing)
+    fields = upsert_images(
+        account_region,
+        changes.written,
+        now,
+        digests=changes.digests,
+        permissions=permissions,
+        new=changes.new,
+    )
+    gone = [changes.existing[image_id] for image_id in changes.gone_ids]
+    observations, created = listed_observations(
+        account_region, changes.written, fields, changes.existing
+    )
+    observations += _mark_gone(gone, now)
+    usage_rows, summaries = _save_usage(account_region, listing, now)
+    announce(observations, source="sync", sync_run=run)
+    return {
+        "images_seen": len(listing.images),
+        "images_created": created,
+        "images_changed": len(changes.written) - created,
+        "images_gone": len(gone),
+        "image_rows_written": len(changes.written) + summaries + len(gone),
+        "usages_seen": usage_rows,
     }
+
+
+def _listing_changes(account_region: AccountRegion, listing: RegionListing) -> ListingChanges:
+    """Compare a listing with the stored fingerprints: only new or changed images are written,
+    and only present images the listing lacks go (the listing is complete)."""
+    known = _stored_fingerprints(account_region)
     images = listing.images
     # Digests of new images are made with their rows, off this thread (see upsert_images).
     digests = {data["ImageId"]: listing.digest(data) for data in images if data["ImageId"] in known}
@@ -323,40 +364,44 @@ def save_listing(
     stale = [data["ImageId"] for data in written if data["ImageId"] in known]
     listed = {data["ImageId"] for data in images}
     gone_ids = [i for i, (_, present) in known.items() if present and i not in listed]
-    existing = {
+    existing = _stored_images(account_region, stale + gone_ids)
+    return ListingChanges(known, digests, written, gone_ids, existing)
+
+
+def _stored_fingerprints(account_region: AccountRegion) -> dict[str, tuple[str, bool]]:
+    """Fingerprint and presence of every stored image: listings are compared by digest, and
+    whole rows are read only for the images about to change."""
+    return {
+        image_id: (digest, gone_at is None)
+        for image_id, digest, gone_at in Image.objects.filter(
+            account_id=account_region.account_id, region=account_region.region
+        ).values_list("image_id", "fingerprint", "gone_at")
+    }
+
+
+def _stored_images(account_region: AccountRegion, image_ids: list[str]) -> dict[str, Image]:
+    return {
         image.image_id: image
         for image in Image.objects.filter(
             account_id=account_region.account_id,
             region=account_region.region,
-            image_id__in=stale + gone_ids,
+            image_id__in=image_ids,
         ).select_related("account")
     }
-    fields = upsert_images(
-        account_region,
-        written,
-        now,
-        digests=digests,
-        permissions=permissions,
-        new={data["ImageId"] for data in written} - known.keys(),
-    )
-    gone = [existing[image_id] for image_id in gone_ids]
-    observations, created = listed_observations(account_region, written, fields, existing)
-    observations += _mark_gone(gone, now)
+
+
+def _save_usage(
+    account_region: AccountRegion, listing: RegionListing, now: datetime
+) -> tuple[int, int]:
+    """Replace the Region's usage, refresh the images' usage summaries and note the listing;
+    returns the usage rows saved and the image rows whose summary changed."""
     usage_rows = replace_usages(account_region, listing.usages, now)
     summaries = refresh_usage_summary(
         account_region.region, now, account_region.last_listed_at or now
     )
     account_region.last_listed_at = now
     account_region.save(update_fields=["last_listed_at"])
-    announce(observations, source="sync", sync_run=run)
-    return {
-        "images_seen": len(images),
-        "images_created": created,
-        "images_changed": len(written) - created,
-        "images_gone": len(gone),
-        "image_rows_written": len(written) + summaries + len(gone),
-        "usages_seen": usage_rows,
-    }
+    return usage_rows, summaries
 
 
 def _mark_gone(images: list[Image], now: datetime) -> list[ImageObservation]:

@@ -9,8 +9,8 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from amidash.rendering import render_page
 from inventory.models import Account, AccountRegion, ImageQ, SyncRegionResult
-from inventory.views.rendering import render_page
 
 
 def _last_results() -> dict[tuple[int, str], SyncRegionResult]:

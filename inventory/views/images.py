@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from amidash.pagination import BadCursor, keyset_page
+from amidash.rendering import render_page
 from inventory.choices import UsageType
 from inventory.exports import FORMATS, stream_export
 from inventory.filtersets import (
@@ -23,9 +25,7 @@ from inventory.filtersets import (
 )
 from inventory.forms import PAGE_SIZES
 from inventory.models import Image
-from inventory.queries import BadCursor, keyset_page
 from inventory.registry import ImageAction, image_actions
-from inventory.views.rendering import render_page
 
 
 def _action_forms(actions: list[ImageAction]) -> list[tuple[str, list[ImageAction]]]:

@@ -12,11 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from amidash.rendering import render_page
 from inventory import charts, queries
 from inventory.choices import ImageBucket
 from inventory.filtersets import BUCKET_FILTERS, BUCKET_TONES
 from inventory.models import AGE_BUCKETS
-from inventory.views.rendering import render_page
 
 CLEANUP_CHOICES = [30, 90, 180, 365]
 DEFAULT_CLEANUP_DAYS = 90

@@ -8,25 +8,17 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from inventory.choices import OptInStatus, RegionSyncStatus
+from amidash.rendering import redirect_page, render_page
+from inventory.choices import FINAL_REGION_STATES, OptInStatus, RegionSyncStatus
 from inventory.forms import SyncNowForm
 from inventory.models import Account, AccountRegion, SyncRun
-from inventory.views.rendering import render_page
 
 RUNS_PER_PAGE = 25
 SYNC_PERMISSION = "inventory.sync"
-# htmx stops polling when a response has this status (htmx docs: "286 Stop Polling").
-STOP_POLLING = 286
-FINISHED_REGION_STATES = {
-    RegionSyncStatus.SUCCEEDED,
-    RegionSyncStatus.FAILED,
-    RegionSyncStatus.SKIPPED,
-}
 
 
 def _sync_runs_page(request: HttpRequest, form: SyncNowForm, status: int = 200) -> HttpResponse:
@@ -63,7 +55,7 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(SyncRun, pk=pk)
     results = run.results.select_related("account").order_by("account__account_id", "region")
     rows = list(results)
-    done = sum(1 for row in rows if row.status in FINISHED_REGION_STATES)
+    done = sum(1 for row in rows if row.status in FINAL_REGION_STATES)
     skipped = [row for row in rows if row.status == RegionSyncStatus.SKIPPED]
     context = {
         "run": run,
@@ -73,12 +65,13 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress_done": done,
         "progress_total": max(run.regions_total, len(rows)),
     }
-    response = render_page(
-        request, "inventory/sync_run_detail.html", "inventory/partials/sync_run_body.html", context
+    return render_page(
+        request,
+        "inventory/sync_run_detail.html",
+        "inventory/partials/sync_run_body.html",
+        context,
+        finished=run.is_finished,
     )
-    if request.htmx and run.is_finished and request.GET.get("poll"):
-        response.status_code = STOP_POLLING
-    return response
 
 
 @require_POST
@@ -104,11 +97,4 @@ def sync_now(request: HttpRequest) -> HttpResponse:
         form.add_error(None, str(error))
         return _sync_runs_page(request, form, status=400)
     messages.success(request, f"Sync #{run.pk} started.")
-    return _go(request, reverse("inventory:sync_run_detail", args=[run.pk]))
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    """Redirect, or tell htmx to (never a 302 to an htmx request)."""
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+    return redirect_page(request, reverse("inventory:sync_run_detail", args=[run.pk]))

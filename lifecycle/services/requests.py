@@ -26,7 +26,14 @@ from inventory.models import Image
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import Decision, ItemStatus, RequestStatus
 from lifecycle.exceptions import RequestError
-from lifecycle.models import AccountScope, Approval, AuditSource, LifecycleRequest, RequestItem
+from lifecycle.models import (
+    AccountScope,
+    Approval,
+    AuditSource,
+    AuditVerb,
+    LifecycleRequest,
+    RequestItem,
+)
 from lifecycle.services import notifications
 from lifecycle.services.audit import record_event
 from lifecycle.services.preview import ImagePreview, observed_state, preview_images
@@ -159,7 +166,7 @@ def create_request(actor: AbstractBaseUser, draft: RequestDraft, source: str) ->
     with transaction.atomic():
         request = _save_request(actor, draft, parameters, images, previews, now)
         record_event(
-            "request.created",
+            AuditVerb.REQUEST_CREATED,
             actor=actor,
             source=source,
             target=request,
@@ -316,7 +323,7 @@ def approve_request(
             request.status, request.decided_at = RequestStatus.APPROVED, now
             request.save(update_fields=["status", "decided_at"])
         record_event(
-            "request.approved",
+            AuditVerb.REQUEST_APPROVED,
             actor=actor,
             source=source,
             target=request,
@@ -373,6 +380,14 @@ def cancel_request(
     return request
 
 
+#: The verb recorded when a pending request ends without running, by how it ends.
+CLOSING_VERBS = {
+    RequestStatus.REJECTED: AuditVerb.REQUEST_REJECTED,
+    RequestStatus.CANCELLED: AuditVerb.REQUEST_CANCELLED,
+    RequestStatus.EXPIRED: AuditVerb.REQUEST_EXPIRED,
+}
+
+
 def _close_pending(
     request: LifecycleRequest,
     status: str,
@@ -383,7 +398,8 @@ def _close_pending(
     after: dict[str, Any] | None = None,
 ) -> None:
     """End a pending request (rejected, cancelled or expired), its pending items with it, and
-    record `request.<status>`."""
+    record the
+    verb ``CLOSING_VERBS`` names for how it ended."""
     request.check_transition(status)
     request.status, request.decided_at, request.finished_at = status, now, now
     request.save(update_fields=["status", "decided_at", "finished_at"])
@@ -391,7 +407,7 @@ def _close_pending(
         status=ItemStatus.CANCELLED, finished_at=now
     )
     record_event(
-        f"request.{status}",
+        CLOSING_VERBS[status],
         actor=actor,
         source=source,
         target=request,

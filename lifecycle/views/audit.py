@@ -8,15 +8,16 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from amidash.pagination import Position, SortKey, keyset_rows
+from amidash.rendering import render_page
 from inventory.models import Image
 from lifecycle.exports import FORMATS, start_export, stream_export
 from lifecycle.filtersets import AuditFilterForm
 from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
 from lifecycle.reports import build_report
-from lifecycle.services.audit import image_history, keyset_page, request_history
+from lifecycle.services.audit import image_history, request_history
 from lifecycle.services.audit_digests import latest_digest
 from lifecycle.services.audit_signing import (
     SigningKeyError,
@@ -27,6 +28,8 @@ from lifecycle.services.audit_signing import (
 
 PAGE_SIZE = 50
 TIMELINE_SIZE = 25
+#: Events page newest first by their number, which is their primary key.
+SEQUENCE = SortKey("sequence", kind="int")
 
 
 def _cursor(request: HttpRequest, name: str) -> int | None:
@@ -38,25 +41,28 @@ def _cursor(request: HttpRequest, name: str) -> int | None:
     return int(raw)
 
 
+def _position(request: HttpRequest) -> Position | None:
+    """``after=N`` (newer than event N) goes back towards the newest; ``before=N`` goes on to
+    older events; neither is the newest page."""
+    after, before = _cursor(request, "after"), _cursor(request, "before")
+    if after is not None:
+        return Position("b", after, after)
+    return Position("a", before, before) if before is not None else None
+
+
 def _page(request: HttpRequest, queryset: Any, size: int) -> dict[str, Any]:
-    events, has_older, has_newer = keyset_page(
-        queryset, before=_cursor(request, "before"), after=_cursor(request, "after"), size=size
-    )
+    position = _position(request)
+    page = keyset_rows(queryset, SEQUENCE, descending=True, size=size, position=position)
+    events = page.rows
     query = request.GET.copy()
     query.pop("before", None)
     query.pop("after", None)
     return {
         "events": events,
-        "older": events[-1].sequence if has_older else None,
-        "newer": events[0].sequence if has_newer else None,
+        "older": events[-1].sequence if page.next_cursor else None,
+        "newer": events[0].sequence if page.previous_cursor else None,
         "query": query.urlencode(),
     }
-
-
-def _render(request: HttpRequest, full: str, partial: str, context: dict, status: int = 200):
-    response = render(request, partial if request.htmx else full, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 def _integrity() -> dict[str, Any]:
@@ -87,8 +93,12 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if not request.htmx:
         context.update(_integrity())
         context["can_export"] = request.user.has_perm("lifecycle.export_auditevent")
-    return _render(
-        request, "lifecycle/audit_log.html", "lifecycle/partials/audit_rows.html", context, status
+    return render_page(
+        request,
+        "lifecycle/audit_log.html",
+        "lifecycle/partials/audit_rows.html",
+        context,
+        status=status,
     )
 
 
@@ -138,7 +148,7 @@ def image_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     image = get_object_or_404(Image.objects.select_related("account"), pk=pk)
     context = {"image": image, **_page(request, image_history(image), TIMELINE_SIZE)}
     context["timeline_url"] = request.path
-    return _render(
+    return render_page(
         request, "lifecycle/image_timeline.html", "lifecycle/partials/timeline.html", context
     )
 
@@ -161,6 +171,6 @@ def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
         **_page(request, request_history(pk), TIMELINE_SIZE),
     }
     context["timeline_url"] = request.path
-    return _render(
+    return render_page(
         request, "lifecycle/request_timeline.html", "lifecycle/partials/timeline.html", context
     )

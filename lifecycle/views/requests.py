@@ -8,13 +8,12 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from inventory.views.rendering import render_page
+from amidash.rendering import redirect_page, render_page
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.forms import DecisionForm, RequestFilterForm, RequestForm
@@ -24,7 +23,6 @@ from lifecycle.services.preview import preview_images
 
 PAGE_SIZE = 50
 VIEW_PERMISSION = "lifecycle.view_lifecyclerequest"
-STOP_POLLING = 286  # htmx stops polling on this status
 
 
 def _require_view(request: HttpRequest) -> None:
@@ -137,7 +135,7 @@ def _create(request: HttpRequest, form: RequestForm) -> HttpResponse | None:
         return None
     messages.success(request, f"Request #{created.pk} is waiting for approval.")
     url = reverse("lifecycle:request_detail", args=[created.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+    return redirect_page(request, url)
 
 
 def _detail_context(request: HttpRequest, lifecycle_request: LifecycleRequest) -> dict[str, Any]:
@@ -183,15 +181,13 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         LifecycleRequest.objects.select_related("requester"), pk=pk
     )
     context = _detail_context(request, lifecycle_request)
-    response = render_page(
+    return render_page(
         request,
         "lifecycle/requests/detail.html",
         "lifecycle/requests/detail_body.html",
         context,
+        finished=not context["in_progress"],
     )
-    if request.htmx and request.GET.get("poll") and not context["in_progress"]:
-        response.status_code = STOP_POLLING
-    return response
 
 
 @require_POST
@@ -225,8 +221,7 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _back_to(request: HttpRequest, pk: int) -> HttpResponse:
-    url = reverse("lifecycle:request_detail", args=[pk])
-    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+    return redirect_page(request, reverse("lifecycle:request_detail", args=[pk]))
 
 
 def _refused(request: HttpRequest, pk: int, message: str, status: int) -> HttpResponse:

@@ -169,6 +169,7 @@ def test_it_rejects_with_a_comment_and_tells_the_requester(
     assert request.status == RequestStatus.REJECTED
     assert set(request.items.values_list("status", flat=True)) == {ItemStatus.CANCELLED}
     assert mail.outbox[0].to == [requester.email] and "still needed" in mail.outbox[0].body
+    assert request_events(request).filter(verb="request.rejected").exists()
     with pytest.raises(RequestError, match="rejected"):
         approve(approver, request)
 
