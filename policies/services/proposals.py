@@ -110,19 +110,32 @@ def _chunks(rows: list[PlanRow]) -> list[list[PlanRow]]:
     return [rows[start : start + size] for start in range(0, len(rows), size)]
 
 
-def propose(plan: Plan, stored: PolicyPlan, actor: Actor, source: str) -> list[LifecycleRequest]:
+def propose(
+    plan: Plan,
+    stored: PolicyPlan,
+    actor: Actor,
+    source: str,
+    agreed: dict[int, str] | None = None,
+) -> list[LifecycleRequest]:
     """Make the plan's requests; a group that cannot be requested is named in the plan's
-    ``proposal_errors`` and the others still go ahead."""
+    ``proposal_errors`` and the others still go ahead.
+
+    ``agreed`` (image pk -> decision), when given, is what a person reviewed: only rows whose
+    decision is still the same are proposed, so nothing is requested that they did not see.
+    """
     editor = stored.policy.updated_by
     now = timezone.now()
     made, errors = [], []
-    for key, rows in _groups(plan.actionable()).items():
+    actionable = plan.actionable()
+    if agreed is not None:
+        actionable = [row for row in actionable if agreed.get(row.image.pk) == row.decision]
+    for key, rows in _groups(actionable).items():
         for chunk in _chunks(rows):
             try:
                 made.append(_propose_group(stored, key, chunk, editor, actor, source, now))
             except (RequestError, PermissionDenied) as error:
                 errors.append(f"{key[0]} in {key[1]}/{key[2]}: {error}")
-    if editor is None and plan.actionable():
+    if editor is None and actionable:
         errors = ["The policy has no editor to make its requests: save it as a Requester."]
     PolicyPlan.objects.filter(pk=stored.pk).update(proposed_at=now, proposal_errors=errors)
     stored.proposed_at, stored.proposal_errors = now, errors
