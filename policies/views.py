@@ -49,7 +49,9 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     _require_view(request)
     policies = list(Policy.objects.select_related("updated_by"))
     latest = {}
-    for plan in PolicyPlan.objects.order_by("policy", "-evaluated_at", "-pk").distinct("policy"):
+    for plan in PolicyPlan.objects.order_by("policy_id", "-evaluated_at", "-pk").distinct(
+        "policy_id"
+    ):
         latest[plan.policy_id] = plan
     rows = [(policy, latest.get(policy.pk)) for policy in policies]
     context = {"rows": rows, "can_edit": services.may_edit(request.user)}

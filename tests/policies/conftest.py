@@ -11,6 +11,7 @@ from django.utils import timezone
 from inventory.models import AccountRegion, Image
 from policies.models import Policy
 from tests.dashboards.factories import make_account, make_image, make_usage
+from tests.lifecycle.conftest import aws, eager_celery  # noqa: F401 (fixtures for these tests)
 
 __all__ = ["make_usage", "policy", "stock_image"]
 
@@ -23,6 +24,9 @@ def database(request) -> None:
 
 @pytest.fixture(autouse=True)
 def policy_settings(settings):
+    settings.SYNC_REGIONS = ["us-east-1"]
+    settings.LIFECYCLE_MUTATIONS_PER_SECOND = 1000.0
+    settings.LIFECYCLE_MUTATION_BURST = 1000
     settings.LIFECYCLE_APPROVALS_REQUIRED = {}
     settings.LIFECYCLE_WEBHOOK_URL = ""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

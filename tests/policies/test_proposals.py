@@ -15,16 +15,7 @@ from lifecycle.services.requests import RequestError
 from policies.models import Policy, PolicyProposal
 from policies.services.plans import evaluate_and_save
 from policies.services.proposals import propose
-from tests.lifecycle.conftest import (  # noqa: F401 (fixtures)
-    approve,
-    aws,
-    ec2_client,
-    eager_celery,
-    launch,
-    lifecycle_settings,
-    register_image,
-    sync,
-)
+from tests.lifecycle.conftest import approve, ec2_client, launch, register_image, sync
 
 
 def _policy(editor, **fields) -> Policy:
