@@ -29,3 +29,13 @@ def evaluate_enabled_policies() -> int:
     for pk in pks:
         evaluate_policy.delay(pk)
     return len(pks)
+
+
+@shared_task
+def refresh_plans() -> int:
+    """Store a fresh plan of every policy, enabled or not, proposing nothing; returns how many."""
+    count = 0
+    for policy in Policy.objects.select_related("updated_by"):
+        evaluate_and_save(policy, None, AuditSource.SYSTEM)
+        count += 1
+    return count
