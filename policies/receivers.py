@@ -6,6 +6,9 @@ from typing import Any
 
 
 def refresh_plans(sender: Any, **kwargs: Any) -> None:
+    """Queue the refresh when the sync's transaction commits; nothing to do without policies."""
+    from policies.models import Policy
     from policies.tasks import refresh_plans as task
 
-    task.delay_on_commit()
+    if Policy.objects.exists():
+        task.delay_on_commit()

@@ -63,7 +63,10 @@ def test_an_import_of_a_known_name_changes_it_and_records_before_and_after(tmp_p
     call_command("policies", "import", path, "--user", requester.username)
     call_command("policies", "import", _write(tmp_path, GOOD.replace("500", "50")))
     assert Policy.objects.get().max_images_per_run == 50
-    event = AuditEvent.objects.filter(verb="policy.changed").get()
+    policy = Policy.objects.get()
+    event = AuditEvent.objects.get(
+        verb="policy.changed", target_id=str(policy.pk), occurred_at__gte=policy.created_at
+    )
     assert event.before["limits"]["max_images_per_run"] == 500
     assert event.after["limits"]["max_images_per_run"] == 50
 

@@ -44,10 +44,14 @@ def test_a_requester_writes_a_policy_and_it_is_audited(requester):
     saved = Policy.objects.get()
     assert response.status_code == 302 and saved.updated_by == requester
     assert saved.scope_families == ["web*"] and saved.keep_tags == {"keep": "true"}
-    event = AuditEvent.objects.get(verb="policy.created")
+    # The audit log outlives a test's rollback: read this policy's events from its creation on.
+    events = AuditEvent.objects.filter(
+        target_type="policy", target_id=str(saved.pk), occurred_at__gte=saved.created_at
+    )
+    event = events.get(verb="policy.created")
     assert event.actor_name == "rita" and event.after["keep"]["newest_per_family"] == 1
     client.post(f"/policies/{saved.pk}/toggle/", {"enabled": "true"})
-    enabled = AuditEvent.objects.get(verb="policy.enabled")
+    enabled = events.get(verb="policy.enabled")
     assert enabled.before == {"enabled": False} and enabled.after["enabled"] is True
 
 
