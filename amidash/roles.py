@@ -28,6 +28,7 @@ ROLE_MIGRATIONS = [
     ("inventory.migrations.0002_sync_permission", "grant_sync"),
     ("lifecycle.migrations.0002_auditor_permissions", "grant_auditor"),
     ("lifecycle.migrations.0004_request_permissions", "grant"),
+    ("policies.migrations.0002_policy_permissions", "grant"),
 ]
 
 

@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "amidash",
     "inventory",
     "lifecycle",
+    "policies",
 ]
 
 MIDDLEWARE = [
@@ -274,6 +275,22 @@ LIFECYCLE_WEBHOOK_URL = env_str("AMIDASH_WEBHOOK_URL")
 CELERY_BEAT_SCHEDULE["lifecycle-reconcile"] = {
     "task": "lifecycle.tasks.reconcile_requests",
     "schedule": 60.0,
+}
+
+# Retention policies: how often enabled policies are evaluated (and propose requests), how old a
+# Region's last complete listing may be before its usage counts as unknown, how many plans per
+# policy keep their rows, and owner teams' addresses ("team=address,..." for owner tags).
+POLICY_EVALUATION_INTERVAL_MINUTES = env_int("AMIDASH_POLICY_INTERVAL_MINUTES", 360, minimum=5)
+POLICY_USAGE_MAX_AGE_HOURS = env_int("AMIDASH_POLICY_USAGE_MAX_AGE_HOURS", 48, minimum=1)
+POLICY_PLANS_KEPT = env_int("AMIDASH_POLICY_PLANS_KEPT", 5, minimum=2)
+POLICY_TEAM_EMAILS = {
+    team.strip(): address.strip()
+    for team, _, address in (entry.partition("=") for entry in env_list("AMIDASH_TEAM_EMAILS", []))
+    if address.strip()
+}
+CELERY_BEAT_SCHEDULE["policies-evaluate"] = {
+    "task": "policies.tasks.evaluate_enabled_policies",
+    "schedule": POLICY_EVALUATION_INTERVAL_MINUTES * 60.0,
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"

@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("inventory.urls")),
     path("", include("lifecycle.urls")),
+    path("policies/", include("policies.urls")),
 ]

@@ -114,13 +114,13 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def iter_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+def iter_csv(rows: Iterable[dict[str, Any]], fields: list[str] = FIELDS) -> Iterator[str]:
     """CSV text, a header line then one line per record, produced as it goes."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: _csv_value(row[key]) for key in FIELDS})
+        writer.writerow({key: _csv_value(row[key]) for key in fields})
         if buffer.tell() > 65536:
             yield buffer.getvalue()
             buffer.seek(0)

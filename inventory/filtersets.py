@@ -322,3 +322,15 @@ def render_row(image: Image, columns: list[Column]) -> SafeString:
             )
         )
     return mark_safe("".join(cells))  # each cell is built by format_html above
+
+
+def matching_image_pks(query_string: str, limit: int) -> tuple[list[int], int]:
+    """The images an image-list query string matches: up to ``limit`` primary keys (oldest
+    first) and how many match in all. ValueError names filters that are not valid."""
+    query = parse_image_query(QueryDict(query_string))
+    if query.form.errors:
+        raise ValueError("; ".join(query.form.problems()))
+    images = filter_images(Image.objects.all(), query.filters)
+    pks = list(images.order_by("pk").values_list("pk", flat=True)[: limit + 1])
+    total = len(pks) if len(pks) <= limit else images.count()
+    return pks[:limit], total

@@ -38,6 +38,7 @@ from lifecycle.models import (
 )
 from lifecycle.services.audit import EventDraft, Target, record_event, record_events
 from lifecycle.services.requests import RequestDraft, approve_request, create_request
+from policies.models import Policy
 
 PASSWORD = "correct horse battery staple"
 
@@ -302,3 +303,20 @@ def request_events(request: LifecycleRequest):
     return AuditEvent.objects.filter(
         correlation_id=f"request:{request.pk}", occurred_at__gte=request.created_at
     )
+
+
+# Policies
+
+
+def create_listed_image(name: str, age_days: int = 200, **fields: Any) -> Image:
+    """An image whose Region was listed just now (so its usage is known), first seen long ago."""
+    fields.setdefault("first_seen_at", timezone.now() - datetime.timedelta(days=400))
+    fields.setdefault("account", create_account())
+    image = create_image(name=name, age_days=age_days, **fields)
+    AccountRegion.objects.filter(pk=image.account_region_id).update(last_listed_at=timezone.now())
+    return image
+
+
+def create_policy(name: str = "tidy", **fields: Any) -> Policy:
+    """A retention policy with the given fields (everything else as the model defaults)."""
+    return Policy.objects.create(name=name, **fields)

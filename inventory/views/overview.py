@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +21,20 @@ from inventory.models import AGE_BUCKETS
 
 CLEANUP_CHOICES = [30, 90, 180, 365]
 DEFAULT_CLEANUP_DAYS = 90
+
+
+#: What other apps add to the cleanup card: functions returning ``{"template": ..., ...}`` (the
+#: template's context) or None. Apps register in ready(); the inventory never names them.
+CLEANUP_PANELS: list[Callable[[], dict[str, Any] | None]] = []
+
+
+def register_cleanup_panel(panel: Callable[[], dict[str, Any] | None]) -> None:
+    if panel not in CLEANUP_PANELS:
+        CLEANUP_PANELS.append(panel)
+
+
+def _cleanup_panels() -> list[dict[str, Any]]:
+    return [found for found in (panel() for panel in CLEANUP_PANELS) if found]
 
 
 def _images_url(**filters: Any) -> str:
@@ -106,6 +121,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "failed_results": failed,
         "notice": notice,
         "has_images": totals["current"] or totals["state_gone"],
+        "cleanup_panels": _cleanup_panels(),
         **_charts(totals),
     }
     return render_page(

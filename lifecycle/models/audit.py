@@ -84,6 +84,11 @@ class AuditVerb(models.TextChoices):
     AUTH_LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
     AUTH_LOGOUT = "auth.logout", "Signed out"
     ROLE_CHANGED = "role.changed", "Role changed"
+    POLICY_CREATED = "policy.created", "Policy created"
+    POLICY_CHANGED = "policy.changed", "Policy changed"
+    POLICY_ENABLED = "policy.enabled", "Policy enabled"
+    POLICY_DISABLED = "policy.disabled", "Policy disabled"
+    POLICY_PROPOSED = "policy.proposed", "Proposed by a policy"
 
 
 def target_display(kind: str, label: str) -> str:

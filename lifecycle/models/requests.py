@@ -60,6 +60,14 @@ class LifecycleRequest(models.Model):
     )
     approvals_required = models.PositiveSmallIntegerField(default=1)
     fingerprint = models.CharField(max_length=64)
+    provenance = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What proposed the request besides its requester: {summary, link, ...}.",
+    )
+    approvable_from = models.DateTimeField(
+        null=True, blank=True, help_text="No approval before this time (owners' notice period)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -86,6 +94,10 @@ class LifecycleRequest(models.Model):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.status == RequestStatus.PENDING and self.expires_at <= (now or timezone.now())
+
+    def notice_pending(self, now: datetime | None = None) -> bool:
+        """Whether the owners' notice period still holds approval back."""
+        return self.approvable_from is not None and (now or timezone.now()) < self.approvable_from
 
     def check_transition(self, target: str) -> None:
         """Raise TransitionError when the request may not move to ``target`` now."""

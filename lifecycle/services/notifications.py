@@ -80,6 +80,12 @@ def post_webhook(payload: dict[str, Any], url: str | None = None) -> bool:
         return False
 
 
+def tell(subject: str, body: str, recipients: list[str], payload: dict[str, Any]) -> None:
+    """Email ``recipients`` and post ``payload`` to the webhook; failures are logged only."""
+    _mail(subject, body, recipients)
+    post_webhook(payload)
+
+
 def _notify(request: LifecycleRequest, recipients: list[str], extra: str = "") -> None:
     headline = _headline(request)
     body = f"{headline}.\n\nReason: {request.reason}\n{extra}\nOpen: {_request_path(request)}\n"

@@ -54,6 +54,8 @@ class RequestDraft:
     ticket: str = ""
     override_in_use: bool = False
     override_reason: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    approvable_from: datetime | None = None
 
 
 # --- permissions ------------------------------------------------------------------------------
@@ -194,6 +196,8 @@ def _save_request(
         override_in_use=draft.override_in_use,
         override_reason=draft.override_reason.strip() if draft.override_in_use else "",
         requester=actor,
+        provenance=draft.provenance,
+        approvable_from=draft.approvable_from,
         approvals_required=approvals_required(draft.action),
         created_at=now,
         expires_at=now + timedelta(days=settings.LIFECYCLE_REQUEST_EXPIRY_DAYS),
@@ -233,6 +237,8 @@ def request_summary(request: LifecycleRequest) -> dict[str, Any]:
         "override_reason": request.override_reason,
         "ticket": request.ticket,
         "expires_at": request.expires_at,
+        **({"provenance": request.provenance} if request.provenance else {}),
+        **({"approvable_from": request.approvable_from} if request.approvable_from else {}),
     }
 
 
@@ -290,6 +296,12 @@ def _record_decision(
     """
     request = _locked_pending(request_pk, now, source)
     _check_decider(actor, request, fingerprint)
+    if decision == Decision.APPROVE and request.notice_pending(now):
+        raise RequestError(
+            f"Request #{request.pk} may be approved from "
+            f"{request.approvable_from:%Y-%m-%d %H:%M} UTC: its images' owners were given notice "
+            "until then."
+        )
     try:
         with transaction.atomic():
             Approval.objects.create(

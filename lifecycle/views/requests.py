@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from amidash.rendering import redirect_page, render_page
+from inventory.filtersets import matching_image_pks
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.forms import DecisionForm, RequestFilterForm, RequestForm
@@ -86,24 +87,51 @@ def _image_pks(values: list[str]) -> list[int]:
     return pks
 
 
+def _from_filter(query_string: str) -> tuple[list[int], dict[str, Any]]:
+    """Every image an image-list filter matches (up to the request limit), and the provenance
+    that records the filter on the request."""
+    limit = services.MAX_IMAGES_PER_REQUEST
+    try:
+        pks, total = matching_image_pks(query_string, limit)
+    except ValueError as error:
+        raise services.RequestError(f"The filter is not valid: {error}") from None
+    if total > limit:
+        raise services.RequestError(
+            f"{total:,} images match the filter; a request may name at most {limit:,}. "
+            "Narrow the filter."
+        )
+    summary = f"All {total:,} images matching the filter {query_string or '(none)'}"
+    return pks, {"kind": "filter", "filter": query_string, "matching": total, "summary": summary}
+
+
+def _selection(source: Any) -> tuple[list[int], dict[str, Any]]:
+    if "from_filter" in source:
+        return _from_filter(source["from_filter"])
+    return _image_pks(source.getlist("image")), {}
+
+
 @require_http_methods(["GET", "POST"])
 def request_create(request: HttpRequest) -> HttpResponse:
-    """GET: the preview of an action on the selected images; POST: make the request."""
+    """GET: the preview of an action on the selected images (or on every image a filter
+    matches); POST: make the request."""
     if not services.may_request(request.user):
         raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
     source = request.POST if request.method == "POST" else request.GET
     action = source.get("action", "")
     try:
-        pks = _image_pks(source.getlist("image"))
+        pks, provenance = _selection(source)
         if action not in ACTIONS:
             raise services.RequestError("Choose one of the lifecycle actions.")
         images = services.selected_images(pks)
     except services.RequestError as error:
         return render(request, "lifecycle/requests/bad_request.html", {"error": error}, status=400)
     spec = ACTIONS[action]
-    form = RequestForm(request.POST or None, image_pks=pks, spec=spec, initial={"action": action})
+    data = request.POST.copy() if request.method == "POST" else None
+    if data is not None and provenance:
+        data.setlist("image", [str(pk) for pk in pks])  # a filter's images are found again
+    form = RequestForm(data, image_pks=pks, spec=spec, initial={"action": action})
     if request.method == "POST" and form.is_valid():
-        response = _create(request, form)
+        response = _create(request, form, provenance)
         if response is not None:
             return response
     context = {
@@ -111,12 +139,15 @@ def request_create(request: HttpRequest) -> HttpResponse:
         "spec": spec,
         "images": images,
         "previews": preview_images(action, images),
+        "from_filter": provenance.get("filter"),
         "status_code": 400 if request.method == "POST" else 200,
     }
     return render(request, "lifecycle/requests/create.html", context, status=context["status_code"])
 
 
-def _create(request: HttpRequest, form: RequestForm) -> HttpResponse | None:
+def _create(
+    request: HttpRequest, form: RequestForm, provenance: dict[str, Any]
+) -> HttpResponse | None:
     data = form.cleaned_data
     draft = services.RequestDraft(
         action=data["action"],
@@ -126,6 +157,7 @@ def _create(request: HttpRequest, form: RequestForm) -> HttpResponse | None:
         ticket=data["ticket"],
         override_in_use=data["override_in_use"],
         override_reason=data["override_reason"],
+        provenance=provenance,
     )
     try:
         created = services.create_request(request.user, draft, AuditSource.WEB)

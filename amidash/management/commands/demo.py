@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from amidash.demo import (
     ProcessGroup,
+    ensure_demo_policy,
     ensure_demo_users,
     python_command,
     register_estate_accounts,
@@ -43,6 +44,7 @@ class Command(BaseCommand):
         credentials_file = settings.DATA_DIR / "demo-users.json"
         passwords = ensure_demo_users(credentials_file)
         registered = register_estate_accounts(estate_accounts(seed, estate))
+        ensure_demo_policy()  # its plan is stored after each sync and shown on the Overview
         children = start_processes(estate, seed)
         wait_for_services(children)
         first_sync = first_sync_queued()
