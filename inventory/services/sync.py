@@ -2,8 +2,8 @@
 
 One run has one result per account+Region. Each Region is listed completely before anything of
 it is written; a Region whose listing fails in any way keeps its images exactly as they were
-(DESIGN.md invariant 1). The same functions serve the Celery fan-out (``start_sync``), the
-command line (``run_sync``) and the worker.
+(invariant 1 in docs/architecture.md). The same functions serve the Celery fan-out
+(``start_sync``), the command line (``run_sync``) and the worker.
 """
 
 from __future__ import annotations
