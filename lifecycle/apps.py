@@ -21,11 +21,11 @@ def check_approvals_required(approvals: dict[str, int]) -> None:
     """Stop on an action name ``AMIDASH_APPROVALS_REQUIRED`` misspells: that action would keep
     needing one approval while the operator believes it needs more. Checked here, not in
     settings, because the actions are lifecycle's to define."""
-    from lifecycle.choices import LifecycleAction
+    from lifecycle.actions import ACTIONS
 
-    unknown = sorted(set(approvals) - set(LifecycleAction.values))
+    unknown = sorted(set(approvals) - set(ACTIONS))
     if unknown:
         raise ImproperlyConfigured(
             f"AMIDASH_APPROVALS_REQUIRED names unknown actions: {', '.join(unknown)} "
-            f"(actions: {', '.join(LifecycleAction.values)})"
+            f"(actions: {', '.join(ACTIONS)})"
         )

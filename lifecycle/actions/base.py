@@ -19,7 +19,6 @@ from django import forms
 
 from inventory.observations import ObservedImage
 from inventory.services.listing import parse_time
-from lifecycle.choices import LifecycleAction
 
 if TYPE_CHECKING:
     from inventory.models import Image
@@ -72,8 +71,10 @@ class ActionSpec:
     one EC2 call on the image in its own Region, and any change since approval is drift.
     """
 
-    #: The stored value and label of the action.
-    action: ClassVar[LifecycleAction]
+    #: The stored value of the action (a ``LifecycleAction`` member for the built-in ones).
+    action: ClassVar[str]
+    #: Its label; a ``LifecycleAction`` member brings its own.
+    title: ClassVar[str] = ""
     #: What undoes the action, shown in the preview.
     undo: ClassVar[str]
     #: The EC2 API the action calls; it names the pacing bucket too.
@@ -93,11 +94,11 @@ class ActionSpec:
 
     @property
     def key(self) -> str:
-        return self.action.value
+        return str(self.action)
 
     @property
     def label(self) -> str:
-        return str(self.action.label)
+        return self.title or str(getattr(self.action, "label", self.action))
 
     @property
     def danger(self) -> bool:

@@ -12,7 +12,6 @@ from lifecycle.choices import (
     FINAL_REQUEST_STATES,
     Decision,
     ItemStatus,
-    LifecycleAction,
     RequestStatus,
 )
 
@@ -33,6 +32,14 @@ REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+def action_choices() -> list[tuple[str, str]]:
+    """The actions a request may name: one per spec in ``lifecycle.actions`` (read when asked,
+    so the models need not import the specs, and a new action needs no migration)."""
+    from lifecycle.actions import action_choices as spec_choices
+
+    return spec_choices()
+
+
 class TransitionError(ValueError):
     """A state change that the state machine does not allow; the message says why."""
 
@@ -44,7 +51,7 @@ class LifecycleRequest(models.Model):
     override and the state each image was observed in. Execution acts only on exactly that.
     """
 
-    action = models.CharField(max_length=32, choices=LifecycleAction.choices)
+    action = models.CharField(max_length=32, choices=action_choices)
     parameters = models.JSONField(default=dict, blank=True)
     reason = models.TextField()
     ticket = models.CharField(max_length=128, blank=True)

@@ -8,12 +8,6 @@ from tests.lifecycle.conftest import aws, eager_celery  # noqa: F401 (fixtures f
 
 
 @pytest.fixture(autouse=True)
-def database(request) -> None:
-    fixture = "transactional_db" if "transactional_db" in request.fixturenames else "db"
-    request.getfixturevalue(fixture)
-
-
-@pytest.fixture(autouse=True)
 def policy_settings(settings):
     settings.SYNC_REGIONS = ["us-east-1"]
     settings.LIFECYCLE_MUTATIONS_PER_SECOND = 1000.0
