@@ -161,6 +161,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Rights come from role groups only (amidash/roles.py), never from permissions given to a user.
+AUTHENTICATION_BACKENDS = ["amidash.roles.RoleBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inventory:overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from amidash.roles import role_names
 from inventory.models import Account
-from lifecycle.models import AuditEvent, AuditSource
+from lifecycle.models import AccountAccess, AccountScope, AuditEvent, AuditSource
 from lifecycle.receivers import record_role_change
 from lifecycle.services.audit import audit_context
 
@@ -53,8 +53,38 @@ _registered_user_admin = (
 )
 
 
+#: What the user form says beside the permission fields (invariant 8 in docs/architecture.md).
+RIGHTS_FROM_ROLES_HELP = {
+    "user_permissions": "Permissions given here confer no right in amidash: rights come from "
+    "the role groups (Viewer, Requester, Approver, Auditor) and the superuser flag only.",
+    "groups": "Only the role groups (Viewer, Requester, Approver, Auditor) confer rights; "
+    "permissions of any other group are ignored.",
+}
+
+
+class AccountAccessInline(admin.StackedInline):
+    model = AccountAccess
+    can_delete = False
+    verbose_name_plural = "all accounts"
+
+
+class AccountScopeInline(admin.TabularInline):
+    model = AccountScope
+    extra = 0
+    verbose_name_plural = "account scopes (the accounts this user may see and act on)"
+
+
 class AuditedUserAdmin(_registered_user_admin):  # type: ignore[misc, valid-type]
-    """The user admin, with the acting admin named on ``role.changed`` events it causes."""
+    """The user admin, with the acting admin named on ``role.changed`` events it causes, the
+    rights-from-roles rule beside the permission fields, and the user's account scope."""
+
+    inlines = [AccountAccessInline, AccountScopeInline]
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and db_field.name in RIGHTS_FROM_ROLES_HELP:
+            field.help_text = RIGHTS_FROM_ROLES_HELP[db_field.name]
+        return field
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         stored = User.objects.filter(pk=obj.pk).first() if change else None
@@ -102,7 +132,7 @@ admin.site.register(Account, AuditedAccountAdmin)
 from django.contrib import messages  # noqa: E402
 from django.core.exceptions import PermissionDenied  # noqa: E402
 
-from lifecycle.models import AccountScope, Approval, LifecycleRequest, RequestItem  # noqa: E402
+from lifecycle.models import Approval, LifecycleRequest, RequestItem  # noqa: E402
 from lifecycle.services.requests import RequestError, approve_request  # noqa: E402
 
 
@@ -181,7 +211,7 @@ class LifecycleRequestAdmin(admin.ModelAdmin):
 
 @admin.register(AccountScope)
 class AccountScopeAdmin(admin.ModelAdmin):
-    """Limit a requester or approver to some accounts (no scope: every account)."""
+    """The accounts a user may see and act on; none without the user's all-accounts flag."""
 
     list_display = ("user", "account")
     list_filter = ("account",)
