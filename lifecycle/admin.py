@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
 from amidash.roles import role_names
@@ -53,6 +54,22 @@ _registered_user_admin = (
 )
 
 
+class AuditedAdminMixin:
+    """Names the acting admin on the audit events a change made in these admin views causes."""
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+            return super().changeform_view(request, *args, **kwargs)
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+            return super().delete_view(request, *args, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):  # bulk delete
+            return super().changelist_view(request, *args, **kwargs)
+
+
 #: What the user form says beside the permission fields (invariant 8 in docs/architecture.md).
 RIGHTS_FROM_ROLES_HELP = {
     "user_permissions": "Permissions given here confer no right in amidash: rights come from "
@@ -74,11 +91,15 @@ class AccountScopeInline(admin.TabularInline):
     verbose_name_plural = "account scopes (the accounts this user may see and act on)"
 
 
-class AuditedUserAdmin(_registered_user_admin):  # type: ignore[misc, valid-type]
+class AuditedUserAdmin(AuditedAdminMixin, _registered_user_admin):  # type: ignore[misc, valid-type]
     """The user admin, with the acting admin named on ``role.changed`` events it causes, the
     rights-from-roles rule beside the permission fields, and the user's account scope."""
 
     inlines = [AccountAccessInline, AccountScopeInline]
+
+    def user_change_password(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+            return super().user_change_password(request, *args, **kwargs)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
@@ -107,24 +128,18 @@ if admin.site.is_registered(User):
 admin.site.register(User, AuditedUserAdmin)
 
 
-class AuditedAccountAdmin(admin.site._registry[Account].__class__):  # type: ignore[misc]
+class AuditedAccountAdmin(AuditedAdminMixin, admin.site._registry[Account].__class__):  # type: ignore[misc]
     """The account admin, with the acting admin named on the account events it causes."""
 
-    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        with audit_context(actor=request.user, source=AuditSource.ADMIN):
-            return super().changeform_view(request, *args, **kwargs)
 
-    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        with audit_context(actor=request.user, source=AuditSource.ADMIN):
-            return super().delete_view(request, *args, **kwargs)
-
-    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        with audit_context(actor=request.user, source=AuditSource.ADMIN):  # bulk delete
-            return super().changelist_view(request, *args, **kwargs)
+class AuditedGroupAdmin(AuditedAdminMixin, admin.site._registry[Group].__class__):  # type: ignore[misc]
+    """The group admin: permission changes it makes are recorded as the admin's."""
 
 
 admin.site.unregister(Account)
 admin.site.register(Account, AuditedAccountAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, AuditedGroupAdmin)
 
 
 # --- lifecycle requests: read-only; decisions go through the same service as the pages ------
@@ -210,7 +225,7 @@ class LifecycleRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountScope)
-class AccountScopeAdmin(admin.ModelAdmin):
+class AccountScopeAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The accounts a user may see and act on; none without the user's all-accounts flag."""
 
     list_display = ("user", "account")

@@ -20,6 +20,7 @@ from amidash.roles import Role, role_names
 from inventory import signals as inventory_signals
 from inventory.models import Account, AccountRegion
 from inventory.signals import ImageObservation
+from lifecycle import access_receivers
 from lifecycle.models import AuditSource, AuditVerb
 from lifecycle.services.audit import (
     EventDraft,
@@ -323,6 +324,7 @@ def _record_account_event(
 
 def connect() -> None:
     """Connect every receiver (idempotent: each has a dispatch_uid)."""
+    access_receivers.connect()
     for signal in _IMAGE_SIGNALS:
         signal.connect(record_image_observation, dispatch_uid=f"audit-{id(signal)}")
     inventory_signals.images_observed.connect(

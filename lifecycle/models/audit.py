@@ -84,6 +84,10 @@ class AuditVerb(models.TextChoices):
     AUTH_LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
     AUTH_LOGOUT = "auth.logout", "Signed out"
     ROLE_CHANGED = "role.changed", "Role changed"
+    PERMISSION_CHANGED = "permission.changed", "Permissions changed"
+    USER_CHANGED = "user.changed", "User flags changed"
+    PASSWORD_CHANGED = "user.password_changed", "Password set"
+    SCOPE_CHANGED = "scope.changed", "Account scope changed"
 
 
 def target_display(kind: str, label: str) -> str:
