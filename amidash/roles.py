@@ -26,6 +26,13 @@ def role_names(user: AbstractBaseUser | AnonymousUser) -> list[str]:
     return names or ["No role"]
 
 
+def has_role(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether the user holds any role (every role includes reading); superusers are Admin."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or user.groups.filter(name__in=Role.values).exists()
+
+
 # The data migrations that create the role groups and grant their permissions. They are idempotent
 # and run again after every migrate and flush (see AmidashConfig.ready): a flush, as transactional
 # tests do, would otherwise leave a database without roles.
