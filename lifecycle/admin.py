@@ -142,13 +142,9 @@ admin.site.unregister(Group)
 admin.site.register(Group, AuditedGroupAdmin)
 
 
-# --- lifecycle requests: read-only; decisions go through the same service as the pages ------
-
-from django.contrib import messages  # noqa: E402
-from django.core.exceptions import PermissionDenied  # noqa: E402
+# --- lifecycle requests: read-only; decisions are made on the request page only --------------
 
 from lifecycle.models import Approval, LifecycleRequest, RequestItem  # noqa: E402
-from lifecycle.services.requests import RequestError, approve_request  # noqa: E402
 
 
 class RequestItemInline(admin.TabularInline):
@@ -182,15 +178,14 @@ class ApprovalInline(admin.TabularInline):
 
 @admin.register(LifecycleRequest)
 class LifecycleRequestAdmin(admin.ModelAdmin):
-    """Requests are read here; "Approve" calls ``approve_request`` with the admin as actor, so
-    self-approval, repeats and permissions are refused exactly as on the request page."""
+    """Requests are only read here: approving or rejecting happens on the request page alone,
+    where the approver sees the blast radius and confirms a recent sign-in."""
 
     list_display = ("pk", "action", "requester", "status", "approvals_required", "created_at")
     list_filter = ("status", "action")
     search_fields = ("reason", "ticket", "items__ami_id", "requester__username")
     readonly_fields = [field.name for field in LifecycleRequest._meta.fields]
     inlines = [RequestItemInline, ApprovalInline]
-    actions = ["approve_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -200,22 +195,6 @@ class LifecycleRequestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    @admin.action(description="Approve selected requests (as yourself)")
-    def approve_selected(self, request: HttpRequest, queryset: Any) -> None:
-        for lifecycle_request in queryset:
-            try:
-                approve_request(
-                    request.user,
-                    lifecycle_request.pk,
-                    lifecycle_request.fingerprint,
-                    "approved in the admin site",
-                    AuditSource.ADMIN,
-                )
-            except (PermissionDenied, RequestError) as error:
-                self.message_user(request, f"#{lifecycle_request.pk}: {error}", messages.ERROR)
-            else:
-                self.message_user(request, f"#{lifecycle_request.pk} approved.", messages.SUCCESS)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # Deleting through the bulk action would bypass has_delete_permission's intent.
