@@ -82,6 +82,7 @@ class AuditVerb(models.TextChoices):
     ACCOUNT_REMOVED = "account.removed", "Account removed"
     AUTH_LOGIN = "auth.login", "Signed in"
     AUTH_LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
+    AUTH_LOCKED_OUT = "auth.locked_out", "Sign-in locked"
     AUTH_LOGOUT = "auth.logout", "Signed out"
     ROLE_CHANGED = "role.changed", "Role changed"
     PERMISSION_CHANGED = "permission.changed", "Permissions changed"
