@@ -156,13 +156,22 @@ def record_login_failed(
     failures = _failures_this_period(request)
     if failures is not None and failures > settings.AUDIT_FAILED_SIGNINS_PER_PERIOD:
         return
+    _record_anonymous_sign_in(
+        AuditVerb.AUTH_LOGIN_FAILED, username, request, f"Sign-in failed for {username!r}"
+    )
+
+
+def _record_anonymous_sign_in(
+    verb: str, username: str, request: HttpRequest | None, message: str
+) -> None:
+    """A sign-in event nobody is signed in for: the user name tried and the client."""
     record_event(
-        AuditVerb.AUTH_LOGIN_FAILED,
+        verb,
         actor=AnonymousUser(),
         source=_request_source(request),
         target=Target("user", label=username),
         after={"username": username, **_client(request)},
-        message=f"Sign-in failed for {username!r}",
+        message=message,
     )
 
 
@@ -181,14 +190,8 @@ def record_lockout(
         return
     username = (username or "")[:150]
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    record_event(
-        AuditVerb.AUTH_LOCKED_OUT,
-        actor=AnonymousUser(),
-        source=_request_source(request),
-        target=Target("user", label=username),
-        after={"username": username, **_client(request)},
-        message=f"Sign-in locked for {username!r} for {minutes} minutes after repeated failures",
-    )
+    message = f"Sign-in locked for {username!r} for {minutes} minutes after repeated failures"
+    _record_anonymous_sign_in(AuditVerb.AUTH_LOCKED_OUT, username, request, message)
 
 
 def record_role_change(user: Any, before: list[str], after: list[str]) -> None:
