@@ -28,7 +28,10 @@ DEMO_USERS: list[tuple[str, str | None]] = [
 
 @transaction.atomic
 def ensure_demo_users(credentials_file: Path) -> dict[str, str]:
-    """One user per role with a random password, saved to credentials_file and reused after."""
+    """One user per role on every account with a random password, saved to credentials_file and
+    reused after."""
+    from lifecycle.models import AccountAccess
+
     saved: dict[str, str] = {}
     if credentials_file.exists():
         saved = json.loads(credentials_file.read_text())
@@ -39,6 +42,7 @@ def ensure_demo_users(credentials_file: Path) -> dict[str, str]:
         )
         if created or username not in saved:
             user.set_password(password)
+        AccountAccess.objects.update_or_create(user=user, defaults={"all_accounts": True})
         if role is None:
             user.is_superuser = user.is_staff = True
         else:

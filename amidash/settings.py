@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -135,6 +136,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_celery_beat",
+    "axes",
     "amidash",
     "inventory",
     "lifecycle",
@@ -148,9 +150,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "amidash.middleware.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "amidash.urls"
@@ -179,9 +183,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Rights come from role groups only (amidash/roles.py), never from permissions given to a user.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "amidash.roles.RoleBackend"]
+
+# Sign-in lockout (amidash/signin.py): by user name and by client address, each on its own.
+CLIENT_IP_HEADER = env_str("AMIDASH_CLIENT_IP_HEADER")  # e.g. X-Forwarded-For behind a proxy
+AXES_FAILURE_LIMIT = env_int("AMIDASH_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AMIDASH_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "amidash.signin.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# The audit log keeps at most this many failed sign-ins per user name or address per lockout
+# period, and one lockout: guessing cannot flood it (see lifecycle/receivers.py).
+AUDIT_FAILED_SIGNINS_PER_PERIOD = env_int("AMIDASH_AUDIT_FAILED_SIGNINS", 3, minimum=1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inventory:overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from amidash.csv import spreadsheet_safe
 from inventory.models import Image
 
 FIELDS = [
@@ -108,10 +109,10 @@ def records(images: QuerySet[Image] | None = None) -> Iterator[dict[str, Any]]:
 
 def _csv_value(value: Any) -> Any:
     if isinstance(value, list | dict):
-        return json.dumps(value, sort_keys=True)
+        return spreadsheet_safe(json.dumps(value, sort_keys=True))
     if value is None:
         return ""
-    return value
+    return spreadsheet_safe(value)
 
 
 def iter_csv(rows: Iterable[dict[str, Any]], fields: list[str] = FIELDS) -> Iterator[str]:

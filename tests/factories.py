@@ -28,6 +28,7 @@ from inventory.models import (
 from inventory.services.sync import run_sync
 from lifecycle.choices import Decision
 from lifecycle.models import (
+    AccountAccess,
     AccountScope,
     Approval,
     AuditEvent,
@@ -48,9 +49,13 @@ _serial = itertools.count(1)
 # People
 
 
-def create_user(username: str, *roles: str, superuser: bool = False) -> User:
-    """A user with the password ``PASSWORD`` in the groups of ``roles``."""
+def create_user(
+    username: str, *roles: str, superuser: bool = False, all_accounts: bool = True
+) -> User:
+    """A user with the password ``PASSWORD`` in the groups of ``roles``, on every account unless
+    ``all_accounts`` is off (then only on the accounts of their scopes)."""
     user = User.objects.create_user(username, f"{username}@example.com", PASSWORD)
+    AccountAccess.objects.create(user=user, all_accounts=all_accounts)
     if superuser:
         user.is_superuser = user.is_staff = True
         user.save()

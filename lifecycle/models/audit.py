@@ -82,6 +82,7 @@ class AuditVerb(models.TextChoices):
     ACCOUNT_REMOVED = "account.removed", "Account removed"
     AUTH_LOGIN = "auth.login", "Signed in"
     AUTH_LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
+    AUTH_LOCKED_OUT = "auth.locked_out", "Sign-in locked"
     AUTH_LOGOUT = "auth.logout", "Signed out"
     ROLE_CHANGED = "role.changed", "Role changed"
     POLICY_CREATED = "policy.created", "Policy created"
@@ -89,6 +90,10 @@ class AuditVerb(models.TextChoices):
     POLICY_ENABLED = "policy.enabled", "Policy enabled"
     POLICY_DISABLED = "policy.disabled", "Policy disabled"
     POLICY_PROPOSED = "policy.proposed", "Proposed by a policy"
+    PERMISSION_CHANGED = "permission.changed", "Permissions changed"
+    USER_CHANGED = "user.changed", "User flags changed"
+    PASSWORD_CHANGED = "user.password_changed", "Password set"
+    SCOPE_CHANGED = "scope.changed", "Account scope changed"
 
 
 def target_display(kind: str, label: str) -> str:

@@ -188,7 +188,8 @@ class Approval(models.Model):
 
 
 class AccountScope(models.Model):
-    """Limits a requester or approver to some accounts. A user with no scope may act on all."""
+    """An account a user may see and act on. Deny by default: without scope rows a user has no
+    account, unless their ``AccountAccess`` says all accounts."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_scopes"
@@ -204,6 +205,31 @@ class AccountScope(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.account}"
+
+
+class AccountAccess(models.Model):
+    """The explicit "all accounts" flag: only with it does a user reach every account.
+
+    Scope is deny by default, so removing a user's last ``AccountScope`` row leaves them no
+    account instead of opening every one.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="account_access",
+    )
+    all_accounts = models.BooleanField(
+        default=False,
+        help_text="May see and act on every account; otherwise only the accounts of its scopes.",
+    )
+
+    class Meta:
+        verbose_name_plural = "account access"
+
+    def __str__(self) -> str:
+        return f"{self.user}: {'all accounts' if self.all_accounts else 'scoped accounts'}"
 
 
 class PacingBucket(models.Model):

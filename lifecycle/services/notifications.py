@@ -13,11 +13,10 @@ import urllib.request
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db.models import Q
 from django.urls import reverse
 
+from amidash.roles import RoleBackend
 from lifecycle.choices import RequestStatus
 from lifecycle.models import LifecycleRequest
 
@@ -38,15 +37,10 @@ def _headline(request: LifecycleRequest) -> str:
 
 
 def approver_emails(request: LifecycleRequest) -> list[str]:
-    """Emails of active approvers (by group or directly, and superusers) but the requester."""
+    """Emails of active approvers (by role, and superusers) but the requester."""
     users = (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(
-            Q(is_superuser=True)
-            | Q(groups__permissions__codename="approve_request")
-            | Q(user_permissions__codename="approve_request")
-        )
+        RoleBackend()
+        .with_perm("lifecycle.approve_request")
         .exclude(pk=request.requester_id)
         .exclude(email="")
         .distinct()

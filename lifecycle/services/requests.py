@@ -27,6 +27,7 @@ from lifecycle.actions import ACTIONS
 from lifecycle.choices import Decision, ItemStatus, RequestStatus
 from lifecycle.exceptions import RequestError
 from lifecycle.models import (
+    AccountAccess,
     AccountScope,
     Approval,
     AuditSource,
@@ -70,18 +71,25 @@ def may_approve(user: AbstractBaseUser) -> bool:
 
 
 def scoped_account_ids(user: AbstractBaseUser) -> set[str] | None:
-    """The accounts a user is limited to, or None when not limited."""
-    scopes = set(
-        AccountScope.objects.filter(user=user).values_list("account__account_id", flat=True)
+    """The accounts a user may act on, or None for every account.
+
+    Deny by default: every account only with the explicit all-accounts flag; otherwise the
+    accounts of the user's scope rows, possibly none.
+    """
+    if AccountAccess.objects.filter(user_id=user.pk, all_accounts=True).exists():
+        return None
+    return set(
+        AccountScope.objects.filter(user_id=user.pk).values_list("account__account_id", flat=True)
     )
-    return scopes or None
 
 
 def _check_scope(user: AbstractBaseUser, account_ids: set[str], verb: str) -> None:
     allowed = scoped_account_ids(user)
     if allowed is not None and not account_ids <= allowed:
         outside = ", ".join(sorted(account_ids - allowed))
-        raise PermissionDenied(f"You may not {verb} for account(s) {outside}.")
+        raise PermissionDenied(
+            f"You may not {verb} for account(s) {outside}: ask an administrator for their scope."
+        )
 
 
 # --- parameters -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -251,3 +253,20 @@ def test_it_round_trips_text_with_newlines_quotes_and_non_ascii(auditor, tmp_pat
     assert "Jürgen ✓" in body.decode()
     _, pdf = export(signed_in(auditor), "pdf", verb="request.created")
     assert pdf.startswith(b"%PDF")
+
+
+def test_a_formula_looking_username_exports_as_text_and_verifies(tmp_path):
+    from amidash.roles import Role
+    from tests.factories import create_user
+
+    user = create_user("=HYPERLINK(1)", Role.AUDITOR)
+    record_event("request.created", actor=user, source="web", message="-2+3 @sum")
+    _, body = export(signed_in(user), "csv", verb="request.created", actor=user.username)
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    cells = [cell for row in rows[1:-1] for cell in row]
+    assert "'=HYPERLINK(1)" in cells and "'-2+3 @sum" in cells
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    path = tmp_path / "export.csv"
+    path.write_bytes(body)
+    check = verify_export_file(path, default_public_key())
+    assert check.ok and check.count >= 1, check.problems
