@@ -47,6 +47,7 @@ class AuditSource(models.TextChoices):
     SYNC = "sync", "Sync"
     ADMIN = "admin", "Admin site"
     SYSTEM = "system", "System"
+    API = "api", "API"
 
 
 class ActorType(models.TextChoices):
@@ -89,6 +90,9 @@ class AuditVerb(models.TextChoices):
     POLICY_ENABLED = "policy.enabled", "Policy enabled"
     POLICY_DISABLED = "policy.disabled", "Policy disabled"
     POLICY_PROPOSED = "policy.proposed", "Proposed by a policy"
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_USED = "token.used", "API token used for a change"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
 
 
 def target_display(kind: str, label: str) -> str:
