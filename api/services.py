@@ -119,7 +119,7 @@ def revoke_token(actor: AbstractBaseUser, token_pk: int, source: str) -> ApiToke
 
 def find_token(presented: str) -> ApiToken | None:
     """The usable token a bearer string names, or None; marks its last use."""
-    parts = presented.split("_")
+    parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_WORD:
         return None
     token = ApiToken.objects.select_related("user").filter(prefix=parts[1][:16]).first()
