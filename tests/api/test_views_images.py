@@ -19,9 +19,10 @@ def test_it_filters_like_the_image_list(viewer, api):
     used.save()
     create_image(name="db-1.0", account=create_account("444455556666", "dev"))
     client = api(viewer)
-    names = lambda params: [
-        r["name"] for r in client.get("/api/v1/images/", params).json()["results"]
-    ]  # noqa: E731
+
+    def names(params):
+        return [r["name"] for r in client.get("/api/v1/images/", params).json()["results"]]
+
     assert names({"in_use": "yes"}) == ["web-1.0"]
     assert names({"account": "444455556666"}) == ["db-1.0"]
     assert names({"tag_key": "team", "tag_value": "web"}) == ["web-1.0"]
