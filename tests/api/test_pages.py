@@ -26,3 +26,13 @@ def test_a_user_cannot_revoke_another_users_token(viewer, auditor):
     signed_in(viewer).post(f"/api/tokens/{token.pk}/revoke/")
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+def test_the_docs_page_serves_vendored_assets_and_the_schema_to_a_session(viewer):
+    client = signed_in(viewer)
+    page = client.get("/api/docs/").content.decode()
+    assert "drf_spectacular_sidecar" in page and "cdn" not in page.lower()
+    schema = client.get("/api/schema/", headers={"Accept": "application/json"})
+    assert (
+        schema.status_code == 200 and "/api/v1/images/{image_id}/status" in schema.json()["paths"]
+    )
