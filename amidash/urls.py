@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("inventory.urls")),
     path("", include("lifecycle.urls")),
     path("policies/", include("policies.urls")),
+    path("api/", include("api.urls")),
 ]

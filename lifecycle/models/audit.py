@@ -47,6 +47,7 @@ class AuditSource(models.TextChoices):
     SYNC = "sync", "Sync"
     ADMIN = "admin", "Admin site"
     SYSTEM = "system", "System"
+    API = "api", "API"
 
 
 class ActorType(models.TextChoices):
@@ -94,6 +95,9 @@ class AuditVerb(models.TextChoices):
     USER_CHANGED = "user.changed", "User flags changed"
     PASSWORD_CHANGED = "user.password_changed", "Password set"
     SCOPE_CHANGED = "scope.changed", "Account scope changed"
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_USED = "token.used", "API token used for a change"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
 
 
 def target_display(kind: str, label: str) -> str:
