@@ -14,6 +14,7 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/events/<int:sequence>/", views.audit_event, name="audit_event"),
     path("audit/export/<str:fmt>/", views.audit_export, name="audit_export"),
+    path("audit/report/", views.audit_report, name="audit_report"),
     path("audit/images/<int:pk>/timeline/", views.image_timeline, name="image_timeline"),
     path("audit/requests/<int:pk>/timeline/", views.request_timeline, name="request_timeline"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
@@ -14,9 +15,9 @@ from amidash.pagination import Position, SortKey, keyset_rows
 from amidash.rendering import render_page
 from inventory.models import Image
 from lifecycle.exports import FORMATS, start_export, stream_export
-from lifecycle.filtersets import AuditFilterForm
+from lifecycle.filtersets import AuditFilterForm, ReportScopeForm
 from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
-from lifecycle.reports import build_report
+from lifecycle.reports import REPORT_FORMATS, build_report
 from lifecycle.services.audit import image_history, request_history
 from lifecycle.services.audit_digests import latest_digest
 from lifecycle.services.audit_signing import (
@@ -25,6 +26,7 @@ from lifecycle.services.audit_signing import (
     public_key_pem,
     signing_key,
 )
+from lifecycle.services.report_figures import ReportScope
 
 PAGE_SIZE = 50
 TIMELINE_SIZE = 25
@@ -93,6 +95,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if not request.htmx:
         context.update(_integrity())
         context["can_export"] = request.user.has_perm("lifecycle.export_auditevent")
+        context["report_form"] = ReportScopeForm()
     return render_page(
         request,
         "lifecycle/audit_log.html",
@@ -125,19 +128,48 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if not form.is_valid():
         context = {"form": form, "events": [], "filters": {}}
         return render(request, "lifecycle/audit_log.html", context, status=400)
-    plan = start_export(
-        actor=request.user,
-        source=AuditSource.WEB,
-        fmt=fmt,
-        filters=form.applied(),
-        queryset=form.filter(AuditEvent.objects.all()),
-    )
+    queryset = form.filter(AuditEvent.objects.all())
     if fmt == "pdf":
-        scope = ", ".join(f"{k}={v}" for k, v in plan.filters.items()) or "the whole audit log"
-        response: HttpResponse = HttpResponse(build_report(plan, scope), "application/pdf")
+        scope = ReportScope(
+            form.cleaned_data.get("since") or datetime.min.replace(tzinfo=UTC),
+            form.cleaned_data.get("until") or datetime.max.replace(tzinfo=UTC),
+        )
+        plan, body = build_report(
+            actor=request.user, source=AuditSource.WEB, scope=scope, fmt=fmt, queryset=queryset
+        )
+        response: HttpResponse = HttpResponse(body, REPORT_FORMATS[fmt])
     else:
+        plan = start_export(
+            actor=request.user,
+            source=AuditSource.WEB,
+            fmt=fmt,
+            filters=form.applied(),
+            queryset=queryset,
+        )
         response = StreamingHttpResponse(stream_export(plan), content_type=FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="{plan.filename}"'
+    response["X-Audit-Export-Event"] = str(plan.event.sequence)
+    return response
+
+
+@require_POST
+@permission_required("lifecycle.export_auditevent", raise_exception=True)
+def audit_report(request: HttpRequest) -> HttpResponse:
+    """The audit report of a period and scope, from the Audit page's report form."""
+    fmt = request.POST.get("format", "pdf")
+    if fmt not in REPORT_FORMATS:
+        raise BadRequest("Report formats are pdf, csv and jsonl.")
+    form = ReportScopeForm(request.POST)
+    if not form.is_valid():
+        context = {"form": AuditFilterForm(), "report_form": form, "events": [], "filters": {}}
+        context["can_export"] = True
+        return render(request, "lifecycle/audit_log.html", context, status=400)
+    plan, body = build_report(
+        actor=request.user, source=AuditSource.WEB, scope=form.scope(), fmt=fmt
+    )
+    response = HttpResponse(body, REPORT_FORMATS[fmt])
+    stamp = plan.event.occurred_at.strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="amidash-report-{stamp}.{fmt}"'
     response["X-Audit-Export-Event"] = str(plan.event.sequence)
     return response
 
