@@ -84,7 +84,10 @@ class ReportScope:
         return {name: value for name, value in values.items() if value}
 
     def describe(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.filters().items())
+        """The period in words (its end excluded) and the narrowing filters."""
+        period = f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC (end excluded)"
+        narrowing = {k: v for k, v in self.filters().items() if k not in {"since", "until"}}
+        return ", ".join([period, *(f"{k}={v}" for k, v in narrowing.items())])
 
     def images(self) -> QuerySet[Image]:
         images = Image.objects.all()
