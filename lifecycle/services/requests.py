@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from amidash.fields import is_region_name
 from inventory.models import Image
 from lifecycle.choices import (
     GUARDED_ACTIONS,
@@ -39,7 +39,6 @@ REQUEST_PERMISSION = "lifecycle.request_action"
 APPROVE_PERMISSION = "lifecycle.approve_request"
 MAX_IMAGES_PER_REQUEST = 5000
 MAX_DEPRECATION_YEARS = 10
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 class RequestError(ValueError):
@@ -111,7 +110,7 @@ def validate_parameters(action: str, parameters: dict[str, Any], now: datetime) 
         )
         if not regions:
             raise RequestError("Name at least one Region to copy to.", "regions")
-        bad = [r for r in regions if not _REGION.match(r)]
+        bad = [r for r in regions if not is_region_name(r)]
         if bad:
             raise RequestError(f"Not a Region name: {', '.join(bad)}.", "regions")
         return {"regions": regions}
