@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 
+from amidash.fields import (
+    AccountIdField,
+    AmiIdField,
+    ChoiceField,
+    DateTimeField,
+    IdField,
+    RangeEndField,
+    RegionField,
+    TextField,
+)
 from lifecycle.models import AuditEvent, AuditSource, AuditVerb
 
 NAMESPACES = sorted({verb.split(".")[0] for verb in AuditVerb.values})
@@ -17,48 +25,28 @@ VERB_CHOICES = [
     *[(f"{namespace}.*", f"{namespace}.* (all)") for namespace in NAMESPACES],
     *[(verb, verb) for verb in sorted(AuditVerb.values)],
 ]
-DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
 
 
 class AuditFilterForm(forms.Form):
     """Time range, verb (or ``namespace.*``), actor, source, account, Region, image, request."""
 
-    since = forms.DateTimeField(
+    since = DateTimeField(
         required=False,
-        input_formats=DATETIME_FORMATS,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="UTC, inclusive",
     )
-    until = forms.DateTimeField(
+    until = RangeEndField(
         required=False,
-        input_formats=DATETIME_FORMATS,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="UTC; a date alone includes that whole day",
     )
-    verb = forms.ChoiceField(choices=VERB_CHOICES, required=False)
-    actor = forms.CharField(required=False, max_length=150, help_text="user name or system part")
-    source = forms.ChoiceField(choices=[("", "Any source"), *AuditSource.choices], required=False)
-    account = forms.CharField(
-        required=False,
-        validators=[RegexValidator(r"^\d{12}$", "An AWS account id is exactly 12 digits.")],
-    )
-    region = forms.CharField(
-        required=False,
-        max_length=32,
-        validators=[RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d+$", "Not a Region name.")],
-    )
-    image = forms.CharField(
-        required=False,
-        validators=[RegexValidator(r"^ami-[0-9a-f]{8,17}$", "An image id looks like ami-0abc…")],
-    )
-    request = forms.IntegerField(required=False, min_value=1, label="Request #")
-
-    def clean_until(self) -> Any:
-        until = self.cleaned_data.get("until")
-        raw = (self.data.get("until") or "").strip()
-        if until is not None and len(raw) == 10:  # a date: the whole day
-            until += timedelta(days=1)
-        return until
+    verb = ChoiceField(choices=VERB_CHOICES, required=False)
+    actor = TextField(required=False, max_length=150, help_text="user name or system part")
+    source = ChoiceField(choices=[("", "Any source"), *AuditSource.choices], required=False)
+    account = AccountIdField(required=False)
+    region = RegionField(required=False)
+    image = AmiIdField(required=False)
+    request = IdField(required=False, label="Request #")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -102,3 +90,10 @@ class AuditFilterForm(forms.Form):
                 Q(correlation_id=f"request:{pk}") | Q(target_type="request", target_id=str(pk))
             )
         return queryset
+
+
+class EventCursorForm(forms.Form):
+    """Where a page of events starts: before or after an event number (the page links)."""
+
+    before = IdField(required=False, label="Older than event")
+    after = IdField(required=False, label="Newer than event")

@@ -11,9 +11,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from amidash.fields import form_problems, reads
 from inventory.models import Image
 from lifecycle.exports import FORMATS, start_export, stream_export
-from lifecycle.filtersets import AuditFilterForm
+from lifecycle.filtersets import AuditFilterForm, EventCursorForm
 from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
 from lifecycle.reports import build_report
 from lifecycle.services.audit import image_history, keyset_page, request_history
@@ -29,18 +30,13 @@ PAGE_SIZE = 50
 TIMELINE_SIZE = 25
 
 
-def _cursor(request: HttpRequest, name: str) -> int | None:
-    raw = request.GET.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise BadRequest(f"{name} must be an event number")
-    return int(raw)
-
-
-def _page(request: HttpRequest, queryset: Any, size: int) -> dict[str, Any]:
+def _page(
+    request: HttpRequest, queryset: Any, size: int, cursors: EventCursorForm
+) -> dict[str, Any]:
+    """The page of events the (valid) cursors point at, and the links to its neighbours."""
+    start = cursors.cleaned_data
     events, has_older, has_newer = keyset_page(
-        queryset, before=_cursor(request, "before"), after=_cursor(request, "after"), size=size
+        queryset, before=start["before"], after=start["after"], size=size
     )
     query = request.GET.copy()
     query.pop("before", None)
@@ -74,15 +70,19 @@ def _integrity() -> dict[str, Any]:
 
 @require_GET
 @permission_required("lifecycle.view_auditevent", raise_exception=True)
+@reads(query=[AuditFilterForm, EventCursorForm])
 def audit_log(request: HttpRequest) -> HttpResponse:
+    """The log, filtered and paged; invalid filters are shown with their messages (400)."""
     form = AuditFilterForm(request.GET or None)
+    cursors = EventCursorForm(request.GET)
     context: dict[str, Any] = {"form": form, "events": [], "filters": {}}
     status = 200
-    if form.is_bound and not form.is_valid():
+    if not cursors.is_valid() or (form.is_bound and not form.is_valid()):
         status = 400
+        context["notices"] = form_problems(cursors) + (form_problems(form) if request.htmx else [])
     else:
         queryset = form.filter(AuditEvent.objects.all()) if form.is_bound else AuditEvent.objects
-        context.update(_page(request, queryset.all(), PAGE_SIZE))
+        context.update(_page(request, queryset.all(), PAGE_SIZE, cursors))
         context["filters"] = form.applied() if form.is_bound else {}
     if not request.htmx:
         context.update(_integrity())
@@ -108,6 +108,7 @@ def audit_event(request: HttpRequest, sequence: int) -> HttpResponse:
 
 @require_POST
 @permission_required("lifecycle.export_auditevent", raise_exception=True)
+@reads(post=[AuditFilterForm])
 def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in {*FORMATS, "pdf"}:
         raise BadRequest("Export formats are csv, jsonl and pdf.")
@@ -132,18 +133,30 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
     return response
 
 
+def _timeline(
+    request: HttpRequest, template: str, history: Any, context: dict[str, Any]
+) -> HttpResponse:
+    """A timeline page (or its partial): a bad page link is named on the page, with a 400."""
+    context["timeline_url"] = request.path
+    cursors = EventCursorForm(request.GET)
+    if not cursors.is_valid():
+        context.update(events=[], notices=form_problems(cursors))
+        return _render(request, template, "lifecycle/partials/timeline.html", context, 400)
+    context.update(_page(request, history, TIMELINE_SIZE, cursors))
+    return _render(request, template, "lifecycle/partials/timeline.html", context)
+
+
 @require_GET
+@reads(query=[EventCursorForm])
 def image_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The history of one image, for every signed-in user; a partial for hx-get."""
     image = get_object_or_404(Image.objects.select_related("account"), pk=pk)
-    context = {"image": image, **_page(request, image_history(image), TIMELINE_SIZE)}
-    context["timeline_url"] = request.path
-    return _render(
-        request, "lifecycle/image_timeline.html", "lifecycle/partials/timeline.html", context
-    )
+    context = {"image": image}
+    return _timeline(request, "lifecycle/image_timeline.html", image_history(image), context)
 
 
 @require_GET
+@reads(query=[EventCursorForm])
 def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The history of one lifecycle request: its own events and everything correlated.
 
@@ -155,12 +168,5 @@ def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     ):
         raise PermissionDenied("Reading lifecycle requests needs a role.")
     lifecycle_request = get_object_or_404(LifecycleRequest, pk=pk)
-    context = {
-        "request_pk": pk,
-        "lifecycle_request": lifecycle_request,
-        **_page(request, request_history(pk), TIMELINE_SIZE),
-    }
-    context["timeline_url"] = request.path
-    return _render(
-        request, "lifecycle/request_timeline.html", "lifecycle/partials/timeline.html", context
-    )
+    context = {"request_pk": pk, "lifecycle_request": lifecycle_request}
+    return _timeline(request, "lifecycle/request_timeline.html", request_history(pk), context)

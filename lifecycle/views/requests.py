@@ -14,9 +14,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from amidash.fields import PageForm, form_problems, reads
 from inventory.views.rendering import render_page
 from lifecycle.choices import ItemStatus, LifecycleAction, RequestStatus
-from lifecycle.forms import DecisionForm, RequestFilterForm, RequestForm
+from lifecycle.forms import CancelForm, DecisionForm, RequestFilterForm, RequestForm, SelectionForm
 from lifecycle.models import AuditSource, LifecycleRequest
 from lifecycle.services import requests as services
 from lifecycle.services.preview import preview_images
@@ -54,21 +55,30 @@ def _filtered(request: HttpRequest, form: RequestFilterForm) -> QuerySet[Lifecyc
 
 
 @require_http_methods(["GET"])
+@reads(query=[RequestFilterForm, PageForm])
 def request_list(request: HttpRequest) -> HttpResponse:
-    """The queue: every request, filterable; approvers see what awaits them."""
+    """The queue: every request, filterable; approvers see what awaits them. Filters that do
+    not validate are named beside their fields, a bad page number above the list (400)."""
     _require_view(request)
     form = RequestFilterForm(request.GET or None)
-    page = Paginator(_filtered(request, form), PAGE_SIZE).get_page(request.GET.get("page"))
+    pages = PageForm(request.GET)
+    number = pages.cleaned_data["page"] if pages.is_valid() else None
+    valid = pages.is_valid() and (not form.is_bound or form.is_valid())
     context = {
         "form": form,
-        "page": page,
+        "page": Paginator(_filtered(request, form), PAGE_SIZE).get_page(number),
+        "notices": form_problems(pages) + (form_problems(form) if request.htmx else []),
         "awaiting": services.awaiting_decision(request.user).count()
         if services.may_approve(request.user)
         else None,
         "query": _query_without_page(request),
     }
     return render_page(
-        request, "lifecycle/request_list.html", "lifecycle/requests/list_body.html", context
+        request,
+        "lifecycle/request_list.html",
+        "lifecycle/requests/list_body.html",
+        context,
+        status=200 if valid else 400,
     )
 
 
@@ -78,26 +88,23 @@ def _query_without_page(request: HttpRequest) -> str:
     return params.urlencode()
 
 
-def _image_pks(values: list[str]) -> list[int]:
-    pks = []
-    for value in values:
-        if not value.strip().isdigit():
-            raise services.RequestError(f"Not an image: {value!r}.")
-        pks.append(int(value))
-    return pks
+def _selection(source: Any) -> tuple[str, list[int]]:
+    """The action and image ids asked about; a RequestError names what is wrong."""
+    selection = SelectionForm(source)
+    if not selection.is_valid():
+        raise services.RequestError(" ".join(form_problems(selection)))
+    return selection.cleaned_data["action"], selection.cleaned_data["image"]
 
 
 @require_http_methods(["GET", "POST"])
+@reads(query=[SelectionForm], post=[RequestForm])
 def request_create(request: HttpRequest) -> HttpResponse:
     """GET: the preview of an action on the selected images; POST: make the request."""
     if not services.may_request(request.user):
         raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
     source = request.POST if request.method == "POST" else request.GET
-    action = source.get("action", "")
     try:
-        pks = _image_pks(source.getlist("image"))
-        if action not in LifecycleAction.values:
-            raise services.RequestError("Choose one of the lifecycle actions.")
+        action, pks = _selection(source)
         images = services.selected_images(pks)
     except services.RequestError as error:
         return render(request, "lifecycle/requests/bad_request.html", {"error": error}, status=400)
@@ -191,6 +198,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@reads(post=[DecisionForm])
 def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
     """Approve or reject; the service refuses self-approval, repeats and stale fingerprints."""
     form = DecisionForm(request.POST)
@@ -209,9 +217,14 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@reads(post=[CancelForm])
 def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, pk, " ".join(form_problems(form)), 400)
+    comment = form.cleaned_data["comment"]
     try:
-        services.cancel_request(request.user, pk, request.POST.get("comment", ""), AuditSource.WEB)
+        services.cancel_request(request.user, pk, comment, AuditSource.WEB)
     except PermissionDenied as error:
         return _refused(request, pk, str(error), 403)
     except services.RequestError as error:
