@@ -149,19 +149,23 @@ class IntegerField(forms.IntegerField):
     def __init__(
         self, *, min_value: int = -BIGINT_MAX - 1, max_value: int = BIGINT_MAX, **kwargs: Any
     ) -> None:
+        given = kwargs.get("error_messages") or {}
         super().__init__(min_value=min_value, max_value=max_value, **kwargs)
-        self.error_messages["invalid"] = "Enter a whole number in digits 0-9."
+        defaults = {
+            "invalid": "Enter a whole number in digits 0-9.",
+            **dict.fromkeys(
+                ("min_value", "max_value", "out_of_range"),
+                f"Enter a number from {min_value} to {max_value}.",
+            ),
+        }
+        self.error_messages.update({k: v for k, v in defaults.items() if k not in given})
 
     def to_python(self, value: Any) -> int | None:
         if value in self.empty_values:
             return None
         text = str(value).strip()
         if len(text) > _BIGINT_DIGITS + 1 and _passes(_INTEGER, text):
-            raise ValidationError(
-                "Enter a number from %(low)s to %(high)s.",
-                code="out_of_range",
-                params={"low": self.min_value, "high": self.max_value},
-            )
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")
         if not _passes(_INTEGER, text):
             raise ValidationError(self.error_messages["invalid"], code="invalid")
         return int(text)
@@ -363,3 +367,6 @@ def argument_type(field: forms.Field, name: str) -> Callable[[str], Any]:
 
     parse.__name__ = name
     return parse
+
+
+PATH_ARGUMENT = argument_type(PathField(), "path")

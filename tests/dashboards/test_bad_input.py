@@ -3,13 +3,17 @@ understood is named on the page, with a 400."""
 
 from __future__ import annotations
 
+import html
 from urllib.parse import urlencode
 
 import pytest
+from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from amidash.roles import Role
 from tests.conftest import make_user, signed_in
+from tests.dashboards.factories import make_image
 
 PARAMS = [
     "q", "account", "region", "state", "deprecated", "in_use", "gone", "exposure", "min_age",
@@ -90,3 +94,28 @@ def test_it_refuses_a_cursor_with_a_time_without_zone(viewer_client, db) -> None
     response = viewer_client.get("/images/", {"cursor": forged.decode(), "sort": "created"})
     assert response.status_code == 400
     assert "page link is not valid" in response.content.decode()
+
+
+# Each of these answered 500 once: str.isdigit() accepts "²", which int() refuses, and a
+# filter added a day to the last date the calendar has.
+HOSTILE_REQUESTS = [
+    ("/?older_than=²", "Older than"),
+    ("/images/?size=²", "Page size"),
+    ("/audit/?before=²", "Older than event: Enter a whole number"),
+    ("/audit/?after=²", "Newer than event: Enter a whole number"),
+    ("/audit/images/{pk}/timeline/?before=²", "Older than event: Enter a whole number"),
+    ("/requests/new/?action=deprecate&image=²", "Value 1: Enter a whole number"),
+    ("/audit/?until=9999-12-31", "Give a date from 1970-01-01 to 2999-12-31"),
+]
+
+
+@pytest.mark.parametrize(("url", "message"), HOSTILE_REQUESTS)
+@override_settings(DEBUG=False)
+def test_it_answers_unicode_digits_and_the_end_of_the_calendar_with_a_400(db, url, message):
+    user = make_user("rose", Role.REQUESTER, Role.AUDITOR)
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    image = make_image()
+    response = client.get(url.format(pk=image.pk))
+    assert response.status_code == 400
+    assert message in html.unescape(response.content.decode())

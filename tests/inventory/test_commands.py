@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from inventory.models import Image
+from tests.cli import run_from_command_line
 from tests.inventory.conftest import OTHER_REGION, REGION, register_image
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +80,7 @@ def test_it_limits_the_sync_to_an_account_and_region(aws):
     ],
 )
 def test_it_exits_2_for_a_usage_error(aws, args, message):
-    code, _out, err = run_command("sync_inventory", *args)
+    code, _out, err = run_from_command_line("sync_inventory", *args)
 
     assert code == 2
     assert message in err
