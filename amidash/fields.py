@@ -98,34 +98,36 @@ class TextField(forms.CharField):
         self.validators.append(PrintableTextValidator(multiline))
 
 
-class AccountIdField(TextField):
+class _IdentifierField(TextField):
+    """A name AWS writes one way: a pattern (the subclass's validator) and a length."""
+
+    length = 0
+    default_label = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", self.default_label)
+        super().__init__(max_length=self.length, **kwargs)
+
+
+class AccountIdField(_IdentifierField):
     """An AWS account id: exactly 12 ASCII digits."""
 
     default_validators = [account_id_validator]
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("label", "Account")
-        super().__init__(max_length=12, **kwargs)
+    length, default_label = 12, "Account"
 
 
-class RegionField(TextField):
+class RegionField(_IdentifierField):
     """A Region name such as eu-west-1."""
 
     default_validators = [region_validator]
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("label", "Region")
-        super().__init__(max_length=32, **kwargs)
+    length, default_label = 32, "Region"
 
 
-class AmiIdField(TextField):
+class AmiIdField(_IdentifierField):
     """An image id: ``ami-`` and 8 to 17 hexadecimal digits."""
 
     default_validators = [ami_id_validator]
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("label", "Image")
-        super().__init__(max_length=21, **kwargs)
+    length, default_label = 21, "Image"
 
 
 class PathField(TextField):
