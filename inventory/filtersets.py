@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.urls import reverse
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from amidash.fields import ChoiceField, ListField, NumberChoiceField, TextField, form_problems
 from amidash.pagination import SortKey
 from inventory.choices import ImageBucket, ImageState, OptInStatus
 from inventory.forms import PAGE_SIZES, ImageFilterForm
@@ -69,6 +71,29 @@ COLUMNS: list[Column] = [
 ]
 COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
 SORTABLE = {column.key: column.sort for column in COLUMNS if column.sort}
+MAX_CURSOR_LENGTH = 2048  # a page link: a sort value (an image name at most) and an id, encoded
+
+
+class ImageListForm(forms.Form):
+    """How the image list shows the filtered rows: sort, columns, page size, page link."""
+
+    sort = ChoiceField(
+        label="Sort",
+        required=False,
+        choices=[(key, key) for name in SORTABLE for key in (name, f"-{name}")],
+        error_messages={"invalid_choice": "cannot sort by that; sorted by newest first instead."},
+    )
+    col = ListField(
+        ChoiceField(
+            choices=[(column.key, column.heading) for column in COLUMNS],
+            error_messages={"invalid_choice": "unknown column ignored."},
+        ),
+        label="Columns",
+        required=False,
+        max_items=len(COLUMNS),
+    )
+    size = NumberChoiceField(PAGE_SIZES, label="Page size", required=False)
+    cursor = TextField(label="Page link", required=False, max_length=MAX_CURSOR_LENGTH)
 
 
 @dataclass
@@ -114,33 +139,18 @@ def parse_image_query(params: QueryDict) -> ImageQuery:
     """Read the query string; anything invalid is dropped and named in ``notices``."""
     form = ImageFilterForm(params, accounts=account_choices(), regions=region_choices())
     form.is_valid()
-    notices = form.problems()
-    sort = params.get("sort", DEFAULT_SORT)
-    if sort.lstrip("-") not in SORTABLE:
-        notices.append(f"Sort: cannot sort by {sort[:40]!r}; sorted by newest first instead.")
-        sort = DEFAULT_SORT
-    wanted = [key for key in params.getlist("col") if key]
-    unknown = [key for key in wanted if key not in COLUMNS_BY_KEY]
-    if unknown:
-        notices.append(f"Columns: unknown column {', '.join(k[:40] for k in unknown)} ignored.")
-    columns = [COLUMNS_BY_KEY[k] for k in wanted if k in COLUMNS_BY_KEY] or [
-        c for c in COLUMNS if c.default
-    ]
-    page_size = DEFAULT_PAGE_SIZE
-    raw_size = params.get("size")
-    if raw_size:
-        if raw_size.isdigit() and int(raw_size) in PAGE_SIZES:
-            page_size = int(raw_size)
-        else:
-            notices.append(f"Page size: choose one of {', '.join(map(str, PAGE_SIZES))}.")
+    shown = ImageListForm(params)
+    shown.is_valid()
+    chosen = shown.cleaned_data
     return ImageQuery(
         form=form,
         filters=form.active_filters(),
-        sort=sort,
-        columns=columns,
-        page_size=page_size,
-        cursor=params.get("cursor") or None,
-        notices=notices,
+        sort=chosen.get("sort") or DEFAULT_SORT,
+        columns=[COLUMNS_BY_KEY[key] for key in chosen.get("col") or []]
+        or [column for column in COLUMNS if column.default],
+        page_size=chosen.get("size") or DEFAULT_PAGE_SIZE,
+        cursor=chosen.get("cursor") or None,
+        notices=form.problems() + form_problems(shown),
     )
 
 

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from amidash.fields import (
+    AccountIdField,
+    AmiIdField,
+    ChoiceField,
+    DateField,
+    DateTimeField,
+    IdField,
+    RangeEndField,
+    RegionField,
+    TextField,
+    account_id_validator,
+    region_validator,
+)
 from lifecycle.models import AuditEvent, AuditSource, AuditVerb
 from lifecycle.services.report_figures import ReportScope
 
@@ -19,48 +32,28 @@ VERB_CHOICES = [
     *[(f"{namespace}.*", f"{namespace}.* (all)") for namespace in NAMESPACES],
     *[(verb, verb) for verb in sorted(AuditVerb.values)],
 ]
-DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
 
 
 class AuditFilterForm(forms.Form):
     """Time range, verb (or ``namespace.*``), actor, source, account, Region, image, request."""
 
-    since = forms.DateTimeField(
+    since = DateTimeField(
         required=False,
-        input_formats=DATETIME_FORMATS,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="UTC, inclusive",
     )
-    until = forms.DateTimeField(
+    until = RangeEndField(
         required=False,
-        input_formats=DATETIME_FORMATS,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="UTC; a date alone includes that whole day",
     )
-    verb = forms.ChoiceField(choices=VERB_CHOICES, required=False)
-    actor = forms.CharField(required=False, max_length=150, help_text="user name or system part")
-    source = forms.ChoiceField(choices=[("", "Any source"), *AuditSource.choices], required=False)
-    account = forms.CharField(
-        required=False,
-        validators=[RegexValidator(r"^\d{12}$", "An AWS account id is exactly 12 digits.")],
-    )
-    region = forms.CharField(
-        required=False,
-        max_length=32,
-        validators=[RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d+$", "Not a Region name.")],
-    )
-    image = forms.CharField(
-        required=False,
-        validators=[RegexValidator(r"^ami-[0-9a-f]{8,17}$", "An image id looks like ami-0abc…")],
-    )
-    request = forms.IntegerField(required=False, min_value=1, label="Request #")
-
-    def clean_until(self) -> Any:
-        until = self.cleaned_data.get("until")
-        raw = (self.data.get("until") or "").strip()
-        if until is not None and len(raw) == 10:  # a date: the whole day
-            until += timedelta(days=1)
-        return until
+    verb = ChoiceField(choices=VERB_CHOICES, required=False)
+    actor = TextField(required=False, max_length=150, help_text="user name or system part")
+    source = ChoiceField(choices=[("", "Any source"), *AuditSource.choices], required=False)
+    account = AccountIdField(required=False)
+    region = RegionField(required=False)
+    image = AmiIdField(required=False)
+    request = IdField(required=False, label="Request #")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -124,11 +117,9 @@ REPORT_PRESETS = [
     ("last_quarter", "Last quarter"),
     ("year_to_date", "Year to date"),
 ]
-_ACCOUNT = RegexValidator(r"^\d{12}$", "An AWS account id is exactly 12 digits.")
-_REGION = RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d+$", "Not a Region name.")
 
 
-def _listed(raw: str, validator: RegexValidator | None = None) -> tuple[str, ...]:
+def _listed(raw: str, validator: Callable[[str], None] | None = None) -> tuple[str, ...]:
     values = tuple(sorted({part.strip() for part in raw.replace(",", " ").split() if part}))
     for value in values if validator else ():
         validator(value)
@@ -139,22 +130,21 @@ class ReportScopeForm(forms.Form):
     """The period (a preset or from/to dates, both days included) and optional scope of an
     audit report; the web page and ``audit_report`` both read it, so they accept the same."""
 
-    preset = forms.ChoiceField(choices=REPORT_PRESETS, required=False)
-    start = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
-    end = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
-    accounts = forms.CharField(required=False, help_text="account ids, comma separated")
-    regions = forms.CharField(required=False, help_text="Regions, comma separated")
-    families = forms.CharField(required=False, help_text="image families, comma separated")
-    image = forms.CharField(
-        required=False,
-        validators=[RegexValidator(r"^ami-[0-9a-f]{8,17}$", "An image id looks like ami-0abc…")],
+    preset = ChoiceField(choices=REPORT_PRESETS, required=False)
+    start = DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    end = DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+    accounts = TextField(required=False, max_length=2000, help_text="account ids, comma separated")
+    regions = TextField(required=False, max_length=2000, help_text="Regions, comma separated")
+    families = TextField(
+        required=False, max_length=2000, help_text="image families, comma separated"
     )
+    image = AmiIdField(required=False)
 
     def clean_accounts(self) -> tuple[str, ...]:
-        return _listed(self.cleaned_data["accounts"], _ACCOUNT)
+        return _listed(self.cleaned_data["accounts"], account_id_validator)
 
     def clean_regions(self) -> tuple[str, ...]:
-        return _listed(self.cleaned_data["regions"], _REGION)
+        return _listed(self.cleaned_data["regions"], region_validator)
 
     def clean_families(self) -> tuple[str, ...]:
         return _listed(self.cleaned_data["families"])
@@ -182,3 +172,10 @@ class ReportScopeForm(forms.Form):
             families=data["families"],
             image=data.get("image") or "",
         )
+
+
+class EventCursorForm(forms.Form):
+    """Where a page of events starts: before or after an event number (the page links)."""
+
+    before = IdField(required=False, label="Older than event")
+    after = IdField(required=False, label="Newer than event")

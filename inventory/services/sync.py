@@ -9,7 +9,6 @@ it is written; a Region whose listing fails in any way keeps its images exactly 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from amidash.fields import is_account_id, is_region_name
 from amidash.locks import sync_lock
 from inventory import signals
 from inventory.choices import (
@@ -55,8 +55,6 @@ from inventory.signals import ImageObservation
 
 logger = logging.getLogger(__name__)
 
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 UPSERT_BATCH_SIZE = 2000
 
 
@@ -70,10 +68,10 @@ class SyncScopeError(ValueError):
 def validate_scope(account_ids: list[str] | None, regions: list[str] | None) -> None:
     """Refuse malformed or unknown account ids and malformed Region names, with the reason."""
     for account_id in account_ids or []:
-        if not ACCOUNT_ID.match(account_id):
+        if not is_account_id(account_id):
             raise SyncScopeError(f"{account_id!r} is not an AWS account id (12 digits)")
     for region in regions or []:
-        if not REGION_NAME.match(region):
+        if not is_region_name(region):
             raise SyncScopeError(f"{region!r} is not a Region name such as eu-west-1")
     if account_ids:
         known = set(

@@ -13,15 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from amidash.fields import form_problems, reads
 from amidash.rendering import render_page
 from inventory import charts, queries
 from inventory.choices import ImageBucket
 from inventory.filtersets import BUCKET_FILTERS, BUCKET_TONES
+from inventory.forms import CLEANUP_CHOICES, DEFAULT_CLEANUP_DAYS, OverviewForm
 from inventory.models import AGE_BUCKETS
-
-CLEANUP_CHOICES = [30, 90, 180, 365]
-DEFAULT_CLEANUP_DAYS = 90
-
 
 #: What other apps add to the cleanup card: functions returning ``{"template": ..., ...}`` (the
 #: template's context) or None. Apps register in ready(); the inventory never names them.
@@ -42,15 +40,12 @@ def _images_url(**filters: Any) -> str:
 
 
 def _cleanup_days(request: HttpRequest) -> tuple[int, str]:
-    raw = request.GET.get("older_than", "")
-    if not raw:
-        return DEFAULT_CLEANUP_DAYS, ""
-    if raw.isdigit() and int(raw) in CLEANUP_CHOICES:
-        return int(raw), ""
-    return DEFAULT_CLEANUP_DAYS, (
-        f"“Older than” must be one of {', '.join(map(str, CLEANUP_CHOICES))} days; "
-        f"showing {DEFAULT_CLEANUP_DAYS}."
-    )
+    """The clean-up age asked for, or the default and a notice saying why (a bad value)."""
+    form = OverviewForm(request.GET)
+    if not form.is_valid():
+        problems = " ".join(form_problems(form))
+        return DEFAULT_CLEANUP_DAYS, f"{problems} The overview is showing {DEFAULT_CLEANUP_DAYS}."
+    return form.cleaned_data["older_than"] or DEFAULT_CLEANUP_DAYS, ""
 
 
 def _price() -> Decimal:
@@ -100,7 +95,9 @@ def _with_heat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @require_GET
+@reads(query=[OverviewForm])
 def overview(request: HttpRequest) -> HttpResponse:
+    """The estate at a glance; a bad clean-up age is named on the page (400)."""
     now = timezone.now()
     cleanup_days, notice = _cleanup_days(request)
     figures = queries.estate_figures(now, cleanup_days)
@@ -125,7 +122,11 @@ def overview(request: HttpRequest) -> HttpResponse:
         **_charts(totals),
     }
     return render_page(
-        request, "inventory/overview.html", "inventory/partials/overview_body.html", context
+        request,
+        "inventory/overview.html",
+        "inventory/partials/overview_body.html",
+        context,
+        status=400 if notice else 200,
     )
 
 

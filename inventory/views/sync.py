@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from amidash.fields import PageForm, form_problems, reads
 from amidash.rendering import redirect_page, render_page
 from inventory.choices import FINAL_REGION_STATES, OptInStatus, RegionSyncStatus
 from inventory.forms import SyncNowForm
@@ -22,9 +23,14 @@ SYNC_PERMISSION = "inventory.sync"
 
 
 def _sync_runs_page(request: HttpRequest, form: SyncNowForm, status: int = 200) -> HttpResponse:
+    """The runs, newest first, and the Sync now form; a bad page number is named (400)."""
     runs = SyncRun.objects.order_by("-created_at")
-    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    pages = PageForm(request.GET)
+    if not pages.is_valid():
+        status = 400
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(pages.cleaned_data.get("page"))
     context = {
+        "notices": form_problems(pages),
         "page": page,
         "running": [run for run in page.object_list if not run.is_finished],
         "can_sync": request.user.has_perm(SYNC_PERMISSION),
@@ -46,6 +52,7 @@ def _sync_runs_page(request: HttpRequest, form: SyncNowForm, status: int = 200) 
 
 
 @require_GET
+@reads(query=[PageForm])
 def sync_runs(request: HttpRequest) -> HttpResponse:
     return _sync_runs_page(request, SyncNowForm())
 
@@ -75,6 +82,7 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@reads(post=[SyncNowForm])
 def sync_now(request: HttpRequest) -> HttpResponse:
     """Start a sync as the signed-in user (permission ``inventory.sync``)."""
     if not request.user.has_perm(SYNC_PERMISSION):

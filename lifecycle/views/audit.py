@@ -11,11 +11,12 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from amidash.fields import form_problems, reads
 from amidash.pagination import Position, SortKey, keyset_rows
 from amidash.rendering import render_page
 from inventory.models import Image
 from lifecycle.exports import FORMATS, start_export, stream_export
-from lifecycle.filtersets import AuditFilterForm, ReportScopeForm
+from lifecycle.filtersets import AuditFilterForm, EventCursorForm, ReportScopeForm
 from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
 from lifecycle.reports import REPORT_FORMATS, build_report
 from lifecycle.services.audit import image_history, request_history
@@ -34,26 +35,20 @@ TIMELINE_SIZE = 25
 SEQUENCE = SortKey("sequence", kind="int")
 
 
-def _cursor(request: HttpRequest, name: str) -> int | None:
-    raw = request.GET.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise BadRequest(f"{name} must be an event number")
-    return int(raw)
-
-
-def _position(request: HttpRequest) -> Position | None:
+def _position(start: dict[str, Any]) -> Position | None:
     """``after=N`` (newer than event N) goes back towards the newest; ``before=N`` goes on to
     older events; neither is the newest page."""
-    after, before = _cursor(request, "after"), _cursor(request, "before")
+    after, before = start.get("after"), start.get("before")
     if after is not None:
         return Position("b", after, after)
     return Position("a", before, before) if before is not None else None
 
 
-def _page(request: HttpRequest, queryset: Any, size: int) -> dict[str, Any]:
-    position = _position(request)
+def _page(
+    request: HttpRequest, queryset: Any, size: int, cursors: EventCursorForm
+) -> dict[str, Any]:
+    """The page of events the (valid) cursors point at, and the links to its neighbours."""
+    position = _position(cursors.cleaned_data)
     page = keyset_rows(queryset, SEQUENCE, descending=True, size=size, position=position)
     events = page.rows
     query = request.GET.copy()
@@ -82,15 +77,19 @@ def _integrity() -> dict[str, Any]:
 
 @require_GET
 @permission_required("lifecycle.view_auditevent", raise_exception=True)
+@reads(query=[AuditFilterForm, EventCursorForm])
 def audit_log(request: HttpRequest) -> HttpResponse:
+    """The log, filtered and paged; invalid filters are shown with their messages (400)."""
     form = AuditFilterForm(request.GET or None)
+    cursors = EventCursorForm(request.GET)
     context: dict[str, Any] = {"form": form, "events": [], "filters": {}}
     status = 200
-    if form.is_bound and not form.is_valid():
+    if not cursors.is_valid() or (form.is_bound and not form.is_valid()):
         status = 400
+        context["notices"] = form_problems(cursors) + (form_problems(form) if request.htmx else [])
     else:
         queryset = form.filter(AuditEvent.objects.all()) if form.is_bound else AuditEvent.objects
-        context.update(_page(request, queryset.all(), PAGE_SIZE))
+        context.update(_page(request, queryset.all(), PAGE_SIZE, cursors))
         context["filters"] = form.applied() if form.is_bound else {}
     if not request.htmx:
         context.update(_integrity())
@@ -121,6 +120,7 @@ def audit_event(request: HttpRequest, sequence: int) -> HttpResponse:
 
 @require_POST
 @permission_required("lifecycle.export_auditevent", raise_exception=True)
+@reads(post=[AuditFilterForm])
 def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in {*FORMATS, "pdf"}:
         raise BadRequest("Export formats are csv, jsonl and pdf.")
@@ -154,6 +154,7 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 @require_POST
 @permission_required("lifecycle.export_auditevent", raise_exception=True)
+@reads(post=[ReportScopeForm])
 def audit_report(request: HttpRequest) -> HttpResponse:
     """The audit report of a period and scope, from the Audit page's report form."""
     fmt = request.POST.get("format", "pdf")
@@ -174,18 +175,32 @@ def audit_report(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _timeline(
+    request: HttpRequest, template: str, history: Any, context: dict[str, Any]
+) -> HttpResponse:
+    """A timeline page (or its partial): a bad page link is named on the page, with a 400."""
+    context["timeline_url"] = request.path
+    cursors = EventCursorForm(request.GET)
+    if not cursors.is_valid():
+        context.update(events=[], notices=form_problems(cursors))
+        return render_page(
+            request, template, "lifecycle/partials/timeline.html", context, status=400
+        )
+    context.update(_page(request, history, TIMELINE_SIZE, cursors))
+    return render_page(request, template, "lifecycle/partials/timeline.html", context)
+
+
 @require_GET
+@reads(query=[EventCursorForm])
 def image_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The history of one image, for every signed-in user; a partial for hx-get."""
     image = get_object_or_404(Image.objects.select_related("account"), pk=pk)
-    context = {"image": image, **_page(request, image_history(image), TIMELINE_SIZE)}
-    context["timeline_url"] = request.path
-    return render_page(
-        request, "lifecycle/image_timeline.html", "lifecycle/partials/timeline.html", context
-    )
+    context = {"image": image}
+    return _timeline(request, "lifecycle/image_timeline.html", image_history(image), context)
 
 
 @require_GET
+@reads(query=[EventCursorForm])
 def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The history of one lifecycle request: its own events and everything correlated.
 
@@ -197,12 +212,5 @@ def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     ):
         raise PermissionDenied("Reading lifecycle requests needs a role.")
     lifecycle_request = get_object_or_404(LifecycleRequest, pk=pk)
-    context = {
-        "request_pk": pk,
-        "lifecycle_request": lifecycle_request,
-        **_page(request, request_history(pk), TIMELINE_SIZE),
-    }
-    context["timeline_url"] = request.path
-    return render_page(
-        request, "lifecycle/request_timeline.html", "lifecycle/partials/timeline.html", context
-    )
+    context = {"request_pk": pk, "lifecycle_request": lifecycle_request}
+    return _timeline(request, "lifecycle/request_timeline.html", request_history(pk), context)

@@ -13,11 +13,12 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from amidash.fields import PageForm, form_problems, reads
 from amidash.rendering import redirect_page, render_page
 from inventory.filtersets import matching_image_pks
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import ItemStatus, RequestStatus
-from lifecycle.forms import DecisionForm, RequestFilterForm, RequestForm
+from lifecycle.forms import CancelForm, DecisionForm, RequestFilterForm, RequestForm, SelectionForm
 from lifecycle.models import AuditSource, LifecycleRequest
 from lifecycle.services import requests as services
 from lifecycle.services.preview import preview_images
@@ -54,21 +55,30 @@ def _filtered(request: HttpRequest, form: RequestFilterForm) -> QuerySet[Lifecyc
 
 
 @require_http_methods(["GET"])
+@reads(query=[RequestFilterForm, PageForm])
 def request_list(request: HttpRequest) -> HttpResponse:
-    """The queue: every request, filterable; approvers see what awaits them."""
+    """The queue: every request, filterable; approvers see what awaits them. Filters that do
+    not validate are named beside their fields, a bad page number above the list (400)."""
     _require_view(request)
     form = RequestFilterForm(request.GET or None)
-    page = Paginator(_filtered(request, form), PAGE_SIZE).get_page(request.GET.get("page"))
+    pages = PageForm(request.GET)
+    number = pages.cleaned_data["page"] if pages.is_valid() else None
+    valid = pages.is_valid() and (not form.is_bound or form.is_valid())
     context = {
         "form": form,
-        "page": page,
+        "page": Paginator(_filtered(request, form), PAGE_SIZE).get_page(number),
+        "notices": form_problems(pages) + (form_problems(form) if request.htmx else []),
         "awaiting": services.awaiting_decision(request.user).count()
         if services.may_approve(request.user)
         else None,
         "query": _query_without_page(request),
     }
     return render_page(
-        request, "lifecycle/request_list.html", "lifecycle/requests/list_body.html", context
+        request,
+        "lifecycle/request_list.html",
+        "lifecycle/requests/list_body.html",
+        context,
+        status=200 if valid else 400,
     )
 
 
@@ -76,15 +86,6 @@ def _query_without_page(request: HttpRequest) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
-
-
-def _image_pks(values: list[str]) -> list[int]:
-    pks = []
-    for value in values:
-        if not value.strip().isdigit():
-            raise services.RequestError(f"Not an image: {value!r}.")
-        pks.append(int(value))
-    return pks
 
 
 def _from_filter(query_string: str) -> tuple[list[int], dict[str, Any]]:
@@ -104,24 +105,31 @@ def _from_filter(query_string: str) -> tuple[list[int], dict[str, Any]]:
     return pks, {"kind": "filter", "filter": query_string, "matching": total, "summary": summary}
 
 
-def _selection(source: Any) -> tuple[list[int], dict[str, Any]]:
-    if "from_filter" in source:
-        return _from_filter(source["from_filter"])
-    return _image_pks(source.getlist("image")), {}
+def _selection(source: Any) -> tuple[str, list[int], dict[str, Any]]:
+    """The action and the images asked about: the selected ids, or every image an image-list
+    filter matches (with the provenance that records the filter); a RequestError names what is
+    wrong."""
+    selection = SelectionForm(source)
+    from_filter = "from_filter" in source
+    selection.fields["image"].required = not from_filter
+    if not selection.is_valid():
+        raise services.RequestError(" ".join(form_problems(selection)))
+    action = selection.cleaned_data["action"]
+    if from_filter:
+        return action, *_from_filter(source["from_filter"])
+    return action, selection.cleaned_data["image"], {}
 
 
 @require_http_methods(["GET", "POST"])
+@reads(query=[SelectionForm], post=[RequestForm])
 def request_create(request: HttpRequest) -> HttpResponse:
     """GET: the preview of an action on the selected images (or on every image a filter
     matches); POST: make the request."""
     if not services.may_request(request.user):
         raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
     source = request.POST if request.method == "POST" else request.GET
-    action = source.get("action", "")
     try:
-        pks, provenance = _selection(source)
-        if action not in ACTIONS:
-            raise services.RequestError("Choose one of the lifecycle actions.")
+        action, pks, provenance = _selection(source)
         images = services.selected_images(pks)
     except services.RequestError as error:
         return render(request, "lifecycle/requests/bad_request.html", {"error": error}, status=400)
@@ -223,6 +231,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@reads(post=[DecisionForm])
 def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
     """Approve or reject; the service refuses self-approval, repeats and stale fingerprints."""
     form = DecisionForm(request.POST)
@@ -241,9 +250,14 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@reads(post=[CancelForm])
 def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, pk, " ".join(form_problems(form)), 400)
+    comment = form.cleaned_data["comment"]
     try:
-        services.cancel_request(request.user, pk, request.POST.get("comment", ""), AuditSource.WEB)
+        services.cancel_request(request.user, pk, comment, AuditSource.WEB)
     except PermissionDenied as error:
         return _refused(request, pk, str(error), 403)
     except services.RequestError as error:

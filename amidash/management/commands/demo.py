@@ -13,6 +13,7 @@ from amidash.demo import (
     python_command,
     register_estate_accounts,
 )
+from amidash.management.commands.sandbox import ESTATES, SEED_ARGUMENT
 from amidash.sandbox.estate import estate_accounts
 
 SANDBOX_PORT = 5055
@@ -36,8 +37,8 @@ class Command(BaseCommand):
     help = "Run the demo: the simulated AWS estate, a Celery worker and beat, and the dashboard."
 
     def add_arguments(self, parser):
-        parser.add_argument("--estate", default="demo", choices=["demo", "empty", "large"])
-        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--estate", default="demo", choices=ESTATES)
+        parser.add_argument("--seed", type=SEED_ARGUMENT, default=42)
 
     def handle(self, *args, estate: str, seed: int, **options):
         call_command("migrate", interactive=False, verbosity=0)
