@@ -224,6 +224,23 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+# A session ends after this long without a request: each request pushes the end further.
+SESSION_COOKIE_AGE = env_int("AMIDASH_SESSION_IDLE_MINUTES", 8 * 60, minimum=5) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+
+# HTTPS: redirect plain HTTP (off when the proxy redirects itself), trust the proxy's scheme
+# header only when named ("X-Forwarded-Proto"), and ask browsers to remember HTTPS (HSTS).
+SECURE_SSL_REDIRECT = env_bool("AMIDASH_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP to the web process
+_PROXY_SSL_HEADER = env_str("AMIDASH_PROXY_SSL_HEADER")
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"),
+        env_str("AMIDASH_PROXY_SSL_VALUE", "https"),
+    )
+SECURE_HSTS_SECONDS = env_int("AMIDASH_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AMIDASH_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("AMIDASH_HSTS_PRELOAD", not DEBUG)
 
 # Celery: Redis in production; with no CELERY_BROKER_URL a filesystem broker under the data
 # folder, so the demo runs a real worker and beat without any server. The transport ignores the
@@ -366,6 +383,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Requests and their items both have a "status": each set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "lifecycle.choices.RequestStatus",
+        "RequestItemStatusEnum": "lifecycle.choices.ItemStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_problem_responses",
