@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 
 
@@ -10,5 +11,7 @@ class AmidashConfig(AppConfig):
 
     def ready(self) -> None:
         from amidash.roles import restore_role_groups
+        from amidash.sessions import stamp_activity
 
         post_migrate.connect(restore_role_groups, dispatch_uid="restore_role_groups")
+        user_logged_in.connect(stamp_activity, dispatch_uid="stamp_session_activity")

@@ -179,8 +179,14 @@ def test_a_proxy_that_redirects_itself_can_switch_the_redirect_off(tmp_path):
     assert "security.W008" in result.stderr  # Django's own note that the redirect is off
 
 
-def test_sessions_end_after_eight_idle_hours_by_default():
-    from django.conf import settings as django_settings
-
-    assert django_settings.SESSION_COOKIE_AGE == 8 * 3600
-    assert django_settings.SESSION_SAVE_EVERY_REQUEST is True
+@pytest.mark.parametrize("path", ["/accounts/login/", "/", "/images/", "/requests/"])
+def test_every_page_carries_a_policy_without_inline_script_or_style(viewer_client, path):
+    response = viewer_client.get(path, follow=True)
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert (
+        "<script>" not in response.content.decode() and " style=" not in response.content.decode()
+    )
