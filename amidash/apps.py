@@ -12,6 +12,8 @@ class AmidashConfig(AppConfig):
     def ready(self) -> None:
         from amidash.roles import restore_role_groups
         from amidash.sessions import stamp_activity
+        from amidash.twofactor import stamp_sign_in
 
         post_migrate.connect(restore_role_groups, dispatch_uid="restore_role_groups")
         user_logged_in.connect(stamp_activity, dispatch_uid="stamp_session_activity")
+        user_logged_in.connect(stamp_sign_in, dispatch_uid="stamp_sign_in")

@@ -138,6 +138,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "amidash",
     "inventory",
     "lifecycle",
@@ -156,8 +159,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "amidash.middleware.RoleRequiredMiddleware",
+    "amidash.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -227,6 +232,11 @@ AXES_VERBOSE = False
 # The audit log keeps at most this many failed sign-ins per user name or address per lockout
 # period, and one lockout: guessing cannot flood it (see lifecycle/receivers.py).
 AUDIT_FAILED_SIGNINS_PER_PERIOD = env_int("AMIDASH_AUDIT_FAILED_SIGNINS", 3, minimum=1)
+# Two-factor sign-in (amidash/twofactor.py): required of Approvers and superusers outside DEBUG;
+# approving or rejecting needs a sign-in or code within REAUTHENTICATE_MINUTES.
+REQUIRE_2FA = env_bool("AMIDASH_REQUIRE_2FA", not DEBUG)
+REAUTHENTICATE_MINUTES = env_int("AMIDASH_REAUTHENTICATE_MINUTES", 15, minimum=1)
+OTP_TOTP_ISSUER = env_str("AMIDASH_TOTP_ISSUER", "amidash")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inventory:overview"
 LOGOUT_REDIRECT_URL = "login"
