@@ -137,6 +137,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "amidash",
     "inventory",
     "lifecycle",
@@ -149,17 +153,37 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "amidash.sessions.IdleTimeoutMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "amidash.middleware.RoleRequiredMiddleware",
+    "amidash.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy on every answer: scripts, styles and images from our own origin only,
+# no inline script or style (templates use static files and classes; htmx is told not to inject
+# its indicator style). Pages are never framed. The API documentation widens styles for itself.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 ROOT_URLCONF = "amidash.urls"
 WSGI_APPLICATION = "amidash.wsgi.application"
@@ -208,6 +232,25 @@ AXES_VERBOSE = False
 # The audit log keeps at most this many failed sign-ins per user name or address per lockout
 # period, and one lockout: guessing cannot flood it (see lifecycle/receivers.py).
 AUDIT_FAILED_SIGNINS_PER_PERIOD = env_int("AMIDASH_AUDIT_FAILED_SIGNINS", 3, minimum=1)
+# Two-factor sign-in (amidash/twofactor.py): required of Approvers and superusers outside DEBUG;
+# approving or rejecting needs a sign-in or code within REAUTHENTICATE_MINUTES.
+REQUIRE_2FA = env_bool("AMIDASH_REQUIRE_2FA", not DEBUG)
+REAUTHENTICATE_MINUTES = env_int("AMIDASH_REAUTHENTICATE_MINUTES", 15, minimum=1)
+OTP_TOTP_ISSUER = env_str("AMIDASH_TOTP_ISSUER", "amidash")
+# OpenID Connect sign-in beside local accounts (amidash/oidc.py), on when a client id is set.
+OIDC_ENABLED = bool(env_str("AMIDASH_OIDC_CLIENT_ID"))
+OIDC_RP_CLIENT_ID = env_str("AMIDASH_OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("AMIDASH_OIDC_CLIENT_SECRET")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("AMIDASH_OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("AMIDASH_OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("AMIDASH_OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("AMIDASH_OIDC_JWKS_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env_str("AMIDASH_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("AMIDASH_OIDC_SCOPES", "openid email profile groups")
+OIDC_ROLE_MAP_RAW = env_str("AMIDASH_OIDC_ROLE_MAP")  # checked when the app is ready
+OIDC_USE_PKCE = True
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("amidash.oidc.RoleMappingBackend")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inventory:overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -224,6 +267,22 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+# A session ends after this long without a request (amidash/sessions.py pushes the end further).
+SESSION_COOKIE_AGE = env_int("AMIDASH_SESSION_IDLE_MINUTES", 8 * 60, minimum=10) * 60
+
+# HTTPS: redirect plain HTTP (off when the proxy redirects itself), trust the proxy's scheme
+# header only when named ("X-Forwarded-Proto"), and ask browsers to remember HTTPS (HSTS).
+SECURE_SSL_REDIRECT = env_bool("AMIDASH_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP to the web process
+_PROXY_SSL_HEADER = env_str("AMIDASH_PROXY_SSL_HEADER")
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"),
+        env_str("AMIDASH_PROXY_SSL_VALUE", "https"),
+    )
+SECURE_HSTS_SECONDS = env_int("AMIDASH_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AMIDASH_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("AMIDASH_HSTS_PRELOAD", not DEBUG)
 
 # Celery: Redis in production; with no CELERY_BROKER_URL a filesystem broker under the data
 # folder, so the demo runs a real worker and beat without any server. The transport ignores the
@@ -366,6 +425,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Requests and their items both have a "status": each set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "lifecycle.choices.RequestStatus",
+        "RequestItemStatusEnum": "lifecycle.choices.ItemStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_problem_responses",

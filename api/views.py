@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from amidash.pagination import COUNT_BOUND, Position, keyset_rows
+from amidash.twofactor import needs_reauthentication
 from api import serializers as s
 from api.models import TokenScope
 from api.openapi import form_parameters
@@ -373,6 +374,8 @@ class RequestDecision(APIView):
     operation = "request.approve"
 
     def post(self, request: Request, pk: int) -> Response:
+        if needs_reauthentication(request):  # only ever a session; a token is its own proof
+            raise exceptions.PermissionDenied("Sign in again before approving or rejecting.")
         data = _parsed(s.DecisionInputSerializer, request)
         get_object_or_404(LifecycleRequest, pk=pk)
         try:

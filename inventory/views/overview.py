@@ -85,12 +85,16 @@ def _charts(totals: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_heat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tint strength (0-35 %) of each grid cell relative to the largest cell of the grid."""
+    """Tint strength (0-35 %, in steps of 5) of each grid cell relative to the grid's largest.
+
+    Steps, because the tint is a CSS class (``heat-15``): the Content-Security-Policy allows
+    no inline style attributes.
+    """
     buckets = ("state_available", "state_deprecated", "state_disabled")
     peak = max((row[name] for row in rows for name in buckets), default=0) or 1
     for row in rows:
         for name in buckets:
-            row[f"heat_{name.removeprefix('state_')}"] = round(row[name] / peak * 35)
+            row[f"heat_{name.removeprefix('state_')}"] = 5 * round(row[name] / peak * 7)
     return rows
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from amidash.fields import PageForm, form_problems, reads
 from amidash.rendering import redirect_page, render_page
+from amidash.twofactor import needs_reauthentication
 from inventory.filtersets import matching_image_pks
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import ItemStatus, RequestStatus
@@ -233,7 +234,13 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @reads(post=[DecisionForm])
 def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
-    """Approve or reject; the service refuses self-approval, repeats and stale fingerprints."""
+    """Approve or reject; the service refuses self-approval, repeats and stale fingerprints.
+
+    Without a recent sign-in the user confirms it is them first, then comes back to the request.
+    """
+    if needs_reauthentication(request):
+        back = reverse("lifecycle:request_detail", args=[pk])
+        return redirect_page(request, f"{reverse('reauthenticate')}?next={back}")
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return _refused(request, pk, "Choose approve or reject.", 400)

@@ -1,4 +1,5 @@
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from amidash.celery import app
@@ -31,7 +32,37 @@ def test_it_answers_503_when_the_broker_is_down(client, db, broker):
     body = response.json()
     assert body["status"] == "error"
     assert body["database"] == "ok"
-    assert body["broker"].startswith("error")
+    assert body["broker"] == "down"
+
+
+def test_it_names_the_down_broker_without_its_error_text(client, db, broker):
+    broker("redis://amidash:s3cret-word@127.0.0.1:1/0")
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "ok", "broker": "down"}
+    for leak in (b"s3cret", b"127.0.0.1", b"refused", b"Error", b"redis"):
+        assert leak not in response.content
+
+
+@pytest.fixture
+def database_on_a_closed_port(monkeypatch, django_db_blocker):
+    """The default connection pointed at port 1, where nothing listens; restored afterwards."""
+    with django_db_blocker.unblock():
+        connection.close()
+        monkeypatch.setitem(connection.settings_dict, "PORT", "1")
+        monkeypatch.setitem(connection.settings_dict, "USER", "amidash-health-probe")
+        yield
+        connection.close()
+
+
+def test_it_names_the_down_database_without_its_error_text(client, database_on_a_closed_port):
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"] == "down"
+    assert body["status"] == "error"
+    for leak in (b"amidash-health-probe", b"port", b"refused", b"Error", b"psycopg"):
+        assert leak not in response.content
 
 
 def test_it_answers_503_when_the_filesystem_broker_folder_is_missing(client, db, broker, tmp_path):
@@ -39,7 +70,8 @@ def test_it_answers_503_when_the_filesystem_broker_folder_is_missing(client, db,
     broker("filesystem://", {"data_folder_in": missing, "data_folder_out": missing})
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
-    assert "nowhere" in response.json()["broker"]
+    assert response.json()["broker"] == "down"
+    assert b"nowhere" not in response.content
 
 
 def test_it_needs_no_sign_in(client, db):

@@ -32,7 +32,18 @@ def test_the_docs_page_serves_vendored_assets_and_the_schema_to_a_session(viewer
     client = signed_in(viewer)
     page = client.get("/api/docs/").content.decode()
     assert "drf_spectacular_sidecar" in page and "cdn" not in page.lower()
+    assert "<script>" not in page  # its set-up script comes from its own URL, under the policy
     schema = client.get("/api/schema/", headers={"Accept": "application/json"})
     assert (
         schema.status_code == 200 and "/api/v1/images/{image_id}/status" in schema.json()["paths"]
     )
+
+
+def test_only_the_docs_pages_may_use_inline_styles_and_never_inline_script(viewer):
+    client = signed_in(viewer)
+    for path in ("/api/docs/", "/api/redoc/"):
+        policy = client.get(path)["Content-Security-Policy"]
+        assert "style-src 'self' 'unsafe-inline'" in policy
+        assert "script-src 'self'" in policy and "script-src 'self' 'unsafe" not in policy
+    script = client.get("/api/docs/", {"script": ""})
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
