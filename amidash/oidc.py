@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -23,6 +24,7 @@ from django.shortcuts import redirect
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from amidash.fields import reads
 from amidash.roles import Role
 
 USERNAME_PREFIX = "oidc:"
@@ -81,6 +83,7 @@ class RoleMappingBackend(OIDCAuthenticationBackend):
 
 
 @login_not_required
+@reads(post=[AuthenticationForm])
 def login_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Django's sign-in page, offering the provider when one is configured."""
     extra = {"oidc_enabled": settings.OIDC_ENABLED}

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from amidash.fields import ChoiceField, IdField, ListField, TextField
-from lifecycle.actions import ActionSpec, action_choices
+from lifecycle.actions import ACTIONS, ActionSpec, action_choices
 from lifecycle.services.requests import MAX_IMAGES_PER_REQUEST
 
 MAX_TEXT = 4000  # a reason, a justification, a comment
@@ -58,6 +58,14 @@ class RequestForm(forms.Form):
         self.spec = spec
         if spec is not None:
             self.fields.update(spec.form_fields())
+
+    @classmethod
+    def every_field(cls) -> dict[str, forms.Field]:
+        """Every field the form may read, whatever the action: its own and each spec's."""
+        fields = dict(cls.base_fields)
+        for spec in ACTIONS.values():
+            fields.update(spec.form_fields())
+        return fields
 
     def parameter_fields(self) -> list[forms.BoundField]:
         """The action's parameter fields, in the order its spec lists them."""

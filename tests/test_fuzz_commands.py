@@ -1,5 +1,5 @@
 """Every management command given a bad argument exits 2 with argparse's message, never a
-traceback (DESIGN.md: 2 is a usage error).
+traceback (2 is a usage error, as the README says of every command).
 
 The arguments come from each command's own parser: an option is sent values its ``type`` or
 ``choices`` refuses, a flag a value, a required positional is left out, an unknown option is

@@ -81,7 +81,7 @@ def test_the_pdf_starts_with_the_summary(tmp_path):
     ("arguments", "message"),
     [
         (["--from", "2026-02-01", "--to", "2026-01-01"], "must not be after"),
-        (["--from", "yesterday", "--to", "2026-01-01"], "valid date"),
+        (["--from", "yesterday", "--to", "2026-01-01"], "Enter a date as YYYY-MM-DD"),
         (["--from", "2026-01-01"], "Choose a period"),
         (["--from", "2026-01-01", "--to", "2026-01-02", "--account", "12"], "12 digits"),
         (["--preset", "someday"], "preset"),
