@@ -57,7 +57,8 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> SafeString:
     role = "group" if any("<a href" in part for part in body) else "img"
     # Every piece of caller text is escaped before it reaches the markup.
     return mark_safe(
-        f'<svg class="chart" role="{role}" aria-label="{title_text}" viewBox="0 0 {width} {height}" '
+        f'<svg class="chart" role="{role}" aria-label="{title_text}" '
+        f'viewBox="0 0 {width} {height}" '
         f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{title_text}</title>{''.join(body)}</svg>"
     )
