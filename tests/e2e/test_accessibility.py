@@ -7,11 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from amidash.celery import app
 from amidash.roles import Role
 from amidash.sandbox import sandbox
 from api.services import create_token
 from inventory.models import Image, SyncRun
 from inventory.services.sync import run_sync
+from lifecycle.models import Approval, LifecycleRequest
 from tests.amidash.sandbox.images import register_image
 from tests.e2e.browser import ROOT, sign_in
 from tests.factories import PASSWORD, ask, create_policy, create_user
@@ -91,3 +93,81 @@ def test_every_page_meets_wcag_2_a_and_aa(browser, live_server, estate, username
 
     assert len(checked) == 12
     assert found == {}
+
+
+NAME_OF_FOCUSED = """() => {
+  const el = document.activeElement;
+  return (el.getAttribute('aria-label') || (el.labels && el.labels[0] && el.labels[0].innerText)
+    || el.innerText || el.value || '').trim();
+}"""
+
+
+def tab_to(page, name: str, presses: int = 120) -> None:
+    """Press Tab until the focused element's name starts with name, as a keyboard user would;
+    the focused element must show a visible focus outline."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate(NAME_OF_FOCUSED).startswith(name):
+            outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+            assert outline not in ("", "none"), f"{name!r} shows no focus outline"
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+@pytest.fixture
+def eager_cleanup(settings) -> Iterator[list[str]]:
+    """Two unused images, synced; approvals execute at once (Celery eager, one approval)."""
+    settings.SYNC_REGIONS = ["us-east-1"]
+    settings.LIFECYCLE_APPROVALS_REQUIRED = {}
+    settings.LIFECYCLE_MUTATIONS_PER_SECOND = 100.0
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    with sandbox() as aws:
+        images = [register_image(aws, f"api-2023.0{n}") for n in range(1, 3)]
+        run_sync(None)
+        yield images
+    app.conf.task_always_eager = eager
+
+
+def test_a_request_and_its_approval_need_only_the_keyboard(browser, live_server, eager_cleanup):
+    create_user("rita", Role.REQUESTER)
+    create_user("arno", Role.APPROVER)
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    sign_in(page, "rita", PASSWORD)
+    page.goto("/images/")
+    tab_to(page, "Skip to content")
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    tab_to(page, f"Select {eager_cleanup[0]}")
+    page.keyboard.press("Space")
+    tab_to(page, f"Select {eager_cleanup[1]}")
+    page.keyboard.press("Space")
+    tab_to(page, "Request for selected images")
+    page.keyboard.type("Deregister")  # typing on a focused list picks the option
+    tab_to(page, "Request")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Request: Deregister of 2 images").wait_for()
+    tab_to(page, "Reason")
+    page.keyboard.type("Superseded; unused for a year")
+    tab_to(page, "Submit for approval")
+    page.keyboard.press("Enter")
+    page.get_by_text("is waiting for approval").wait_for()
+    request = LifecycleRequest.objects.get()
+    context.close()
+
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    sign_in(page, "arno", PASSWORD)
+    page.goto(f"/requests/{request.pk}/")
+    tab_to(page, "Comment")
+    page.keyboard.type("Checked: nothing uses them")
+    tab_to(page, "Approve")
+    page.keyboard.press("Enter")
+    page.get_by_text("Succeeded", exact=True).first.wait_for()
+    context.close()
+
+    approval = Approval.objects.get(request=request)
+    assert approval.approver.username == "arno"
+    gone = Image.objects.filter(state="deregistered").values_list("image_id", flat=True)
+    assert set(gone) == set(eager_cleanup)
