@@ -132,13 +132,15 @@ PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent(parent: int) -> Callable[[], None]:
-    """A preexec_fn: the child gets SIGTERM when the demo dies, even by SIGKILL (Linux's parent
-    death signal), so a crashed demo never leaves servers holding its ports."""
+    """A preexec_fn: the child gets SIGKILL when the demo dies, even by SIGKILL (Linux's parent
+    death signal), so a crashed demo never leaves servers holding its ports. SIGKILL, not
+    SIGTERM: Celery beat outlives a SIGTERM it gets while starting, and nobody is left to wait
+    for a graceful stop."""
 
     def preexec() -> None:
         if sys.platform.startswith("linux"):
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:  # the demo died before prctl took effect
             os._exit(1)
 

@@ -144,6 +144,22 @@ def test_a_sigterm_once_fully_up_stops_every_child_and_the_console_stays_readabl
     assert (tmp_path / "demo-epoch.txt").exists()
 
 
+def test_its_children_stop_when_the_demo_is_killed_outright(tmp_path):
+    demo = Demo(tmp_path)
+    demo.wait_for(demo.web_answers)
+    children = descendants(demo.process.pid)
+
+    demo.process.kill()  # SIGKILL: no handler runs; the children's parent-death signal does
+    demo.process.wait()
+    deadline = time.monotonic() + 30
+    while alive(children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    assert len(children) >= 4
+    assert alive(children) == set()
+    assert port_holder(demo.web_port) is None
+
+
 def test_it_refuses_a_taken_port_naming_the_process_that_holds_it(tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
