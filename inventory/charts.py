@@ -51,10 +51,14 @@ def _number(value: float) -> str:
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> SafeString:
+    """The chart's markup. A chart whose bars are links is a labelled group, not an image: an
+    image's content is hidden from assistive technology, so its links could not be reached."""
     title_text = escape(title)
+    role = "group" if any("<a href" in part for part in body) else "img"
     # Every piece of caller text is escaped before it reaches the markup.
     return mark_safe(
-        f'<svg class="chart" role="img" aria-label="{title_text}" viewBox="0 0 {width} {height}" '
+        f'<svg class="chart" role="{role}" aria-label="{title_text}" '
+        f'viewBox="0 0 {width} {height}" '
         f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{title_text}</title>{''.join(body)}</svg>"
     )

@@ -29,6 +29,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.django_db(transaction=transaction))
 
 
+#: The browser tests, and what ran or skipped of them, for the closing line of a run.
+BROWSER_TESTS = "tests/e2e/"
+ENABLE_BROWSER_TESTS = (
+    "apt-get install chromium (or set AMIDASH_CHROMIUM to a Chromium), then make test"
+)
+browser_tests: dict[str, list[str]] = {"ran": [], "skipped": []}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count the browser tests as their reports arrive (from the xdist workers too)."""
+    if not report.nodeid.startswith(BROWSER_TESTS):
+        return
+    if report.when == "call":
+        browser_tests["ran"].append(report.nodeid)
+    elif report.skipped and isinstance(report.longrepr, tuple):
+        browser_tests["skipped"].append(report.longrepr[2].removeprefix("Skipped: "))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's last line says how many browser tests ran, and when some were skipped, why and
+    how to run them: a machine without Chromium must not pass for a fully tested one."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):
+        return
+    ran, skipped = len(browser_tests["ran"]), browser_tests["skipped"]
+    line = f"browser tests: {ran} ran"
+    if skipped:
+        line += f", {len(skipped)} skipped ({skipped[0]}); to run them: {ENABLE_BROWSER_TESTS}"
+    reporter.write_line(line, yellow=bool(skipped), green=not skipped)
+
+
 @pytest.fixture
 def viewer(db) -> User:
     return create_user("viola", Role.VIEWER)

@@ -8,7 +8,9 @@ template and mixed instances policy, some scaled to zero) and every image state 
 deprecated in the past and in the future, disabled, public, shared, copied across Regions, in the
 Recycle Bin, protected against deregistration). It returns a summary with the counts it promises.
 
-Same name and seed, same estate: ids, names, states and ages (relative to the sandbox clock).
+Same name and seed, same estate: ids, names, states and ages (relative to the sandbox clock, or
+to an explicit epoch: then the times themselves repeat, so a restarted sandbox shows the same
+estate and a sync of it finds no changes).
 
 Images are seeded straight into moto's backend objects (the API would take minutes for
 ``large``); usage, copies and the Recycle Bin go through the API in-process (no HTTP), so they
@@ -29,6 +31,7 @@ from typing import Any
 
 from amidash.sandbox import clock, faults
 from amidash.sandbox.extensions import images as image_rules
+from amidash.sandbox.extensions.common import parse_timestamp
 
 ESTATES = ("empty", "demo", "large")
 MANAGEMENT_ACCOUNT_ID = "123456789012"
@@ -244,15 +247,21 @@ class Estate:
     used_images: set[str] = field(default_factory=set)
 
 
-def generate_estate(name: str = "demo", seed: int = 42) -> dict[str, Any]:
-    """Fill this process's (empty) moto backends with the named estate; return its summary."""
+def generate_estate(
+    name: str = "demo", seed: int = 42, epoch: datetime | None = None
+) -> dict[str, Any]:
+    """Fill this process's (empty) moto backends with the named estate; return its summary.
+
+    Times (creation, deprecation, last launch) are relative to epoch, or to the sandbox clock's
+    now when none is given: a fixed epoch makes every time repeat across restarts.
+    """
     if name not in ESTATES:
         raise ValueError(f"unknown estate {name!r}; expected one of {', '.join(ESTATES)}")
     started = time.monotonic()
     estate = Estate(
         name=name,
         seed=seed,
-        now=clock.now().replace(second=0, microsecond=0),
+        now=(epoch or clock.now()).replace(second=0, microsecond=0),
         rng=random.Random(f"{seed}:{name}"),
     )
     if name != "empty":
@@ -281,6 +290,22 @@ def _build(estate: Estate) -> None:
                 _add_workloads(estate, plan, region)
     _phase(estate, "recycle-bin")
     _fill_recycle_bin(estate)
+    _settle_times(estate)
+
+
+def _settle_times(estate: Estate) -> None:
+    """What the estate made through the API (copies, launches) counts as made at its now, not
+    at the moment of generation: with a fixed epoch, a regenerated estate has the same times."""
+    from moto.ec2.models import ec2_backends
+
+    for account in estate_accounts(estate.seed, estate.name):
+        for region in account["regions"]:
+            for image in ec2_backends[account["account_id"]][region].amis.values():
+                if parse_timestamp(image.creation_date) > estate.now:
+                    image_rules.set_creation_date(image, estate.now)
+                launched = getattr(image, "last_launched_at", None)
+                if launched and launched > estate.now:
+                    image_rules.set_last_launched_time(image, estate.now)
 
 
 def _phase(estate: Estate, name: str) -> None:

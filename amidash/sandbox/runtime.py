@@ -85,8 +85,11 @@ def _reset_extension_state() -> None:
             return
 
 
-def load_estate_state(name: str = "demo", seed: int = 42) -> dict[str, Any]:
-    """Generate an estate into the backends of this process and remember its summary."""
+def load_estate_state(
+    name: str = "demo", seed: int = 42, epoch: datetime | None = None
+) -> dict[str, Any]:
+    """Generate an estate into the backends of this process and remember its summary; times are
+    relative to epoch when given (see generate_estate)."""
     global _estate_summary
     from moto.core.base_backend import BackendDict
     from moto.core.model_instances import reset_model_data
@@ -99,7 +102,7 @@ def load_estate_state(name: str = "demo", seed: int = 42) -> dict[str, Any]:
     BackendDict.reset()
     reset_model_data()
     _reset_extension_state()
-    summary = generate_estate(name, seed)
+    summary = generate_estate(name, seed, epoch)
     call_log.clear()
     _estate_summary = summary
     return summary
@@ -244,11 +247,16 @@ class Sandbox:
             return faults.active_faults()
         return self._control("GET", "faults")["faults"]
 
-    def load_estate(self, name: str = "demo", seed: int = 42) -> dict[str, Any]:
-        """Generate a named estate (empty, demo, large) from a seed; returns its summary."""
+    def load_estate(
+        self, name: str = "demo", seed: int = 42, epoch: datetime | None = None
+    ) -> dict[str, Any]:
+        """Generate a named estate (empty, demo, large) from a seed; returns its summary.
+
+        An epoch fixes the estate's times (in-process only; a server takes it on its command
+        line)."""
         if self.mode == "inprocess":
             try:
-                return load_estate_state(name, seed)
+                return load_estate_state(name, seed, epoch)
             except ValueError as error:
                 raise SandboxControlError(str(error)) from error
         return self._control("POST", "estate", {"name": name, "seed": seed})

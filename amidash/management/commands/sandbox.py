@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -35,6 +37,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--estate", default="demo", choices=ESTATES, help="estate to load")
         parser.add_argument(
+            "--epoch",
+            type=parse_epoch,
+            help="ISO 8601 time the estate's times are relative to (default: now); a fixed "
+            "epoch gives the same times on every start",
+        )
+        parser.add_argument(
             "--verbose-requests", action="store_true", help="log every request to stderr"
         )
 
@@ -53,7 +61,7 @@ class Command(BaseCommand):
         faults.set_default_seed(seed)
         stop_on_signals()  # also while the estate is still being generated
         try:
-            summary = runtime.load_estate_state(estate, seed)
+            summary = runtime.load_estate_state(estate, seed, options["epoch"])
             endpoint = f"http://127.0.0.1:{server.server_port}"
             self.stdout.write(
                 f"Sandbox AWS ready at {endpoint} (estate {estate!r}, seed {seed}: "
@@ -68,6 +76,15 @@ class Command(BaseCommand):
         finally:
             server.server_close()
         self.stdout.write("Sandbox stopped.")
+
+
+def parse_epoch(text: str) -> datetime:
+    """An ISO 8601 time with a UTC offset (naive times are read as UTC)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from error
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def prepare_environment() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -70,6 +70,25 @@ def test_it_generates_the_same_estate_from_the_same_seed(inprocess_aws):
     assert first_images == second_images
     assert len(first_images) == first["images_by_account_region"]["210987654321"]["us-east-1"]
     assert {i[0] for i in fingerprint(inprocess_aws, other)} != {i[0] for i in first_images}
+
+
+def absolute_images(aws) -> list[tuple]:
+    """Ids, names, states and the times themselves (not ages) of one account's images."""
+    ec2 = aws.client("ec2", "us-east-1", account_id="210987654321")
+    keys = ("ImageId", "Name", "State", "CreationDate", "DeprecationTime", "LastLaunchedTime")
+    return sorted(tuple(image.get(key) for key in keys) for image in all_images(ec2))
+
+
+def test_it_generates_the_same_times_from_the_same_epoch_at_any_later_now(inprocess_aws):
+    epoch = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    first = inprocess_aws.load_estate("demo", seed=5, epoch=epoch)
+    first_images = absolute_images(inprocess_aws)
+    inprocess_aws.advance_clock(3 * 86400)  # a restart three days later
+    second = inprocess_aws.load_estate("demo", seed=5, epoch=epoch)
+
+    assert first["generated_at"] == second["generated_at"] == epoch.isoformat()
+    assert absolute_images(inprocess_aws) == first_images
+    assert any(image[4] for image in first_images), "deprecation times are compared too"
 
 
 def test_it_shows_through_the_api_every_count_its_summary_promises(inprocess_aws):
