@@ -79,11 +79,20 @@ def load_secret_key(data_dir: Path, debug: bool) -> str:
     return key_file.read_text().strip()
 
 
-def database_url(data_dir: Path) -> str:
-    """DATABASE_URL, or the URL of the embedded PostgreSQL under data_dir (started if need be)."""
+def database_url(data_dir: Path, debug: bool) -> str:
+    """DATABASE_URL; for local use (DEBUG on), the embedded PostgreSQL under data_dir.
+
+    With DEBUG off a missing DATABASE_URL is an error: a production process must never start a
+    database of its own inside the code folder.
+    """
     url = env_str("DATABASE_URL")
     if url:
         return url
+    if not debug:
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be set when DEBUG is off (the embedded PostgreSQL is for local "
+            "use only, with DEBUG=true)"
+        )
     from amidash.embedded_db import embedded_database_url
 
     return embedded_database_url(data_dir)
@@ -152,7 +161,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = database_url(DATA_DIR)
+DATABASE_URL = database_url(DATA_DIR, DEBUG)
 DATABASES = {"default": database_config(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -231,6 +240,8 @@ AUDIT_DIGEST_DIR = Path(env_str("AMIDASH_AUDIT_DIGEST_DIR") or DATA_DIR / "audit
 AUDIT_SIGNING_KEY_FILE = Path(
     env_str("AMIDASH_AUDIT_SIGNING_KEY_FILE") or DATA_DIR / "audit-signing-key.pem"
 )
+# The SHA-256 fingerprint the signing key must have (as the Audit page shows it); empty: any key.
+AUDIT_KEY_FINGERPRINT = env_str("AMIDASH_AUDIT_KEY_FINGERPRINT").lower()
 AUDIT_DIGEST_INTERVAL_MINUTES = env_int("AMIDASH_AUDIT_DIGEST_INTERVAL_MINUTES", 60, minimum=1)
 AUDIT_PDF_MAX_EVENTS = env_int("AMIDASH_AUDIT_PDF_MAX_EVENTS", 5000, minimum=1)
 CELERY_BEAT_SCHEDULE["audit-digest"] = {

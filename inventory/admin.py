@@ -48,7 +48,9 @@ class AccountForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         account_id = data.get("account_id")
-        if account_id and not data.get("role_arn") and "role_arn" not in self.errors:
+        # Asked when an account comes to use the ambient credentials, not on every edit.
+        moved = {"account_id", "role_arn"} & set(self.changed_data)
+        if account_id and moved and not data.get("role_arn") and "role_arn" not in self.errors:
             try:
                 check_ambient_account(account_id)
             except AmbientCredentialsError as error:

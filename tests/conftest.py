@@ -11,6 +11,14 @@ from amidash.roles import Role
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_signing_key() -> None:
+    """The run's audit signing key, created explicitly (no process makes one on its own)."""
+    from lifecycle.services.audit_signing import create_signing_key
+
+    create_signing_key()
+
+
 def make_user(username: str, *roles: str, superuser: bool = False) -> User:
     user = User.objects.create_user(username, f"{username}@example.com", PASSWORD)
     if superuser:

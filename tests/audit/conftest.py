@@ -10,6 +10,7 @@ from django.db import connection
 
 from lifecycle.models import AuditEvent
 from lifecycle.services.audit import EventDraft, Target, record_events
+from lifecycle.services.audit_signing import create_signing_key
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +18,7 @@ def audit_files(settings, tmp_path):
     """Digests and the signing key go to a temporary folder, never the real data folder."""
     settings.AUDIT_DIGEST_DIR = tmp_path / "digests"
     settings.AUDIT_SIGNING_KEY_FILE = tmp_path / "keys" / "audit-signing-key.pem"
+    create_signing_key()
     return settings
 
 

@@ -27,6 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, estate: str, seed: int, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("create_audit_key", verbosity=0)
         credentials_file = settings.DATA_DIR / "demo-users.json"
         passwords = ensure_demo_users(credentials_file)
         registered = register_estate_accounts(estate_accounts(seed, estate))
