@@ -9,6 +9,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from amidash.queues import BACKGROUND, task_routes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -209,6 +211,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues (amidash/queues.py): lifecycle, sync, background; unrouted tasks go to background.
+CELERY_QUEUE_PREFIX = env_str("AMIDASH_QUEUE_PREFIX")
+CELERY_TASK_ROUTES = task_routes(CELERY_QUEUE_PREFIX)
+CELERY_TASK_DEFAULT_QUEUE = f"{CELERY_QUEUE_PREFIX}{BACKGROUND}"
+# Every task has a soft limit (an exception the task handles: a Region fails, an item settles)
+# and a hard one (the worker process is killed; the reapers settle what it left). Tasks with
+# longer work set their own (see each app's tasks.py).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("AMIDASH_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 
 # AWS access
 AWS_RETRY_MAX_ATTEMPTS = env_int("AMIDASH_AWS_MAX_ATTEMPTS", 5, minimum=1)
@@ -218,6 +229,11 @@ SYNC_INTERVAL_MINUTES = env_int("AMIDASH_SYNC_INTERVAL_MINUTES", 60, minimum=1)
 STORAGE_PRICE_PER_GB_MONTH = env_float("AMIDASH_STORAGE_PRICE_PER_GB_MONTH", 0.05, minimum=0)
 AWS_MAX_POOL_CONNECTIONS = env_int("AMIDASH_AWS_MAX_POOL_CONNECTIONS", 10, minimum=1)
 AWS_ROLE_SESSION_SECONDS = env_int("AMIDASH_AWS_ROLE_SESSION_SECONDS", 3600, minimum=900)
+# One account+Region's listing and save; past it the Region fails (soft) or the process is
+# killed (hard, 60 s later) and the sync reaper fails the Region as "worker lost".
+SYNC_REGION_TIME_LIMIT = env_int("AMIDASH_SYNC_REGION_TIME_LIMIT", 1800, minimum=10)
+# A running Region whose worker holds no lock on it any more is lost after this grace.
+SYNC_REAP_AFTER_SECONDS = env_int("AMIDASH_SYNC_REAP_AFTER_SECONDS", 60, minimum=1)
 SYNC_REGIONS = env_list("AMIDASH_SYNC_REGIONS", [])
 SYNC_REGIONS_PER_ACCOUNT = env_int("AMIDASH_SYNC_REGIONS_PER_ACCOUNT", 4, minimum=1)
 LAUNCH_PERMISSIONS_MAX_AGE_HOURS = env_int(
@@ -229,6 +245,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inventory.tasks.scheduled_sync",
         "schedule": SYNC_INTERVAL_MINUTES * 60.0,
     },
+    "inventory-reap": {"task": "inventory.tasks.reap_sync_runs", "schedule": 60.0},
     "inventory-launch-permissions": {
         "task": "inventory.tasks.refresh_launch_permissions",
         "schedule": 3600.0,
@@ -264,6 +281,9 @@ LIFECYCLE_MUTATIONS_PER_SECOND = env_float("AMIDASH_MUTATIONS_PER_SECOND", 4.0, 
 LIFECYCLE_MUTATION_BURST = env_int("AMIDASH_MUTATION_BURST", 10, minimum=1)
 LIFECYCLE_THROTTLE_RETRIES = env_int("AMIDASH_THROTTLE_RETRIES", 8, minimum=0)
 LIFECYCLE_RECONCILE_AFTER_SECONDS = env_int("AMIDASH_RECONCILE_AFTER_SECONDS", 300, minimum=1)
+# One execution task (a request, or one account+Region of it); past it the worker is stopped and
+# its items' leases expire.
+LIFECYCLE_TASK_TIME_LIMIT = env_int("AMIDASH_LIFECYCLE_TASK_TIME_LIMIT", 3600, minimum=10)
 LIFECYCLE_WEBHOOK_URL = env_str("AMIDASH_WEBHOOK_URL")
 CELERY_BEAT_SCHEDULE["lifecycle-reconcile"] = {
     "task": "lifecycle.tasks.reconcile_requests",
@@ -271,6 +291,10 @@ CELERY_BEAT_SCHEDULE["lifecycle-reconcile"] = {
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+# A stalled mail server fails the notification task after this long (it is retried).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "amidash@localhost"
 
 LOGGING = {

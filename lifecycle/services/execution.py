@@ -546,7 +546,7 @@ def finish_request(request_pk: int) -> LifecycleRequest | None:
             after={"status": outcome, "items": {s: statuses.count(s) for s in set(statuses)}},
             correlation_id=f"request:{request.pk}",
         )
-        transaction.on_commit(lambda: notifications.request_finished(request_pk))
+        notifications.queue_notice(notifications.FINISHED, request_pk)
     return request
 
 

@@ -21,7 +21,7 @@ OTHER_ACCOUNT = "210987654321"
 @pytest.fixture
 def no_references(aws):
     """An endpoint without DescribeImageReferences (as plain moto, LocalStack, some partitions)."""
-    aws.set_fault("malformed", action="DescribeImageReferences")
+    aws.set_fault("unsupported", action="DescribeImageReferences")
     return aws
 
 

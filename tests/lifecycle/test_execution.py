@@ -205,7 +205,7 @@ def test_a_launch_template_made_after_approval_is_seen_without_image_references(
     aws, requester, approver
 ):
     """An endpoint without DescribeImageReferences: template versions are read instead."""
-    aws.set_fault("malformed", action="DescribeImageReferences")
+    aws.set_fault("unsupported", action="DescribeImageReferences")
     image_id = register_image(aws, "web-1")
     sync()
     request = ask(requester, "disable", [image_id])
@@ -312,7 +312,7 @@ def test_it_refuses_to_run_a_request_altered_after_approval(aws, requester, appr
 
 
 def test_it_tells_the_requester_when_execution_finished(
-    aws, requester, approver, django_capture_on_commit_callbacks
+    aws, requester, approver, django_capture_on_commit_callbacks, eager_celery
 ):
     from django.core import mail
 

@@ -24,6 +24,7 @@ import pytest
 from django.db import connection
 
 from amidash.celery import app
+from amidash.queues import BACKGROUND, queue_names, task_routes
 from amidash.sandbox.runtime import connect
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import LifecycleRequest, RequestItem
@@ -38,6 +39,7 @@ REDIS_URL = os.environ.get("AMIDASH_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 WORKER_MAIN = """
 import sys
 from amidash.celery import app
+from amidash.queues import BACKGROUND, queue_names, task_routes
 app.conf.broker_transport_options = {
     "visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1,
 }
@@ -100,18 +102,29 @@ def sandbox_server(sandbox_process) -> Iterator[Any]:
 
 @pytest.fixture
 def queue(settings, monkeypatch) -> Iterator[str]:
-    """A unique queue on a dedicated Redis database for this test's tasks."""
+    """Queues of this test only (a unique prefix) on a dedicated Redis database."""
     if not _redis_available():
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    name = f"lifecycle-test-{uuid.uuid4().hex[:8]}"
+    name = f"lifecycle-test-{uuid.uuid4().hex[:8]}-"  # the prefix of this test's queues
     # Celery reads CELERY_BROKER_URL from the environment before its own setting (CI sets it).
     monkeypatch.setenv("CELERY_BROKER_URL", REDIS_URL)
-    saved = (app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager)
-    app.conf.broker_url, app.conf.task_default_queue = REDIS_URL, name
+    saved = (
+        app.conf.broker_url,
+        app.conf.task_default_queue,
+        app.conf.task_routes,
+        app.conf.task_always_eager,
+    )
+    app.conf.broker_url, app.conf.task_default_queue = REDIS_URL, f"{name}{BACKGROUND}"
+    app.conf.task_routes = task_routes(name)
     app.conf.task_always_eager = False
     _drop_producer_pool()
     yield name
-    app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager = saved
+    (
+        app.conf.broker_url,
+        app.conf.task_default_queue,
+        app.conf.task_routes,
+        app.conf.task_always_eager,
+    ) = saved
     _drop_producer_pool()
 
 
@@ -154,6 +167,7 @@ class Workers:
             "AMIDASH_AWS_READ_TIMEOUT": "6",
             "AMIDASH_RECONCILE_AFTER_SECONDS": "9",
             "AMIDASH_MUTATIONS_PER_SECOND": "100",
+            "AMIDASH_QUEUE_PREFIX": self.queue,
         }
         command = [
             PYTHON,
@@ -161,7 +175,7 @@ class Workers:
             WORKER_MAIN,
             "worker",
             "-Q",
-            self.queue,
+            ",".join(queue_names(self.queue)),
             "-c",
             "1",
             "--without-heartbeat",

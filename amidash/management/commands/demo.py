@@ -12,6 +12,7 @@ from amidash.demo import (
     python_command,
     register_estate_accounts,
 )
+from amidash.queues import queue_names
 from amidash.sandbox.estate import estate_accounts
 
 SANDBOX_PORT = 5055
@@ -55,6 +56,8 @@ class Command(BaseCommand):
             "-A",
             "amidash",
             "worker",
+            "-Q",
+            ",".join(queue_names(settings.CELERY_QUEUE_PREFIX)),
             "--loglevel",
             "INFO",
             "--pool",
