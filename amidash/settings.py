@@ -281,6 +281,9 @@ LIFECYCLE_MUTATIONS_PER_SECOND = env_float("AMIDASH_MUTATIONS_PER_SECOND", 4.0, 
 LIFECYCLE_MUTATION_BURST = env_int("AMIDASH_MUTATION_BURST", 10, minimum=1)
 LIFECYCLE_THROTTLE_RETRIES = env_int("AMIDASH_THROTTLE_RETRIES", 8, minimum=0)
 LIFECYCLE_RECONCILE_AFTER_SECONDS = env_int("AMIDASH_RECONCILE_AFTER_SECONDS", 300, minimum=1)
+# A worker holds an item for this long, renewed right before each AWS mutation; never shorter
+# than a call may take (connect + read timeouts), so an expired lease means no call is in flight.
+LIFECYCLE_LEASE_SECONDS = env_int("AMIDASH_LEASE_SECONDS", 120, minimum=1)
 # One execution task (a request, or one account+Region of it); past it the worker is stopped and
 # its items' leases expire.
 LIFECYCLE_TASK_TIME_LIMIT = env_int("AMIDASH_LIFECYCLE_TASK_TIME_LIMIT", 3600, minimum=10)

@@ -86,7 +86,7 @@ def post_webhook(payload: dict[str, Any], url: str | None = None) -> bool:
 #: What a notice is about; the value is the task's argument.
 WAITING, DECIDED, FINISHED, NEEDS_REVIEW = "waiting", "decided", "finished", "needs_review"
 CHANNELS = ("email", "webhook")
-FAILED_ITEM_STATES = (ItemStatus.FAILED, ItemStatus.STALE)
+FAILED_ITEM_STATES = (ItemStatus.FAILED, ItemStatus.STALE, ItemStatus.NEEDS_REVIEW)
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,7 @@ def _finished(request: LifecycleRequest, requester: list[str]) -> Notice | None:
         RequestStatus.SUCCEEDED,
         RequestStatus.PARTLY_FAILED,
         RequestStatus.FAILED,
+        RequestStatus.NEEDS_REVIEW,
     ):
         return None
     counts = {

@@ -281,7 +281,8 @@ def test_it_reconciles_an_item_left_executing_without_calling_aws_again(aws, req
     sync()
     request = ask(requester, "deregister", [done, untouched])
     approve(approver, request)
-    # A worker claimed both and died: one after AWS acted, one before.
+    # A worker claimed both (before items had leases) and died: one after AWS acted, one
+    # at a point nobody can tell.
     ec2_client(aws).deregister_image(ImageId=done)
     request.status = RequestStatus.EXECUTING
     request.save()
@@ -289,13 +290,13 @@ def test_it_reconciles_an_item_left_executing_without_calling_aws_again(aws, req
     RequestItem.objects.filter(request=request).update(status=ItemStatus.EXECUTING, claimed_at=old)
     aws.clear_calls()
 
-    assert reconcile_items(timedelta(minutes=5)) == 2
+    assert reconcile_items() == 2
     items = {item.ami_id: item for item in request.items.all()}
     assert items[done].status == ItemStatus.SUCCEEDED and items[done].response["reconciled"]
-    assert items[untouched].status == ItemStatus.FAILED
+    assert items[untouched].status == ItemStatus.NEEDS_REVIEW  # never "failed" on a guess
     assert aws.calls(action="DeregisterImage") == []
     request.refresh_from_db()
-    assert request.status == RequestStatus.PARTLY_FAILED
+    assert request.status == RequestStatus.NEEDS_REVIEW
     assert image(done).gone_at is not None
 
 

@@ -166,6 +166,7 @@ class Workers:
             "AMIDASH_AWS_CONNECT_TIMEOUT": "2",
             "AMIDASH_AWS_READ_TIMEOUT": "6",
             "AMIDASH_RECONCILE_AFTER_SECONDS": "9",
+            "AMIDASH_LEASE_SECONDS": "9",
             "AMIDASH_MUTATIONS_PER_SECOND": "100",
             "AMIDASH_QUEUE_PREFIX": self.queue,
         }
