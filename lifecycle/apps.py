@@ -8,5 +8,7 @@ class LifecycleConfig(AppConfig):
 
     def ready(self) -> None:
         from lifecycle import receivers
+        from lifecycle.actions import offer_on_image_pages
 
         receivers.connect()
+        offer_on_image_pages()

@@ -6,7 +6,10 @@ from django.db import models
 
 
 class LifecycleAction(models.TextChoices):
-    """What a request asks AWS to do to each of its images."""
+    """What a request asks AWS to do to each of its images: the stored value and its label.
+
+    What each action does is its spec in ``lifecycle.actions``.
+    """
 
     DEPRECATE = "deprecate", "Deprecate"
     CANCEL_DEPRECATION = "cancel_deprecation", "Cancel deprecation"
@@ -15,22 +18,6 @@ class LifecycleAction(models.TextChoices):
     DEREGISTER = "deregister", "Deregister"
     RESTORE = "restore", "Restore from Recycle Bin"
     COPY = "copy", "Copy to Regions"
-
-
-#: The action that undoes each action (shown in the preview), or why none does.
-UNDO_OF = {
-    LifecycleAction.DEPRECATE: "Cancel deprecation",
-    LifecycleAction.CANCEL_DEPRECATION: "Deprecate again",
-    LifecycleAction.DISABLE: "Re-enable (old launch permissions are not restored)",
-    LifecycleAction.ENABLE: "Disable",
-    LifecycleAction.DEREGISTER: "Restore from the Recycle Bin while retained; otherwise none",
-    LifecycleAction.RESTORE: "Deregister",
-    LifecycleAction.COPY: "Deregister the copies",
-}
-
-#: Actions refused for an image in use unless the request carries an override (invariant 5 in
-#: docs/architecture.md).
-GUARDED_ACTIONS = frozenset({LifecycleAction.DISABLE, LifecycleAction.DEREGISTER})
 
 
 class RequestStatus(models.TextChoices):

@@ -6,35 +6,20 @@ from typing import Any
 
 from django import forms
 
-from lifecycle.choices import LifecycleAction
-
-REGION_HELP = "Comma-separated Region names, e.g. eu-west-1, us-west-2."
-
-#: The fields the request page shows for each action, besides the reason and the ticket (the
-#: page and the placing of refusals both follow it).
-ACTION_FIELDS = {
-    LifecycleAction.DEPRECATE: ("deprecate_at",),
-    LifecycleAction.DISABLE: ("override_in_use", "override_reason"),
-    LifecycleAction.DEREGISTER: ("delete_snapshots", "override_in_use", "override_reason"),
-    LifecycleAction.COPY: ("regions",),
-}
+from lifecycle.actions import ActionSpec, action_choices
 
 
 class RequestForm(forms.Form):
-    """A new request: the action, its parameters, the reason, an optional override."""
+    """A new request: the action, its parameters, the reason, an optional override.
 
-    action = forms.ChoiceField(choices=LifecycleAction.choices)
+    The parameter fields are those of the action's spec; the override is read for every action
+    (a crafted one is still refused with a message) but shown only for guarded ones.
+    """
+
+    action = forms.ChoiceField(choices=action_choices)
     image = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
     ticket = forms.CharField(required=False, max_length=128, label="Ticket reference")
-    deprecate_at = forms.DateTimeField(
-        required=False,
-        label="Deprecate at (UTC)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
-    )
-    delete_snapshots = forms.BooleanField(required=False, label="Also delete its snapshots")
-    regions = forms.CharField(required=False, help_text=REGION_HELP, label="Copy to Regions")
     override_in_use = forms.BooleanField(
         required=False, label="Override: act even though something uses the image"
     )
@@ -42,21 +27,29 @@ class RequestForm(forms.Form):
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Override justification"
     )
 
-    def __init__(self, *args: Any, image_pks: list[int] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        image_pks: list[int] | None = None,
+        spec: ActionSpec | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["image"].choices = [(pk, pk) for pk in image_pks or []]
+        self.spec = spec
+        if spec is not None:
+            self.fields.update(spec.form_fields())
 
-    def shown_fields(self, action: str) -> set[str]:
-        """The fields on the page for ``action`` (a message about another goes in the banner)."""
-        return {"reason", "ticket", *ACTION_FIELDS.get(action, ())}
+    def parameter_fields(self) -> list[forms.BoundField]:
+        """The action's parameter fields, in the order its spec lists them."""
+        return [self[name] for name in self.spec.form_fields()] if self.spec else []
+
+    def shown_fields(self) -> set[str]:
+        """The fields on the page (a message about another goes in the banner)."""
+        return {"reason", "ticket", *(self.spec.shown_fields() if self.spec else ())}
 
     def parameters(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {
-            "deprecate_at": data.get("deprecate_at"),
-            "delete_snapshots": data.get("delete_snapshots"),
-            "regions": [r for r in (data.get("regions") or "").replace(" ", ",").split(",") if r],
-        }
+        return self.spec.form_parameters(self.cleaned_data) if self.spec else {}
 
 
 class DecisionForm(forms.Form):
@@ -82,4 +75,4 @@ class RequestFilterForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", "Any status"), *RequestStatus.choices]
-        self.fields["action"].choices = [("", "Any action"), *LifecycleAction.choices]
+        self.fields["action"].choices = [("", "Any action"), *action_choices()]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 
 from amidash.roles import Role
-
-PASSWORD = "correct horse battery staple"
+from tests.factories import create_user, signed_in
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,45 +18,29 @@ def audit_signing_key() -> None:
     create_signing_key()
 
 
-def make_user(username: str, *roles: str, superuser: bool = False) -> User:
-    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD)
-    if superuser:
-        user.is_superuser = user.is_staff = True
-        user.save()
-    for role in roles:
-        user.groups.add(Group.objects.get(name=role))
-    return user
-
-
 @pytest.fixture
 def viewer(db) -> User:
-    return make_user("viola", Role.VIEWER)
+    return create_user("viola", Role.VIEWER)
 
 
 @pytest.fixture
 def requester(db) -> User:
-    return make_user("rita", Role.REQUESTER)
+    return create_user("rita", Role.REQUESTER)
 
 
 @pytest.fixture
 def approver(db) -> User:
-    return make_user("arno", Role.APPROVER)
+    return create_user("arno", Role.APPROVER)
 
 
 @pytest.fixture
 def auditor(db) -> User:
-    return make_user("audrey", Role.AUDITOR)
+    return create_user("audrey", Role.AUDITOR)
 
 
 @pytest.fixture
 def admin_user(db) -> User:
-    return make_user("ada", superuser=True)
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return create_user("ada", superuser=True)
 
 
 @pytest.fixture

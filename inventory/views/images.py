@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from amidash.roles import Role
-from inventory.choices import ImageState, UsageType
+from inventory.choices import UsageType
 from inventory.exports import FORMATS, stream_export
 from inventory.filtersets import (
     COLUMNS,
@@ -26,40 +24,13 @@ from inventory.filtersets import (
 from inventory.forms import PAGE_SIZES
 from inventory.models import Image
 from inventory.queries import BadCursor, keyset_page
+from inventory.registry import ImageAction, image_actions
 from inventory.views.rendering import render_page
 
-#: Where the selection form and the detail page's action buttons send the user.
-ACTION_REQUEST_URL_NAME = "lifecycle:request_create"
-ACTION_REQUEST_PERMISSION = "lifecycle.request_action"
 
-ACTIONS = {
-    "deprecate": "Deprecate",
-    "cancel_deprecation": "Cancel deprecation",
-    "disable": "Disable",
-    "enable": "Re-enable",
-    "deregister": "Deregister",
-    "restore": "Restore from Recycle Bin",
-    "copy": "Copy to Regions",
-}
-
-
-def may_request_actions(user: AbstractBaseUser) -> bool:
-    """Whether to offer the selection and action buttons; the request page decides for real."""
-    if user.has_perm(ACTION_REQUEST_PERMISSION):
-        return True
-    return user.groups.filter(name=Role.REQUESTER).exists()
-
-
-def actions_for(image: Image) -> list[tuple[str, str]]:
-    """The lifecycle actions that make sense for the image as last observed."""
-    if image.is_gone:
-        keys = ["restore"]
-    elif image.state == ImageState.DISABLED:
-        keys = ["enable", "deregister"]
-    else:
-        keys = ["cancel_deprecation" if image.deprecation_time else "deprecate"]
-        keys += ["disable", "deregister", "copy"]
-    return [(key, ACTIONS[key]) for key in keys]
+def _action_forms(actions: list[ImageAction]) -> list[tuple[str, list[ImageAction]]]:
+    """The image page's action forms: a target URL and its buttons."""
+    return [(reverse(name), group) for name, group in image_actions.grouped(actions)]
 
 
 def _sort_links(query_params: Any, current: str) -> dict[str, dict[str, str]]:
@@ -116,6 +87,7 @@ def image_list(request: HttpRequest) -> HttpResponse:
     export_params = first.copy()
     for name in ("sort", "size", "col"):
         export_params.pop(name, None)
+    action_url_name, actions = image_actions.selection()
     context = {
         "query": query,
         "form": query.form,
@@ -132,9 +104,9 @@ def image_list(request: HttpRequest) -> HttpResponse:
         "previous_query": _page_query(params, page.previous_cursor),
         "first_query": first.urlencode() if query.cursor else None,
         "export_query": export_params.urlencode(),
-        "request_url": reverse(ACTION_REQUEST_URL_NAME),
-        "can_request": may_request_actions(request.user),
-        "actions": list(ACTIONS.items()),
+        "request_url": reverse(action_url_name) if action_url_name else "",
+        "can_request": bool(image_actions.allowed(request.user, actions)),
+        "actions": actions,
         "filtered": bool(query.filters),
     }
     return render_page(
@@ -204,13 +176,15 @@ def _related_images(image: Image) -> dict[str, Any]:
 @require_GET
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     image = get_object_or_404(Image.objects.select_related("account", "account_region"), pk=pk)
+    actions = image_actions.for_image(image)
+    allowed = image_actions.allowed(request.user, actions)
     context = {
         "image": image,
         "usage_groups": _usage_groups(image),
         "timeline_url": reverse("lifecycle:image_timeline", args=[image.pk]),
-        "request_url": reverse(ACTION_REQUEST_URL_NAME),
-        "can_request": may_request_actions(request.user),
-        "actions": actions_for(image),
+        "can_request": bool(allowed),
+        "action_forms": _action_forms(allowed),
+        "actions": actions,
         "tags": sorted(image.tags.items()) if isinstance(image.tags, dict) else [],
         **_related_images(image),
     }

@@ -25,13 +25,13 @@ with its token (AWS answers the same ImageId and makes no second copy).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from botocore.config import Config
@@ -54,13 +54,9 @@ from inventory.services.listing import (
 )
 from inventory.services.sync import advisory_lock
 from inventory.services.upsert import image_fields, upsert_images
-from lifecycle.choices import (
-    FINAL_ITEM_STATES,
-    GUARDED_ACTIONS,
-    ItemStatus,
-    LifecycleAction,
-    RequestStatus,
-)
+from lifecycle.actions import ACTIONS
+from lifecycle.actions.base import usage_key
+from lifecycle.choices import FINAL_ITEM_STATES, ItemStatus, RequestStatus
 from lifecycle.models import AuditSource, AuditVerb, LifecycleRequest, RequestItem
 from lifecycle.services import notifications, pacing
 from lifecycle.services.audit import record_event
@@ -68,16 +64,6 @@ from lifecycle.services.requests import request_fingerprint
 
 logger = logging.getLogger(__name__)
 THROTTLING_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException"}
-#: The EC2 API each action calls (the pacing bucket it draws from).
-ACTION_API = {
-    LifecycleAction.DEPRECATE: "EnableImageDeprecation",
-    LifecycleAction.CANCEL_DEPRECATION: "DisableImageDeprecation",
-    LifecycleAction.DISABLE: "DisableImage",
-    LifecycleAction.ENABLE: "EnableImage",
-    LifecycleAction.DEREGISTER: "DeregisterImage",
-    LifecycleAction.RESTORE: "RestoreImageFromRecycleBin",
-    LifecycleAction.COPY: "CopyImage",
-}
 
 
 class Unsettled(Exception):
@@ -148,11 +134,6 @@ class Sessions:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def usage_key(usage_type: str, resource_id: str) -> str:
-    """Usage compared by kind and resource (a template's version does not matter)."""
-    return f"{usage_type}:{resource_id.split(':')[0]}"
-
-
 def observe_image(session: AwsSession, region: str, image_id: str) -> Observation:
     """Re-read one image, whether it is in the Recycle Bin, and what uses it, from AWS."""
     ec2 = session.client("ec2", region)
@@ -193,35 +174,9 @@ def observe_or_gone(session: AwsSession, region: str, image_id: str) -> Observat
 
 
 def drift_of(item: RequestItem, request: LifecycleRequest, now: Observation) -> str:
-    """Why the image no longer is what was approved, or "" when it still is."""
-    approved = item.observed
-    if request.action == LifecycleAction.RESTORE:
-        if now.data is not None:
-            return "the image exists again: nothing to restore"
-        return "" if now.in_recycle_bin else "the image is not in the Recycle Bin any more"
-    if now.data is None:
-        return "the image is gone"
-    current = now.state()
-    for key, label in (("state", "state"), ("deprecation_time", "deprecation time")):
-        if _minute(current.get(key)) != _minute(approved.get(key)):
-            return f"{label} changed from {approved.get(key)} to {current.get(key)}"
-    if current["public"] != approved.get("public"):
-        return "public exposure changed"
-    approved_usage = {usage_key(*u.split(":", 1)) for u in approved.get("usage", [])}
-    new_users = sorted(now.usage - approved_usage)
-    if new_users:
-        return f"newly in use by {', '.join(new_users[:5])}"
-    if request.action in GUARDED_ACTIONS and now.usage and not request.override_in_use:
-        return "in use, and the request carries no override"
-    return ""
-
-
-def _minute(value: Any) -> Any:
-    """Times compared to the minute (AWS rounds deprecation times to it)."""
-    if isinstance(value, str) and "T" in value:
-        moment = parse_time(value)
-        return moment.replace(second=0, microsecond=0) if moment else value
-    return value
+    """Why the image no longer is what was approved, or "" when it still is (the action's spec
+    says which changes count)."""
+    return ACTIONS[request.action].drift(item.observed, now, request.override_in_use)
 
 
 # --- mutating ---------------------------------------------------------------------------------
@@ -260,67 +215,21 @@ def mutate(
     sessions: Sessions,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Call AWS for one item under the account+Region's pacing; returns what AWS answered."""
-    image, action, params = item.image, request.action, request.parameters
-    api = ACTION_API[LifecycleAction(action)]
-    ec2 = sessions.mutate(image).client("ec2", item.region)
-    if action == LifecycleAction.COPY:
-        return _copy(request, item, sessions, sleep)
-    calls: dict[str, Callable[[], dict[str, Any]]] = {
-        LifecycleAction.DEPRECATE: lambda: ec2.enable_image_deprecation(
-            ImageId=item.ami_id, DeprecateAt=parse_time(params["deprecate_at"])
-        ),
-        LifecycleAction.CANCEL_DEPRECATION: lambda: ec2.disable_image_deprecation(
-            ImageId=item.ami_id
-        ),
-        LifecycleAction.DISABLE: lambda: ec2.disable_image(ImageId=item.ami_id),
-        LifecycleAction.ENABLE: lambda: ec2.enable_image(ImageId=item.ami_id),
-        LifecycleAction.DEREGISTER: lambda: ec2.deregister_image(
-            ImageId=item.ami_id, DeleteAssociatedSnapshots=bool(params.get("delete_snapshots"))
-        ),
-        LifecycleAction.RESTORE: lambda: ec2.restore_image_from_recycle_bin(ImageId=item.ami_id),
-    }
-    pacing.acquire(item.account_id, item.region, api, sleep=sleep)
-    return call_once(calls[action], sleep, before=lambda: hold_lease(item))
-
-
-def _copy(
-    request: LifecycleRequest,
-    item: RequestItem,
-    sessions: Sessions,
-    sleep: Callable[[float], None],
-) -> dict[str, Any]:
-    """CopyImage into each target Region (the client's Region is the destination).
-
-    Each call carries the item's ClientToken for that Region, and each copy is saved the moment
-    AWS names it, so neither an error in a later Region nor a dead worker loses it; a Region
-    already saved is not called again.
-    """
-    copies: dict[str, str] = dict((item.response or {}).get("Copies", {}))
+    """Make the action's calls for one item, each under its account+Region's pacing and right
+    after renewing the item's lease; returns what AWS answered, as the action records it. Each
+    answer is saved on the item as it comes, so none is lost to a later error or a dead worker."""
+    spec = ACTIONS[request.action]
     session = sessions.mutate(item.image)
-    for region in request.parameters["regions"]:
-        if region in copies:
-            continue
-        pacing.acquire(item.account_id, region, "CopyImage", sleep=sleep)
+    answers = []
+    for call in spec.calls(item, request.parameters):
+        method = getattr(session.client(call.service, call.region), call.method)
+        pacing.acquire(item.account_id, call.region, call.operation, sleep=sleep)
         answer = call_once(
-            lambda region=region: session.client("ec2", region).copy_image(
-                SourceImageId=item.ami_id,
-                SourceRegion=item.region,
-                Name=item.image.name or item.ami_id,
-                Description=f"Copy of {item.ami_id} from {item.region} (request #{request.pk})",
-                ClientToken=copy_token(item, region),
-            ),
-            sleep,
-            before=lambda: hold_lease(item),
+            partial(method, **call.arguments), sleep, before=lambda: hold_lease(item)
         )
-        copies[region] = answer["ImageId"]
-        save_progress(item, {"Copies": copies})
-    return {"Copies": copies}
-
-
-def copy_token(item: RequestItem, region: str) -> str:
-    """CopyImage's idempotency key for one item and target Region (at most 64 ASCII chars)."""
-    return hashlib.sha256(f"amidash:item:{item.pk}:{region}".encode()).hexdigest()[:64]
+        answers.append((call, answer))
+        save_progress(item, spec.answer(answers))
+    return spec.answer(answers)
 
 
 def save_progress(item: RequestItem, response: dict[str, Any]) -> None:
@@ -331,20 +240,7 @@ def save_progress(item: RequestItem, response: dict[str, Any]) -> None:
 
 def effect_visible(action: str, observation: Observation, params: dict[str, Any]) -> bool:
     """Does AWS show that the action took effect?"""
-    state = observation.state()
-    if action == LifecycleAction.DEPRECATE:
-        return _minute(state.get("deprecation_time")) == _minute(params["deprecate_at"])
-    if action == LifecycleAction.CANCEL_DEPRECATION:
-        return not state["gone"] and state.get("deprecation_time") is None
-    if action == LifecycleAction.DISABLE:
-        return state["state"] == ImageState.DISABLED
-    if action == LifecycleAction.ENABLE:
-        return state["state"] == ImageState.AVAILABLE
-    if action == LifecycleAction.DEREGISTER:
-        return state["gone"]
-    if action == LifecycleAction.RESTORE:
-        return not state["gone"]
-    return True  # copies are confirmed by their new ids
+    return ACTIONS[action].effect_visible(observation.state(), params)
 
 
 # --- the inventory ----------------------------------------------------------------------------
@@ -362,8 +258,8 @@ def store_observation(image: Image, observation: Observation, action: str) -> No
             setattr(image, name, value)
         image.gone_at, image.last_seen_at = None, now
         image.fingerprint = fingerprint(observation.data)
-        if action == LifecycleAction.DISABLE:
-            image.shared_with = []  # DisableImage removes every launch permission
+        if ACTIONS[action].removes_launch_permissions:
+            image.shared_with = []
         image.save()
     _announce(image, before)
 
@@ -539,8 +435,7 @@ def confirm_item(
     with transaction.atomic():
         if after is not None:
             store_observation(item.image, after, request.action)
-        if request.action == LifecycleAction.COPY:
-            store_copies(item, answer.get("Copies", {}), sessions)
+        store_copies(item, answer.get("Copies", {}), sessions)
         confirmed = after is not None and effect_visible(request.action, after, request.parameters)
         answer = answer | {"confirmed": confirmed}
         settle_item(item, ItemStatus.SUCCEEDED, AuditVerb.ITEM_EXECUTED, response=answer)
@@ -722,14 +617,17 @@ def _reconcile(item: RequestItem, sessions: Sessions) -> int:
     request = item.request
     if item.mutation_sent_at is None and item.claimed_at and item.lease_expires_at:
         return int(release_item(item))
-    if request.action == LifecycleAction.COPY:
-        return _reconcile_copy(item, request, sessions)
+    spec = ACTIONS[request.action]
+    if spec.repeatable:
+        return _reconcile_by_repeating(item, request, sessions)
     try:
         observation = observe_or_gone(sessions.read(item.image), item.region, item.ami_id)
     except AWS_ERRORS as error:
         logger.warning("reconciling item %s: %s", item.pk, describe_error(error))
         return 0
-    if effect_visible(request.action, observation, request.parameters):
+    if spec.confirmed_by_reading and effect_visible(
+        request.action, observation, request.parameters
+    ):
         with transaction.atomic():
             store_observation(item.image, observation, request.action)
             done = settle_item(
@@ -753,16 +651,19 @@ def _reconcile(item: RequestItem, sessions: Sessions) -> int:
     )
 
 
-def _reconcile_copy(item: RequestItem, request: LifecycleRequest, sessions: Sessions) -> int:
-    """Finish a copy by its ClientTokens: a Region already copied answers the same ImageId."""
+def _reconcile_by_repeating(
+    item: RequestItem, request: LifecycleRequest, sessions: Sessions
+) -> int:
+    """Finish an item whose calls carry idempotency tokens by repeating them: what was done
+    answers the same (a copy made answers its ImageId) and is not done twice."""
     try:
-        answer = _copy(request, item, sessions, time.sleep)
+        answer = mutate(request, item, sessions, time.sleep)
     except (ClientError, ParamValidationError) as error:
-        reason = f"copy could not be finished by its ClientTokens: {describe_error(error)}"
+        reason = f"could not be finished by repeating its calls: {describe_error(error)}"
         settle_item(item, ItemStatus.NEEDS_REVIEW, AuditVerb.ITEM_NEEDS_REVIEW, error=reason)
         return 1
     except (Unsettled, *AWS_ERRORS) as error:  # no answer: the next round tries again
-        logger.warning("reconciling copy item %s: %s", item.pk, error)
+        logger.warning("reconciling item %s: %s", item.pk, error)
         return 0
     confirm_item(item, request, sessions, answer | {"reconciled": True})
     return 1

@@ -17,19 +17,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from lifecycle.actions import ACTIONS
 from lifecycle.models import PacingBucket
 
-#: EC2's own refill rate per second for the mutating APIs amidash calls (see docs/architecture.md,
-#: AWS behaviours).
-EC2_REFILL_PER_SECOND = {
-    "DeregisterImage": 5.0,
-    "DisableImage": 5.0,
-    "EnableImage": 5.0,
-    "EnableImageDeprecation": 5.0,
-    "DisableImageDeprecation": 5.0,
-    "RestoreImageFromRecycleBin": 5.0,
-    "CopyImage": 1.0,
-}
+#: EC2's own refill rate per second for the mutating APIs amidash calls (each action's spec; see
+#: docs/architecture.md, AWS behaviours).
+EC2_REFILL_PER_SECOND = {spec.operation: spec.refill_per_second for spec in ACTIONS.values()}
 
 
 @dataclass(frozen=True)

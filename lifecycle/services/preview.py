@@ -14,9 +14,7 @@ from typing import Any
 
 from inventory.models import Image, ImageUsage
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
-from lifecycle.choices import GUARDED_ACTIONS, UNDO_OF, LifecycleAction
-
-RECYCLE_BIN_ACTIONS = frozenset({LifecycleAction.DEREGISTER})
+from lifecycle.actions import ACTIONS, ActionSpec
 
 
 @dataclass
@@ -96,15 +94,16 @@ def rule_covers(rule: dict[str, Any], tags: dict[str, str]) -> bool:
 
 
 def describe_recycle_bin(
-    rules: list[dict[str, Any]] | str, tags: dict[str, str]
+    rules: list[dict[str, Any]] | str, tags: dict[str, str], undo: str
 ) -> tuple[str, str]:
     """What the Recycle Bin would do with the deregistered image, and what would undo it.
 
     ``rules`` is the account+Region's retention rules, or why they could not be read; then the
-    undo stays the general one, for nobody knows whether deregistering would be final.
+    undo stays the action's general ``undo``, for nobody knows whether deregistering would be
+    final.
     """
     if isinstance(rules, str):
-        return f"unknown ({rules})", UNDO_OF[LifecycleAction.DEREGISTER]
+        return f"unknown ({rules})", undo
     for rule in rules:
         if rule_covers(rule, tags):
             days = rule.get("RetentionPeriod", {}).get("RetentionPeriodValue")
@@ -133,9 +132,10 @@ def _rules_per_region(images: list[Image]) -> dict[tuple[str, str], list[dict[st
 
 def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
     """The blast radius of ``action`` on each image (images need ``account`` selected)."""
+    spec = ACTIONS[action]
     images = list(images)
     usage = usage_by_image(images)
-    rules = _rules_per_region(images) if action in RECYCLE_BIN_ACTIONS else {}
+    rules = _rules_per_region(images) if spec.reads_recycle_bin else {}
     previews = []
     for image in images:
         preview = ImagePreview(
@@ -149,24 +149,21 @@ def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
             protected=image.is_protected,
             public=image.public,
             shared_with=list(image.shared_with or []),
-            undo=UNDO_OF[LifecycleAction(action)],
+            undo=spec.undo,
         )
-        if action in RECYCLE_BIN_ACTIONS:
+        if spec.reads_recycle_bin:
             key = (image.account.account_id, image.region)
-            preview.recycle_bin, preview.undo = describe_recycle_bin(rules[key], image.tags or {})
-        _add_warnings(preview, action, image)
+            preview.recycle_bin, preview.undo = describe_recycle_bin(
+                rules[key], image.tags or {}, spec.undo
+            )
+        _add_warnings(preview, spec, image)
         previews.append(preview)
     return previews
 
 
-def _add_warnings(preview: ImagePreview, action: str, image: Image) -> None:
-    if action in GUARDED_ACTIONS and preview.in_use:
+def _add_warnings(preview: ImagePreview, spec: ActionSpec, image: Image) -> None:
+    """The spec's warnings; a block for the guard, or for an image it refuses outright."""
+    if spec.guarded and preview.in_use:
         preview.blocked = f"in use by {len(preview.usage)} resource(s); needs an explicit override"
-    if action == LifecycleAction.DEREGISTER and preview.protected:
-        preview.warnings.append("deregistration protection is on: AWS will refuse")
-    if action == LifecycleAction.DISABLE and (preview.public or preview.shared_with):
-        preview.warnings.append("public or shared: disabling removes every launch permission")
-    if image.gone_at is not None and action != LifecycleAction.RESTORE:
-        preview.blocked = "the image is gone (deregistered)"
-    if image.gone_at is None and action == LifecycleAction.RESTORE:
-        preview.blocked = "the image is not deregistered: nothing to restore"
+    preview.warnings.extend(spec.warnings(preview))
+    preview.blocked = spec.refusal(image) or preview.blocked

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,13 +23,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from inventory.models import Image
-from lifecycle.choices import (
-    GUARDED_ACTIONS,
-    Decision,
-    ItemStatus,
-    LifecycleAction,
-    RequestStatus,
-)
+from lifecycle.actions import ACTIONS
+from lifecycle.choices import Decision, ItemStatus, RequestStatus
+from lifecycle.exceptions import RequestError
 from lifecycle.models import AccountScope, Approval, AuditSource, LifecycleRequest, RequestItem
 from lifecycle.services import notifications
 from lifecycle.services.audit import record_event
@@ -39,19 +34,6 @@ from lifecycle.services.preview import ImagePreview, observed_state, preview_ima
 REQUEST_PERMISSION = "lifecycle.request_action"
 APPROVE_PERMISSION = "lifecycle.approve_request"
 MAX_IMAGES_PER_REQUEST = 5000
-MAX_DEPRECATION_YEARS = 10
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-
-
-class RequestError(ValueError):
-    """A request or decision that cannot be made; the message is shown to the user.
-
-    ``field`` names the form field the message is about, if it is about one.
-    """
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass
@@ -101,44 +83,8 @@ def approvals_required(action: str) -> int:
 
 
 def validate_parameters(action: str, parameters: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The action's parameters, checked against AWS's limits (docs/architecture.md); JSON-ready."""
-    if action == LifecycleAction.DEPRECATE:
-        return {"deprecate_at": _deprecation_time(parameters.get("deprecate_at"), now)}
-    if action == LifecycleAction.DEREGISTER:
-        return {"delete_snapshots": bool(parameters.get("delete_snapshots"))}
-    if action == LifecycleAction.COPY:
-        regions = sorted(
-            {str(r).strip() for r in parameters.get("regions") or [] if str(r).strip()}
-        )
-        if not regions:
-            raise RequestError("Name at least one Region to copy to.", "regions")
-        bad = [r for r in regions if not _REGION.match(r)]
-        if bad:
-            raise RequestError(f"Not a Region name: {', '.join(bad)}.", "regions")
-        return {"regions": regions}
-    return {}
-
-
-def _deprecation_time(value: Any, now: datetime) -> str:
-    """EnableImageDeprecation's DeprecateAt: UTC, rounded to the minute, future, <= 10 years."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as error:
-            raise RequestError(
-                "The deprecation time is not a valid date and time.", "deprecate_at"
-            ) from error
-    if not isinstance(value, datetime):
-        raise RequestError("A deprecation needs the date and time it takes effect.", "deprecate_at")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    rounded = (value + timedelta(seconds=30)).replace(second=0, microsecond=0)
-    if rounded <= now:
-        raise RequestError("The deprecation time must be in the future.", "deprecate_at")
-    if rounded > now + timedelta(days=365 * MAX_DEPRECATION_YEARS + 2):
-        raise RequestError("AWS accepts deprecation times at most 10 years ahead.", "deprecate_at")
-    return rounded.isoformat().replace("+00:00", "Z")
+    """The action's parameters, checked by its spec against AWS's limits; JSON-ready."""
+    return ACTIONS[action].clean_parameters(parameters, now)
 
 
 # --- creating ---------------------------------------------------------------------------------
@@ -182,16 +128,16 @@ def selected_images(image_pks: list[int]) -> list[Image]:
 
 
 def check_draft(draft: RequestDraft, previews: list[ImagePreview]) -> None:
-    """Refuse a request that may not be made (invariant 5, docs/architecture.md; the preview's
+    """Refuse a request that may not be made (invariant 5 in docs/architecture.md; the preview's
     blocks)."""
-    if draft.action not in LifecycleAction.values:
+    if draft.action not in ACTIONS:
         raise RequestError(f"Unknown action {draft.action!r}.")
     if not draft.reason.strip():
         raise RequestError("Give a reason for the request.", "reason")
     if draft.override_in_use and not draft.override_reason.strip():
         raise RequestError("An override needs its own justification.", "override_reason")
     for preview in previews:
-        in_use_block = draft.action in GUARDED_ACTIONS and preview.in_use
+        in_use_block = ACTIONS[draft.action].guarded and preview.in_use
         if in_use_block and draft.override_in_use:
             continue
         if preview.blocked:
@@ -202,7 +148,7 @@ def create_request(actor: AbstractBaseUser, draft: RequestDraft, source: str) ->
     """Validate, preview and save a pending request with one item per image; notify approvers."""
     if not may_request(actor):
         raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
-    if draft.action not in LifecycleAction.values:
+    if draft.action not in ACTIONS:
         raise RequestError(f"Unknown action {draft.action!r}.")
     now = timezone.now()
     parameters = validate_parameters(draft.action, draft.parameters, now)

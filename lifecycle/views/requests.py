@@ -15,7 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from inventory.views.rendering import render_page
-from lifecycle.choices import ItemStatus, LifecycleAction, RequestStatus
+from lifecycle.actions import ACTIONS
+from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.forms import DecisionForm, RequestFilterForm, RequestForm
 from lifecycle.models import AuditSource, LifecycleRequest
 from lifecycle.services import requests as services
@@ -96,20 +97,20 @@ def request_create(request: HttpRequest) -> HttpResponse:
     action = source.get("action", "")
     try:
         pks = _image_pks(source.getlist("image"))
-        if action not in LifecycleAction.values:
+        if action not in ACTIONS:
             raise services.RequestError("Choose one of the lifecycle actions.")
         images = services.selected_images(pks)
     except services.RequestError as error:
         return render(request, "lifecycle/requests/bad_request.html", {"error": error}, status=400)
-    form = RequestForm(request.POST or None, image_pks=pks, initial={"action": action})
+    spec = ACTIONS[action]
+    form = RequestForm(request.POST or None, image_pks=pks, spec=spec, initial={"action": action})
     if request.method == "POST" and form.is_valid():
         response = _create(request, form)
         if response is not None:
             return response
     context = {
         "form": form,
-        "action": LifecycleAction(action),
-        "shown": form.shown_fields(action),
+        "spec": spec,
         "images": images,
         "previews": preview_images(action, images),
         "status_code": 400 if request.method == "POST" else 200,
@@ -131,7 +132,7 @@ def _create(request: HttpRequest, form: RequestForm) -> HttpResponse | None:
     try:
         created = services.create_request(request.user, draft, AuditSource.WEB)
     except services.RequestError as error:
-        shown = form.shown_fields(data["action"])
+        shown = form.shown_fields()
         form.add_error(error.field if error.field in shown else None, str(error))
         return None
     messages.success(request, f"Request #{created.pk} is waiting for approval.")
@@ -155,6 +156,9 @@ def _detail_context(request: HttpRequest, lifecycle_request: LifecycleRequest) -
         counts[status] += 1
     return {
         "req": lifecycle_request,
+        "parameters": ACTIONS[lifecycle_request.action].describe_parameters(
+            lifecycle_request.parameters
+        ),
         "items": items[:500],
         "item_total": sum(counts.values()),
         "item_counts": [(ItemStatus(s).label, n) for s, n in counts.items() if n],

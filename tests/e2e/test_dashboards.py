@@ -17,8 +17,8 @@ from amidash.sandbox import sandbox
 from amidash.sandbox.estate import estate_accounts, generate_estate
 from inventory.models import SyncRun
 from inventory.services import sync as sync_service
-from tests.conftest import PASSWORD, make_user
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.browser import screenshot, sign_in
+from tests.factories import PASSWORD, create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -41,7 +41,7 @@ def demo_estate(settings) -> Iterator[None]:
 def test_it_signs_in_filters_images_and_opens_one(page, demo_estate) -> None:
     run = sync_service.run_sync(None)
     assert run.status == "succeeded"
-    make_user("rita", "Requester")
+    create_user("rita", "Requester")
     sign_in(page, "rita", PASSWORD)
 
     assert page.get_by_role("heading", level=1).inner_text() == "Overview"
@@ -86,7 +86,7 @@ def test_it_signs_in_filters_images_and_opens_one(page, demo_estate) -> None:
 
 def test_it_watches_a_sync_finish(page, demo_estate, settings) -> None:
     settings.SYNC_REGIONS = ["us-east-1", "eu-west-1"]
-    make_user("arno", "Approver")
+    create_user("arno", "Approver")
     sign_in(page, "arno", PASSWORD)
 
     run = sync_service.create_run(None, source="web")
@@ -121,7 +121,7 @@ def test_it_starts_a_sync_with_the_button(page, demo_estate, settings) -> None:
     from amidash.celery import app
 
     settings.SYNC_REGIONS = ["us-east-1"]
-    make_user("rita", "Requester")
+    create_user("rita", "Requester")
     sign_in(page, "rita", PASSWORD)
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True  # the worker's job runs in the request: no broker needed

@@ -17,9 +17,9 @@ from amidash.sandbox import sandbox
 from inventory.models import Image
 from inventory.services.sync import run_sync
 from lifecycle.models import LifecycleRequest
-from tests.conftest import PASSWORD, make_user
-from tests.e2e.conftest import screenshot, sign_in
-from tests.lifecycle.conftest import launch, register_image
+from tests.amidash.sandbox.images import launch, register_image
+from tests.e2e.browser import screenshot, sign_in
+from tests.factories import PASSWORD, create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -51,9 +51,9 @@ def _context(browser, live_server, username: str):
 
 
 def test_it_requests_approves_executes_and_audits_a_cleanup(browser, live_server, estate):
-    make_user("rita", Role.REQUESTER)
-    make_user("arno", Role.APPROVER)
-    make_user("audrey", Role.AUDITOR)
+    create_user("rita", Role.REQUESTER)
+    create_user("arno", Role.APPROVER)
+    create_user("audrey", Role.AUDITOR)
     aws, unused = estate["aws"], estate["unused"]
 
     context, page = _context(browser, live_server, "rita")

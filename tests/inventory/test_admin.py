@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from inventory.models import Account
-from tests.conftest import signed_in
+from tests.factories import signed_in
 
 AMBIENT = "123456789012"
 OTHER = "210987654321"

@@ -15,7 +15,8 @@ from inventory.choices import RegionSyncStatus, SyncStatus, SyncTrigger
 from inventory.models import AccountRegion, Image, SyncRun
 from inventory.services.launch_permissions import refresh_launch_permissions
 from inventory.services.sync import SyncScopeError, start_sync
-from tests.inventory.conftest import REGION, register_image, sync
+from tests.amidash.sandbox.images import REGION, register_image
+from tests.factories import sync
 
 pytestmark = pytest.mark.django_db
 

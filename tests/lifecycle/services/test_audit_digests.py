@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from lifecycle.services.audit_digests import load_digests, write_digest
-from tests.audit.conftest import write_events
+from tests.factories import create_audit_events
 
 WRITERS = 6
 
@@ -16,7 +16,7 @@ WRITERS = 6
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_chain_their_digests_one_after_another(settings, tmp_path):
     settings.AUDIT_DIGEST_DIR = tmp_path / "digests"
-    write_events(3)
+    create_audit_events(3)
     start = threading.Barrier(WRITERS)
     errors: list[BaseException] = []
 

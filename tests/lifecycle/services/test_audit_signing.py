@@ -14,25 +14,24 @@ from lifecycle.services.audit_signing import (
     load_public_key,
     signing_key,
 )
-from tests.audit.conftest import write_events
-from tests.conftest import signed_in
+from tests.factories import create_audit_events, signed_in
 
 
 @pytest.fixture
 def no_key(settings, tmp_path):
-    settings.AUDIT_SIGNING_KEY_FILE = tmp_path / "keys" / "audit-signing-key.pem"
-    settings.AUDIT_DIGEST_DIR = tmp_path / "digests"
+    settings.AUDIT_SIGNING_KEY_FILE = tmp_path / "no-key-yet" / "audit-signing-key.pem"
+    settings.AUDIT_DIGEST_DIR = tmp_path / "no-key-digests"
     return settings.AUDIT_SIGNING_KEY_FILE
 
 
 def test_it_refuses_to_sign_without_a_key_and_names_the_command(db, no_key):
-    write_events(1)
+    create_audit_events(1)
 
     with pytest.raises(SigningKeyError, match=r"`python manage.py create_audit_key`"):
         write_digest()
 
     assert not no_key.exists()
-    assert not (no_key.parent.parent / "digests").exists()
+    assert not (no_key.parent.parent / "no-key-digests").exists()
 
 
 def test_the_audit_page_never_creates_the_key(auditor, no_key):
@@ -58,7 +57,7 @@ def test_create_audit_key_makes_the_key_once_and_prints_its_fingerprint(no_key, 
 def test_it_refuses_a_key_other_than_the_pinned_one(db, no_key, settings):
     call_command("create_audit_key")
     settings.AUDIT_KEY_FINGERPRINT = "0" * 64
-    write_events(1)
+    create_audit_events(1)
 
     with pytest.raises(SigningKeyError, match="AMIDASH_AUDIT_KEY_FINGERPRINT expects 0000"):
         write_digest()

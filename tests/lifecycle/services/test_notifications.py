@@ -1,13 +1,13 @@
-"""Notices are Celery tasks: a stalled mail server never holds the web request that made the
-request, each channel is retried within bounded timeouts, and failures reach the requester and
-the approvers."""
+"""The Slack-compatible webhook."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.core import mail
@@ -17,10 +17,44 @@ from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import LifecycleRequest
 from lifecycle.services import notifications
 from lifecycle.tasks import send_notification
-from tests.conftest import signed_in
-from tests.lifecycle.conftest import approve, ask, image, register_image, sync
+from tests.amidash.sandbox.images import register_image
+from tests.factories import approve, ask, image, signed_in, sync
+
+pytestmark = pytest.mark.django_db
 
 
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_it_posts_slack_compatible_json_to_the_webhook():
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        assert notifications.post_webhook({"text": "Request #1 is approved"}, url)
+    finally:
+        server.shutdown()
+    assert _Hook.received == [{"text": "Request #1 is approved"}]
+
+
+def test_it_survives_an_unreachable_webhook():
+    assert notifications.post_webhook({"text": "x"}, "http://127.0.0.1:9/unreachable") is False
+
+
+# Notices are Celery tasks: a stalled mail server never holds the web request that made the
+# request, each channel is retried within bounded timeouts, and failures reach the requester and
+# the approvers.
 @pytest.fixture
 def stalled_smtp(settings) -> Iterator[int]:
     """A mail server that accepts connections and never says a word (for 8 s)."""

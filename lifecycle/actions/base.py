@@ -1,0 +1,188 @@
+"""What one lifecycle action is, said once: ``ActionSpec``.
+
+A spec holds everything that differs between actions: its label, which images it applies to,
+its parameters (their form fields and checks), whether an image in use refuses it (the guard of
+invariant 5 in docs/architecture.md), the AWS call it makes and the pacing bucket that call draws
+from, which observed changes count as drift, how its effect is confirmed and what undoes it.
+Forms, the preview, execution and the image page ask the spec in ``lifecycle.actions.ACTIONS``;
+none of them asks which action a request names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from botocore import xform_name
+from django import forms
+
+from inventory.services.listing import parse_time
+from lifecycle.choices import LifecycleAction
+
+if TYPE_CHECKING:
+    from inventory.models import Image
+    from lifecycle.models import RequestItem
+    from lifecycle.services.execution import Observation
+    from lifecycle.services.preview import ImagePreview
+
+#: The form fields of the in-use override; the request page shows them for guarded actions.
+OVERRIDE_FIELDS = ("override_in_use", "override_reason")
+
+#: Observed fields compared with what was approved, and how a drift names them.
+COMPARED_FIELDS = (("state", "state"), ("deprecation_time", "deprecation time"))
+
+
+def usage_key(usage_type: str, resource_id: str) -> str:
+    """Usage compared by kind and resource (a template's version does not matter)."""
+    return f"{usage_type}:{resource_id.split(':')[0]}"
+
+
+def minute(value: Any) -> Any:
+    """Times compared to the minute (AWS rounds deprecation times to it); other values as is."""
+    if isinstance(value, str) and "T" in value:
+        moment = parse_time(value)
+        return moment.replace(second=0, microsecond=0) if moment else value
+    return value
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    """One mutating call: the client's service and Region, the API operation and its arguments.
+
+    The operation also names the account+Region pacing bucket the call draws from.
+    """
+
+    service: str
+    region: str
+    operation: str
+    arguments: dict[str, Any]
+
+    @property
+    def method(self) -> str:
+        """The boto3 client method of the operation (``DisableImage`` -> ``disable_image``)."""
+        return xform_name(self.operation)
+
+
+class ActionSpec:
+    """One lifecycle action; subclasses set the class attributes and override what differs.
+
+    The defaults describe the common case: an image that still exists, no parameters, no guard,
+    one EC2 call on the image in its own Region, and any change since approval is drift.
+    """
+
+    #: The stored value and label of the action.
+    action: ClassVar[LifecycleAction]
+    #: What undoes the action, shown in the preview.
+    undo: ClassVar[str]
+    #: The EC2 API the action calls; it names the pacing bucket too.
+    operation: ClassVar[str]
+    service: ClassVar[str] = "ec2"
+    #: EC2's own refill rate per second for ``operation`` (the pacing never goes above it).
+    refill_per_second: ClassVar[float] = 5.0
+    #: Refused for an image in use unless the request carries an override (invariant 5).
+    guarded: ClassVar[bool] = False
+    #: The preview reads the Recycle Bin's retention rules (what deregistering would keep).
+    reads_recycle_bin: ClassVar[bool] = False
+    #: AWS removes every launch permission of the image (the inventory forgets its sharing).
+    removes_launch_permissions: ClassVar[bool] = False
+    #: Re-reading the image shows whether the action took effect, so an interrupted item can be
+    #: settled by reading AWS.
+    confirmed_by_reading: ClassVar[bool] = True
+    #: The calls carry an idempotency token (same token and parameters: same answer, nothing
+    #: done twice), so an interrupted item is finished by repeating them.
+    repeatable: ClassVar[bool] = False
+
+    @property
+    def key(self) -> str:
+        return self.action.value
+
+    @property
+    def label(self) -> str:
+        return str(self.action.label)
+
+    @property
+    def danger(self) -> bool:
+        """Shown as a dangerous button: the guarded actions stop an image being launched."""
+        return self.guarded
+
+    # --- which images -------------------------------------------------------------------------
+
+    def applies_to(self, image: Image) -> bool:
+        """Whether the image page offers the action for the image as last observed."""
+        return not image.is_gone
+
+    def refusal(self, image: Image) -> str:
+        """Why a request may not name the image at all, or "" (the preview blocks on it)."""
+        return "the image is gone (deregistered)" if image.is_gone else ""
+
+    def warnings(self, preview: ImagePreview) -> list[str]:
+        """What the preview warns about on one image besides its usage."""
+        return []
+
+    # --- parameters ---------------------------------------------------------------------------
+
+    def form_fields(self) -> dict[str, forms.Field]:
+        """The request page's fields for the parameters, in the order shown."""
+        return {}
+
+    def form_parameters(self, cleaned_data: dict[str, Any]) -> dict[str, Any]:
+        """The parameters as the form read them, before ``clean_parameters`` checks them."""
+        return {name: cleaned_data.get(name) for name in self.form_fields()}
+
+    def shown_fields(self) -> tuple[str, ...]:
+        """The action's own fields on the request page: parameters, then the override."""
+        return (*self.form_fields(), *(OVERRIDE_FIELDS if self.guarded else ()))
+
+    def clean_parameters(self, parameters: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The parameters checked against AWS's limits, JSON-ready; raises ``RequestError``."""
+        return {}
+
+    def describe_parameters(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
+        """The approved parameters as (label, text) lines for the request page."""
+        return []
+
+    # --- execution ----------------------------------------------------------------------------
+
+    def arguments(self, item: RequestItem, parameters: dict[str, Any]) -> dict[str, Any]:
+        """The arguments of the call on the item's image."""
+        return {"ImageId": item.ami_id}
+
+    def calls(self, item: RequestItem, parameters: dict[str, Any]) -> list[AwsCall]:
+        """The mutating calls one item makes, in order."""
+        arguments = self.arguments(item, parameters)
+        return [AwsCall(self.service, item.region, self.operation, arguments)]
+
+    def answer(self, answers: list[tuple[AwsCall, dict[str, Any]]]) -> dict[str, Any]:
+        """What is recorded of AWS's answers to ``calls``."""
+        return answers[0][1]
+
+    def drift(self, approved: dict[str, Any], observation: Observation, override: bool) -> str:
+        """Why the image is no longer what was approved (invariant 3), or "" when it still is.
+
+        Any change of state, deprecation time or exposure, and any new user, is drift; a
+        guarded action also refuses an image in use without the request's override.
+        """
+        if observation.data is None:
+            return "the image is gone"
+        current = observation.state()
+        for key, label in COMPARED_FIELDS:
+            if minute(current.get(key)) != minute(approved.get(key)):
+                return f"{label} changed from {approved.get(key)} to {current.get(key)}"
+        if current["public"] != approved.get("public"):
+            return "public exposure changed"
+        return self.usage_drift(approved, observation.usage, override)
+
+    def usage_drift(self, approved: dict[str, Any], usage: set[str], override: bool) -> str:
+        """New users since approval, or use that the guard refuses."""
+        approved_usage = {usage_key(*u.split(":", 1)) for u in approved.get("usage", [])}
+        new_users = sorted(usage - approved_usage)
+        if new_users:
+            return f"newly in use by {', '.join(new_users[:5])}"
+        if self.guarded and usage and not override:
+            return "in use, and the request carries no override"
+        return ""
+
+    def effect_visible(self, state: dict[str, Any], parameters: dict[str, Any]) -> bool:
+        """Does the image as AWS shows it now (``Observation.state()``) carry the effect?"""
+        raise NotImplementedError

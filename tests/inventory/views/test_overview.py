@@ -1,0 +1,102 @@
+"""The overview: totals by state, usage, risk, cost and cleanup, grid, last sync."""
+
+from __future__ import annotations
+
+import re
+
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import create_image
+
+URL = "/"
+
+
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+def test_it_shows_totals_by_state_with_numbers(viewer_client, estate) -> None:
+    text = _text(viewer_client.get(URL))
+    assert "6 current images" in text
+    assert "4 available" in text
+    assert "1 deprecated" in text
+    assert "1 disabled" in text
+    assert "1 gone" in text
+
+
+def test_it_shows_usage_risk_and_cost(viewer_client, estate, settings) -> None:
+    settings.STORAGE_PRICE_PER_GB_MONTH = 0.05
+    body = viewer_client.get(URL).content.decode()
+    text = _text(viewer_client.get(URL))
+    assert "4 unused · 2 in use" in text
+    assert "1 public" in text and "anyone can launch" in text
+    assert "1 shared with other accounts" in text
+    # 5 current images of 8 GiB and one of 30 GiB: 70 GiB at 0.05 USD.
+    assert "70 GiB" in text and "$3.50 / month" in text
+    assert 'aria-label="Images by state"' in body and "<svg" in body
+
+
+def test_it_says_what_a_cleanup_of_old_unused_images_would_save(viewer_client, estate) -> None:
+    text = _text(viewer_client.get(URL, {"older_than": "365"}))
+    # Unused and older than a year: web-1.0.0 (30 GiB) and legacy-0.9 (8 GiB).
+    assert "2 images hold 38 GiB" in text and "$1.90 per month" in text
+    text = _text(viewer_client.get(URL, {"older_than": "90"}))
+    assert "4 images hold 54 GiB" in text
+
+
+def test_it_notices_a_bad_cleanup_age_and_uses_the_default(viewer_client, estate) -> None:
+    response = viewer_client.get(URL, {"older_than": "-5"})
+    assert response.status_code == 200
+    assert "showing 90" in response.content.decode()
+
+
+def test_it_shows_the_region_grid_and_the_failed_regions_of_the_last_sync(viewer_client, estate):
+    text = _text(viewer_client.get(URL))
+    assert "Regions \u00d7 state" in text
+    assert "ap-south-1" in text and "eu-west-1" in text
+    assert "1 Region failed" in text
+    assert "444455556666 ap-south-1: RequestLimitExceeded" in text
+
+
+def test_it_keeps_its_queries_constant_as_the_estate_grows(viewer_client, estate) -> None:
+    from django.db import connection
+
+    with CaptureQueriesContext(connection) as before:
+        viewer_client.get(URL)
+    for number in range(40):
+        create_image(name=f"grow-{number}", region=["us-west-2", "eu-north-1"][number % 2])
+    with CaptureQueriesContext(connection) as after:
+        viewer_client.get(URL)
+    assert len(after.captured_queries) == len(before.captured_queries) <= 12
+
+
+def test_it_loads_the_trend_after_the_page_with_a_plain_link(viewer_client, estate) -> None:
+    body = viewer_client.get(URL).content.decode()
+    assert 'hx-get="/overview/trend/"' in body and 'hx-trigger="load"' in body
+    assert '<a href="/overview/trend/">Show the trend</a>' in body
+
+
+def test_it_rebuilds_the_estate_at_each_past_run(viewer_client, estate) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from inventory.models import Image
+    from tests.factories import create_sync_run
+
+    now = timezone.now()
+    Image.objects.update(first_seen_at=now - datetime.timedelta(days=20))
+    newest = estate["images"]["web_new"]
+    Image.objects.filter(pk=newest.pk).update(first_seen_at=now - datetime.timedelta(days=5))
+    gone = estate["images"]["old_gone"]
+    Image.objects.filter(pk=gone.pk).update(gone_at=now - datetime.timedelta(days=2))
+    for days in (10, 3, 1):
+        create_sync_run(finished_at=now - datetime.timedelta(days=days))
+    response = viewer_client.get("/overview/trend/", headers={"HX-Request": "true"})
+    text = _text(response)
+    assert "<html" not in response.content.decode()
+    assert "<svg" in response.content.decode()
+    # 10 days ago: 6 images (not the newest), none gone; 3 days ago: 7; 1 day ago: 6, 1 gone;
+    # the estate's own run, now: the same.
+    rows = re.findall(r"#\d+ \S+ \S+ (\d+) (\d+) (\d+)", text)
+    assert [(int(a), int(b)) for a, b, _ in rows] == [(6, 0), (7, 0), (6, 1), (6, 1)]

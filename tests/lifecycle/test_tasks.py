@@ -1,0 +1,265 @@
+"""A real Celery worker with Redis carries out approved requests against the sandbox server.
+
+The worker reaches AWS through the sandbox server (``AWS_ENDPOINT_URL``) and the test database
+through ``DATABASE_URL``; tasks go through a dedicated Redis database and a unique queue. The
+kill test makes the worker die with SIGKILL while its DeregisterImage is in flight (a latency
+fault holds the call), starts a new worker, lets redelivery and the reconciler run, and counts
+the sandbox's calls: exactly one mutation (invariant 4 in docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from amidash.celery import app
+from amidash.queues import BACKGROUND, queue_names, task_routes
+from amidash.sandbox.runtime import connect
+from lifecycle.choices import ItemStatus, RequestStatus
+from lifecycle.models import LifecycleRequest, RequestItem
+from tests.amidash.sandbox.images import register_image
+from tests.factories import approve, ask, sync
+
+pytestmark = [pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+REDIS_URL = os.environ.get("AMIDASH_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+# Abandoned (unacknowledged) messages come back after 3 s instead of an hour.
+WORKER_MAIN = """
+import sys
+from amidash.celery import app
+from amidash.queues import BACKGROUND, queue_names, task_routes
+app.conf.broker_transport_options = {
+    "visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1,
+}
+app.worker_main(sys.argv[1:])
+"""
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+def _redis_available() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def sandbox_process() -> Iterator[str]:
+    """``manage.py sandbox --port 0`` in a subprocess for this module; yields its endpoint."""
+    env = os.environ | {"DEBUG": "true", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", "sandbox", "--port", "0", "--estate", "empty"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        endpoint = None
+        for line in process.stdout:
+            match = re.search(r"AWS_ENDPOINT_URL=(\S+)", line)
+            if match:
+                endpoint = match.group(1)
+                break
+        assert endpoint, "the sandbox server did not start"
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def sandbox_server(sandbox_process) -> Iterator[Any]:
+    """A handle on the server, reset for each test."""
+    with connect(sandbox_process) as aws:
+        aws.reset()
+        yield aws
+
+
+@pytest.fixture
+def queue(settings, monkeypatch) -> Iterator[str]:
+    """Queues of this test only (a unique prefix) on a dedicated Redis database."""
+    if not _redis_available():
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    name = f"lifecycle-test-{uuid.uuid4().hex[:8]}-"  # the prefix of this test's queues
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting (CI sets it).
+    monkeypatch.setenv("CELERY_BROKER_URL", REDIS_URL)
+    saved = (
+        app.conf.broker_url,
+        app.conf.task_default_queue,
+        app.conf.task_routes,
+        app.conf.task_always_eager,
+    )
+    app.conf.broker_url, app.conf.task_default_queue = REDIS_URL, f"{name}{BACKGROUND}"
+    app.conf.task_routes = task_routes(name)
+    app.conf.task_always_eager = False
+    _drop_producer_pool()
+    yield name
+    (
+        app.conf.broker_url,
+        app.conf.task_default_queue,
+        app.conf.task_routes,
+        app.conf.task_always_eager,
+    ) = saved
+    _drop_producer_pool()
+
+
+def _drop_producer_pool() -> None:
+    """Make the app connect anew, to the broker it is configured with now."""
+    from kombu import pools
+
+    pools.reset()  # closes every pool and forgets it, so new ones are made on demand
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def _database_url() -> str:
+    """The test database, for a worker in another process (TCP or the embedded server's socket)."""
+    from urllib.parse import quote
+
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    socket_dir = (db.get("OPTIONS") or {}).get("host") or ""
+    if socket_dir.startswith("/"):
+        return f"postgres://{db['USER']}{password}@/{db['NAME']}?host={quote(socket_dir)}"
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or "5432"
+    return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
+
+
+class Workers:
+    """Start and kill ``celery -A amidash worker`` processes for one queue."""
+
+    def __init__(self, queue: str, aws: Any) -> None:
+        self.queue, self.aws, self.processes = queue, aws, []
+
+    def start(self) -> subprocess.Popen:
+        env = os.environ | {
+            "DATABASE_URL": _database_url(),
+            "DEBUG": "true",
+            "CELERY_BROKER_URL": REDIS_URL,
+            "AWS_ENDPOINT_URL": self.aws.endpoint_url,
+            # The reconciler waits longer than a call may take (connect + read timeouts).
+            "AMIDASH_AWS_CONNECT_TIMEOUT": "2",
+            "AMIDASH_AWS_READ_TIMEOUT": "6",
+            "AMIDASH_RECONCILE_AFTER_SECONDS": "9",
+            "AMIDASH_LEASE_SECONDS": "9",
+            "AMIDASH_MUTATIONS_PER_SECOND": "100",
+            "AMIDASH_QUEUE_PREFIX": self.queue,
+        }
+        command = [
+            PYTHON,
+            "-c",
+            WORKER_MAIN,
+            "worker",
+            "-Q",
+            ",".join(queue_names(self.queue)),
+            "-c",
+            "1",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"{self.queue}-{len(self.processes)}@%h",
+            "-l",
+            "WARNING",
+        ]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """SIGKILL the worker and its pool children (its whole process group)."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        """The test is over: no need for a warm shutdown; empty the dedicated Redis db."""
+        for process in self.processes:
+            if process.poll() is None:
+                self.kill(process)
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def workers(queue, sandbox_server) -> Iterator[Workers]:
+    handle = Workers(queue, sandbox_server)
+    yield handle
+    handle.stop_all()
+
+
+def _status(request: LifecycleRequest) -> str:
+    return LifecycleRequest.objects.get(pk=request.pk).status
+
+
+def test_it_executes_an_approved_request_in_a_real_worker(
+    transactional_db, sandbox_server, workers, requester, approver
+):
+    aws = sandbox_server
+    ids = [register_image(aws, f"old-build-{n}") for n in range(2)]
+    sync()
+    request = ask(requester, "deregister", ids)
+    workers.start()
+    approve(approver, request)  # queued on commit
+    wait_for(lambda: _status(request) == RequestStatus.SUCCEEDED, what="the request to finish")
+    assert len(aws.calls(action="DeregisterImage")) == 2
+    images = aws.client("ec2").describe_images(Owners=["self"])["Images"]
+    assert not {i["ImageId"] for i in images} & set(ids)
+
+
+def test_it_mutates_once_when_the_worker_is_killed_mid_item(
+    transactional_db, sandbox_server, workers, requester, approver
+):
+    aws = sandbox_server
+    image_id = register_image(aws, "old-build")
+    sync()
+    request = ask(requester, "deregister", [image_id])
+    aws.set_fault("latency", action="DeregisterImage", seconds=3)
+    first = workers.start()
+    approve(approver, request)
+    wait_for(lambda: aws.calls(action="DeregisterImage"), what="the DeregisterImage call")
+    item = RequestItem.objects.get(request=request)
+    assert item.status == ItemStatus.EXECUTING  # claimed, AWS call in flight
+    workers.kill(first)
+
+    workers.start()  # the message comes back (acks late), the item is already claimed
+    from lifecycle.tasks import reconcile_requests
+
+    def settled() -> bool:
+        if _status(request) in (RequestStatus.SUCCEEDED, RequestStatus.FAILED):
+            return True
+        reconcile_requests.delay()  # as beat would, every few seconds
+        time.sleep(2)
+        return False
+
+    wait_for(settled, timeout=120, what="the reconciler to settle the item")
+    item.refresh_from_db()
+    assert item.status == ItemStatus.SUCCEEDED and item.response["reconciled"] is True
+    assert len(aws.calls(action="DeregisterImage")) == 1
+    assert aws.client("ec2").describe_images(ImageIds=[], Owners=["self"])["Images"] == []
