@@ -28,7 +28,10 @@ DEMO_USERS: list[tuple[str, str | None]] = [
 
 @transaction.atomic
 def ensure_demo_users(credentials_file: Path) -> dict[str, str]:
-    """One user per role with a random password, saved to credentials_file and reused after."""
+    """One user per role on every account with a random password, saved to credentials_file and
+    reused after."""
+    from lifecycle.models import AccountAccess
+
     saved: dict[str, str] = {}
     if credentials_file.exists():
         saved = json.loads(credentials_file.read_text())
@@ -39,6 +42,7 @@ def ensure_demo_users(credentials_file: Path) -> dict[str, str]:
         )
         if created or username not in saved:
             user.set_password(password)
+        AccountAccess.objects.update_or_create(user=user, defaults={"all_accounts": True})
         if role is None:
             user.is_superuser = user.is_staff = True
         else:
@@ -74,6 +78,32 @@ def register_estate_accounts(accounts: list[dict]) -> int:
                 },
             )
     return len(accounts)
+
+
+#: The demo's example retention policy (disabled: it shows a plan and proposes nothing until a
+#: requester enables it or proposes its plan).
+DEMO_POLICY = """\
+policies:
+  - name: tidy-old-builds
+    description: Keep the newest three builds of each family and anything launched lately;
+      deprecate the rest, disable after 30 days, deregister 30 days later.
+    enabled: false
+    keep: {newest_per_family: 3, younger_than_days: 30, launched_within_days: 60,
+           tags: {keep: "true"}, public: true, shared: true}
+    stages: {deprecate: true, disable_after_days: 30, deregister_after_days: 30}
+    limits: {max_images_per_run: 200, max_share_of_family: 0.5}
+"""
+
+
+def ensure_demo_policy(username: str = "requester") -> bool:
+    """Import the example policy once, as the demo requester; True when it was created."""
+    from policies.models import Policy
+    from policies.services.documents import import_policies
+
+    if Policy.objects.filter(name="tidy-old-builds").exists():
+        return False
+    import_policies(User.objects.get(username=username), DEMO_POLICY, "cli")
+    return True
 
 
 @dataclass

@@ -27,6 +27,9 @@ TASK_QUEUES = {
     "inventory.tasks.refresh_launch_permissions": BACKGROUND,
     "lifecycle.tasks.write_audit_digest": BACKGROUND,
     "lifecycle.tasks.send_notification": BACKGROUND,
+    "policies.tasks.evaluate_policy": BACKGROUND,
+    "policies.tasks.evaluate_enabled_policies": BACKGROUND,
+    "policies.tasks.refresh_plans": BACKGROUND,
     "amidash.tasks.ping": BACKGROUND,
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -33,10 +34,8 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of true/false/1/0/yes/no/on/off, not {raw!r}")
 
 
-def env_int(name: str, default: int, minimum: int | None = None) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
+def whole_number(name: str, raw: str, minimum: int | None = None) -> int:
+    """``raw`` as an int of at least ``minimum``; otherwise stop, naming the setting."""
     try:
         value = int(raw.strip())
     except ValueError:
@@ -44,6 +43,13 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return whole_number(name, raw, minimum)
 
 
 def env_float(name: str, default: float, minimum: float | None = None) -> float:
@@ -64,6 +70,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_counts(name: str, minimum: int = 1) -> dict[str, int]:
+    """Comma-separated ``key=count`` pairs (``deregister=2,disable=1``); empty when unset.
+
+    A pair without ``=`` or a key, or a count that is not a whole number of at least
+    ``minimum``, stops the process: silently dropping it would leave the default in force.
+    """
+    counts: dict[str, int] = {}
+    for entry in env_list(name, []):
+        key, equals, raw = entry.partition("=")
+        if not equals or not key.strip():
+            raise ImproperlyConfigured(f"{name} must be key=count pairs, not {entry!r}")
+        counts[key.strip()] = whole_number(f"{name} ({key.strip()})", raw, minimum)
+    return counts
 
 
 def load_secret_key(data_dir: Path, debug: bool) -> str:
@@ -126,9 +147,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_celery_beat",
+    "axes",
     "amidash",
     "inventory",
     "lifecycle",
+    "policies",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -138,9 +165,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "amidash.middleware.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "amidash.urls"
@@ -169,9 +198,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Rights come from role groups only (amidash/roles.py), never from permissions given to a user.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "amidash.roles.RoleBackend"]
+
+# Sign-in lockout (amidash/signin.py): by user name and by client address, each on its own.
+CLIENT_IP_HEADER = env_str("AMIDASH_CLIENT_IP_HEADER")  # e.g. X-Forwarded-For behind a proxy
+AXES_FAILURE_LIMIT = env_int("AMIDASH_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AMIDASH_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "amidash.signin.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# The audit log keeps at most this many failed sign-ins per user name or address per lockout
+# period, and one lockout: guessing cannot flood it (see lifecycle/receivers.py).
+AUDIT_FAILED_SIGNINS_PER_PERIOD = env_int("AMIDASH_AUDIT_FAILED_SIGNINS", 3, minimum=1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inventory:overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -201,6 +248,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Exchange bindings; unset, kombu writes them to ./control in the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
     }
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_SERIALIZER = "json"
@@ -269,13 +318,8 @@ CELERY_BEAT_SCHEDULE["audit-digest"] = {
 # Lifecycle requests: approvals per action ("deregister=2,disable=1"; others need 1), expiry,
 # mutation pacing per account+Region (tokens per second and burst; below EC2's buckets), the grace
 # before the reconciler settles an item left executing, and an optional Slack-compatible webhook.
-LIFECYCLE_APPROVALS_REQUIRED = {
-    action.strip(): int(count)
-    for action, _, count in (
-        entry.partition("=") for entry in env_list("AMIDASH_APPROVALS_REQUIRED", [])
-    )
-    if count.strip().isdigit()
-}
+# The action names are checked against the actions when the lifecycle app is ready.
+LIFECYCLE_APPROVALS_REQUIRED = env_counts("AMIDASH_APPROVALS_REQUIRED")
 LIFECYCLE_REQUEST_EXPIRY_DAYS = env_int("AMIDASH_REQUEST_EXPIRY_DAYS", 7, minimum=1)
 LIFECYCLE_MUTATIONS_PER_SECOND = env_float("AMIDASH_MUTATIONS_PER_SECOND", 4.0, minimum=0.01)
 LIFECYCLE_MUTATION_BURST = env_int("AMIDASH_MUTATION_BURST", 10, minimum=1)
@@ -291,6 +335,22 @@ LIFECYCLE_WEBHOOK_URL = env_str("AMIDASH_WEBHOOK_URL")
 CELERY_BEAT_SCHEDULE["lifecycle-reconcile"] = {
     "task": "lifecycle.tasks.reconcile_requests",
     "schedule": 60.0,
+}
+
+# Retention policies: how often enabled policies are evaluated (and propose requests), how old a
+# Region's last complete listing may be before its usage counts as unknown, how many plans per
+# policy keep their rows, and owner teams' addresses ("team=address,..." for owner tags).
+POLICY_EVALUATION_INTERVAL_MINUTES = env_int("AMIDASH_POLICY_INTERVAL_MINUTES", 360, minimum=5)
+POLICY_USAGE_MAX_AGE_HOURS = env_int("AMIDASH_POLICY_USAGE_MAX_AGE_HOURS", 48, minimum=1)
+POLICY_PLANS_KEPT = env_int("AMIDASH_POLICY_PLANS_KEPT", 5, minimum=2)
+POLICY_TEAM_EMAILS = {
+    team.strip(): address.strip()
+    for team, _, address in (entry.partition("=") for entry in env_list("AMIDASH_TEAM_EMAILS", []))
+    if address.strip()
+}
+CELERY_BEAT_SCHEDULE["policies-evaluate"] = {
+    "task": "policies.tasks.evaluate_enabled_policies",
+    "schedule": POLICY_EVALUATION_INTERVAL_MINUTES * 60.0,
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
@@ -310,4 +370,42 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         "werkzeug": {"level": "WARNING"},
     },
+}
+
+# The cache holds the API's rate-limit counters: shared by every process through Redis when
+# AMIDASH_CACHE_URL is set, per process otherwise.
+CACHE_URL = env_str("AMIDASH_CACHE_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# The JSON API (api/): bearer tokens only, problem responses, a rate limit per token.
+API_RATE_LIMIT = env_str("AMIDASH_API_RATE_LIMIT", "600/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.permissions.TokenHasScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "amidash API",
+    "DESCRIPTION": "Images, accounts, syncs, lifecycle requests, policies and the audit log.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_problem_responses",
+    ],
 }

@@ -32,10 +32,16 @@ django.setup()
 from django.db import connection  # noqa: E402
 
 from bench.scratch import drop_database, use_scratch_database  # noqa: E402
-from lifecycle.models.audit import HASHED_FIELDS  # noqa: E402
+from lifecycle.models.audit import HASHED_FIELDS, AuditVerb  # noqa: E402
 
 COLUMNS = [*HASHED_FIELDS, "hash"]
-VERBS = ["image.appeared", "image.state_changed", "request.created", "item.executed", "auth.login"]
+VERBS = [
+    AuditVerb.IMAGE_APPEARED,
+    AuditVerb.IMAGE_STATE_CHANGED,
+    AuditVerb.REQUEST_CREATED,
+    AuditVerb.ITEM_EXECUTED,
+    AuditVerb.AUTH_LOGIN,
+]
 
 
 def rss_bytes() -> int:

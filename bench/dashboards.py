@@ -136,8 +136,8 @@ def deep_page_query(sort: str, page: int, size: int, filters: dict[str, str]) ->
     """The query string of page ``page`` (1-based), as following "Next" that often would give."""
     from urllib.parse import urlencode
 
+    from amidash.pagination import _ordering, _value, encode_cursor
     from inventory.filtersets import SORTABLE, filter_images, image_list_queryset
-    from inventory.queries import _ordering, _value, encode_cursor
 
     key = SORTABLE[sort.lstrip("-")]
     images = filter_images(image_list_queryset(), {k: v for k, v in filters.items()})

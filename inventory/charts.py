@@ -102,7 +102,8 @@ def horizontal_bars(
 def column_chart(
     bars: Sequence[Bar], title: str, *, width: int = 420, height: int = 180
 ) -> SafeString:
-    """Vertical columns (a histogram), each with its count above and its label below."""
+    """Vertical columns (a histogram), each with its count above and its label below (a link
+    when the bar has one)."""
     if not bars:
         return _empty(title, width)
     top, bottom = 18, 34
@@ -119,13 +120,16 @@ def column_chart(
         value = escape(_number(bar.value))
         fill = TONES.get(bar.tone, TONES["info"])
         center = x + slot * 0.35
+        text = (
+            f'<text x="{center:.1f}" y="{height - bottom + 16}" text-anchor="middle">{label}</text>'
+        )
+        if bar.href:
+            text = f'<a href="{escape(bar.href)}">{text}</a>'
         body.append(
             f'<g><rect x="{x:.1f}" y="{top + plot - tall:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{tall:.1f}" rx="2" fill="{fill}"><title>{label}: {value}</title></rect>'
             f'<text x="{center:.1f}" y="{top + plot - tall - 4:.1f}" text-anchor="middle">'
-            f"{value}</text>"
-            f'<text x="{center:.1f}" y="{height - bottom + 16}" text-anchor="middle">{label}</text>'
-            "</g>"
+            f"{value}</text>{text}</g>"
         )
     return _svg(width, height, title, body)
 

@@ -16,6 +16,17 @@ class ImageState(models.TextChoices):
     DISABLED = "disabled", "Disabled"
 
 
+class ImageBucket(models.TextChoices):
+    """Where the Overview counts an image: every current image in exactly one of the first four,
+    gone images apart. The precedence that decides it lives in ``inventory.models.querysets``."""
+
+    AVAILABLE = "available", "Available"
+    DEPRECATED = "deprecated", "Deprecated"
+    DISABLED = "disabled", "Disabled"
+    OTHER = "other", "Other"
+    GONE = "gone", "Gone"
+
+
 class UsageType(models.TextChoices):
     """What kind of resource uses (references) an image."""
 
@@ -52,6 +63,16 @@ class RegionSyncStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+
+
+#: A run is over in these states; the worker, the pages and the CLI all ask ``is_finished``.
+FINAL_SYNC_STATES = frozenset({SyncStatus.SUCCEEDED, SyncStatus.PARTIAL, SyncStatus.FAILED})
+
+#: An account+Region is done in these states: a run finishes once every one of its Regions is,
+#: and the run page counts them as its progress.
+FINAL_REGION_STATES = frozenset(
+    {RegionSyncStatus.SUCCEEDED, RegionSyncStatus.FAILED, RegionSyncStatus.SKIPPED}
+)
 
 
 class SyncTrigger(models.TextChoices):

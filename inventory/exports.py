@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from amidash.csv import spreadsheet_safe
 from inventory.models import Image
 
 FIELDS = [
@@ -108,19 +109,19 @@ def records(images: QuerySet[Image] | None = None) -> Iterator[dict[str, Any]]:
 
 def _csv_value(value: Any) -> Any:
     if isinstance(value, list | dict):
-        return json.dumps(value, sort_keys=True)
+        return spreadsheet_safe(json.dumps(value, sort_keys=True))
     if value is None:
         return ""
-    return value
+    return spreadsheet_safe(value)
 
 
-def iter_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+def iter_csv(rows: Iterable[dict[str, Any]], fields: list[str] = FIELDS) -> Iterator[str]:
     """CSV text, a header line then one line per record, produced as it goes."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: _csv_value(row[key]) for key in FIELDS})
+        writer.writerow({key: _csv_value(row[key]) for key in fields})
         if buffer.tell() > 65536:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.urls import reverse
@@ -14,10 +15,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from inventory.choices import ImageState, OptInStatus
+from amidash.fields import ChoiceField, ListField, NumberChoiceField, TextField, form_problems
+from amidash.pagination import SortKey
+from inventory.choices import ImageBucket, ImageState, OptInStatus
 from inventory.forms import PAGE_SIZES, ImageFilterForm
-from inventory.models import Account, AccountRegion, Image
-from inventory.queries import SortKey
+from inventory.models import Account, AccountRegion, Image, ImageQ
 
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_SORT = "-created"
@@ -69,6 +71,29 @@ COLUMNS: list[Column] = [
 ]
 COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
 SORTABLE = {column.key: column.sort for column in COLUMNS if column.sort}
+MAX_CURSOR_LENGTH = 2048  # a page link: a sort value (an image name at most) and an id, encoded
+
+
+class ImageListForm(forms.Form):
+    """How the image list shows the filtered rows: sort, columns, page size, page link."""
+
+    sort = ChoiceField(
+        label="Sort",
+        required=False,
+        choices=[(key, key) for name in SORTABLE for key in (name, f"-{name}")],
+        error_messages={"invalid_choice": "cannot sort by that; sorted by newest first instead."},
+    )
+    col = ListField(
+        ChoiceField(
+            choices=[(column.key, column.heading) for column in COLUMNS],
+            error_messages={"invalid_choice": "unknown column ignored."},
+        ),
+        label="Columns",
+        required=False,
+        max_items=len(COLUMNS),
+    )
+    size = NumberChoiceField(PAGE_SIZES, label="Page size", required=False)
+    cursor = TextField(label="Page link", required=False, max_length=MAX_CURSOR_LENGTH)
 
 
 @dataclass
@@ -114,59 +139,47 @@ def parse_image_query(params: QueryDict) -> ImageQuery:
     """Read the query string; anything invalid is dropped and named in ``notices``."""
     form = ImageFilterForm(params, accounts=account_choices(), regions=region_choices())
     form.is_valid()
-    notices = form.problems()
-    sort = params.get("sort", DEFAULT_SORT)
-    if sort.lstrip("-") not in SORTABLE:
-        notices.append(f"Sort: cannot sort by {sort[:40]!r}; sorted by newest first instead.")
-        sort = DEFAULT_SORT
-    wanted = [key for key in params.getlist("col") if key]
-    unknown = [key for key in wanted if key not in COLUMNS_BY_KEY]
-    if unknown:
-        notices.append(f"Columns: unknown column {', '.join(k[:40] for k in unknown)} ignored.")
-    columns = [COLUMNS_BY_KEY[k] for k in wanted if k in COLUMNS_BY_KEY] or [
-        c for c in COLUMNS if c.default
-    ]
-    page_size = DEFAULT_PAGE_SIZE
-    raw_size = params.get("size")
-    if raw_size:
-        if raw_size.isdigit() and int(raw_size) in PAGE_SIZES:
-            page_size = int(raw_size)
-        else:
-            notices.append(f"Page size: choose one of {', '.join(map(str, PAGE_SIZES))}.")
+    shown = ImageListForm(params)
+    shown.is_valid()
+    chosen = shown.cleaned_data
     return ImageQuery(
         form=form,
         filters=form.active_filters(),
-        sort=sort,
-        columns=columns,
-        page_size=page_size,
-        cursor=params.get("cursor") or None,
-        notices=notices,
+        sort=chosen.get("sort") or DEFAULT_SORT,
+        columns=[COLUMNS_BY_KEY[key] for key in chosen.get("col") or []]
+        or [column for column in COLUMNS if column.default],
+        page_size=chosen.get("size") or DEFAULT_PAGE_SIZE,
+        cursor=chosen.get("cursor") or None,
+        notices=form.problems() + form_problems(shown),
     )
 
 
-def _days_ago(days: int) -> datetime.datetime:
-    return timezone.now() - datetime.timedelta(days=days)
-
-
 def _state_filter(value: str, now: datetime.datetime) -> Q:
-    if value == "deprecated":
-        return Q(deprecation_time__lte=now, gone_at__isnull=True)
+    """The images whose state badge reads ``value``: an Overview bucket (available,
+    deprecated, disabled), or an EC2 state among the images of the "other" bucket.
+    "deregistered" also lists the gone images, which EC2 reports so."""
+    if value in ImageBucket.values:
+        return ImageQ.bucket(value, now)
+    condition = ImageQ.bucket(ImageBucket.OTHER, now) & Q(state=value)
     if value == ImageState.DEREGISTERED:
-        return Q(gone_at__isnull=False) | Q(state=ImageState.DEREGISTERED)
-    if value == ImageState.AVAILABLE:
-        # As on the overview: an available image past its deprecation time counts as deprecated.
-        return Q(state=value, gone_at__isnull=True) & ~Q(deprecation_time__lte=now)
-    return Q(state=value, gone_at__isnull=True)
+        condition |= ImageQ.gone()
+    return condition
 
 
-def _exposure_filter(value: str) -> Q:
-    shared = ~Q(shared_with=[])
-    return {
-        "public": Q(public=True),
-        "shared": shared,
-        "exposed": Q(public=True) | shared,
-        "private": Q(public=False) & Q(shared_with=[]),
-    }[value]
+#: The image list filters that list exactly the images of an Overview bucket ("other" has none).
+BUCKET_FILTERS: dict[str, dict[str, str]] = {
+    ImageBucket.AVAILABLE: {"state": ImageBucket.AVAILABLE.value},
+    ImageBucket.DEPRECATED: {"state": ImageBucket.DEPRECATED.value},
+    ImageBucket.DISABLED: {"state": ImageBucket.DISABLED.value},
+    ImageBucket.GONE: {"gone": "yes"},
+}
+
+EXPOSURE_FILTERS: dict[str, Callable[[], Q]] = {
+    "public": ImageQ.public,
+    "shared": ImageQ.shared,
+    "exposed": ImageQ.exposed,
+    "private": ImageQ.private,
+}
 
 
 def filter_images(queryset: QuerySet[Image], filters: dict[str, Any]) -> QuerySet[Image]:
@@ -185,18 +198,17 @@ def filter_images(queryset: QuerySet[Image], filters: dict[str, Any]) -> QuerySe
     if state := filters.get("state"):
         conditions &= _state_filter(state, now)
     if deprecated := filters.get("deprecated"):
-        past = Q(deprecation_time__lte=now)
-        conditions &= past if deprecated == "yes" else ~past | Q(deprecation_time__isnull=True)
+        past = ImageQ.deprecated(now)
+        conditions &= past if deprecated == "yes" else ~past
     if in_use := filters.get("in_use"):
-        conditions &= Q(in_use=in_use == "yes")
+        conditions &= ImageQ.in_use() if in_use == "yes" else ImageQ.unused()
     if gone := filters.get("gone"):
-        conditions &= Q(gone_at__isnull=gone == "no")
+        conditions &= ImageQ.gone() if gone == "yes" else ImageQ.current()
     if exposure := filters.get("exposure"):
-        conditions &= _exposure_filter(exposure)
-    if (low := filters.get("min_age")) is not None:
-        conditions &= Q(creation_date__lte=_days_ago(low))
-    if (high := filters.get("max_age")) is not None:
-        conditions &= Q(creation_date__gt=_days_ago(high + 1))
+        conditions &= EXPOSURE_FILTERS[exposure]()
+    low, high = filters.get("min_age"), filters.get("max_age")
+    # "Age to 89 days" includes day 89: younger than 90 days.
+    conditions &= ImageQ.aged(now, low, None if high is None else high + 1)
     if before := filters.get("launched_before"):
         start = datetime.datetime.combine(before, datetime.time.min, tzinfo=datetime.UTC)
         conditions &= Q(last_launched_time__lt=start) | Q(last_launched_time__isnull=True)
@@ -226,16 +238,37 @@ def _date(value: datetime.datetime | None, missing: str = "—") -> str:
     return value.strftime("%Y-%m-%d") if value else missing
 
 
+#: The badge tone of each Overview bucket; the Overview's state chart uses the same ones.
+BUCKET_TONES: dict[str, str] = {
+    ImageBucket.AVAILABLE: "ok",
+    ImageBucket.DEPRECATED: "warn",
+    ImageBucket.DISABLED: "bad",
+    ImageBucket.OTHER: "info",
+    ImageBucket.GONE: "neutral",
+}
+
+
 def state_badge(image: Image) -> SafeString:
+    """The image's Overview bucket (``Image.bucket``) as a badge; an image of the "other"
+    bucket shows its EC2 state. A disabled image past its deprecation time reads disabled."""
+    bucket = image.bucket
+    label = image.state if bucket == ImageBucket.OTHER else bucket.value
+    return format_html(
+        '<span class="badge {}"{}>{}</span>', BUCKET_TONES[bucket], _state_title(image), label
+    )
+
+
+def _state_title(image: Image) -> SafeString | str:
     if image.gone_at:
-        return format_html('<span class="badge neutral">{}</span>', "gone")
-    if image.state == ImageState.DISABLED:
-        return format_html('<span class="badge bad">{}</span>', "disabled")
+        return format_html(' title="Not listed since {} UTC"', _minute(image.gone_at))
     if image.is_deprecated:
-        return format_html('<span class="badge warn">{}</span>', "deprecated")
-    if image.state == ImageState.AVAILABLE:
-        return format_html('<span class="badge ok">{}</span>', "available")
-    return format_html('<span class="badge info">{}</span>', image.state)
+        also = "Also deprecated" if image.is_disabled else "Deprecated"
+        return format_html(' title="{} since {} UTC"', also, _minute(image.deprecation_time))
+    return ""
+
+
+def _minute(value: datetime.datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
 
 
 def exposure_badge(image: Image) -> SafeString:
@@ -280,7 +313,7 @@ CELLS: dict[str, Callable[[Image], tuple[str, Any]]] = {
     "architecture": lambda i: ("", i.architecture or "—"),
     "platform": lambda i: ("", i.platform or "—"),
     "protection": lambda i: ("", "protected" if i.is_protected else "—"),
-    "last_seen": lambda i: ("", i.last_seen_at.strftime("%Y-%m-%d %H:%M")),
+    "last_seen": lambda i: ("", _minute(i.last_seen_at)),
 }
 
 
@@ -299,3 +332,15 @@ def render_row(image: Image, columns: list[Column]) -> SafeString:
             )
         )
     return mark_safe("".join(cells))  # each cell is built by format_html above
+
+
+def matching_image_pks(query_string: str, limit: int) -> tuple[list[int], int]:
+    """The images an image-list query string matches: up to ``limit`` primary keys (oldest
+    first) and how many match in all. ValueError names filters that are not valid."""
+    query = parse_image_query(QueryDict(query_string))
+    if query.form.errors:
+        raise ValueError("; ".join(query.form.problems()))
+    images = filter_images(Image.objects.all(), query.filters)
+    pks = list(images.order_by("pk").values_list("pk", flat=True)[: limit + 1])
+    total = len(pks) if len(pks) <= limit else images.count()
+    return pks[:limit], total

@@ -1,12 +1,21 @@
-"""Forms of the dashboards: the image filters (read from the query string) and "Sync now"."""
+"""Forms of the dashboards: the overview's and image list's query strings, and "Sync now"."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.core.validators import RegexValidator
 
+from amidash.fields import (
+    AccountIdField,
+    ChoiceField,
+    DateField,
+    IntegerField,
+    NumberChoiceField,
+    RegionField,
+    TextField,
+    form_problems,
+)
 from inventory.choices import ImageState
 
 YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
@@ -22,45 +31,46 @@ EXPOSURE = [
 STATE_FILTERS = [("", "Any"), *ImageState.choices, ("deprecated", "Deprecated")]
 PAGE_SIZES = [25, 50, 100, 200]
 MAX_AGE_DAYS = 36_500  # a century: beyond it, date arithmetic would overflow
+CLEANUP_CHOICES = [30, 90, 180, 365]
+DEFAULT_CLEANUP_DAYS = 90
 
-region_validator = RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d+$", "Not a Region name (us-east-1).")
-account_validator = RegexValidator(r"^\d{12}$", "An AWS account id is exactly 12 digits.")
+
+class OverviewForm(forms.Form):
+    """The overview's one parameter: the age from which an unused image counts as clean-up."""
+
+    older_than = NumberChoiceField(CLEANUP_CHOICES, required=False, label="“Older than” (days)")
 
 
 class ImageFilterForm(forms.Form):
     """The image list filters. Bound to ``request.GET``; a field that does not validate is
     ignored by the list (with a visible notice) and refused by the export (400)."""
 
-    q = forms.CharField(
+    q = TextField(
         label="Name or id", required=False, max_length=200, strip=True,
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "ami-… or name"}),
     )  # fmt: skip
-    account = forms.CharField(
-        label="Account", required=False, max_length=12, validators=[account_validator]
-    )
-    region = forms.CharField(
-        label="Region", required=False, max_length=32, validators=[region_validator]
-    )
-    state = forms.ChoiceField(label="State", required=False, choices=STATE_FILTERS)
-    deprecated = forms.ChoiceField(label="Deprecation set", required=False, choices=YES_NO)
-    in_use = forms.ChoiceField(label="In use", required=False, choices=YES_NO)
-    gone = forms.ChoiceField(label="Gone", required=False, choices=YES_NO)
-    exposure = forms.ChoiceField(label="Public / shared", required=False, choices=EXPOSURE)
-    min_age = forms.IntegerField(
+    account = AccountIdField(required=False)
+    region = RegionField(required=False)
+    state = ChoiceField(label="State", required=False, choices=STATE_FILTERS)
+    deprecated = ChoiceField(label="Deprecation set", required=False, choices=YES_NO)
+    in_use = ChoiceField(label="In use", required=False, choices=YES_NO)
+    gone = ChoiceField(label="Gone", required=False, choices=YES_NO)
+    exposure = ChoiceField(label="Public / shared", required=False, choices=EXPOSURE)
+    min_age = IntegerField(
         label="Age from (days)", required=False, min_value=0, max_value=MAX_AGE_DAYS
     )
-    max_age = forms.IntegerField(
+    max_age = IntegerField(
         label="Age to (days)", required=False, min_value=0, max_value=MAX_AGE_DAYS
     )
-    launched_before = forms.DateField(
+    launched_before = DateField(
         label="Last launched before",
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Includes images never launched.",
     )
-    tag_key = forms.CharField(label="Tag key", required=False, max_length=128)
-    tag_value = forms.CharField(label="Tag value", required=False, max_length=256)
-    family = forms.CharField(label="Family", required=False, max_length=128)
+    tag_key = TextField(label="Tag key", required=False, max_length=128)
+    tag_value = TextField(label="Tag value", required=False, max_length=256)
+    family = TextField(label="Family", required=False, max_length=128)
 
     def __init__(
         self,
@@ -71,11 +81,11 @@ class ImageFilterForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         if regions is not None:
-            self.fields["region"] = forms.ChoiceField(
+            self.fields["region"] = ChoiceField(
                 label="Region", required=False, choices=[("", "Any"), *((r, r) for r in regions)]
             )
         if accounts is not None:
-            self.fields["account"] = forms.ChoiceField(
+            self.fields["account"] = ChoiceField(
                 label="Account", required=False, choices=[("", "Any"), *accounts]
             )
 
@@ -102,15 +112,11 @@ class ImageFilterForm(forms.Form):
         """One readable line per invalid filter, for the notice above the table."""
         if not hasattr(self, "cleaned_data"):
             self.is_valid()
-        lines = []
-        for name, errors in self.errors.items():
-            label = self.fields[name].label if name in self.fields else "Filters"
-            lines.append(f"{label}: {' '.join(errors)}")
-        return lines
+        return form_problems(self)
 
 
 class SyncNowForm(forms.Form):
     """Optional narrowing of a manual sync to one account and/or Region."""
 
-    account = forms.CharField(required=False, validators=[account_validator])
-    region = forms.CharField(required=False, validators=[region_validator])
+    account = AccountIdField(required=False)
+    region = RegionField(required=False)

@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from celery import shared_task
 from django.conf import settings
 
+from amidash.locks import sync_slot_lock
 from inventory.choices import RegionSyncStatus, SyncTrigger
 from inventory.models import AccountRegion, SyncRegionResult, SyncRun
 from inventory.services import launch_permissions, sync
@@ -61,7 +62,7 @@ def sync_account_region(self, result_id: int) -> str:
 def _take_slot(stack: ExitStack, account_id: str) -> bool:
     """One of the account's concurrency slots, held until the stack closes."""
     for slot in range(settings.SYNC_REGIONS_PER_ACCOUNT):
-        acquired = stack.enter_context(sync.advisory_lock("inventory-slot", account_id, str(slot)))
+        acquired = stack.enter_context(sync_slot_lock(account_id, slot))
         if acquired:
             return True
     return False

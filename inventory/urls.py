@@ -13,9 +13,9 @@ urlpatterns = [
         views.image_export,
         name="image_export",
     ),
-    path("images/<int:pk>/", views.image_detail, name="image_detail"),
+    path("images/<id:pk>/", views.image_detail, name="image_detail"),
     path("sync/", views.sync_runs, name="sync_runs"),
     path("sync/start/", views.sync_now, name="sync_now"),
-    path("sync/<int:pk>/", views.sync_run_detail, name="sync_run_detail"),
+    path("sync/<id:pk>/", views.sync_run_detail, name="sync_run_detail"),
     path("accounts/", views.account_list, name="account_list"),
 ]

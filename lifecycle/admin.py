@@ -7,11 +7,12 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
 from amidash.roles import role_names
 from inventory.models import Account
-from lifecycle.models import AuditEvent, AuditSource
+from lifecycle.models import AccountAccess, AccountScope, AuditEvent, AuditSource
 from lifecycle.receivers import record_role_change
 from lifecycle.services.audit import audit_context
 
@@ -53,8 +54,58 @@ _registered_user_admin = (
 )
 
 
-class AuditedUserAdmin(_registered_user_admin):  # type: ignore[misc, valid-type]
-    """The user admin, with the acting admin named on ``role.changed`` events it causes."""
+class AuditedAdminMixin:
+    """Names the acting admin on the audit events a change made in these admin views causes."""
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+            return super().changeform_view(request, *args, **kwargs)
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+            return super().delete_view(request, *args, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):  # bulk delete
+            return super().changelist_view(request, *args, **kwargs)
+
+
+#: What the user form says beside the permission fields (invariant 8 in docs/architecture.md).
+RIGHTS_FROM_ROLES_HELP = {
+    "user_permissions": "Permissions given here confer no right in amidash: rights come from "
+    "the role groups (Viewer, Requester, Approver, Auditor) and the superuser flag only.",
+    "groups": "Only the role groups (Viewer, Requester, Approver, Auditor) confer rights; "
+    "permissions of any other group are ignored.",
+}
+
+
+class AccountAccessInline(admin.StackedInline):
+    model = AccountAccess
+    can_delete = False
+    verbose_name_plural = "all accounts"
+
+
+class AccountScopeInline(admin.TabularInline):
+    model = AccountScope
+    extra = 0
+    verbose_name_plural = "account scopes (the accounts this user may see and act on)"
+
+
+class AuditedUserAdmin(AuditedAdminMixin, _registered_user_admin):  # type: ignore[misc, valid-type]
+    """The user admin, with the acting admin named on ``role.changed`` events it causes, the
+    rights-from-roles rule beside the permission fields, and the user's account scope."""
+
+    inlines = [AccountAccessInline, AccountScopeInline]
+
+    def user_change_password(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor=request.user, source=AuditSource.ADMIN):
+            return super().user_change_password(request, *args, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and db_field.name in RIGHTS_FROM_ROLES_HELP:
+            field.help_text = RIGHTS_FROM_ROLES_HELP[db_field.name]
+        return field
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         stored = User.objects.filter(pk=obj.pk).first() if change else None
@@ -77,33 +128,23 @@ if admin.site.is_registered(User):
 admin.site.register(User, AuditedUserAdmin)
 
 
-class AuditedAccountAdmin(admin.site._registry[Account].__class__):  # type: ignore[misc]
+class AuditedAccountAdmin(AuditedAdminMixin, admin.site._registry[Account].__class__):  # type: ignore[misc]
     """The account admin, with the acting admin named on the account events it causes."""
 
-    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        with audit_context(actor=request.user, source=AuditSource.ADMIN):
-            return super().changeform_view(request, *args, **kwargs)
 
-    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        with audit_context(actor=request.user, source=AuditSource.ADMIN):
-            return super().delete_view(request, *args, **kwargs)
-
-    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        with audit_context(actor=request.user, source=AuditSource.ADMIN):  # bulk delete
-            return super().changelist_view(request, *args, **kwargs)
+class AuditedGroupAdmin(AuditedAdminMixin, admin.site._registry[Group].__class__):  # type: ignore[misc]
+    """The group admin: permission changes it makes are recorded as the admin's."""
 
 
 admin.site.unregister(Account)
 admin.site.register(Account, AuditedAccountAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, AuditedGroupAdmin)
 
 
-# --- lifecycle requests: read-only; decisions go through the same service as the pages ------
+# --- lifecycle requests: read-only; decisions are made on the request page only --------------
 
-from django.contrib import messages  # noqa: E402
-from django.core.exceptions import PermissionDenied  # noqa: E402
-
-from lifecycle.models import AccountScope, Approval, LifecycleRequest, RequestItem  # noqa: E402
-from lifecycle.services.requests import RequestError, approve_request  # noqa: E402
+from lifecycle.models import Approval, LifecycleRequest, RequestItem  # noqa: E402
 
 
 class RequestItemInline(admin.TabularInline):
@@ -137,15 +178,14 @@ class ApprovalInline(admin.TabularInline):
 
 @admin.register(LifecycleRequest)
 class LifecycleRequestAdmin(admin.ModelAdmin):
-    """Requests are read here; "Approve" calls ``approve_request`` with the admin as actor, so
-    self-approval, repeats and permissions are refused exactly as on the request page."""
+    """Requests are only read here: approving or rejecting happens on the request page alone,
+    where the approver sees the blast radius and confirms a recent sign-in."""
 
     list_display = ("pk", "action", "requester", "status", "approvals_required", "created_at")
     list_filter = ("status", "action")
     search_fields = ("reason", "ticket", "items__ami_id", "requester__username")
     readonly_fields = [field.name for field in LifecycleRequest._meta.fields]
     inlines = [RequestItemInline, ApprovalInline]
-    actions = ["approve_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -156,22 +196,6 @@ class LifecycleRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Approve selected requests (as yourself)")
-    def approve_selected(self, request: HttpRequest, queryset: Any) -> None:
-        for lifecycle_request in queryset:
-            try:
-                approve_request(
-                    request.user,
-                    lifecycle_request.pk,
-                    lifecycle_request.fingerprint,
-                    "approved in the admin site",
-                    AuditSource.ADMIN,
-                )
-            except (PermissionDenied, RequestError) as error:
-                self.message_user(request, f"#{lifecycle_request.pk}: {error}", messages.ERROR)
-            else:
-                self.message_user(request, f"#{lifecycle_request.pk} approved.", messages.SUCCESS)
-
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # Deleting through the bulk action would bypass has_delete_permission's intent.
         actions = super().get_actions(request)
@@ -180,8 +204,8 @@ class LifecycleRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountScope)
-class AccountScopeAdmin(admin.ModelAdmin):
-    """Limit a requester or approver to some accounts (no scope: every account)."""
+class AccountScopeAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """The accounts a user may see and act on; none without the user's all-accounts flag."""
 
     list_display = ("user", "account")
     list_filter = ("account",)

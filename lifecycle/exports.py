@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db.models import QuerySet
 
+from amidash.csv import read_spreadsheet_safe, spreadsheet_safe
 from lifecycle.models import HASHED_FIELDS, AuditEvent, AuditVerb
 from lifecycle.models.audit import canonical_json, canonical_record, event_hash, isoformat_utc
 from lifecycle.services.audit import Actor, Target, record_event, rows_in_order
@@ -140,8 +141,8 @@ def _csv_line(values: list[Any]) -> bytes:
 
 def _csv_cell(name: str, value: Any) -> Any:
     if name in _JSON_COLUMNS:
-        return canonical_json(value)
-    return "" if value is None else value
+        return spreadsheet_safe(canonical_json(value))
+    return "" if value is None else spreadsheet_safe(value)
 
 
 def stream_csv(plan: ExportPlan, records: Iterable[dict] | None = None) -> Iterator[bytes]:
@@ -214,7 +215,8 @@ class _HashedLines:
 def _record_from_csv(row: list[str], header: list[str]) -> dict[str, Any]:
     if len(row) != len(header):
         raise ValueError(f"a row has {len(row)} columns, the header {len(header)}")
-    record: dict[str, Any] = dict(zip(header, row, strict=True))
+    cells = [read_spreadsheet_safe(cell) for cell in row]
+    record: dict[str, Any] = dict(zip(header, cells, strict=True))
     record["sequence"] = int(record["sequence"])
     record["actor_id"] = int(record["actor_id"]) if record["actor_id"] else None
     for name in _JSON_COLUMNS:

@@ -6,7 +6,20 @@ from typing import Any
 
 from django import forms
 
+from amidash.fields import ChoiceField, IdField, ListField, TextField
 from lifecycle.actions import ActionSpec, action_choices
+from lifecycle.services.requests import MAX_IMAGES_PER_REQUEST
+
+MAX_TEXT = 4000  # a reason, a justification, a comment
+
+
+def _comment_field() -> TextField:
+    return TextField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=MAX_TEXT,
+        multiline=True,
+    )
 
 
 class RequestForm(forms.Form):
@@ -16,15 +29,21 @@ class RequestForm(forms.Form):
     (a crafted one is still refused with a message) but shown only for guarded ones.
     """
 
-    action = forms.ChoiceField(choices=action_choices)
+    action = ChoiceField(choices=action_choices)
     image = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
-    ticket = forms.CharField(required=False, max_length=128, label="Ticket reference")
+    reason = TextField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_TEXT, multiline=True
+    )
+    ticket = TextField(required=False, max_length=128, label="Ticket reference")
     override_in_use = forms.BooleanField(
         required=False, label="Override: act even though something uses the image"
     )
-    override_reason = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Override justification"
+    override_reason = TextField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Override justification",
+        max_length=MAX_TEXT,
+        multiline=True,
     )
 
     def __init__(
@@ -52,12 +71,36 @@ class RequestForm(forms.Form):
         return self.spec.form_parameters(self.cleaned_data) if self.spec else {}
 
 
+class SelectionForm(forms.Form):
+    """What the new-request page is asked about: an action and the selected images' ids."""
+
+    action = ChoiceField(
+        choices=action_choices,
+        error_messages={
+            "required": "Choose one of the lifecycle actions.",
+            "invalid_choice": "Choose one of the lifecycle actions.",
+        },
+    )
+    image = ListField(
+        IdField(),
+        max_items=MAX_IMAGES_PER_REQUEST,
+        label="Images",
+        error_messages={"required": "Select at least one image."},
+    )
+
+
 class DecisionForm(forms.Form):
     """Approve or reject, with the fingerprint the approver reviewed."""
 
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
-    fingerprint = forms.CharField(max_length=64, widget=forms.HiddenInput)
-    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    decision = ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    fingerprint = TextField(max_length=64, widget=forms.HiddenInput)
+    comment = _comment_field()
+
+
+class CancelForm(forms.Form):
+    """Withdraw a pending request, with an optional comment."""
+
+    comment = _comment_field()
 
 
 class RequestFilterForm(forms.Form):
@@ -65,10 +108,10 @@ class RequestFilterForm(forms.Form):
 
     SCOPES = [("", "All"), ("awaiting", "Awaiting my decision"), ("mine", "Mine")]
 
-    scope = forms.ChoiceField(choices=SCOPES, required=False)
-    status = forms.ChoiceField(required=False)
-    action = forms.ChoiceField(required=False)
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    scope = ChoiceField(choices=SCOPES, required=False)
+    status = ChoiceField(required=False)
+    action = ChoiceField(required=False)
+    q = TextField(required=False, max_length=100, label="Search")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from lifecycle.choices import RequestStatus

@@ -10,6 +10,8 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -17,9 +19,11 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 from django.http import HttpRequest
 
 from amidash.roles import Role, role_names
+from amidash.signin import client_ip
 from inventory import signals as inventory_signals
 from inventory.models import Account, AccountRegion
 from inventory.signals import ImageObservation
+from lifecycle import access_receivers
 from lifecycle.models import AuditSource, AuditVerb
 from lifecycle.services.audit import (
     EventDraft,
@@ -63,23 +67,11 @@ def _sync_correlation(sync_run: Any) -> str:
     return f"sync:{sync_run.pk}" if sync_run is not None else ""
 
 
-def record_image_observation(sender: Any, *, signal: Any, **kwargs: Any) -> None:
-    """image.appeared / state_changed / deprecation_changed / gone, as inventory observed it."""
-    record_event(
-        _IMAGE_SIGNALS[signal],
-        actor=kwargs.get("actor"),
-        source=_source(kwargs.get("source")),
-        target=kwargs["image"],
-        before=kwargs.get("before"),
-        after=kwargs.get("after"),
-        correlation_id=_sync_correlation(kwargs.get("sync_run")),
-    )
-
-
 def record_image_observations(
     sender: Any, *, observations: list[ImageObservation], **kwargs: Any
 ) -> None:
-    """What a sync of one account+Region observed: one event per observation, written at once."""
+    """What inventory observed of images (a sync of one account+Region, a worker's re-read): one
+    event per observation, written at once."""
     source = _source(kwargs.get("source"))
     correlation_id = _sync_correlation(kwargs.get("sync_run"))
     record_events(
@@ -88,8 +80,8 @@ def record_image_observations(
             actor=kwargs.get("actor"),
             source=source,
             target=Target("image", item.image_id, item.account_id, item.region, item.name),
-            before=item.before,
-            after=item.after,
+            before=item.before.to_dict() if item.before else None,
+            after=item.after.to_dict(),
             correlation_id=correlation_id,
         )
         for item in observations
@@ -119,7 +111,7 @@ def _client(request: HttpRequest | None) -> dict[str, str]:
     if request is None:
         return {}
     return {
-        "ip": request.META.get("REMOTE_ADDR", ""),
+        "ip": client_ip(request),
         "user_agent": request.META.get("HTTP_USER_AGENT", "")[:200],
     }
 
@@ -143,16 +135,51 @@ def record_logout(sender: Any, *, request: HttpRequest | None, user: Any, **kwar
 def record_login_failed(
     sender: Any, *, credentials: dict, request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    """A failed sign-in; credentials arrive cleansed (no password), the name is kept."""
+    """A failed sign-in; credentials arrive cleansed (no password), the name is kept.
+
+    At most ``AUDIT_FAILED_SIGNINS_PER_PERIOD`` per user name and address per lockout period:
+    guessing is stopped by the lockout (recorded once) and must not flood the log.
+    """
     username = str(credentials.get(get_user_model().USERNAME_FIELD, ""))[:150]
+    failures = _failures_this_period(request)
+    if failures is not None and failures > settings.AUDIT_FAILED_SIGNINS_PER_PERIOD:
+        return
+    _record_anonymous_sign_in(
+        AuditVerb.AUTH_LOGIN_FAILED, username, request, f"Sign-in failed for {username!r}"
+    )
+
+
+def _record_anonymous_sign_in(
+    verb: str, username: str, request: HttpRequest | None, message: str
+) -> None:
+    """A sign-in event nobody is signed in for: the user name tried and the client."""
     record_event(
-        AuditVerb.AUTH_LOGIN_FAILED,
+        verb,
         actor=AnonymousUser(),
         source=_request_source(request),
         target=Target("user", label=username),
         after={"username": username, **_client(request)},
-        message=f"Sign-in failed for {username!r}",
+        message=message,
     )
+
+
+def _failures_this_period(request: HttpRequest | None) -> int | None:
+    """Failed sign-ins of this user name or address in the lockout period, as django-axes counted
+    them just before (its receiver runs first); None when it did not count this one."""
+    return getattr(request, "axes_failures_since_start", None)
+
+
+def record_lockout(
+    sender: Any, *, request: HttpRequest | None, username: str | None, **kwargs: Any
+) -> None:
+    """auth.locked_out, once per lockout: when the failures reach the limit, not on each attempt
+    made while locked."""
+    if _failures_this_period(request) != settings.AXES_FAILURE_LIMIT:
+        return
+    username = (username or "")[:150]
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = f"Sign-in locked for {username!r} for {minutes} minutes after repeated failures"
+    _record_anonymous_sign_in(AuditVerb.AUTH_LOCKED_OUT, username, request, message)
 
 
 def record_role_change(user: Any, before: list[str], after: list[str]) -> None:
@@ -323,8 +350,7 @@ def _record_account_event(
 
 def connect() -> None:
     """Connect every receiver (idempotent: each has a dispatch_uid)."""
-    for signal in _IMAGE_SIGNALS:
-        signal.connect(record_image_observation, dispatch_uid=f"audit-{id(signal)}")
+    access_receivers.connect()
     inventory_signals.images_observed.connect(
         record_image_observations, dispatch_uid="audit-observations"
     )
@@ -332,6 +358,7 @@ def connect() -> None:
     user_logged_in.connect(record_login, dispatch_uid="audit-login")
     user_logged_out.connect(record_logout, dispatch_uid="audit-logout")
     user_login_failed.connect(record_login_failed, dispatch_uid="audit-login-failed")
+    user_locked_out.connect(record_lockout, dispatch_uid="audit-locked-out")
     user_model = get_user_model()
     m2m_changed.connect(
         record_group_membership, sender=user_model.groups.through, dispatch_uid="audit-roles"

@@ -1,138 +1,48 @@
-"""The PDF lifecycle history report of a filtered audit log (fpdf2, pure Python).
+"""The audit report of a period as PDF (fpdf2, pure Python), and as CSV or JSON lines figures.
 
-Scope and period first, then summary tables (actions by type and outcome, approvals by
-approver, changes made outside the product, failed and stale executions), then the events
-(at most ``AUDIT_PDF_MAX_EVENTS``; CSV and JSON lines exports carry every event), and the signed
-manifest. The summaries are computed in one streamed pass, so their memory does not grow with
-the log; only the listed events are held.
+An auditor reads it in this order: the summary (page one), the exceptions, the attestation (is
+the chain intact, which key signed it, how to check it offline), then the events in an appendix
+grouped by day (at most ``AUDIT_PDF_MAX_EVENTS``; the CSV and JSON lines exports carry every
+event) and the signed manifest as readable lines. Every figure comes from
+``lifecycle.services.report_figures``, which the CSV and JSON lines formats read too.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from itertools import groupby
 from typing import Any
 
 from django.conf import settings
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from lifecycle.exports import ContentTally, ExportPlan, build_manifest, export_records
-from lifecycle.models import ActorType, AuditEvent, AuditVerb
+from amidash.csv import spreadsheet_safe
+from lifecycle.exports import (
+    ContentTally,
+    ExportPlan,
+    build_manifest,
+    export_records,
+    start_export,
+)
 from lifecycle.models.audit import canonical_json, target_display
+from lifecycle.services.audit import Actor
+from lifecycle.services.audit_digests import DigestError, load_digests
+from lifecycle.services.audit_signing import SigningKeyError, default_public_key, fingerprint
+from lifecycle.services.audit_verification import verify_audit_chain
+from lifecycle.services.report_figures import (
+    IMAGE_OUTCOMES,
+    Latency,
+    ReportFigures,
+    ReportScope,
+    compute_figures,
+)
 
-OBSERVED_CHANGES = {
-    AuditVerb.IMAGE_STATE_CHANGED,
-    AuditVerb.IMAGE_DEPRECATION_CHANGED,
-    AuditVerb.IMAGE_GONE,
-}
-#: Verbs counted in "Actions by type and outcome": what happened to a request or an item, not
-#: the steps of carrying it out (claimed, started, completed).
-ACTION_VERBS = {verb for verb in AuditVerb.values if verb.split(".")[0] in {"request", "item"}} - {
-    AuditVerb.ITEM_CLAIMED,
-    AuditVerb.REQUEST_STARTED,
-    AuditVerb.REQUEST_COMPLETED,
-}
+EVENT_COLUMNS = (16, 28, 28, 44, 90, 71)
 _LISTED_ROWS = 200
-
-
-def _action_in(record: dict[str, Any]) -> str | None:
-    for side in ("after", "before"):
-        data = record.get(side)
-        if isinstance(data, dict) and data.get("action"):
-            return str(data["action"])
-    return None
-
-
-def request_action(correlation_id: str) -> str | None:
-    """The action of the request an item belongs to, from its ``request.created`` event."""
-    event = (
-        AuditEvent.objects.filter(correlation_id=correlation_id, verb=AuditVerb.REQUEST_CREATED)
-        .values_list("after", flat=True)
-        .first()
-    )
-    return str(event["action"]) if isinstance(event, dict) and event.get("action") else None
-
-
-@dataclass
-class ReportSummary:
-    """Everything the report says, gathered in one pass over the events (oldest first)."""
-
-    limit: int
-    find_action: Callable[[str], str | None] = request_action
-    total: int = 0
-    first_time: str = ""
-    last_time: str = ""
-    actions: Counter = field(default_factory=Counter)
-    approvals: Counter = field(default_factory=Counter)
-    outside: list[dict[str, Any]] = field(default_factory=list)
-    outside_count: int = 0
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    failure_count: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)
-    tally: ContentTally = field(default_factory=ContentTally)
-    _executed: set[tuple[str, str, str, str]] = field(default_factory=set)
-    _actions: dict[str, str | None] = field(default_factory=dict)
-
-    def action_of(self, record: dict[str, Any]) -> str:
-        """The record's action, or that of its request (items carry the request's id only)."""
-        action = _action_in(record)
-        correlation = record.get("correlation_id") or ""
-        if action is None and correlation.startswith("request:"):
-            if correlation not in self._actions:
-                self._actions[correlation] = self.find_action(correlation)
-            action = self._actions[correlation]
-        elif action and correlation.startswith("request:"):
-            self._actions[correlation] = action
-        return action or record["target_type"] or "-"
-
-    def add(self, record: dict[str, Any]) -> None:
-        self.total += 1
-        self.first_time = self.first_time or record["occurred_at"]
-        self.last_time = record["occurred_at"]
-        verb = record["verb"]
-        if verb in ACTION_VERBS:
-            self.actions[(self.action_of(record), verb.split(".", 1)[1])] += 1
-        if verb in {AuditVerb.REQUEST_APPROVED, AuditVerb.REQUEST_REJECTED}:
-            self.approvals[(record["actor_name"], verb.split(".", 1)[1])] += 1
-        self._track_outside_changes(record)
-        if verb in {AuditVerb.ITEM_FAILED, AuditVerb.ITEM_STALE}:
-            self.failure_count += 1
-            if len(self.failures) < _LISTED_ROWS:
-                self.failures.append(record)
-        if len(self.events) < self.limit:
-            self.events.append(record)
-            self.tally.add(record["sequence"], (canonical_json(record) + "\n").encode())
-
-    def _track_outside_changes(self, record: dict[str, Any]) -> None:
-        """An observed image change with no execution by the product since the last one."""
-        key = (
-            record["target_type"],
-            record["target_id"],
-            record["target_account"],
-            record["target_region"],
-        )
-        if record["verb"] == AuditVerb.ITEM_EXECUTED:
-            self._executed.add(key)
-        elif record["verb"] in OBSERVED_CHANGES and record["actor_type"] == ActorType.SYSTEM:
-            if key in self._executed:
-                self._executed.discard(key)
-            else:
-                self.outside_count += 1
-                if len(self.outside) < _LISTED_ROWS:
-                    self.outside.append(record)
-
-
-def summarize(
-    records: Iterable[dict[str, Any]],
-    limit: int,
-    find_action: Callable[[str], str | None] = request_action,
-) -> ReportSummary:
-    summary = ReportSummary(limit=limit, find_action=find_action)
-    for record in records:
-        summary.add(record)
-    return summary
 
 
 def _latin(text: Any) -> str:
@@ -140,27 +50,40 @@ def _latin(text: Any) -> str:
     return str(text).encode("latin-1", "replace").decode("latin-1")
 
 
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
 class _Report(FPDF):
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font("Helvetica", size=7)
-        self.cell(0, 8, f"amidash lifecycle history report - page {self.page_no()}", align="C")
+        self.cell(0, 8, f"amidash audit report - page {self.page_no()}", align="C")
 
 
-def _heading(pdf: FPDF, text: str) -> None:
-    pdf.ln(3)
-    pdf.set_font("Helvetica", "B", 12)
-    pdf.cell(0, 8, _latin(text), new_x="LMARGIN", new_y="NEXT")
+def _heading(pdf: FPDF, text: str, size: int = 12) -> None:
+    pdf.ln(2)
+    pdf.set_font("Helvetica", "B", size)
+    pdf.cell(0, 7, _latin(text), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=8)
+
+
+def _line(pdf: FPDF, text: str) -> None:
+    pdf.multi_cell(0, 4.5, _latin(text), new_x="LMARGIN", new_y="NEXT")
 
 
 def _table(pdf: FPDF, header: list[str], rows: Iterable[Iterable[Any]], widths: tuple) -> None:
     rows = list(rows)
     if not rows:
-        pdf.cell(0, 6, "None.", new_x="LMARGIN", new_y="NEXT")
+        _line(pdf, "None.")
         return
     with pdf.table(
         col_widths=widths,
+        width=sum(widths),
+        align="LEFT",
         text_align="LEFT",
         line_height=4,
         headings_style=FontFace(emphasis="BOLD", fill_color=(238, 241, 245)),
@@ -179,7 +102,7 @@ def _event_rows(records: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:
         )
         yield [
             record["sequence"],
-            record["occurred_at"][:19].replace("T", " "),
+            record["occurred_at"][11:19],
             record["actor_name"],
             record["verb"],
             f"{target_display(record['target_type'], target)} {where}".strip(),
@@ -187,85 +110,210 @@ def _event_rows(records: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:
         ]
 
 
-def render_report(plan: ExportPlan, summary: ReportSummary, scope: str) -> bytes:
-    """The report as PDF bytes (the manifest covers the events listed in it)."""
+def _model_rows(events: Iterable[Any]) -> list[list[Any]]:
+    """Rows of audit events (model instances) for the exceptions tables."""
+    return [
+        [
+            e.sequence,
+            f"{e.occurred_at:%Y-%m-%d %H:%M}",
+            e.actor_name,
+            e.verb,
+            f"{target_display(e.target_type, e.target_repr or e.target_id)}",
+            e.message[:160],
+        ]
+        for e in list(events)[:_LISTED_ROWS]
+    ]
+
+
+def _summary(pdf: FPDF, figures: ReportFigures) -> None:
+    _heading(pdf, "Summary")
+    _heading(pdf, "Actions by type and outcome", 10)
+    actions = sorted(figures.actions.items())
+    _table(pdf, ["Action", "Outcome", "Count"], [[a, o, n] for (a, o), n in actions], (50, 40, 20))
+    _heading(pdf, "Images changed by amidash, storage freed, open requests", 10)
+    rows = [[outcome.capitalize(), figures.images[outcome]] for outcome in IMAGE_OUTCOMES.values()]
+    rows += [
+        ["Snapshot storage freed", f"{figures.storage_freed_gib} GiB"],
+        ["Monthly cost freed (estimate)", f"{figures.cost_freed} USD"],
+        ["Requests open at period end", figures.open_at_end],
+    ]
+    _table(pdf, ["Figure", "Value"], rows, (70, 40))
+    _heading(pdf, "Time taken", 10)
+    _table(pdf, ["From - to", "Median", "95th percentile", "Requests"], _latency_rows(figures),
+           (70, 30, 30, 20))  # fmt: skip
+
+
+def _latency_rows(figures: ReportFigures) -> list[list[Any]]:
+    pairs: list[tuple[str, Latency]] = [
+        ("Request to approval", figures.to_approval),
+        ("Approval to execution finished", figures.to_execution),
+    ]
+    return [
+        [name, _duration(lat.median), _duration(lat.p95), len(lat.seconds)] for name, lat in pairs
+    ]
+
+
+def _exceptions(pdf: FPDF, figures: ReportFigures) -> None:
+    _heading(pdf, "Exceptions")
+    _heading(pdf, f"In-use guard overridden ({len(figures.overrides)})", 10)
+    overrides = [
+        [
+            o["event"].target_repr or o["event"].target_id,
+            o["event"].actor_name,
+            ", ".join(o["approvers"]) or "not approved",
+            (o["event"].after or {}).get("override_reason", ""),
+        ]
+        for o in figures.overrides
+    ]
+    _table(pdf, ["Request", "Requested by", "Approved by", "Justification"], overrides,
+           (50, 35, 45, 147))  # fmt: skip
+    sections = [
+        ("Refused decisions", figures.refused),
+        ("Failed and stale items", figures.failed),
+        ("Expired requests", figures.expired),
+        ("Changes to who may act", figures.access_changes),
+        ("Sign-in lockouts", figures.lockouts),
+    ]
+    for title, events in sections:
+        _heading(pdf, f"{title} ({len(events)})", 10)
+        _table(pdf, ["#", "Time", "By", "Verb", "Target", "Message"], _model_rows(events),
+               EVENT_COLUMNS)  # fmt: skip
+    _heading(pdf, f"Changes made outside amidash ({len(figures.outside)})", 10)
+    outside = sorted(figures.outside_by_account.items())
+    _table(pdf, ["Account", "Change", "Images"], [[a, k, n] for (a, k), n in outside], (40, 80, 20))
+
+
+def _attestation(pdf: FPDF, figures: ReportFigures, manifest: dict[str, Any]) -> None:
+    _heading(pdf, "Attestation")
+    result = verify_audit_chain()
+    _line(pdf, f"Hash chain: {result.summary()}")
+    _line(pdf, f"This report's events: #{manifest['first_sequence']} to "
+               f"#{manifest['last_sequence']} ({manifest['count']} listed).")  # fmt: skip
+    try:
+        _line(pdf, f"Signing key fingerprint: {fingerprint(default_public_key())}")
+    except SigningKeyError as error:
+        _line(pdf, f"Signing key: {error}")
+    _line(pdf, _covering_digest(manifest["last_sequence"]))
+    _line(pdf, "To verify offline, with the public key from the Audit page saved as key.pem:")
+    pdf.set_font("Courier", size=8)
+    for command in (
+        "python manage.py verify_audit_log --public-key key.pem",
+        "python manage.py verify_export amidash-audit-<export>.jsonl --public-key key.pem",
+    ):
+        _line(pdf, f"  {command}")
+    pdf.set_font("Helvetica", size=8)
+
+
+def _covering_digest(last_sequence: int | None) -> str:
+    """The first signed digest whose chain head is at or after the period's last event."""
+    try:
+        digests = load_digests()
+    except DigestError as error:
+        return f"Signed digests unreadable: {error}"
+    for digest in digests:
+        if last_sequence is not None and digest.last_sequence >= last_sequence:
+            return (
+                f"Signed digest covering event #{last_sequence}: {digest.path.name} "
+                f"(head #{digest.last_sequence} {digest.chain_head}, file SHA-256 {digest.sha256})"
+            )
+    return "No signed digest covers the period's last event yet (digests are written hourly)."
+
+
+def _listed(plan: ExportPlan, limit: int) -> tuple[list[dict[str, Any]], ContentTally, bool]:
+    """The first ``limit`` events of the plan, the tally the manifest signs, and whether more
+    events were left out."""
+    tally, listed = ContentTally(), []
+    for record in export_records(plan.queryset):
+        if tally.count >= limit:
+            return listed, tally, True
+        tally.add(record["sequence"], (canonical_json(record) + "\n").encode())
+        listed.append(record)
+    return listed, tally, False
+
+
+def _appendix(pdf: FPDF, listed: list[dict[str, Any]], more: bool) -> None:
+    """The listed events grouped by day."""
+    pdf.add_page()
+    _heading(pdf, f"Appendix: the events ({len(listed)} listed)")
+    if more:
+        _line(pdf, f"Only the first {len(listed)} events are listed; the full CSV or JSON lines "
+                   "export of the same period carries all of them.")  # fmt: skip
+    for day, records in groupby(listed, key=lambda r: r["occurred_at"][:10]):
+        _heading(pdf, day, 10)
+        _table(pdf, ["#", "Time", "By", "Verb", "Target", "Message"], _event_rows(records),
+               EVENT_COLUMNS)  # fmt: skip
+
+
+def _manifest(pdf: FPDF, manifest: dict[str, Any]) -> None:
+    pdf.add_page()
+    _heading(pdf, "Signed manifest")
+    pdf.set_font("Courier", size=8)
+    for key, value in manifest.items():
+        shown = value if isinstance(value, str | int) or value is None else canonical_json(value)
+        _line(pdf, f"{key}: {shown}")
+    pdf.set_font("Helvetica", size=8)
+    _line(pdf, "content_sha256 is the SHA-256 of the listed events as canonical JSON lines (the "
+               "lines a JSON lines export of this period starts with). The signature is Ed25519 "
+               "over the canonical JSON of the manifest without its signature.")  # fmt: skip
+
+
+def render_report(plan: ExportPlan, figures: ReportFigures) -> bytes:
+    """The report as PDF bytes: summary first, then exceptions, attestation, appendix."""
     pdf = _Report(orientation="landscape", format="A4")
     pdf.set_auto_page_break(auto=True, margin=14)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, "Lifecycle history report", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 9, "Audit report", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=9)
-    period = f"{summary.first_time or '-'} to {summary.last_time or '-'}"
-    for line in (
-        f"Scope: {scope}",
-        f"Period of the events: {period} (UTC)",
-        f"Events in scope: {summary.total}, cut at chain head #{plan.event.sequence - 1}",
-        f"Generated by {plan.event.actor_name} at {plan.event.occurred_at:%Y-%m-%d %H:%M:%S} UTC "
-        f"(audit event #{plan.event.sequence})",
-    ):
-        pdf.cell(0, 5, _latin(line), new_x="LMARGIN", new_y="NEXT")
-    _heading(pdf, "Actions by type and outcome")
-    actions = sorted(summary.actions.items())
-    _table(pdf, ["Action", "Outcome", "Count"], [[a, o, n] for (a, o), n in actions], (60, 60, 30))
-    _heading(pdf, "Approvals by approver")
-    people = sorted({name for name, _ in summary.approvals})
-    approvals = [
-        [name, summary.approvals[(name, "approved")], summary.approvals[(name, "rejected")]]
-        for name in people
-    ]
-    _table(pdf, ["Approver", "Approved", "Rejected"], approvals, (60, 30, 30))
-    _heading(pdf, f"Changes made outside the product ({summary.outside_count})")
-    _table(
-        pdf,
-        ["#", "Observed", "By", "Verb", "Target", "Message"],
-        _event_rows(summary.outside),
-        (16, 34, 28, 44, 80, 75),
-    )
-    _heading(pdf, f"Failed and stale executions ({summary.failure_count})")
-    _table(
-        pdf,
-        ["#", "Time", "By", "Verb", "Target", "Message"],
-        _event_rows(summary.failures),
-        (16, 34, 28, 44, 80, 75),
-    )
-    listed = len(summary.events)
-    _heading(pdf, f"Events ({listed} of {summary.total})")
-    if listed < summary.total:
-        pdf.cell(
-            0,
-            5,
-            f"The first {listed} events are listed; the CSV and JSON lines exports "
-            "carry all of them.",
-            new_x="LMARGIN",
-            new_y="NEXT",
-        )
-    _table(
-        pdf,
-        ["#", "Time", "By", "Verb", "Target", "Message"],
-        _event_rows(summary.events),
-        (16, 34, 28, 44, 80, 75),
-    )
-    _manifest_page(pdf, build_manifest(plan, summary.tally))
+    _line(pdf, f"Period and scope: {figures.scope.describe()}; {figures.events} events")
+    _line(pdf, f"Generated by {plan.event.actor_name} at {plan.event.occurred_at:%Y-%m-%d %H:%M} "
+               f"UTC (audit event #{plan.event.sequence})")  # fmt: skip
+    _summary(pdf, figures)
+    pdf.add_page()
+    _exceptions(pdf, figures)
+    listed, tally, more = _listed(plan, settings.AUDIT_PDF_MAX_EVENTS)
+    manifest = build_manifest(plan, tally)
+    pdf.add_page()
+    _attestation(pdf, figures, manifest)
+    _appendix(pdf, listed, more)
+    _manifest(pdf, manifest)
     return bytes(pdf.output())
 
 
-def _manifest_page(pdf: FPDF, manifest: dict[str, Any]) -> None:
-    pdf.add_page()
-    _heading(pdf, "Signed manifest")
-    pdf.set_font("Courier", size=7)
-    pdf.multi_cell(0, 3.5, _latin(canonical_json(manifest)))
-    pdf.set_font("Helvetica", size=8)
-    pdf.ln(2)
-    pdf.multi_cell(
-        0,
-        4,
-        "content_sha256 is the SHA-256 of the listed events as canonical JSON lines (the same "
-        "lines a JSON lines export of this filter starts with). The signature is Ed25519 over "
-        "the canonical JSON of the manifest without its signature; the public key is on the "
-        "Audit page.",
+def figure_lines(figures: ReportFigures, fmt: str) -> Iterator[str]:
+    """The figures as CSV (section, figure, value) or JSON lines, one figure a line."""
+    if fmt == "jsonl":
+        for section, name, value in figures.rows():
+            yield json.dumps({"section": section, "figure": name, "value": value}) + "\n"
+        return
+    for row in [("section", "figure", "value"), *figures.rows()]:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerow(
+            ["" if v is None else spreadsheet_safe(v) for v in row]
+        )
+        yield text.getvalue()
+
+
+REPORT_FORMATS = {
+    "pdf": "application/pdf",
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+}
+
+
+def build_report(
+    *, actor: Actor, source: str, scope: ReportScope, fmt: str, queryset: Any = None
+) -> tuple[ExportPlan, bytes]:
+    """Record the report as an export, compute its figures and return it in ``fmt``.
+
+    The figures read the events the export covers (``queryset`` narrows them further), so the
+    export's own event is never counted in its report.
+    """
+    events = scope.events(queryset)
+    plan = start_export(
+        actor=actor, source=source, fmt=fmt, filters=scope.filters(), queryset=events
     )
-
-
-def build_report(plan: ExportPlan, scope: str) -> bytes:
-    summary = summarize(export_records(plan.queryset), settings.AUDIT_PDF_MAX_EVENTS)
-    return render_report(plan, summary, scope)
+    figures = compute_figures(scope, plan.queryset)
+    if fmt == "pdf":
+        return plan, render_report(plan, figures)
+    return plan, "".join(figure_lines(figures, fmt)).encode()

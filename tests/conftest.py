@@ -1,4 +1,5 @@
-"""Shared fixtures: persona users, one per role, and clients signed in as them."""
+"""Shared fixtures: persona users, one per role, and clients signed in as them; the database for
+the lifecycle and policies tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,24 @@ from django.test import Client
 
 from amidash.roles import Role
 from tests.factories import create_user, signed_in
+
+#: Folders whose every test uses the database.
+DATABASE_FOLDERS = ("lifecycle", "policies")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every lifecycle and policies test uses the database, transactional where a worker or
+    thread reads it. Marked at collection, not by an autouse fixture, so that pytest-django sets
+    the test database up however few of these tests are chosen (it looks at the collected tests'
+    markers and fixtures; a database asked for inside a fixture would reach the real one)."""
+    root = __file__.rsplit("/", 1)[0]
+    for item in items:
+        relative = str(item.path).removeprefix(root + "/")
+        if relative.split("/", 1)[0] in DATABASE_FOLDERS and not item.get_closest_marker(
+            "django_db"
+        ):
+            transaction = "transactional_db" in item.fixturenames
+            item.add_marker(pytest.mark.django_db(transaction=transaction))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -28,6 +28,7 @@ from inventory.models import (
 from inventory.services.sync import run_sync
 from lifecycle.choices import Decision
 from lifecycle.models import (
+    AccountAccess,
     AccountScope,
     Approval,
     AuditEvent,
@@ -38,6 +39,7 @@ from lifecycle.models import (
 )
 from lifecycle.services.audit import EventDraft, Target, record_event, record_events
 from lifecycle.services.requests import RequestDraft, approve_request, create_request
+from policies.models import Policy
 
 PASSWORD = "correct horse battery staple"
 
@@ -47,9 +49,13 @@ _serial = itertools.count(1)
 # People
 
 
-def create_user(username: str, *roles: str, superuser: bool = False) -> User:
-    """A user with the password ``PASSWORD`` in the groups of ``roles``."""
+def create_user(
+    username: str, *roles: str, superuser: bool = False, all_accounts: bool = True
+) -> User:
+    """A user with the password ``PASSWORD`` in the groups of ``roles``, on every account unless
+    ``all_accounts`` is off (then only on the accounts of their scopes)."""
     user = User.objects.create_user(username, f"{username}@example.com", PASSWORD)
+    AccountAccess.objects.create(user=user, all_accounts=all_accounts)
     if superuser:
         user.is_superuser = user.is_staff = True
         user.save()
@@ -302,3 +308,20 @@ def request_events(request: LifecycleRequest):
     return AuditEvent.objects.filter(
         correlation_id=f"request:{request.pk}", occurred_at__gte=request.created_at
     )
+
+
+# Policies
+
+
+def create_listed_image(name: str, age_days: int = 200, **fields: Any) -> Image:
+    """An image whose Region was listed just now (so its usage is known), first seen long ago."""
+    fields.setdefault("first_seen_at", timezone.now() - datetime.timedelta(days=400))
+    fields.setdefault("account", create_account())
+    image = create_image(name=name, age_days=age_days, **fields)
+    AccountRegion.objects.filter(pk=image.account_region_id).update(last_listed_at=timezone.now())
+    return image
+
+
+def create_policy(name: str = "tidy", **fields: Any) -> Policy:
+    """A retention policy with the given fields (everything else as the model defaults)."""
+    return Policy.objects.create(name=name, **fields)

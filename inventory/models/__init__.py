@@ -1,16 +1,20 @@
 """Inventory models; each module is re-exported here."""
 
 from inventory.models.accounts import Account, AccountRegion
-from inventory.models.images import Image, ImageUsage, image_family, observation
+from inventory.models.images import Image, ImageUsage, image_family
+from inventory.models.querysets import AGE_BUCKETS, ImageQ, ImageQuerySet, bucket_of
 from inventory.models.sync import SyncRegionResult, SyncRun
 
 __all__ = [
+    "AGE_BUCKETS",
     "Account",
     "AccountRegion",
     "Image",
+    "ImageQ",
+    "ImageQuerySet",
     "ImageUsage",
     "SyncRegionResult",
     "SyncRun",
+    "bucket_of",
     "image_family",
-    "observation",
 ]

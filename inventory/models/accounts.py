@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from amidash.fields import account_id_validator
 from inventory.choices import OptInStatus
 
-account_id_validator = RegexValidator(r"^\d{12}$", "An AWS account id is exactly 12 digits.")
 role_arn_validator = RegexValidator(
     r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
     "A role ARN looks like arn:aws:iam::123456789012:role/name.",

@@ -13,8 +13,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from inventory.choices import ImageState, UsageType
+from inventory.choices import ImageBucket, ImageState, UsageType
 from inventory.models.accounts import Account, AccountRegion
+from inventory.models.querysets import ImageQuerySet, bucket_of
 
 # A name token that is a version, a date or a build stamp: "1.2.3", "v12", "20240101",
 # "2024-01-01T10-00-00Z", "hvm-2.0.20240101.0" (the digit-only parts).
@@ -49,7 +50,8 @@ class Image(models.Model):
     """An AMI owned by one of the inventoried accounts, as last observed, and its usage summary.
 
     Rows are never deleted: an image that disappears from a complete listing gets ``gone_at``
-    and the state ``deregistered``; the export keeps one record per image ever seen.
+    and the state ``deregistered``; the export keeps one record per image ever seen. What its
+    states mean (current, deprecated, the Overview's buckets) is defined in ``querysets``.
     """
 
     # The account is a copy of account_region.account kept for filtering and joins. The database
@@ -116,6 +118,8 @@ class Image(models.Model):
         max_length=32, blank=True, help_text="Digest of the observed fields; unchanged = no write."
     )
 
+    objects = ImageQuerySet.as_manager()
+
     class Meta:
         ordering = ["-creation_date", "image_id"]
         constraints = [
@@ -160,19 +164,33 @@ class Image(models.Model):
 
     @property
     def is_gone(self) -> bool:
+        """No longer listed (``ImageQ.gone``)."""
         return self.gone_at is not None
 
     @property
     def is_deprecated(self) -> bool:
-        return self.deprecation_time is not None and self.deprecation_time <= timezone.now()
+        """Its deprecation time has passed, whatever its state (``ImageQ.deprecated``)."""
+        return self.is_deprecated_at(timezone.now())
+
+    def is_deprecated_at(self, now: datetime) -> bool:
+        """Deprecated at ``now``: a deprecation time still in the future is not deprecated yet."""
+        return self.deprecation_time is not None and self.deprecation_time <= now
 
     @property
     def is_disabled(self) -> bool:
+        """EC2 reports it disabled (``ImageQ.disabled``)."""
         return self.state == ImageState.DISABLED
 
     @property
     def is_shared(self) -> bool:
+        """Launch permissions name other accounts or organizations (``ImageQ.shared``)."""
         return bool(self.shared_with)
+
+    @property
+    def bucket(self) -> ImageBucket:
+        """Where the Overview counts the image now (``ImageQ.bucket``): disabled wins over
+        deprecated, and both over available."""
+        return bucket_of(self, timezone.now())
 
     @property
     def is_protected(self) -> bool:
@@ -217,42 +235,6 @@ class Image(models.Model):
         if self.gone_at is None and self.account_region.last_listed_at:
             return max(self.last_seen_at, self.account_region.last_listed_at)
         return self.last_seen_at
-
-    def observed(self) -> dict:
-        """The fields the domain signals carry as ``before`` / ``after``."""
-        return observation(
-            self.image_id,
-            self.account.account_id,
-            self.region,
-            self.name,
-            self.state,
-            self.deprecation_time,
-            self.public,
-            self.gone_at,
-        )
-
-
-def observation(
-    image_id: str,
-    account_id: str,
-    region: str,
-    name: str,
-    state: str,
-    deprecation_time: datetime | None,
-    public: bool,
-    gone_at: datetime | None,
-) -> dict:
-    """``Image.observed()`` for an image known by its fields (a sync makes no model objects)."""
-    return {
-        "image_id": image_id,
-        "account_id": account_id,
-        "region": region,
-        "name": name,
-        "state": state,
-        "deprecation_time": deprecation_time.isoformat() if deprecation_time else None,
-        "public": public,
-        "gone_at": gone_at.isoformat() if gone_at else None,
-    }
 
 
 class ImageUsage(models.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from inventory.choices import RegionSyncStatus, SyncStatus, SyncTrigger
+from inventory.choices import FINAL_SYNC_STATES, RegionSyncStatus, SyncStatus, SyncTrigger
 from inventory.models.accounts import Account
 
 
@@ -49,7 +49,7 @@ class SyncRun(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in {SyncStatus.SUCCEEDED, SyncStatus.PARTIAL, SyncStatus.FAILED}
+        return self.status in FINAL_SYNC_STATES
 
     @property
     def duration_seconds(self) -> float | None:

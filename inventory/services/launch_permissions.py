@@ -84,9 +84,8 @@ def images_due(account_region: AccountRegion, limit: int) -> list[Image]:
     """Present images whose launch permissions are older than the configured age."""
     cutoff = timezone.now() - timedelta(hours=settings.LAUNCH_PERMISSIONS_MAX_AGE_HOURS)
     return list(
-        Image.objects.filter(
-            account_id=account_region.account_id, region=account_region.region, gone_at__isnull=True
-        )
+        Image.objects.current()
+        .filter(account_id=account_region.account_id, region=account_region.region)
         .filter(
             Q(launch_permissions_checked_at__isnull=True)
             | Q(launch_permissions_checked_at__lt=cutoff)

@@ -8,13 +8,11 @@ it is written; a Region whose listing fails in any way keeps its images exactly 
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +21,16 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from amidash.fields import is_account_id, is_region_name
+from amidash.locks import sync_lock
 from inventory import signals
-from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, SyncTrigger
+from inventory.choices import (
+    FINAL_REGION_STATES,
+    ImageState,
+    RegionSyncStatus,
+    SyncStatus,
+    SyncTrigger,
+)
 from inventory.models import (
     Account,
     AccountRegion,
@@ -32,10 +38,11 @@ from inventory.models import (
     ImageUsage,
     SyncRegionResult,
     SyncRun,
-    observation,
 )
+from inventory.observations import ObservedImage
 from inventory.services.accounts import discover_regions, register_ambient_account
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
+from inventory.services.images import announce, listed_observations
 from inventory.services.launch_permissions import LaunchPermissions, fetch_launch_permissions
 from inventory.services.listing import (
     RegionListing,
@@ -43,19 +50,12 @@ from inventory.services.listing import (
     UsageObservation,
     list_region,
 )
-from inventory.services.upsert import Listed, upsert_images
+from inventory.services.upsert import upsert_images
 from inventory.signals import ImageObservation
 
 logger = logging.getLogger(__name__)
 
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 UPSERT_BATCH_SIZE = 2000
-FINAL_REGION_STATES = {
-    RegionSyncStatus.SUCCEEDED,
-    RegionSyncStatus.FAILED,
-    RegionSyncStatus.SKIPPED,
-}
 
 
 class SyncScopeError(ValueError):
@@ -68,10 +68,10 @@ class SyncScopeError(ValueError):
 def validate_scope(account_ids: list[str] | None, regions: list[str] | None) -> None:
     """Refuse malformed or unknown account ids and malformed Region names, with the reason."""
     for account_id in account_ids or []:
-        if not ACCOUNT_ID.match(account_id):
+        if not is_account_id(account_id):
             raise SyncScopeError(f"{account_id!r} is not an AWS account id (12 digits)")
     for region in regions or []:
-        if not REGION_NAME.match(region):
+        if not is_region_name(region):
             raise SyncScopeError(f"{region!r} is not a Region name such as eu-west-1")
     if account_ids:
         known = set(
@@ -208,33 +208,13 @@ def _prepare_account(run: SyncRun, account: Account) -> list[SyncRegionResult]:
 # --- one account+Region -----------------------------------------------------------------------
 
 
-def _lock_key(*parts: str) -> int:
-    digest = hashlib.blake2b(":".join(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@contextmanager
-def advisory_lock(*parts: str) -> Iterator[bool]:
-    """A PostgreSQL session lock; yields whether it was acquired (never waits)."""
-    key = _lock_key(*parts)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-
 def sync_result(result: SyncRegionResult) -> SyncRegionResult:
     """List one account+Region and save it; a failure leaves its images as they were.
 
     Two syncs of the same account+Region never overlap: the second one fails at once.
     """
     account, region = result.account, result.region
-    with advisory_lock("inventory-sync", account.account_id, region) as acquired:
+    with sync_lock(account.account_id, region) as acquired:
         if not acquired:
             return _fail(result, "another sync of this account and Region is running", None, 0.0)
         return _sync_locked(result)
@@ -316,6 +296,21 @@ def _new_launch_permissions(
 # --- saving a complete listing ----------------------------------------------------------------
 
 
+@dataclass
+class ListingChanges:
+    """What a complete listing changes against the stored rows of its account+Region."""
+
+    known: dict[str, tuple[str, bool]]  # image id -> (fingerprint, present, i.e. not gone)
+    digests: dict[str, str]  # fingerprints of listed images already stored
+    written: list[dict[str, Any]]  # listed images that are new, changed or back
+    gone_ids: list[str]  # present images the listing no longer has
+    existing: dict[str, Image]  # stored rows about to change or go
+
+    @property
+    def new(self) -> set[str]:
+        return {data["ImageId"] for data in self.written} - self.known.keys()
+
+
 def save_listing(
     account_region: AccountRegion,
     listing: RegionListing,
@@ -325,13 +320,36 @@ def save_listing(
     """Upsert the images of a complete listing, mark the missing ones gone, replace the
     Region's usage and send the domain signals. Call inside a transaction."""
     now = timezone.now()
-    # Fingerprints of every stored image; whole rows only for those about to change.
-    known = {
-        image_id: (digest, gone_at is None)
-        for image_id, digest, gone_at in Image.objects.filter(
-            account_id=account_region.account_id, region=account_region.region
-        ).values_list("image_id", "fingerprint", "gone_at")
+    changes = _listing_changes(account_region, listing)
+    fields = upsert_images(
+        account_region,
+        changes.written,
+        now,
+        digests=changes.digests,
+        permissions=permissions,
+        new=changes.new,
+    )
+    gone = [changes.existing[image_id] for image_id in changes.gone_ids]
+    observations, created = listed_observations(
+        account_region, changes.written, fields, changes.existing
+    )
+    observations += _mark_gone(gone, now)
+    usage_rows, summaries = _save_usage(account_region, listing, now)
+    announce(observations, source="sync", sync_run=run)
+    return {
+        "images_seen": len(listing.images),
+        "images_created": created,
+        "images_changed": len(changes.written) - created,
+        "images_gone": len(gone),
+        "image_rows_written": len(changes.written) + summaries + len(gone),
+        "usages_seen": usage_rows,
     }
+
+
+def _listing_changes(account_region: AccountRegion, listing: RegionListing) -> ListingChanges:
+    """Compare a listing with the stored fingerprints: only new or changed images are written,
+    and only present images the listing lacks go (the listing is complete)."""
+    known = _stored_fingerprints(account_region)
     images = listing.images
     # Digests of new images are made with their rows, off this thread (see upsert_images).
     digests = {data["ImageId"]: listing.digest(data) for data in images if data["ImageId"] in known}
@@ -344,94 +362,52 @@ def save_listing(
     stale = [data["ImageId"] for data in written if data["ImageId"] in known]
     listed = {data["ImageId"] for data in images}
     gone_ids = [i for i, (_, present) in known.items() if present and i not in listed]
-    existing = {
+    existing = _stored_images(account_region, stale + gone_ids)
+    return ListingChanges(known, digests, written, gone_ids, existing)
+
+
+def _stored_fingerprints(account_region: AccountRegion) -> dict[str, tuple[str, bool]]:
+    """Fingerprint and presence of every stored image: listings are compared by digest, and
+    whole rows are read only for the images about to change."""
+    return {
+        image_id: (digest, gone_at is None)
+        for image_id, digest, gone_at in Image.objects.filter(
+            account_id=account_region.account_id, region=account_region.region
+        ).values_list("image_id", "fingerprint", "gone_at")
+    }
+
+
+def _stored_images(account_region: AccountRegion, image_ids: list[str]) -> dict[str, Image]:
+    return {
         image.image_id: image
         for image in Image.objects.filter(
             account_id=account_region.account_id,
             region=account_region.region,
-            image_id__in=stale + gone_ids,
+            image_id__in=image_ids,
         ).select_related("account")
     }
-    fields = upsert_images(
-        account_region,
-        written,
-        now,
-        digests=digests,
-        permissions=permissions,
-        new={data["ImageId"] for data in written} - known.keys(),
-    )
-    gone = [existing[image_id] for image_id in gone_ids]
-    observations, created = _observations(account_region, written, fields, existing)
-    observations += _mark_gone(gone, now)
+
+
+def _save_usage(
+    account_region: AccountRegion, listing: RegionListing, now: datetime
+) -> tuple[int, int]:
+    """Replace the Region's usage, refresh the images' usage summaries and note the listing;
+    returns the usage rows saved and the image rows whose summary changed."""
     usage_rows = replace_usages(account_region, listing.usages, now)
     summaries = refresh_usage_summary(
         account_region.region, now, account_region.last_listed_at or now
     )
     account_region.last_listed_at = now
     account_region.save(update_fields=["last_listed_at"])
-    if observations:
-        signals.images_observed.send(
-            Image, observations=observations, sync_run=run, actor=None, source="sync"
-        )
-    return {
-        "images_seen": len(images),
-        "images_created": created,
-        "images_changed": len(written) - created,
-        "images_gone": len(gone),
-        "image_rows_written": len(written) + summaries + len(gone),
-        "usages_seen": usage_rows,
-    }
-
-
-def _observations(
-    account_region: AccountRegion,
-    written: list[dict[str, Any]],
-    fields: dict[str, Listed],
-    existing: dict[str, Image],
-) -> tuple[list[ImageObservation], int]:
-    """What the written images announce, and how many of them appeared (new, or back)."""
-    account_id, region = account_region.account.account_id, account_region.region
-    observations, created = [], 0
-    for data in written:
-        image_id = data["ImageId"]
-        values = fields[image_id]
-        after = observation(
-            image_id,
-            account_id,
-            region,
-            values.name,
-            values.state,
-            values.deprecation_time,
-            values.public,
-            None,
-        )
-        old = existing.get(image_id)
-        before = old.observed() if old and old.gone_at is None else None
-        if before is None:
-            created += 1
-        observations += [
-            ImageObservation(kind, image_id, account_id, region, values.name, before, after)
-            for kind in signals.changes(before, after)
-        ]
-    return observations, created
+    return usage_rows, summaries
 
 
 def _mark_gone(images: list[Image], now: datetime) -> list[ImageObservation]:
     observations = []
     for image in images:
-        before = image.observed()
+        before = ObservedImage.from_row(image)
         image.state, image.gone_at = ImageState.DEREGISTERED, now
-        observations.append(
-            ImageObservation(
-                signals.image_gone,
-                image.image_id,
-                image.account.account_id,
-                image.region,
-                image.name,
-                before,
-                image.observed(),
-            )
-        )
+        observations += signals.observations(before, before.gone_since(now))
     Image.objects.bulk_update(images, ["state", "gone_at"], batch_size=UPSERT_BATCH_SIZE)
     return observations
 
@@ -607,7 +583,7 @@ def reap_runs(now: datetime | None = None) -> int:
 
 def _is_held(result: SyncRegionResult) -> bool:
     """Does a live worker hold this account+Region's sync lock?"""
-    with advisory_lock("inventory-sync", result.account.account_id, result.region) as free:
+    with sync_lock(result.account.account_id, result.region) as free:
         return not free
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from inventory.models import Account, AccountRegion, SyncRegionResult
-from inventory.views.rendering import render_page
+from amidash.rendering import render_page
+from inventory.models import Account, AccountRegion, ImageQ, SyncRegionResult
 
 
 def _last_results() -> dict[tuple[int, str], SyncRegionResult]:
@@ -28,7 +28,7 @@ def _last_results() -> dict[tuple[int, str], SyncRegionResult]:
 @require_GET
 def account_list(request: HttpRequest) -> HttpResponse:
     accounts = Account.objects.annotate(
-        image_count=Count("images", filter=Q(images__gone_at__isnull=True))
+        image_count=Count("images", filter=ImageQ.through("images", ImageQ.current()))
     ).order_by("name", "account_id")
     regions = defaultdict(list)
     last = _last_results()

@@ -11,21 +11,23 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from amidash.fields import reads
+from amidash.pagination import BadCursor, keyset_page
+from amidash.rendering import render_page
 from inventory.choices import UsageType
 from inventory.exports import FORMATS, stream_export
 from inventory.filtersets import (
     COLUMNS,
     DEFAULT_SORT,
+    ImageListForm,
     filter_images,
     image_list_queryset,
     parse_image_query,
     render_row,
 )
-from inventory.forms import PAGE_SIZES
+from inventory.forms import PAGE_SIZES, ImageFilterForm
 from inventory.models import Image
-from inventory.queries import BadCursor, keyset_page
 from inventory.registry import ImageAction, image_actions
-from inventory.views.rendering import render_page
 
 
 def _action_forms(actions: list[ImageAction]) -> list[tuple[str, list[ImageAction]]]:
@@ -64,7 +66,9 @@ def _page_query(params: Any, cursor: str | None) -> str | None:
 
 
 @require_GET
+@reads(query=[ImageFilterForm, ImageListForm])
 def image_list(request: HttpRequest) -> HttpResponse:
+    """The filtered table; what was not understood is named above it and answered with 400."""
     query = parse_image_query(request.GET)
     images = filter_images(image_list_queryset(), query.filters)
     try:
@@ -110,11 +114,16 @@ def image_list(request: HttpRequest) -> HttpResponse:
         "filtered": bool(query.filters),
     }
     return render_page(
-        request, "inventory/image_list.html", "inventory/partials/image_results.html", context
+        request,
+        "inventory/image_list.html",
+        "inventory/partials/image_results.html",
+        context,
+        status=200 if query.is_valid else 400,
     )
 
 
 @require_GET
+@reads(query=[ImageFilterForm])
 def image_export(request: HttpRequest, export_format: str) -> HttpResponse:
     """Export exactly the filtered rows, streamed; invalid filters are refused, not ignored."""
     if export_format not in FORMATS:

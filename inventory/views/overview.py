@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -12,24 +13,26 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from amidash.fields import form_problems, reads
+from amidash.rendering import render_page
 from inventory import charts, queries
-from inventory.views.rendering import render_page
+from inventory.choices import ImageBucket
+from inventory.filtersets import BUCKET_FILTERS, BUCKET_TONES
+from inventory.forms import CLEANUP_CHOICES, DEFAULT_CLEANUP_DAYS, OverviewForm
+from inventory.models import AGE_BUCKETS
 
-CLEANUP_CHOICES = [30, 90, 180, 365]
-DEFAULT_CLEANUP_DAYS = 90
-STATE_TONES = {
-    "available": "ok",
-    "deprecated": "warn",
-    "disabled": "bad",
-    "other": "info",
-    "gone": "neutral",
-}
-STATE_FILTER = {
-    "available": "available",
-    "deprecated": "deprecated",
-    "disabled": "disabled",
-    "gone": "deregistered",
-}
+#: What other apps add to the cleanup card: functions returning ``{"template": ..., ...}`` (the
+#: template's context) or None. Apps register in ready(); the inventory never names them.
+CLEANUP_PANELS: list[Callable[[], dict[str, Any] | None]] = []
+
+
+def register_cleanup_panel(panel: Callable[[], dict[str, Any] | None]) -> None:
+    if panel not in CLEANUP_PANELS:
+        CLEANUP_PANELS.append(panel)
+
+
+def _cleanup_panels() -> list[dict[str, Any]]:
+    return [found for found in (panel() for panel in CLEANUP_PANELS) if found]
 
 
 def _images_url(**filters: Any) -> str:
@@ -37,34 +40,38 @@ def _images_url(**filters: Any) -> str:
 
 
 def _cleanup_days(request: HttpRequest) -> tuple[int, str]:
-    raw = request.GET.get("older_than", "")
-    if not raw:
-        return DEFAULT_CLEANUP_DAYS, ""
-    if raw.isdigit() and int(raw) in CLEANUP_CHOICES:
-        return int(raw), ""
-    return DEFAULT_CLEANUP_DAYS, (
-        f"“Older than” must be one of {', '.join(map(str, CLEANUP_CHOICES))} days; "
-        f"showing {DEFAULT_CLEANUP_DAYS}."
-    )
+    """The clean-up age asked for, or the default and a notice saying why (a bad value)."""
+    form = OverviewForm(request.GET)
+    if not form.is_valid():
+        problems = " ".join(form_problems(form))
+        return DEFAULT_CLEANUP_DAYS, f"{problems} The overview is showing {DEFAULT_CLEANUP_DAYS}."
+    return form.cleaned_data["older_than"] or DEFAULT_CLEANUP_DAYS, ""
 
 
 def _price() -> Decimal:
     return Decimal(str(settings.STORAGE_PRICE_PER_GB_MONTH))
 
 
+def _age_url(low: int, high: int | None) -> str:
+    """The image list of one age bucket: the list's "age to" is inclusive, the bucket's end not."""
+    if high is None:
+        return _images_url(gone="no", min_age=low)
+    return _images_url(gone="no", min_age=low, max_age=high - 1)
+
+
 def _charts(totals: dict[str, Any]) -> dict[str, Any]:
     states = [
         charts.Bar(
-            name.title(),
-            totals[f"state_{name}"],
-            STATE_TONES[name],
-            _images_url(state=STATE_FILTER[name]) if name in STATE_FILTER else "",
+            bucket.label,
+            totals[f"state_{bucket.value}"],
+            BUCKET_TONES[bucket],
+            _images_url(**BUCKET_FILTERS[bucket]) if bucket in BUCKET_FILTERS else "",
         )
-        for name in STATE_TONES
+        for bucket in ImageBucket
     ]
     ages = [
-        charts.Bar(label, totals[f"age_{index}"], "accent")
-        for index, (label, _low, _high) in enumerate(queries.AGE_BUCKETS)
+        charts.Bar(label, totals[f"age_{index}"], "accent", _age_url(low, high))
+        for index, (label, low, high) in enumerate(AGE_BUCKETS)
     ]
     usage = [
         charts.Bar("In use", totals["in_use_count"], "ok"),
@@ -88,7 +95,9 @@ def _with_heat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @require_GET
+@reads(query=[OverviewForm])
 def overview(request: HttpRequest) -> HttpResponse:
+    """The estate at a glance; a bad clean-up age is named on the page (400)."""
     now = timezone.now()
     cleanup_days, notice = _cleanup_days(request)
     figures = queries.estate_figures(now, cleanup_days)
@@ -109,10 +118,15 @@ def overview(request: HttpRequest) -> HttpResponse:
         "failed_results": failed,
         "notice": notice,
         "has_images": totals["current"] or totals["state_gone"],
+        "cleanup_panels": _cleanup_panels(),
         **_charts(totals),
     }
     return render_page(
-        request, "inventory/overview.html", "inventory/partials/overview_body.html", context
+        request,
+        "inventory/overview.html",
+        "inventory/partials/overview_body.html",
+        context,
+        status=400 if notice else 200,
     )
 
 

@@ -8,31 +8,29 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from inventory.choices import OptInStatus, RegionSyncStatus
+from amidash.fields import PageForm, form_problems, reads
+from amidash.rendering import redirect_page, render_page
+from inventory.choices import FINAL_REGION_STATES, OptInStatus, RegionSyncStatus
 from inventory.forms import SyncNowForm
 from inventory.models import Account, AccountRegion, SyncRun
-from inventory.views.rendering import render_page
 
 RUNS_PER_PAGE = 25
 SYNC_PERMISSION = "inventory.sync"
-# htmx stops polling when a response has this status (htmx docs: "286 Stop Polling").
-STOP_POLLING = 286
-FINISHED_REGION_STATES = {
-    RegionSyncStatus.SUCCEEDED,
-    RegionSyncStatus.FAILED,
-    RegionSyncStatus.SKIPPED,
-}
 
 
 def _sync_runs_page(request: HttpRequest, form: SyncNowForm, status: int = 200) -> HttpResponse:
+    """The runs, newest first, and the Sync now form; a bad page number is named (400)."""
     runs = SyncRun.objects.order_by("-created_at")
-    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    pages = PageForm(request.GET)
+    if not pages.is_valid():
+        status = 400
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(pages.cleaned_data.get("page"))
     context = {
+        "notices": form_problems(pages),
         "page": page,
         "running": [run for run in page.object_list if not run.is_finished],
         "can_sync": request.user.has_perm(SYNC_PERMISSION),
@@ -54,6 +52,7 @@ def _sync_runs_page(request: HttpRequest, form: SyncNowForm, status: int = 200) 
 
 
 @require_GET
+@reads(query=[PageForm])
 def sync_runs(request: HttpRequest) -> HttpResponse:
     return _sync_runs_page(request, SyncNowForm())
 
@@ -63,7 +62,7 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(SyncRun, pk=pk)
     results = run.results.select_related("account").order_by("account__account_id", "region")
     rows = list(results)
-    done = sum(1 for row in rows if row.status in FINISHED_REGION_STATES)
+    done = sum(1 for row in rows if row.status in FINAL_REGION_STATES)
     skipped = [row for row in rows if row.status == RegionSyncStatus.SKIPPED]
     context = {
         "run": run,
@@ -73,15 +72,17 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress_done": done,
         "progress_total": max(run.regions_total, len(rows)),
     }
-    response = render_page(
-        request, "inventory/sync_run_detail.html", "inventory/partials/sync_run_body.html", context
+    return render_page(
+        request,
+        "inventory/sync_run_detail.html",
+        "inventory/partials/sync_run_body.html",
+        context,
+        finished=run.is_finished,
     )
-    if request.htmx and run.is_finished and request.GET.get("poll"):
-        response.status_code = STOP_POLLING
-    return response
 
 
 @require_POST
+@reads(post=[SyncNowForm])
 def sync_now(request: HttpRequest) -> HttpResponse:
     """Start a sync as the signed-in user (permission ``inventory.sync``)."""
     if not request.user.has_perm(SYNC_PERMISSION):
@@ -104,11 +105,4 @@ def sync_now(request: HttpRequest) -> HttpResponse:
         form.add_error(None, str(error))
         return _sync_runs_page(request, form, status=400)
     messages.success(request, f"Sync #{run.pk} started.")
-    return _go(request, reverse("inventory:sync_run_detail", args=[run.pk]))
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    """Redirect, or tell htmx to (never a 302 to an htmx request)."""
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+    return redirect_page(request, reverse("inventory:sync_run_detail", args=[run.pk]))

@@ -1,34 +1,48 @@
-"""The lifecycle actions, one ``ActionSpec`` per ``LifecycleAction`` (see ``base``).
+"""The lifecycle actions: one ``ActionSpec`` subclass per module of this package (see ``base``).
 
-``LifecycleAction`` stays the stored vocabulary (the value in the database and its label);
-everything else about an action comes from its spec here. Adding an action is a member of
-``LifecycleAction``, a module in this package and its line in ``ACTIONS``.
+Every module here but ``base`` defines one action, and this package finds them itself: adding an
+action is adding a module (and its test file). ``LifecycleAction`` keeps names for the built-in
+actions' stored values, so code and migrations can name them; the stored choices of a request's
+action come from ``action_choices``, that is from the specs found here.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from lifecycle.actions.base import ActionSpec, AwsCall
-from lifecycle.actions.cancel_deprecation import CancelDeprecation
-from lifecycle.actions.copy import Copy
-from lifecycle.actions.deprecate import Deprecate
-from lifecycle.actions.deregister import Deregister
-from lifecycle.actions.disable import Disable
-from lifecycle.actions.enable import Enable
-from lifecycle.actions.restore import Restore
+from lifecycle.choices import LifecycleAction
+
+
+def _discover() -> dict[str, ActionSpec]:
+    """One spec per module of the package, in the order pages offer them: the built-in actions
+    in ``LifecycleAction``'s order, then any others by key."""
+    specs = []
+    for module in pkgutil.iter_modules(__path__):
+        if module.name == "base":
+            continue
+        loaded = importlib.import_module(f"{__name__}.{module.name}")
+        specs += [
+            value()
+            for value in vars(loaded).values()
+            if isinstance(value, type)
+            and issubclass(value, ActionSpec)
+            and value.__module__ == loaded.__name__
+        ]
+    order = list(LifecycleAction.values)
+    specs.sort(
+        key=lambda spec: (order.index(spec.key) if spec.key in order else len(order), spec.key)
+    )
+    return {spec.key: spec for spec in specs}
+
+
+def _position(key: str, built_in: list[str]) -> int:
+    return built_in.index(key) if key in built_in else len(built_in)
+
 
 #: Every action's spec, in the order pages offer them.
-ACTIONS: dict[str, ActionSpec] = {
-    spec.key: spec
-    for spec in (
-        Deprecate(),
-        CancelDeprecation(),
-        Disable(),
-        Enable(),
-        Deregister(),
-        Restore(),
-        Copy(),
-    )
-}
+ACTIONS: dict[str, ActionSpec] = _discover()
 
 
 def action_choices() -> list[tuple[str, str]]:

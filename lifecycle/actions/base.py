@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from botocore import xform_name
 from django import forms
 
+from inventory.observations import ObservedImage
 from inventory.services.listing import parse_time
-from lifecycle.choices import LifecycleAction
 
 if TYPE_CHECKING:
     from inventory.models import Image
@@ -71,8 +71,10 @@ class ActionSpec:
     one EC2 call on the image in its own Region, and any change since approval is drift.
     """
 
-    #: The stored value and label of the action.
-    action: ClassVar[LifecycleAction]
+    #: The stored value of the action (a ``LifecycleAction`` member for the built-in ones).
+    action: ClassVar[str]
+    #: Its label; a ``LifecycleAction`` member brings its own.
+    title: ClassVar[str] = ""
     #: What undoes the action, shown in the preview.
     undo: ClassVar[str]
     #: The EC2 API the action calls; it names the pacing bucket too.
@@ -95,11 +97,11 @@ class ActionSpec:
 
     @property
     def key(self) -> str:
-        return self.action.value
+        return str(self.action)
 
     @property
     def label(self) -> str:
-        return str(self.action.label)
+        return self.title or str(getattr(self.action, "label", self.action))
 
     @property
     def danger(self) -> bool:
@@ -163,13 +165,15 @@ class ActionSpec:
         Any change of state, deprecation time or exposure, and any new user, is drift; a
         guarded action also refuses an image in use without the request's override.
         """
-        if observation.data is None:
+        now = observation.image
+        if now.is_gone:
             return "the image is gone"
+        changed = ObservedImage.from_approval(approved, now.account_id, now.region).changes(now)
         current = observation.state()
         for key, label in COMPARED_FIELDS:
-            if minute(current.get(key)) != minute(approved.get(key)):
+            if key in changed:
                 return f"{label} changed from {approved.get(key)} to {current.get(key)}"
-        if current["public"] != approved.get("public"):
+        if "public" in changed:
             return "public exposure changed"
         return self.usage_drift(approved, observation.usage, override)
 

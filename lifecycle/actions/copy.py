@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 
+from amidash.fields import TextField, is_region_name
 from lifecycle.actions.base import ActionSpec, AwsCall
 from lifecycle.choices import LifecycleAction
 from lifecycle.exceptions import RequestError
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from lifecycle.models import RequestItem
 
 REGION_HELP = "Comma-separated Region names, e.g. eu-west-1, us-west-2."
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 def client_token(item: RequestItem, region: str) -> str:
@@ -44,8 +43,8 @@ class Copy(ActionSpec):
 
     def form_fields(self) -> dict[str, forms.Field]:
         return {
-            "regions": forms.CharField(
-                required=False, help_text=REGION_HELP, label="Copy to Regions"
+            "regions": TextField(
+                required=False, max_length=1000, help_text=REGION_HELP, label="Copy to Regions"
             )
         }
 
@@ -59,7 +58,7 @@ class Copy(ActionSpec):
         )
         if not regions:
             raise RequestError("Name at least one Region to copy to.", "regions")
-        bad = [region for region in regions if not REGION_NAME.match(region)]
+        bad = [region for region in regions if not is_region_name(region)]
         if bad:
             raise RequestError(f"Not a Region name: {', '.join(bad)}.", "regions")
         return {"regions": regions}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 
+from amidash.fields import DateTimeField
 from inventory.services.listing import parse_time
 from lifecycle.actions.base import ActionSpec, minute
 from lifecycle.choices import LifecycleAction
@@ -55,7 +56,7 @@ class Deprecate(ActionSpec):
 
     def form_fields(self) -> dict[str, forms.Field]:
         return {
-            "deprecate_at": forms.DateTimeField(
+            "deprecate_at": DateTimeField(
                 required=False,
                 label="Deprecate at (UTC)",
                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),

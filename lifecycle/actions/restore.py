@@ -26,7 +26,7 @@ class Restore(ActionSpec):
         return "" if image.is_gone else "the image is not deregistered: nothing to restore"
 
     def drift(self, approved: dict[str, Any], observation: Observation, override: bool) -> str:
-        if observation.data is not None:
+        if not observation.image.is_gone:
             return "the image exists again: nothing to restore"
         if not observation.in_recycle_bin:
             return "the image is not in the Recycle Bin any more"

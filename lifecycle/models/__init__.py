@@ -9,6 +9,7 @@ from lifecycle.models.audit import (
     AuditVerb,
 )
 from lifecycle.models.requests import (
+    AccountAccess,
     AccountScope,
     Approval,
     LifecycleRequest,
@@ -20,6 +21,7 @@ from lifecycle.models.requests import (
 __all__ = [
     "GENESIS_HASH",
     "HASHED_FIELDS",
+    "AccountAccess",
     "AccountScope",
     "ActorType",
     "Approval",

@@ -47,6 +47,7 @@ class AuditSource(models.TextChoices):
     SYNC = "sync", "Sync"
     ADMIN = "admin", "Admin site"
     SYSTEM = "system", "System"
+    API = "api", "API"
 
 
 class ActorType(models.TextChoices):
@@ -84,8 +85,21 @@ class AuditVerb(models.TextChoices):
     ACCOUNT_REMOVED = "account.removed", "Account removed"
     AUTH_LOGIN = "auth.login", "Signed in"
     AUTH_LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
+    AUTH_LOCKED_OUT = "auth.locked_out", "Sign-in locked"
     AUTH_LOGOUT = "auth.logout", "Signed out"
     ROLE_CHANGED = "role.changed", "Role changed"
+    POLICY_CREATED = "policy.created", "Policy created"
+    POLICY_CHANGED = "policy.changed", "Policy changed"
+    POLICY_ENABLED = "policy.enabled", "Policy enabled"
+    POLICY_DISABLED = "policy.disabled", "Policy disabled"
+    POLICY_PROPOSED = "policy.proposed", "Proposed by a policy"
+    PERMISSION_CHANGED = "permission.changed", "Permissions changed"
+    USER_CHANGED = "user.changed", "User flags changed"
+    PASSWORD_CHANGED = "user.password_changed", "Password set"
+    SCOPE_CHANGED = "scope.changed", "Account scope changed"
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_USED = "token.used", "API token used for a change"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
 
 
 def target_display(kind: str, label: str) -> str:

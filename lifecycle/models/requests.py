@@ -12,7 +12,6 @@ from lifecycle.choices import (
     FINAL_REQUEST_STATES,
     Decision,
     ItemStatus,
-    LifecycleAction,
     RequestStatus,
 )
 
@@ -38,6 +37,14 @@ REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+def action_choices() -> list[tuple[str, str]]:
+    """The actions a request may name: one per spec in ``lifecycle.actions`` (read when asked,
+    so the models need not import the specs, and a new action needs no migration)."""
+    from lifecycle.actions import action_choices as spec_choices
+
+    return spec_choices()
+
+
 class TransitionError(ValueError):
     """A state change that the state machine does not allow; the message says why."""
 
@@ -49,7 +56,7 @@ class LifecycleRequest(models.Model):
     override and the state each image was observed in. Execution acts only on exactly that.
     """
 
-    action = models.CharField(max_length=32, choices=LifecycleAction.choices)
+    action = models.CharField(max_length=32, choices=action_choices)
     parameters = models.JSONField(default=dict, blank=True)
     reason = models.TextField()
     ticket = models.CharField(max_length=128, blank=True)
@@ -65,6 +72,14 @@ class LifecycleRequest(models.Model):
     )
     approvals_required = models.PositiveSmallIntegerField(default=1)
     fingerprint = models.CharField(max_length=64)
+    provenance = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What proposed the request besides its requester: {summary, link, ...}.",
+    )
+    approvable_from = models.DateTimeField(
+        null=True, blank=True, help_text="No approval before this time (owners' notice period)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -91,6 +106,10 @@ class LifecycleRequest(models.Model):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.status == RequestStatus.PENDING and self.expires_at <= (now or timezone.now())
+
+    def notice_pending(self, now: datetime | None = None) -> bool:
+        """Whether the owners' notice period still holds approval back."""
+        return self.approvable_from is not None and (now or timezone.now()) < self.approvable_from
 
     def check_transition(self, target: str) -> None:
         """Raise TransitionError when the request may not move to ``target`` now."""
@@ -183,7 +202,8 @@ class Approval(models.Model):
 
 
 class AccountScope(models.Model):
-    """Limits a requester or approver to some accounts. A user with no scope may act on all."""
+    """An account a user may see and act on. Deny by default: without scope rows a user has no
+    account, unless their ``AccountAccess`` says all accounts."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_scopes"
@@ -199,6 +219,31 @@ class AccountScope(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.account}"
+
+
+class AccountAccess(models.Model):
+    """The explicit "all accounts" flag: only with it does a user reach every account.
+
+    Scope is deny by default, so removing a user's last ``AccountScope`` row leaves them no
+    account instead of opening every one.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="account_access",
+    )
+    all_accounts = models.BooleanField(
+        default=False,
+        help_text="May see and act on every account; otherwise only the accounts of its scopes.",
+    )
+
+    class Meta:
+        verbose_name_plural = "account access"
+
+    def __str__(self) -> str:
+        return f"{self.user}: {'all accounts' if self.all_accounts else 'scoped accounts'}"
 
 
 class PacingBucket(models.Model):

@@ -7,10 +7,11 @@ ends; keep transactions that write audit events short.
 
 Usage::
 
+    from lifecycle.models import AuditVerb
     from lifecycle.services.audit import Target, record_event
 
     record_event(
-        "request.approved", actor=user, source="web", target=Target("request", str(req.pk)),
+        AuditVerb.REQUEST_APPROVED, actor=user, source="web", target=Target("request", str(req.pk)),
         before={"status": "pending"}, after={"status": "approved"},
         correlation_id=f"request:{req.pk}",
     )
@@ -331,32 +332,6 @@ def request_history(request_pk: int | str) -> QuerySet[AuditEvent]:
         Q(correlation_id=f"request:{request_pk}")
         | Q(target_type="request", target_id=str(request_pk))
     )
-
-
-def keyset_page(
-    queryset: QuerySet[AuditEvent], *, before: int | None, after: int | None, size: int
-) -> tuple[list[AuditEvent], bool, bool]:
-    """One page, newest first, of events older than ``before`` or newer than ``after``.
-
-    Returns the events, whether older ones exist and whether newer ones exist. Keyset pages
-    cost the same at any depth of a log with millions of events.
-    """
-    if after is not None:
-        rows = list(queryset.filter(sequence__gt=after).order_by("sequence")[: size + 1])
-        has_newer = len(rows) > size
-        rows = rows[:size][::-1]
-        has_older = bool(rows) and queryset.filter(sequence__lt=rows[-1].sequence).exists()
-        return rows, has_older, has_newer
-    older = queryset.filter(sequence__lt=before) if before is not None else queryset
-    rows = list(older.order_by("-sequence")[: size + 1])
-    has_older = len(rows) > size
-    rows = rows[:size]
-    has_newer = (
-        before is not None
-        and bool(rows)
-        and queryset.filter(sequence__gt=rows[0].sequence).exists()
-    )
-    return rows, has_older, has_newer
 
 
 def rows_in_order(

@@ -43,17 +43,11 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inventory import signals as inventory_signals
-from inventory.choices import ImageState
 from inventory.models import AccountRegion, Image
+from inventory.observations import ObservedImage
 from inventory.services.aws import AWS_ERRORS, AwsSession, client_config, describe_error
-from inventory.services.listing import (
-    fingerprint,
-    list_image_usage,
-    parse_time,
-)
-from inventory.services.sync import advisory_lock
-from inventory.services.upsert import image_fields, upsert_images
+from inventory.services.images import add_images, apply_observation
+from inventory.services.listing import list_image_usage
 from lifecycle.actions import ACTIONS
 from lifecycle.actions.base import usage_key
 from lifecycle.choices import FINAL_ITEM_STATES, ItemStatus, RequestStatus
@@ -92,22 +86,16 @@ class MutationSession(AwsSession):
 
 @dataclass
 class Observation:
-    """The image as AWS shows it now (``data`` None when DescribeImages does not list it)."""
+    """The image as AWS shows it now (gone when DescribeImages does not list it), what uses it,
+    and whether the Recycle Bin holds it."""
 
-    data: dict[str, Any] | None
+    image: ObservedImage
     usage: set[str] = field(default_factory=set)
     in_recycle_bin: bool = False
 
     def state(self) -> dict[str, Any]:
-        if self.data is None:
-            return {"state": ImageState.DEREGISTERED, "gone": True}
-        deprecation = parse_time(self.data.get("DeprecationTime"))
-        return {
-            "state": self.data.get("State"),
-            "gone": False,
-            "deprecation_time": deprecation.isoformat() if deprecation else None,
-            "public": bool(self.data.get("Public")),
-        }
+        """What the worker records of the image it read (``ObservedImage.to_reading``)."""
+        return self.image.to_reading()
 
 
 @dataclass
@@ -143,8 +131,18 @@ def observe_image(session: AwsSession, region: str, image_id: str) -> Observatio
     data = next((i for i in images if i.get("ImageId") == image_id), None)
     if data is None:
         binned = ec2.list_images_in_recycle_bin(ImageIds=[image_id]).get("Images", [])
-        return Observation(None, set(), any(i.get("ImageId") == image_id for i in binned))
-    return Observation(data, read_usage(session, region, image_id))
+        in_bin = any(i.get("ImageId") == image_id for i in binned)
+        return Observation(_gone(session, region, image_id), set(), in_bin)
+    observed = ObservedImage.from_described(data, _account_id(session), region)
+    return Observation(observed, read_usage(session, region, image_id))
+
+
+def _account_id(session: AwsSession) -> str:
+    return session.account.account_id if session.account else ""
+
+
+def _gone(session: AwsSession, region: str, image_id: str) -> ObservedImage:
+    return ObservedImage.gone(image_id, _account_id(session), region, timezone.now())
 
 
 def read_usage(session: AwsSession, region: str, image_id: str) -> set[str]:
@@ -169,7 +167,7 @@ def observe_or_gone(session: AwsSession, region: str, image_id: str) -> Observat
         return observe_image(session, region, image_id)
     except ClientError as error:
         if is_not_found(error):
-            return Observation(None)
+            return Observation(_gone(session, region, image_id))
         raise
 
 
@@ -247,35 +245,14 @@ def effect_visible(action: str, observation: Observation, params: dict[str, Any]
 
 
 def store_observation(image: Image, observation: Observation, action: str) -> None:
-    """Write what AWS now shows into the inventory and announce it like a sync would."""
-    before = image.observed() if image.gone_at is None else None
-    now = timezone.now()
-    if observation.data is None:
-        image.state, image.gone_at = ImageState.DEREGISTERED, image.gone_at or now
-        image.save(update_fields=["state", "gone_at"])
-    else:
-        for name, value in image_fields(observation.data).items():
-            setattr(image, name, value)
-        image.gone_at, image.last_seen_at = None, now
-        image.fingerprint = fingerprint(observation.data)
-        if ACTIONS[action].removes_launch_permissions:
-            image.shared_with = []
-        image.save()
-    _announce(image, before)
-
-
-def _announce(image: Image, before: dict[str, Any] | None) -> None:
-    common = {"sync_run": None, "actor": None, "source": "worker"}
-    after = image.observed()
-    if image.gone_at is not None and before is not None:
-        inventory_signals.image_gone.send(Image, image=image, before=before, after=after, **common)
-        return
-    for signal in inventory_signals.changes(before, after):
-        signal.send(Image, image=image, before=before, after=after, **common)
+    """Have the inventory record what AWS now shows, announced like a sync's observation."""
+    shared_with = [] if ACTIONS[action].removes_launch_permissions else None
+    apply_observation(image, observation.image, source=AuditSource.WORKER, shared_with=shared_with)
 
 
 def store_copies(item: RequestItem, copies: dict[str, str], sessions: Sessions) -> None:
-    """Add the copies to the inventory where their Region is inventoried."""
+    """Add the copies to the inventory where their Region is inventoried (unless a sync of it
+    is writing its listing: that sync, or the next, adds them)."""
     session = sessions.read(item.image)
     for region, image_id in copies.items():
         account_region = AccountRegion.objects.filter(
@@ -284,13 +261,8 @@ def store_copies(item: RequestItem, copies: dict[str, str], sessions: Sessions) 
         if account_region is None:
             continue
         observation = observe_or_gone(session, region, image_id)
-        if observation.data is None:
-            continue
-        # Not while a sync of that Region writes its listing (it adds the copy, or the next
-        # one does): the sync copies the images it found new straight into the table.
-        with advisory_lock("inventory-sync", account_region.account.account_id, region) as free:
-            if free:
-                upsert_images(account_region, [observation.data], timezone.now())
+        if not observation.image.is_gone:
+            add_images(account_region, [observation.image], source=AuditSource.WORKER)
 
 
 # --- items ------------------------------------------------------------------------------------

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
 
+from amidash.roles import RoleBackend
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import LifecycleRequest
 
@@ -44,15 +43,10 @@ def _headline(request: LifecycleRequest) -> str:
 
 
 def approver_emails(request: LifecycleRequest) -> list[str]:
-    """Emails of active approvers (by group or directly, and superusers) but the requester."""
+    """Emails of active approvers (by role, and superusers) but the requester."""
     users = (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(
-            Q(is_superuser=True)
-            | Q(groups__permissions__codename="approve_request")
-            | Q(user_permissions__codename="approve_request")
-        )
+        RoleBackend()
+        .with_perm("lifecycle.approve_request")
         .exclude(pk=request.requester_id)
         .exclude(email="")
         .distinct()
@@ -148,6 +142,22 @@ def compose(kind: str, request_pk: int) -> Notice | None:
     if kind in (FINISHED, NEEDS_REVIEW):
         return _finished(request, requester)
     raise ValueError(f"unknown notice {kind!r}")
+
+
+def _mail(subject: str, body: str, recipients: list[str]) -> None:
+    if not recipients:
+        return
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:  # a broken mail server must not undo the step that sends it
+        logger.exception("could not send %r", subject)
+
+
+def tell(subject: str, body: str, recipients: list[str], payload: dict[str, Any]) -> None:
+    """Email ``recipients`` and post ``payload`` to the webhook now; failures are logged only
+    (for callers already in a task of their own)."""
+    _mail(subject, body, recipients)
+    post_webhook(payload)
 
 
 def _notice(request: LifecycleRequest, recipients: list[str], extra: str = "") -> Notice:

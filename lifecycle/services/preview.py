@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from inventory.models import Image, ImageUsage
+from inventory.observations import ObservedImage
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
 from lifecycle.actions import ACTIONS, ActionSpec
 
@@ -46,14 +47,7 @@ class ImagePreview:
 
 def observed_state(image: Image, usage: list[dict[str, str]]) -> dict[str, Any]:
     """The image as the request saw it; bound into the fingerprint and compared at execution."""
-    return {
-        "image_id": image.image_id,
-        "state": image.state,
-        "gone": image.gone_at is not None,
-        "deprecation_time": image.deprecation_time.isoformat() if image.deprecation_time else None,
-        "public": image.public,
-        "usage": sorted(f"{u['type']}:{u['id']}" for u in usage),
-    }
+    return ObservedImage.from_row(image).to_approval(f"{u['type']}:{u['id']}" for u in usage)
 
 
 def usage_by_image(images: Iterable[Image]) -> dict[int, list[dict[str, str]]]:

@@ -26,7 +26,15 @@ from inventory.models import Image
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import Decision, ItemStatus, RequestStatus
 from lifecycle.exceptions import RequestError
-from lifecycle.models import AccountScope, Approval, AuditSource, LifecycleRequest, RequestItem
+from lifecycle.models import (
+    AccountAccess,
+    AccountScope,
+    Approval,
+    AuditSource,
+    AuditVerb,
+    LifecycleRequest,
+    RequestItem,
+)
 from lifecycle.services import notifications
 from lifecycle.services.audit import record_event
 from lifecycle.services.preview import ImagePreview, observed_state, preview_images
@@ -47,6 +55,8 @@ class RequestDraft:
     ticket: str = ""
     override_in_use: bool = False
     override_reason: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    approvable_from: datetime | None = None
 
 
 # --- permissions ------------------------------------------------------------------------------
@@ -61,18 +71,25 @@ def may_approve(user: AbstractBaseUser) -> bool:
 
 
 def scoped_account_ids(user: AbstractBaseUser) -> set[str] | None:
-    """The accounts a user is limited to, or None when not limited."""
-    scopes = set(
-        AccountScope.objects.filter(user=user).values_list("account__account_id", flat=True)
+    """The accounts a user may act on, or None for every account.
+
+    Deny by default: every account only with the explicit all-accounts flag; otherwise the
+    accounts of the user's scope rows, possibly none.
+    """
+    if AccountAccess.objects.filter(user_id=user.pk, all_accounts=True).exists():
+        return None
+    return set(
+        AccountScope.objects.filter(user_id=user.pk).values_list("account__account_id", flat=True)
     )
-    return scopes or None
 
 
 def _check_scope(user: AbstractBaseUser, account_ids: set[str], verb: str) -> None:
     allowed = scoped_account_ids(user)
     if allowed is not None and not account_ids <= allowed:
         outside = ", ".join(sorted(account_ids - allowed))
-        raise PermissionDenied(f"You may not {verb} for account(s) {outside}.")
+        raise PermissionDenied(
+            f"You may not {verb} for account(s) {outside}: ask an administrator for their scope."
+        )
 
 
 # --- parameters -------------------------------------------------------------------------------
@@ -159,7 +176,7 @@ def create_request(actor: AbstractBaseUser, draft: RequestDraft, source: str) ->
     with transaction.atomic():
         request = _save_request(actor, draft, parameters, images, previews, now)
         record_event(
-            "request.created",
+            AuditVerb.REQUEST_CREATED,
             actor=actor,
             source=source,
             target=request,
@@ -187,6 +204,8 @@ def _save_request(
         override_in_use=draft.override_in_use,
         override_reason=draft.override_reason.strip() if draft.override_in_use else "",
         requester=actor,
+        provenance=draft.provenance,
+        approvable_from=draft.approvable_from,
         approvals_required=approvals_required(draft.action),
         created_at=now,
         expires_at=now + timedelta(days=settings.LIFECYCLE_REQUEST_EXPIRY_DAYS),
@@ -226,6 +245,8 @@ def request_summary(request: LifecycleRequest) -> dict[str, Any]:
         "override_reason": request.override_reason,
         "ticket": request.ticket,
         "expires_at": request.expires_at,
+        **({"provenance": request.provenance} if request.provenance else {}),
+        **({"approvable_from": request.approvable_from} if request.approvable_from else {}),
     }
 
 
@@ -283,6 +304,12 @@ def _record_decision(
     """
     request = _locked_pending(request_pk, now, source)
     _check_decider(actor, request, fingerprint)
+    if decision == Decision.APPROVE and request.notice_pending(now):
+        raise RequestError(
+            f"Request #{request.pk} may be approved from "
+            f"{request.approvable_from:%Y-%m-%d %H:%M} UTC: its images' owners were given notice "
+            "until then."
+        )
     try:
         with transaction.atomic():
             Approval.objects.create(
@@ -316,7 +343,7 @@ def approve_request(
             request.status, request.decided_at = RequestStatus.APPROVED, now
             request.save(update_fields=["status", "decided_at"])
         record_event(
-            "request.approved",
+            AuditVerb.REQUEST_APPROVED,
             actor=actor,
             source=source,
             target=request,
@@ -373,6 +400,14 @@ def cancel_request(
     return request
 
 
+#: The verb recorded when a pending request ends without running, by how it ends.
+CLOSING_VERBS = {
+    RequestStatus.REJECTED: AuditVerb.REQUEST_REJECTED,
+    RequestStatus.CANCELLED: AuditVerb.REQUEST_CANCELLED,
+    RequestStatus.EXPIRED: AuditVerb.REQUEST_EXPIRED,
+}
+
+
 def _close_pending(
     request: LifecycleRequest,
     status: str,
@@ -383,7 +418,8 @@ def _close_pending(
     after: dict[str, Any] | None = None,
 ) -> None:
     """End a pending request (rejected, cancelled or expired), its pending items with it, and
-    record `request.<status>`."""
+    record the
+    verb ``CLOSING_VERBS`` names for how it ended."""
     request.check_transition(status)
     request.status, request.decided_at, request.finished_at = status, now, now
     request.save(update_fields=["status", "decided_at", "finished_at"])
@@ -391,7 +427,7 @@ def _close_pending(
         status=ItemStatus.CANCELLED, finished_at=now
     )
     record_event(
-        f"request.{status}",
+        CLOSING_VERBS[status],
         actor=actor,
         source=source,
         target=request,

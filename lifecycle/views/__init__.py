@@ -4,6 +4,7 @@ from lifecycle.views.audit import (
     audit_event,
     audit_export,
     audit_log,
+    audit_report,
     image_timeline,
     request_timeline,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "audit_event",
     "audit_export",
     "audit_log",
+    "audit_report",
     "image_timeline",
     "request_list",
     "request_timeline",

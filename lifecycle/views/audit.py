@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from amidash.fields import form_problems, reads
+from amidash.pagination import Position, SortKey, keyset_rows
+from amidash.rendering import render_page
 from inventory.models import Image
 from lifecycle.exports import FORMATS, start_export, stream_export
-from lifecycle.filtersets import AuditFilterForm
+from lifecycle.filtersets import AuditFilterForm, EventCursorForm, ReportScopeForm
 from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
-from lifecycle.reports import build_report
-from lifecycle.services.audit import image_history, keyset_page, request_history
+from lifecycle.reports import REPORT_FORMATS, build_report
+from lifecycle.services.audit import image_history, request_history
 from lifecycle.services.audit_digests import latest_digest
 from lifecycle.services.audit_signing import (
     SigningKeyError,
@@ -24,39 +27,39 @@ from lifecycle.services.audit_signing import (
     public_key_pem,
     signing_key,
 )
+from lifecycle.services.report_figures import ReportScope
 
 PAGE_SIZE = 50
 TIMELINE_SIZE = 25
+#: Events page newest first by their number, which is their primary key.
+SEQUENCE = SortKey("sequence", kind="int")
 
 
-def _cursor(request: HttpRequest, name: str) -> int | None:
-    raw = request.GET.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise BadRequest(f"{name} must be an event number")
-    return int(raw)
+def _position(start: dict[str, Any]) -> Position | None:
+    """``after=N`` (newer than event N) goes back towards the newest; ``before=N`` goes on to
+    older events; neither is the newest page."""
+    after, before = start.get("after"), start.get("before")
+    if after is not None:
+        return Position("b", after, after)
+    return Position("a", before, before) if before is not None else None
 
 
-def _page(request: HttpRequest, queryset: Any, size: int) -> dict[str, Any]:
-    events, has_older, has_newer = keyset_page(
-        queryset, before=_cursor(request, "before"), after=_cursor(request, "after"), size=size
-    )
+def _page(
+    request: HttpRequest, queryset: Any, size: int, cursors: EventCursorForm
+) -> dict[str, Any]:
+    """The page of events the (valid) cursors point at, and the links to its neighbours."""
+    position = _position(cursors.cleaned_data)
+    page = keyset_rows(queryset, SEQUENCE, descending=True, size=size, position=position)
+    events = page.rows
     query = request.GET.copy()
     query.pop("before", None)
     query.pop("after", None)
     return {
         "events": events,
-        "older": events[-1].sequence if has_older else None,
-        "newer": events[0].sequence if has_newer else None,
+        "older": events[-1].sequence if page.next_cursor else None,
+        "newer": events[0].sequence if page.previous_cursor else None,
         "query": query.urlencode(),
     }
-
-
-def _render(request: HttpRequest, full: str, partial: str, context: dict, status: int = 200):
-    response = render(request, partial if request.htmx else full, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 def _integrity() -> dict[str, Any]:
@@ -74,21 +77,30 @@ def _integrity() -> dict[str, Any]:
 
 @require_GET
 @permission_required("lifecycle.view_auditevent", raise_exception=True)
+@reads(query=[AuditFilterForm, EventCursorForm])
 def audit_log(request: HttpRequest) -> HttpResponse:
+    """The log, filtered and paged; invalid filters are shown with their messages (400)."""
     form = AuditFilterForm(request.GET or None)
+    cursors = EventCursorForm(request.GET)
     context: dict[str, Any] = {"form": form, "events": [], "filters": {}}
     status = 200
-    if form.is_bound and not form.is_valid():
+    if not cursors.is_valid() or (form.is_bound and not form.is_valid()):
         status = 400
+        context["notices"] = form_problems(cursors) + (form_problems(form) if request.htmx else [])
     else:
         queryset = form.filter(AuditEvent.objects.all()) if form.is_bound else AuditEvent.objects
-        context.update(_page(request, queryset.all(), PAGE_SIZE))
+        context.update(_page(request, queryset.all(), PAGE_SIZE, cursors))
         context["filters"] = form.applied() if form.is_bound else {}
     if not request.htmx:
         context.update(_integrity())
         context["can_export"] = request.user.has_perm("lifecycle.export_auditevent")
-    return _render(
-        request, "lifecycle/audit_log.html", "lifecycle/partials/audit_rows.html", context, status
+        context["report_form"] = ReportScopeForm()
+    return render_page(
+        request,
+        "lifecycle/audit_log.html",
+        "lifecycle/partials/audit_rows.html",
+        context,
+        status=status,
     )
 
 
@@ -108,6 +120,7 @@ def audit_event(request: HttpRequest, sequence: int) -> HttpResponse:
 
 @require_POST
 @permission_required("lifecycle.export_auditevent", raise_exception=True)
+@reads(post=[AuditFilterForm])
 def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in {*FORMATS, "pdf"}:
         raise BadRequest("Export formats are csv, jsonl and pdf.")
@@ -115,35 +128,79 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if not form.is_valid():
         context = {"form": form, "events": [], "filters": {}}
         return render(request, "lifecycle/audit_log.html", context, status=400)
-    plan = start_export(
-        actor=request.user,
-        source=AuditSource.WEB,
-        fmt=fmt,
-        filters=form.applied(),
-        queryset=form.filter(AuditEvent.objects.all()),
-    )
+    queryset = form.filter(AuditEvent.objects.all())
     if fmt == "pdf":
-        scope = ", ".join(f"{k}={v}" for k, v in plan.filters.items()) or "the whole audit log"
-        response: HttpResponse = HttpResponse(build_report(plan, scope), "application/pdf")
+        scope = ReportScope(
+            form.cleaned_data.get("since") or datetime.min.replace(tzinfo=UTC),
+            form.cleaned_data.get("until") or datetime.max.replace(tzinfo=UTC),
+        )
+        plan, body = build_report(
+            actor=request.user, source=AuditSource.WEB, scope=scope, fmt=fmt, queryset=queryset
+        )
+        response: HttpResponse = HttpResponse(body, REPORT_FORMATS[fmt])
     else:
+        plan = start_export(
+            actor=request.user,
+            source=AuditSource.WEB,
+            fmt=fmt,
+            filters=form.applied(),
+            queryset=queryset,
+        )
         response = StreamingHttpResponse(stream_export(plan), content_type=FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="{plan.filename}"'
     response["X-Audit-Export-Event"] = str(plan.event.sequence)
     return response
 
 
+@require_POST
+@permission_required("lifecycle.export_auditevent", raise_exception=True)
+@reads(post=[ReportScopeForm])
+def audit_report(request: HttpRequest) -> HttpResponse:
+    """The audit report of a period and scope, from the Audit page's report form."""
+    fmt = request.POST.get("format", "pdf")
+    if fmt not in REPORT_FORMATS:
+        raise BadRequest("Report formats are pdf, csv and jsonl.")
+    form = ReportScopeForm(request.POST)
+    if not form.is_valid():
+        context = {"form": AuditFilterForm(), "report_form": form, "events": [], "filters": {}}
+        context["can_export"] = True
+        return render(request, "lifecycle/audit_log.html", context, status=400)
+    plan, body = build_report(
+        actor=request.user, source=AuditSource.WEB, scope=form.scope(), fmt=fmt
+    )
+    response = HttpResponse(body, REPORT_FORMATS[fmt])
+    stamp = plan.event.occurred_at.strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="amidash-report-{stamp}.{fmt}"'
+    response["X-Audit-Export-Event"] = str(plan.event.sequence)
+    return response
+
+
+def _timeline(
+    request: HttpRequest, template: str, history: Any, context: dict[str, Any]
+) -> HttpResponse:
+    """A timeline page (or its partial): a bad page link is named on the page, with a 400."""
+    context["timeline_url"] = request.path
+    cursors = EventCursorForm(request.GET)
+    if not cursors.is_valid():
+        context.update(events=[], notices=form_problems(cursors))
+        return render_page(
+            request, template, "lifecycle/partials/timeline.html", context, status=400
+        )
+    context.update(_page(request, history, TIMELINE_SIZE, cursors))
+    return render_page(request, template, "lifecycle/partials/timeline.html", context)
+
+
 @require_GET
+@reads(query=[EventCursorForm])
 def image_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The history of one image, for every signed-in user; a partial for hx-get."""
     image = get_object_or_404(Image.objects.select_related("account"), pk=pk)
-    context = {"image": image, **_page(request, image_history(image), TIMELINE_SIZE)}
-    context["timeline_url"] = request.path
-    return _render(
-        request, "lifecycle/image_timeline.html", "lifecycle/partials/timeline.html", context
-    )
+    context = {"image": image}
+    return _timeline(request, "lifecycle/image_timeline.html", image_history(image), context)
 
 
 @require_GET
+@reads(query=[EventCursorForm])
 def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The history of one lifecycle request: its own events and everything correlated.
 
@@ -155,12 +212,5 @@ def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     ):
         raise PermissionDenied("Reading lifecycle requests needs a role.")
     lifecycle_request = get_object_or_404(LifecycleRequest, pk=pk)
-    context = {
-        "request_pk": pk,
-        "lifecycle_request": lifecycle_request,
-        **_page(request, request_history(pk), TIMELINE_SIZE),
-    }
-    context["timeline_url"] = request.path
-    return _render(
-        request, "lifecycle/request_timeline.html", "lifecycle/partials/timeline.html", context
-    )
+    context = {"request_pk": pk, "lifecycle_request": lifecycle_request}
+    return _timeline(request, "lifecycle/request_timeline.html", request_history(pk), context)

@@ -8,23 +8,23 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from inventory.views.rendering import render_page
+from amidash.fields import PageForm, form_problems, reads
+from amidash.rendering import redirect_page, render_page
+from inventory.filtersets import matching_image_pks
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import ItemStatus, RequestStatus
-from lifecycle.forms import DecisionForm, RequestFilterForm, RequestForm
+from lifecycle.forms import CancelForm, DecisionForm, RequestFilterForm, RequestForm, SelectionForm
 from lifecycle.models import AuditSource, LifecycleRequest
 from lifecycle.services import requests as services
 from lifecycle.services.preview import preview_images
 
 PAGE_SIZE = 50
 VIEW_PERMISSION = "lifecycle.view_lifecyclerequest"
-STOP_POLLING = 286  # htmx stops polling on this status
 
 
 def _require_view(request: HttpRequest) -> None:
@@ -55,21 +55,30 @@ def _filtered(request: HttpRequest, form: RequestFilterForm) -> QuerySet[Lifecyc
 
 
 @require_http_methods(["GET"])
+@reads(query=[RequestFilterForm, PageForm])
 def request_list(request: HttpRequest) -> HttpResponse:
-    """The queue: every request, filterable; approvers see what awaits them."""
+    """The queue: every request, filterable; approvers see what awaits them. Filters that do
+    not validate are named beside their fields, a bad page number above the list (400)."""
     _require_view(request)
     form = RequestFilterForm(request.GET or None)
-    page = Paginator(_filtered(request, form), PAGE_SIZE).get_page(request.GET.get("page"))
+    pages = PageForm(request.GET)
+    number = pages.cleaned_data["page"] if pages.is_valid() else None
+    valid = pages.is_valid() and (not form.is_bound or form.is_valid())
     context = {
         "form": form,
-        "page": page,
+        "page": Paginator(_filtered(request, form), PAGE_SIZE).get_page(number),
+        "notices": form_problems(pages) + (form_problems(form) if request.htmx else []),
         "awaiting": services.awaiting_decision(request.user).count()
         if services.may_approve(request.user)
         else None,
         "query": _query_without_page(request),
     }
     return render_page(
-        request, "lifecycle/request_list.html", "lifecycle/requests/list_body.html", context
+        request,
+        "lifecycle/request_list.html",
+        "lifecycle/requests/list_body.html",
+        context,
+        status=200 if valid else 400,
     )
 
 
@@ -79,33 +88,58 @@ def _query_without_page(request: HttpRequest) -> str:
     return params.urlencode()
 
 
-def _image_pks(values: list[str]) -> list[int]:
-    pks = []
-    for value in values:
-        if not value.strip().isdigit():
-            raise services.RequestError(f"Not an image: {value!r}.")
-        pks.append(int(value))
-    return pks
+def _from_filter(query_string: str) -> tuple[list[int], dict[str, Any]]:
+    """Every image an image-list filter matches (up to the request limit), and the provenance
+    that records the filter on the request."""
+    limit = services.MAX_IMAGES_PER_REQUEST
+    try:
+        pks, total = matching_image_pks(query_string, limit)
+    except ValueError as error:
+        raise services.RequestError(f"The filter is not valid: {error}") from None
+    if total > limit:
+        raise services.RequestError(
+            f"{total:,} images match the filter; a request may name at most {limit:,}. "
+            "Narrow the filter."
+        )
+    summary = f"All {total:,} images matching the filter {query_string or '(none)'}"
+    return pks, {"kind": "filter", "filter": query_string, "matching": total, "summary": summary}
+
+
+def _selection(source: Any) -> tuple[str, list[int], dict[str, Any]]:
+    """The action and the images asked about: the selected ids, or every image an image-list
+    filter matches (with the provenance that records the filter); a RequestError names what is
+    wrong."""
+    selection = SelectionForm(source)
+    from_filter = "from_filter" in source
+    selection.fields["image"].required = not from_filter
+    if not selection.is_valid():
+        raise services.RequestError(" ".join(form_problems(selection)))
+    action = selection.cleaned_data["action"]
+    if from_filter:
+        return action, *_from_filter(source["from_filter"])
+    return action, selection.cleaned_data["image"], {}
 
 
 @require_http_methods(["GET", "POST"])
+@reads(query=[SelectionForm], post=[RequestForm])
 def request_create(request: HttpRequest) -> HttpResponse:
-    """GET: the preview of an action on the selected images; POST: make the request."""
+    """GET: the preview of an action on the selected images (or on every image a filter
+    matches); POST: make the request."""
     if not services.may_request(request.user):
         raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
     source = request.POST if request.method == "POST" else request.GET
-    action = source.get("action", "")
     try:
-        pks = _image_pks(source.getlist("image"))
-        if action not in ACTIONS:
-            raise services.RequestError("Choose one of the lifecycle actions.")
+        action, pks, provenance = _selection(source)
         images = services.selected_images(pks)
     except services.RequestError as error:
         return render(request, "lifecycle/requests/bad_request.html", {"error": error}, status=400)
     spec = ACTIONS[action]
-    form = RequestForm(request.POST or None, image_pks=pks, spec=spec, initial={"action": action})
+    data = request.POST.copy() if request.method == "POST" else None
+    if data is not None and provenance:
+        data.setlist("image", [str(pk) for pk in pks])  # a filter's images are found again
+    form = RequestForm(data, image_pks=pks, spec=spec, initial={"action": action})
     if request.method == "POST" and form.is_valid():
-        response = _create(request, form)
+        response = _create(request, form, provenance)
         if response is not None:
             return response
     context = {
@@ -113,12 +147,15 @@ def request_create(request: HttpRequest) -> HttpResponse:
         "spec": spec,
         "images": images,
         "previews": preview_images(action, images),
+        "from_filter": provenance.get("filter"),
         "status_code": 400 if request.method == "POST" else 200,
     }
     return render(request, "lifecycle/requests/create.html", context, status=context["status_code"])
 
 
-def _create(request: HttpRequest, form: RequestForm) -> HttpResponse | None:
+def _create(
+    request: HttpRequest, form: RequestForm, provenance: dict[str, Any]
+) -> HttpResponse | None:
     data = form.cleaned_data
     draft = services.RequestDraft(
         action=data["action"],
@@ -128,6 +165,7 @@ def _create(request: HttpRequest, form: RequestForm) -> HttpResponse | None:
         ticket=data["ticket"],
         override_in_use=data["override_in_use"],
         override_reason=data["override_reason"],
+        provenance=provenance,
     )
     try:
         created = services.create_request(request.user, draft, AuditSource.WEB)
@@ -137,7 +175,7 @@ def _create(request: HttpRequest, form: RequestForm) -> HttpResponse | None:
         return None
     messages.success(request, f"Request #{created.pk} is waiting for approval.")
     url = reverse("lifecycle:request_detail", args=[created.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+    return redirect_page(request, url)
 
 
 def _detail_context(request: HttpRequest, lifecycle_request: LifecycleRequest) -> dict[str, Any]:
@@ -183,18 +221,17 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         LifecycleRequest.objects.select_related("requester"), pk=pk
     )
     context = _detail_context(request, lifecycle_request)
-    response = render_page(
+    return render_page(
         request,
         "lifecycle/requests/detail.html",
         "lifecycle/requests/detail_body.html",
         context,
+        finished=not context["in_progress"],
     )
-    if request.htmx and request.GET.get("poll") and not context["in_progress"]:
-        response.status_code = STOP_POLLING
-    return response
 
 
 @require_POST
+@reads(post=[DecisionForm])
 def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
     """Approve or reject; the service refuses self-approval, repeats and stale fingerprints."""
     form = DecisionForm(request.POST)
@@ -213,9 +250,14 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@reads(post=[CancelForm])
 def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, pk, " ".join(form_problems(form)), 400)
+    comment = form.cleaned_data["comment"]
     try:
-        services.cancel_request(request.user, pk, request.POST.get("comment", ""), AuditSource.WEB)
+        services.cancel_request(request.user, pk, comment, AuditSource.WEB)
     except PermissionDenied as error:
         return _refused(request, pk, str(error), 403)
     except services.RequestError as error:
@@ -225,8 +267,7 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _back_to(request: HttpRequest, pk: int) -> HttpResponse:
-    url = reverse("lifecycle:request_detail", args=[pk])
-    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+    return redirect_page(request, reverse("lifecycle:request_detail", args=[pk]))
 
 
 def _refused(request: HttpRequest, pk: int, message: str, status: int) -> HttpResponse:

@@ -37,6 +37,7 @@ def test_a_task_runs_through_a_real_worker_over_the_filesystem_broker(tmp_path: 
             "--without-gossip",
             "--without-mingle",
         ],
+        cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -50,6 +51,7 @@ def test_a_task_runs_through_a_real_worker_over_the_filesystem_broker(tmp_path: 
                 "from amidash.celery import app; from amidash.tasks import ping;"
                 "print(ping.delay('hello from a test').get(timeout=60))",
             ],
+            cwd=settings.BASE_DIR,
             env=env,
             capture_output=True,
             text=True,
@@ -58,6 +60,9 @@ def test_a_task_runs_through_a_real_worker_over_the_filesystem_broker(tmp_path: 
         assert send.returncode == 0, send.stderr
         assert send.stdout.strip() == "hello from a test"
         assert list((tmp_path / "broker" / "queue").iterdir()) == []  # consumed, not left behind
+        # The exchange bindings live with the broker, not in the directory the worker runs in.
+        assert (tmp_path / "broker" / "control" / "celery.exchange").is_file()
+        assert not (Path(settings.BASE_DIR) / "control").exists()
     finally:
         worker.terminate()
         try:

@@ -8,7 +8,7 @@ import pytest
 from amidash.celery import app
 from amidash.queues import BACKGROUND, LIFECYCLE, SYNC, TASK_QUEUES
 
-PROJECT_APPS = ("amidash.", "inventory.", "lifecycle.")
+PROJECT_APPS = ("amidash.", "inventory.", "lifecycle.", "policies.")
 
 
 def project_tasks() -> dict:

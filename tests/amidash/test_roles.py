@@ -133,3 +133,76 @@ def test_a_forbidden_page_says_why_inside_the_site(viewer_client):
     assert response.status_code == 403
     assert b"Your role does not allow this page" in response.content
     assert b"Sign out" in response.content
+
+
+def _grant_directly(user, *perms: str) -> None:
+    from django.contrib.auth.models import Permission
+
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+
+
+RIGHTS = [
+    "lifecycle.request_action",
+    "lifecycle.approve_request",
+    "lifecycle.view_auditevent",
+    "lifecycle.export_auditevent",
+    "lifecycle.view_lifecyclerequest",
+]
+
+
+def test_a_permission_granted_straight_to_a_user_confers_no_right(db):
+    from django.contrib.auth.models import User
+
+    from lifecycle.services.requests import may_approve, may_request
+    from tests.factories import create_user, signed_in
+
+    user = create_user("pat")
+    _grant_directly(user, *RIGHTS)
+    user = User.objects.get(pk=user.pk)  # no permission cache
+    assert not any(user.has_perm(perm) for perm in RIGHTS)
+    assert not (may_request(user) or may_approve(user))
+    client = signed_in(user)
+    assert client.get(reverse("lifecycle:audit_log")).status_code == 403
+    assert client.post(reverse("lifecycle:audit_export", args=["csv"])).status_code == 403
+    assert client.get(reverse("lifecycle:request_list")).status_code == 403
+
+
+def test_a_permission_added_to_a_group_that_is_not_a_role_confers_no_right(db):
+    from django.contrib.auth.models import Permission, User
+
+    from tests.factories import create_user, signed_in
+
+    helpers = Group.objects.create(name="Helpers")
+    helpers.permissions.add(*Permission.objects.filter(codename="view_auditevent"))
+    user = create_user("pat")
+    user.groups.add(helpers)
+    assert not User.objects.get(pk=user.pk).has_perm("lifecycle.view_auditevent")
+    assert signed_in(user).get(reverse("lifecycle:audit_log")).status_code == 403
+
+
+def test_the_same_permission_through_a_role_does_confer_the_right(auditor):
+    from django.contrib.auth.models import User
+
+    assert User.objects.get(pk=auditor.pk).has_perm("lifecycle.view_auditevent")
+
+
+def test_only_role_holders_are_found_as_approvers(approver, db):
+    from amidash.roles import RoleBackend
+    from tests.factories import create_user
+
+    direct = create_user("pat")
+    _grant_directly(direct, "lifecycle.approve_request")
+    root = create_user("root", superuser=True)
+    holders = set(RoleBackend().with_perm("lifecycle.approve_request"))
+    assert holders == {approver, root}
+
+
+def test_the_user_admin_says_direct_permissions_confer_no_right(admin_user, viewer):
+    from tests.factories import signed_in
+
+    response = signed_in(admin_user).get(reverse("admin:auth_user_change", args=[viewer.pk]))
+    assert b"Permissions given here confer no right in amidash" in response.content

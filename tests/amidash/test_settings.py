@@ -99,3 +99,55 @@ def test_manage_py_stops_without_a_database_url_when_debug_is_off(tmp_path):
     assert result.returncode != 0
     assert "DATABASE_URL must be set when DEBUG is off" in result.stderr
     assert not (tmp_path / "pgdata").exists()
+
+
+def test_it_reads_approvals_per_action(monkeypatch):
+    monkeypatch.setenv("AMIDASH_APPROVALS_REQUIRED", " deregister=2 , disable=1 ")
+    assert settings.env_counts("AMIDASH_APPROVALS_REQUIRED") == {"deregister": 2, "disable": 1}
+    monkeypatch.delenv("AMIDASH_APPROVALS_REQUIRED")
+    assert settings.env_counts("AMIDASH_APPROVALS_REQUIRED") == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("deregister", "must be key=count pairs, not 'deregister'"),
+        ("=2", "must be key=count pairs"),
+        ("deregister=two", r"\(deregister\) must be a whole number, not 'two'"),
+        ("deregister=2,disable=0", r"\(disable\) must be at least 1, not 0"),
+    ],
+)
+def test_it_refuses_malformed_approvals(monkeypatch, raw, message):
+    monkeypatch.setenv("AMIDASH_APPROVALS_REQUIRED", raw)
+    with pytest.raises(ImproperlyConfigured, match=f"AMIDASH_APPROVALS_REQUIRED {message}"):
+        settings.env_counts("AMIDASH_APPROVALS_REQUIRED")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("deregistr=2", "AMIDASH_APPROVALS_REQUIRED names unknown actions: deregistr"),
+        ("disable=-1", "AMIDASH_APPROVALS_REQUIRED (disable) must be at least 1, not -1"),
+    ],
+)
+def test_bad_approvals_stop_django_from_starting(tmp_path, raw, message):
+    from django.conf import settings as django_settings
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "amidash.settings",
+        "DATABASE_URL": django_settings.DATABASE_URL,
+        "SECRET_KEY": "test",
+        "AMIDASH_DATA_DIR": str(tmp_path),
+        "AMIDASH_APPROVALS_REQUIRED": raw,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr

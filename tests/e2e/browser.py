@@ -40,7 +40,13 @@ def screenshot(page, name: str, *, publish: bool = False, full_page: bool = True
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
-    if publish and os.environ.get("AMIDASH_PUBLISH_SCREENSHOTS"):
+    if publish:
+        publish_screenshot(path)
+    return path
+
+
+def publish_screenshot(path: Path) -> None:
+    """Copy a PNG to docs/screenshots/ when AMIDASH_PUBLISH_SCREENSHOTS asks for it."""
+    if os.environ.get("AMIDASH_PUBLISH_SCREENSHOTS"):
         PUBLISHED.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, PUBLISHED / path.name)
-    return path

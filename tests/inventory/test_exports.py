@@ -62,3 +62,14 @@ def test_it_refuses_an_unknown_export_format(viewer_client, estate) -> None:
 def test_it_keeps_the_export_behind_sign_in(client, estate) -> None:
     response = client.get(f"{URL}export.csv")
     assert response.status_code == 302
+
+
+def test_a_formula_looking_name_and_tag_value_export_as_text(viewer_client) -> None:
+    from tests.factories import create_image
+
+    image = create_image(name="=cmd|' /C calc'!A0", tags={"Owner": "@SUM(1+1)"})
+    response = viewer_client.get(f"{URL}export.csv", {"q": image.image_id})
+    (row,) = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert row["name"] == "'=cmd|' /C calc'!A0"
+    assert json.loads(row["tags"]) == {"Owner": "@SUM(1+1)"}
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row.values())

@@ -70,7 +70,7 @@ def test_it_caps_the_regions_of_an_account_that_run_at_once(db, settings):
 
     from django.db import connections
 
-    from inventory.services.sync import _lock_key
+    from amidash.locks import sync_slot_key
 
     settings.SYNC_REGIONS_PER_ACCOUNT = 2
     # Two other workers (database sessions) each hold one of the account's slots.
@@ -79,7 +79,7 @@ def test_it_caps_the_regions_of_an_account_that_run_at_once(db, settings):
     try:
         for slot, worker in enumerate(workers):
             with worker.cursor() as cursor:
-                key = _lock_key("inventory-slot", "1" * 12, str(slot))
+                key = sync_slot_key("1" * 12, slot)
                 cursor.execute("SELECT pg_advisory_lock(%s)", [key])
         with ExitStack() as stack:
             assert not tasks._take_slot(stack, "1" * 12)  # none left: the task retries

@@ -1,4 +1,5 @@
-"""Lifecycle fixtures: the database, quick settings, private audit files, the sandbox."""
+"""Lifecycle fixtures: quick settings, private audit files, the sandbox (the database: see
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,6 @@ from amidash.sandbox import sandbox
 from lifecycle.services.audit_signing import create_signing_key
 from tests.amidash.sandbox.images import REGION
 from tests.factories import create_user
-
-
-@pytest.fixture(autouse=True)
-def database(request) -> None:
-    """Every lifecycle test uses the database (transactional where a worker or thread reads it)."""
-    fixture = "transactional_db" if "transactional_db" in request.fixturenames else "db"
-    request.getfixturevalue(fixture)
 
 
 @pytest.fixture(autouse=True)

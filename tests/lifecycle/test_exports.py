@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -113,49 +115,6 @@ def test_it_builds_a_pdf_report_with_summaries(auditor, history):
     assert AuditEvent.objects.filter(verb="export.created", after__format="pdf").exists()
 
 
-def test_it_summarizes_actions_approvals_outside_changes_and_failures():
-    from lifecycle.reports import summarize
-
-    def record(sequence, verb, target="ami-1", actor="sync", actor_type="system", **data):
-        return {
-            "sequence": sequence,
-            "occurred_at": f"2026-01-01T00:00:{sequence:02d}.000000Z",
-            "verb": verb,
-            "actor_name": actor,
-            "actor_type": actor_type,
-            "target_type": "image",
-            "target_id": target,
-            "target_account": "1",
-            "target_region": "r",
-            "after": data,
-            "before": None,
-            "message": "",
-        }
-
-    item = record(6, "item.failed", target="ami-3")
-    item["correlation_id"] = "request:8"  # items name their request, not its action
-    summary = summarize(
-        [
-            record(1, "request.approved", actor="arno", actor_type="user", action="disable"),
-            record(2, "item.claimed", action="disable"),  # a step, not an outcome
-            record(2, "item.executed", action="disable"),
-            record(3, "image.state_changed"),  # caused by the execution above
-            record(4, "image.state_changed"),  # nobody in the product did this
-            record(5, "item.stale", target="ami-2", action="deregister"),
-            item,
-        ],
-        limit=10,
-        find_action={"request:8": "copy"}.get,
-    )
-    assert summary.actions[("copy", "failed")] == 1
-    assert summary.approvals[("arno", "approved")] == 1
-    assert summary.actions[("disable", "executed")] == 1
-    assert summary.actions[("deregister", "stale")] == 1
-    assert ("disable", "claimed") not in summary.actions
-    assert [r["sequence"] for r in summary.outside] == [4]
-    assert summary.failure_count == 2
-
-
 def test_the_report_names_targets_as_the_log_does():
     from lifecycle.reports import _event_rows
 
@@ -251,3 +210,20 @@ def test_it_round_trips_text_with_newlines_quotes_and_non_ascii(auditor, tmp_pat
     assert "Jürgen ✓" in body.decode()
     _, pdf = export(signed_in(auditor), "pdf", verb="request.created")
     assert pdf.startswith(b"%PDF")
+
+
+def test_a_formula_looking_username_exports_as_text_and_verifies(tmp_path):
+    from amidash.roles import Role
+    from tests.factories import create_user
+
+    user = create_user("=HYPERLINK(1)", Role.AUDITOR)
+    record_event("request.created", actor=user, source="web", message="-2+3 @sum")
+    _, body = export(signed_in(user), "csv", verb="request.created", actor=user.username)
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    cells = [cell for row in rows[1:-1] for cell in row]
+    assert "'=HYPERLINK(1)" in cells and "'-2+3 @sum" in cells
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    path = tmp_path / "export.csv"
+    path.write_bytes(body)
+    check = verify_export_file(path, default_public_key())
+    assert check.ok and check.count >= 1, check.problems

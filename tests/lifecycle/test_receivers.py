@@ -74,6 +74,29 @@ def test_it_records_a_failed_sign_in_without_the_password(db):
     assert "wrong-password" not in str(event.after) + event.message
 
 
+def user_change_form(client: Client, url: str, **changes) -> dict:
+    """The admin's user change form as it stands (with its inline formsets), then ``changes``."""
+    response = client.get(url)
+    form = response.context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if value is not None and name not in {"groups", "user_permissions", "password"}
+    }
+    data.update(last_login_0="", last_login_1="", date_joined_0="2026-01-01")
+    data["date_joined_1"] = "00:00:00"
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update(
+            {f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()}
+        )
+        for index, inline_form in enumerate(formset.forms):
+            for name, value in inline_form.initial.items():
+                data[f"{formset.prefix}-{index}-{name}"] = value
+    data.update(changes)
+    return data
+
+
 def test_it_records_role_changes_from_either_side(db):
     user = create_user("sam", Role.VIEWER)
     start = last_audit_sequence()
@@ -103,20 +126,7 @@ def test_it_names_the_admin_who_changed_roles_in_the_admin_site(admin_user):
     client = signed_in(admin_user)
     start = last_audit_sequence()
     url = reverse("admin:auth_user_change", args=[user.pk])
-    form = client.get(url).context["adminform"].form
-    data = {
-        name: value
-        for name, value in form.initial.items()
-        if value is not None and name not in {"groups", "user_permissions", "password"}
-    }
-    data.update(
-        username="sam",
-        groups=[Group.objects.get(name=Role.AUDITOR).pk],
-        last_login_0="",
-        last_login_1="",
-        date_joined_0="2026-01-01",
-        date_joined_1="00:00:00",
-    )
+    data = user_change_form(client, url, groups=[Group.objects.get(name=Role.AUDITOR).pk])
     response = client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     (event,) = events_since(start, verb="role.changed")

@@ -10,7 +10,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from amidash.fields import IntegerField, argument_type
+
 ESTATES = ("demo", "empty", "large")
+PORT_ARGUMENT = argument_type(IntegerField(min_value=0, max_value=65535), "port")
+SEED_ARGUMENT = argument_type(IntegerField(min_value=0), "seed")
 
 
 class Command(BaseCommand):
@@ -21,17 +25,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "--port", type=int, default=5055, help="TCP port; 0 picks a free one (printed)"
+            "--port",
+            type=PORT_ARGUMENT,
+            default=5055,
+            help="TCP port; 0 picks a free one (printed)",
         )
-        parser.add_argument("--seed", type=int, default=42, help="seed of the estate and faults")
+        parser.add_argument(
+            "--seed", type=SEED_ARGUMENT, default=42, help="seed of the estate and faults"
+        )
         parser.add_argument("--estate", default="demo", choices=ESTATES, help="estate to load")
         parser.add_argument(
             "--verbose-requests", action="store_true", help="log every request to stderr"
         )
 
     def handle(self, *args: Any, port: int, seed: int, estate: str, **options: Any) -> None:
-        if not 0 <= port <= 65535:
-            raise CommandError(f"--port must be from 0 to 65535, not {port}", returncode=2)
         prepare_environment()
         from amidash.sandbox import faults, runtime
         from amidash.sandbox.server import make_sandbox_server

@@ -12,20 +12,38 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from amidash.fields import AccountIdField, IntegerField, RegionField, argument_type
 from inventory.choices import SyncStatus, SyncTrigger
 from inventory.models import SyncRegionResult
 from inventory.services.sync import SyncScopeError, run_sync
+
+MAX_CONCURRENCY = 64
+
+ACCOUNT_ARGUMENT = argument_type(AccountIdField(), "account id")
+REGION_ARGUMENT = argument_type(RegionField(), "Region name")
+CONCURRENCY_ARGUMENT = argument_type(
+    IntegerField(
+        min_value=1,
+        max_value=MAX_CONCURRENCY,
+        error_messages={"min_value": "must be at least 1"},
+    ),
+    "number",
+)
 
 
 class Command(BaseCommand):
     help = "Sync the inventory now with the ambient AWS configuration, in this process."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--account", action="append", dest="accounts", metavar="ID")
-        parser.add_argument("--region", action="append", dest="regions", metavar="NAME")
+        parser.add_argument(
+            "--account", action="append", dest="accounts", metavar="ID", type=ACCOUNT_ARGUMENT
+        )
+        parser.add_argument(
+            "--region", action="append", dest="regions", metavar="NAME", type=REGION_ARGUMENT
+        )
         parser.add_argument(
             "--concurrency",
-            type=int,
+            type=CONCURRENCY_ARGUMENT,
             default=settings.SYNC_REGIONS_PER_ACCOUNT,
             help="account+Regions listed at once (default AMIDASH_SYNC_REGIONS_PER_ACCOUNT)",
         )
@@ -38,8 +56,6 @@ class Command(BaseCommand):
         concurrency: int,
         **options: Any,
     ) -> None:
-        if concurrency < 1:
-            self._usage_error("--concurrency must be at least 1")
         try:
             run = run_sync(
                 None,

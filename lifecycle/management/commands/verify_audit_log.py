@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from amidash.fields import PATH_ARGUMENT
 from lifecycle.services.audit_digests import DigestError, load_digests
 from lifecycle.services.audit_signing import SigningKeyError, default_public_key, load_public_key
 from lifecycle.services.audit_verification import verify_audit_chain
@@ -16,9 +17,13 @@ class Command(BaseCommand):
     help = "Verify the audit log's hash chain and its signed digests."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--digest-dir", type=Path, help="digest folder (AUDIT_DIGEST_DIR)")
         parser.add_argument(
-            "--public-key", type=Path, help="PEM public key (default: the configured signing key)"
+            "--digest-dir", type=PATH_ARGUMENT, help="digest folder (AUDIT_DIGEST_DIR)"
+        )
+        parser.add_argument(
+            "--public-key",
+            type=PATH_ARGUMENT,
+            help="PEM public key (default: the configured signing key)",
         )
         parser.add_argument("--no-digests", action="store_true", help="check the hash chain only")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from amidash.fields import PATH_ARGUMENT
 from lifecycle.exports import ExportFormatError, verify_export_file
 from lifecycle.services.audit_signing import SigningKeyError, default_public_key, load_public_key
 
@@ -16,10 +17,10 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path)
+        parser.add_argument("file", type=PATH_ARGUMENT)
         parser.add_argument(
             "--public-key",
-            type=Path,
+            type=PATH_ARGUMENT,
             help="PEM public key from the Audit page (default: the configured signing key)",
         )
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from amidash.fields import PATH_ARGUMENT
 from lifecycle.services.audit_digests import write_digest
 
 
@@ -14,7 +14,9 @@ class Command(BaseCommand):
     help = "Write a signed digest of the audit chain head to the digest folder."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--digest-dir", type=Path, help="digest folder (AUDIT_DIGEST_DIR)")
+        parser.add_argument(
+            "--digest-dir", type=PATH_ARGUMENT, help="digest folder (AUDIT_DIGEST_DIR)"
+        )
         parser.add_argument(
             "--force", action="store_true", help="write one even if nothing happened since"
         )

@@ -112,8 +112,8 @@ def test_it_refuses_an_unknown_estate(sandbox_server):
     ("arguments", "message"),
     [
         (["--estate", "galaxy"], "invalid choice: 'galaxy'"),
-        (["--port", "70000"], "--port must be from 0 to 65535"),
-        (["--port", "many"], "invalid int value: 'many'"),
+        (["--port", "70000"], "argument --port: Enter a number from 0 to 65535."),
+        (["--port", "many"], "argument --port: Enter a whole number in digits 0-9."),
     ],
 )
 def test_it_rejects_bad_arguments_with_a_usage_error(arguments, message):

@@ -8,10 +8,11 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from amidash.locks import sync_lock_key
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus
 from inventory.models import Account, AccountRegion, Image, SyncRegionResult, SyncRun
 from inventory.services import listing
-from inventory.services.sync import WORKER_LOST, _lock_key, reap_runs
+from inventory.services.sync import WORKER_LOST, reap_runs
 from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
 from tests.factories import sync
 
@@ -154,8 +155,8 @@ def test_it_marks_an_image_deregistered_outside_the_product_as_gone(aws, observe
     assert len(events) == 1
     _name, event = events[0]
     assert event["image"].image_id == drop
-    assert event["before"]["state"] == "available"
-    assert event["after"]["state"] == "deregistered"
+    assert event["before"].state == "available"
+    assert event["after"].state == "deregistered"
     assert event["sync_run"] == second and event["source"] == "sync" and event["actor"] is None
     assert first.pk != second.pk
 
@@ -190,7 +191,7 @@ def test_it_sends_a_signal_for_each_observed_change(aws, observed_signals):
     assert names.count("image_deprecation_changed") == 1
     assert names[-1] == "sync_finished"
     state_change = next(k for n, k in observed_signals if n == "image_state_changed")
-    assert (state_change["before"]["state"], state_change["after"]["state"]) == (
+    assert (state_change["before"].state, state_change["after"].state) == (
         "available",
         "disabled",
     )
@@ -329,9 +330,7 @@ def test_it_leaves_a_region_whose_worker_still_holds_its_lock(stuck_run):
     worker = connections.create_connection("default")
     try:
         with worker.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_lock(%s)", [_lock_key("inventory-sync", ACCOUNT, REGION)]
-            )
+            cursor.execute("SELECT pg_advisory_lock(%s)", [sync_lock_key(ACCOUNT, REGION)])
         assert reap_runs() == 0
     finally:
         worker.close()  # the worker's connection dies: its lock goes with it

@@ -229,13 +229,11 @@ def test_it_fails_a_region_whose_sync_is_already_running(aws, estate):
     from django.db import connections
 
     other = connections.create_connection("default")
-    from inventory.services.sync import _lock_key
+    from amidash.locks import sync_lock_key
 
     try:
         with other.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_lock(%s)", [_lock_key("inventory-sync", "123456789012", REGION)]
-            )
+            cursor.execute("SELECT pg_advisory_lock(%s)", [sync_lock_key("123456789012", REGION)])
         run = sync()
     finally:
         with other.cursor() as cursor:  # closing alone releases it only eventually

@@ -46,7 +46,7 @@ def test_it_says_what_a_cleanup_of_old_unused_images_would_save(viewer_client, e
 
 def test_it_notices_a_bad_cleanup_age_and_uses_the_default(viewer_client, estate) -> None:
     response = viewer_client.get(URL, {"older_than": "-5"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "showing 90" in response.content.decode()
 
 

@@ -20,6 +20,19 @@ def test_every_action_has_exactly_one_spec() -> None:
         assert spec.label == LifecycleAction(key).label and spec.undo and spec.operation
 
 
+def test_each_module_of_the_package_is_one_action_and_requests_store_exactly_those() -> None:
+    import pkgutil
+
+    import lifecycle.actions
+    from lifecycle.models import LifecycleRequest
+
+    modules = {m.name for m in pkgutil.iter_modules(lifecycle.actions.__path__)} - {"base"}
+    assert {type(spec).__module__.rsplit(".", 1)[1] for spec in ACTIONS.values()} == modules
+    assert len(ACTIONS) == len(modules)
+    stored = LifecycleRequest._meta.get_field("action").choices
+    assert list(stored) == [(spec.key, spec.label) for spec in ACTIONS.values()]
+
+
 def test_parameter_fields_of_different_actions_never_share_a_name() -> None:
     names = [name for spec in ACTIONS.values() for name in spec.form_fields()]
     assert len(names) == len(set(names))

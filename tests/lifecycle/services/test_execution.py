@@ -12,9 +12,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.urls import reverse
 from django.utils import timezone
 
+from amidash.locks import sync_lock_key
 from inventory.choices import ImageState
 from inventory.models import Account, Image
-from inventory.services.sync import _lock_key
 from lifecycle.actions.copy import client_token
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import AuditVerb, LifecycleRequest, RequestItem
@@ -364,7 +364,7 @@ def test_a_copy_made_while_its_region_syncs_is_left_to_the_sync(aws, requester, 
     approve(approver, request)
     account_id = image(image_id).account.account_id
     with other_session() as session:
-        key = _lock_key("inventory-sync", account_id, OTHER_REGION)
+        key = sync_lock_key(account_id, OTHER_REGION)
         session.execute("SELECT pg_try_advisory_lock(%s)", [key])
         assert session.fetchone()[0]
         _run(request)

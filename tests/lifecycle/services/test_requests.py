@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 
 from amidash.roles import Role
 from lifecycle.choices import ItemStatus, RequestStatus
-from lifecycle.models import AccountScope, Approval, AuditSource, LifecycleRequest
+from lifecycle.models import AccountAccess, AccountScope, Approval, AuditSource, LifecycleRequest
 from lifecycle.services.requests import (
     RequestError,
     approve_request,
@@ -169,6 +169,7 @@ def test_it_rejects_with_a_comment_and_tells_the_requester(
     assert request.status == RequestStatus.REJECTED
     assert set(request.items.values_list("status", flat=True)) == {ItemStatus.CANCELLED}
     assert mail.outbox[0].to == [requester.email] and "still needed" in mail.outbox[0].body
+    assert request_events(request).filter(verb="request.rejected").exists()
     with pytest.raises(RequestError, match="rejected"):
         approve(approver, request)
 
@@ -205,9 +206,10 @@ def test_it_expires_on_a_late_approval_attempt(estate, requester, approver):
     assert request.status == RequestStatus.EXPIRED
 
 
-def test_it_keeps_scoped_approvers_to_their_accounts(estate, requester, approver):
+def test_it_keeps_scoped_approvers_to_their_accounts(estate, requester):
     from inventory.models import Account
 
+    approver = create_user("scoped", Role.APPROVER, all_accounts=False)
     other = Account.objects.create(account_id="999999999999", name="other")
     AccountScope.objects.create(user=approver, account=other)
     request = ask(requester, "deregister", [estate["unused"]])
@@ -215,3 +217,16 @@ def test_it_keeps_scoped_approvers_to_their_accounts(estate, requester, approver
         approve(approver, request)
     AccountScope.objects.create(user=approver, account=image(estate["unused"]).account)
     assert approve(approver, request).status == RequestStatus.APPROVED
+
+
+def test_a_user_without_scope_or_the_all_accounts_flag_reaches_no_account(estate):
+    requester = create_user("scoped", Role.REQUESTER, all_accounts=False)
+    with pytest.raises(PermissionDenied, match="account"):
+        ask(requester, "deregister", [estate["unused"]])
+    scope = AccountScope.objects.create(user=requester, account=image(estate["unused"]).account)
+    assert ask(requester, "deregister", [estate["unused"]]).status == RequestStatus.PENDING
+    scope.delete()  # the last scope row: no account, not every account
+    with pytest.raises(PermissionDenied, match="account"):
+        ask(requester, "deregister", [estate["unused"]])
+    AccountAccess.objects.filter(user=requester).update(all_accounts=True)
+    assert ask(requester, "deregister", [estate["unused"]]).status == RequestStatus.PENDING

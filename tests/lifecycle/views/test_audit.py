@@ -273,3 +273,20 @@ def test_it_still_shows_the_log_when_the_signing_key_is_unreadable(auditor, sett
 )
 def test_the_log_names_a_target_without_saying_its_kind_twice(kind, name, shown):
     assert AuditEvent(target_type=kind, target_repr=name).target_display == shown
+
+
+def test_the_report_form_builds_the_pdf_of_a_preset_period(auditor):
+    client = signed_in(auditor)
+    assert "Audit report of a period" in client.get(reverse("lifecycle:audit_log")).content.decode()
+    response = client.post(reverse("lifecycle:audit_report"), {"preset": "year_to_date"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    event = AuditEvent.objects.get(sequence=int(response["X-Audit-Export-Event"]))
+    assert event.after["format"] == "pdf" and "since" in event.after["filter"]
+
+
+def test_a_report_form_without_a_period_says_so_with_a_400(auditor):
+    response = signed_in(auditor).post(reverse("lifecycle:audit_report"), {"start": "2026-01-01"})
+    assert response.status_code == 400
+    assert "Choose a period" in response.content.decode()

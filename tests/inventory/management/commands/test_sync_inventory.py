@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from inventory.models import Image
 from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
+from tests.cli import run_from_command_line
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ def test_it_limits_the_sync_to_an_account_and_region(aws):
     ],
 )
 def test_it_exits_2_for_a_usage_error(aws, args, message):
-    code, _out, err = run_command("sync_inventory", *args)
+    code, _out, err = run_from_command_line("sync_inventory", *args)
 
     assert code == 2
     assert message in err

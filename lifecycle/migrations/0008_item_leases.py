@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("lifecycle", "0004_request_permissions"),
+        ("lifecycle", "0007_account_access"),
     ]
 
     operations = [

@@ -1,0 +1,322 @@
+"""Evaluating a policy: a decision and its reasons for every image in scope (a dry run).
+
+Rules, in order:
+1. Guards no policy can override: an image in use is kept (its usage named); so is one whose
+   usage amidash cannot vouch for (its Region's last complete listing is too old: unknown is not
+   unused), and one already named by an open request.
+2. Keep rules: any one that applies keeps the image; every one that applies is named.
+3. Stages: deprecate, then disable once deprecated for X days, then deregister once disabled for
+   Y days. Time in a state is measured from the image's last lifecycle change in amidash's own
+   history (succeeded request items, observed state changes), or from when amidash first saw it.
+4. Limits: actions beyond ``max_images_per_run`` or ``max_share_of_family`` are deferred.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+
+from inventory.choices import ImageState
+from lifecycle.choices import FINAL_REQUEST_STATES, ItemStatus
+from lifecycle.models import AuditEvent, AuditVerb, RequestItem
+from lifecycle.services.preview import usage_by_image
+from policies.choices import ACTION_DECISIONS, PlanDecision
+from policies.models import Policy
+from policies.services.selection import Candidate, candidates
+
+#: Image events that are a lifecycle change (the sync records them when it observes one).
+CHANGE_VERBS = (AuditVerb.IMAGE_STATE_CHANGED, AuditVerb.IMAGE_DEPRECATION_CHANGED)
+#: States a stage can act on; others (pending, failed...) are left alone.
+ACTIONABLE_STATES = frozenset({ImageState.AVAILABLE, ImageState.DISABLED})
+
+
+@dataclass(slots=True)
+class PlanRow:
+    """One image's decision and every reason for it."""
+
+    image: Candidate
+    decision: str
+    reasons: list[str]
+
+    def record(self) -> dict[str, Any]:
+        image = self.image
+        return {
+            "image_id": image.image_id,
+            "account_id": image.account_id,
+            "region": image.region,
+            "name": image.name,
+            "family": image.family,
+            "decision": self.decision,
+            "reasons": self.reasons,
+        }
+
+
+@dataclass
+class Plan:
+    """The outcome of evaluating a policy at one moment (not stored; see services.plans)."""
+
+    policy: Policy
+    evaluated_at: datetime
+    rows: list[PlanRow] = field(default_factory=list)
+
+    def actionable(self) -> list[PlanRow]:
+        return [row for row in self.rows if row.decision in ACTION_DECISIONS]
+
+
+@dataclass
+class Context:
+    """What the rules read besides the image row, each gathered in one query."""
+
+    now: datetime
+    last_change: dict[int, datetime]
+    open_requests: dict[int, int]
+    usage: dict[int, list[dict[str, str]]]
+    usage_cutoff: datetime
+
+
+def _last_changes(images: list[Candidate]) -> dict[int, datetime]:
+    """Per image pk, its last lifecycle change that amidash recorded."""
+    found: dict[int, datetime] = {}
+    items = (
+        RequestItem.objects.filter(status=ItemStatus.SUCCEEDED, finished_at__isnull=False)
+        .values("image_id")
+        .annotate(at=Max("finished_at"))
+        .values_list("image_id", "at")
+    )
+    found.update(items)
+    by_key = {(c.account_id, c.region, c.image_id): c.pk for c in images}
+    events = (
+        AuditEvent.objects.filter(target_type="image", verb__in=CHANGE_VERBS)
+        .values("target_account", "target_region", "target_id")
+        .annotate(at=Max("occurred_at"))
+        .values_list("target_account", "target_region", "target_id", "at")
+    )
+    for account, region, image_id, at in events:
+        pk = by_key.get((account, region, image_id))
+        if pk is not None and (pk not in found or found[pk] < at):
+            found[pk] = at
+    return found
+
+
+def _open_requests() -> dict[int, int]:
+    """Images named by a request that is not final, and that request's number."""
+    rows = RequestItem.objects.exclude(request__status__in=FINAL_REQUEST_STATES).values_list(
+        "image_id", "request_id"
+    )
+    return dict(rows)
+
+
+def gather_context(images: list[Candidate], now: datetime) -> Context:
+    in_use = [image for image in images if image.in_use or image.usage_count]
+    return Context(
+        now=now,
+        last_change=_last_changes(images),
+        open_requests=_open_requests(),
+        usage=usage_by_image(in_use),  # the preview's reading of usage, for the named users
+        usage_cutoff=now - timedelta(hours=settings.POLICY_USAGE_MAX_AGE_HOURS),
+    )
+
+
+def _days(delta: timedelta) -> int:
+    return max(delta.days, 0)
+
+
+# --- guards -----------------------------------------------------------------------------------
+
+
+def guard_reasons(image: Candidate, context: Context) -> list[str]:
+    """Reasons no policy may override (invariant 11): usage, unknown usage, open requests."""
+    reasons = []
+    usage = context.usage.get(image.pk, [])
+    if usage or image.in_use or image.usage_count:
+        named = ", ".join(f"{u['type'].replace('_', ' ')} {u['id']}" for u in usage[:3])
+        more = f" and {len(usage) - 3} more" if len(usage) > 3 else ""
+        reasons.append(f"in use by {named}{more}" if named else "in use")
+    elif image.listed_at is None or image.listed_at < context.usage_cutoff:
+        when = f"{image.listed_at:%Y-%m-%d %H:%M} UTC" if image.listed_at else "never"
+        reasons.append(f"usage unknown: its Region was last listed completely {when}")
+    if image.pk in context.open_requests:
+        reasons.append(f"already in open request #{context.open_requests[image.pk]}")
+    return reasons
+
+
+# --- keep rules -------------------------------------------------------------------------------
+
+
+def keep_reasons(image: Candidate, policy: Policy, now: datetime) -> list[str]:
+    """Every keep rule of the policy that applies to the image (any one keeps it)."""
+    reasons = []
+    newest = policy.keep_newest_per_family
+    if newest and image.family_rank <= newest:
+        reasons.append(
+            f"one of the newest {newest} of family {image.family or '(none)'} "
+            f"in {image.account_id}/{image.region} (#{image.family_rank})"
+        )
+    younger = policy.keep_younger_than_days
+    if younger is not None:
+        if image.creation_date is None:
+            reasons.append("creation date unknown: cannot tell it is old")
+        elif image.creation_date > now - timedelta(days=younger):
+            age = _days(now - image.creation_date)
+            reasons.append(f"younger than {younger} days ({age} days old)")
+    reasons += _launch_reasons(image, policy.keep_launched_within_days, now)
+    for key, value in (policy.keep_tags or {}).items():
+        if (image.tags or {}).get(key) == value:
+            reasons.append(f"tagged {key}={value}")
+    if policy.keep_public and image.public:
+        reasons.append("public")
+    if policy.keep_shared and image.shared_with:
+        reasons.append(f"shared with {len(image.shared_with)} other account(s) or organization(s)")
+    return reasons
+
+
+def _launch_reasons(image: Candidate, within: int | None, now: datetime) -> list[str]:
+    if within is None:
+        return []
+    cutoff = now - timedelta(days=within)
+    reasons = []
+    if image.last_launched_time and image.last_launched_time >= cutoff:
+        days = _days(now - image.last_launched_time)
+        reasons.append(f"launched {days} days ago (within {within})")
+    if image.last_seen_in_use_at and image.last_seen_in_use_at >= cutoff:
+        days = _days(now - image.last_seen_in_use_at)
+        reasons.append(f"seen in use by amidash {days} days ago (within {within})")
+    return reasons
+
+
+# --- stages -----------------------------------------------------------------------------------
+
+
+def _since(image: Candidate, context: Context, floor: datetime | None = None) -> datetime:
+    """When the image's current lifecycle state began, as far as amidash can tell."""
+    since = context.last_change.get(image.pk) or image.first_seen_at
+    return max(since, floor) if floor else since
+
+
+def _after(stage: str, days: int, since: datetime, now: datetime, state: str) -> tuple[str, str]:
+    waited = _days(now - since)
+    if waited >= days:
+        return stage, f"{state} for {waited} days (the stage waits {days})"
+    return PlanDecision.KEEP, f"{stage} due in {days - waited} days ({state} for {waited})"
+
+
+def stage_decision(image: Candidate, policy: Policy, context: Context) -> tuple[str, str]:
+    """The stage due for an image no rule keeps, or keep with what it waits for."""
+    now = context.now
+    if image.state not in ACTIONABLE_STATES:
+        return PlanDecision.KEEP, f"state {image.state}: policies act on available or disabled"
+    if image.state == ImageState.DISABLED:
+        if policy.deregister_after_days is None:
+            return PlanDecision.KEEP, "disabled; the policy has no deregister stage"
+        since = _since(image, context)
+        return _after(PlanDecision.DEREGISTER, policy.deregister_after_days, since, now, "disabled")
+    deprecated = image.deprecation_time is not None and image.deprecation_time <= now
+    if deprecated:
+        since = _since(image, context, image.deprecation_time)
+        if policy.disable_after_days is not None:
+            days = policy.disable_after_days
+            return _after(PlanDecision.DISABLE, days, since, now, "deprecated")
+        if policy.deregister_after_days is not None:
+            days = policy.deregister_after_days
+            return _after(PlanDecision.DEREGISTER, days, since, now, "deprecated")
+        return PlanDecision.KEEP, "deprecated; the policy has no later stage"
+    if image.deprecation_time is not None:
+        return PlanDecision.KEEP, f"deprecation already set for {image.deprecation_time:%Y-%m-%d}"
+    return _first_stage(policy)
+
+
+def _first_stage(policy: Policy) -> tuple[str, str]:
+    if policy.deprecate:
+        return PlanDecision.DEPRECATE, "no keep rule applies: deprecate"
+    if policy.disable_after_days is not None:
+        return PlanDecision.DISABLE, "no keep rule applies; no deprecate stage: disable"
+    if policy.deregister_after_days is not None:
+        return PlanDecision.DEREGISTER, "no keep rule applies; no earlier stage: deregister"
+    return PlanDecision.KEEP, "no keep rule applies, but the policy has no stages"
+
+
+def decide(image: Candidate, policy: Policy, context: Context) -> PlanRow:
+    """Guards, then keep rules, then the stage due (see the module's rules)."""
+    kept = guard_reasons(image, context) + keep_reasons(image, policy, context.now)
+    if kept:
+        return PlanRow(image, PlanDecision.KEEP, kept)
+    decision, reason = stage_decision(image, policy, context)
+    if decision == PlanDecision.DEREGISTER and image.is_protected:
+        return PlanRow(image, PlanDecision.KEEP, [reason, "deregistration protection is on"])
+    return PlanRow(image, decision, [reason])
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+def apply_limits(rows: list[PlanRow], policy: Policy) -> None:
+    """Defer actions beyond the run's limits, oldest images first in line (rows are oldest
+    first). A deferred row keeps the action it would take as its first reason."""
+    share = policy.max_share_of_family
+    taken: Counter[tuple[str, str, str]] = Counter()
+    total = 0
+    for row in rows:
+        if row.decision not in ACTION_DECISIONS:
+            continue
+        image = row.image
+        family = (image.account_id, image.region, image.family)
+        held = ""
+        if share is not None and taken[family] >= math.floor(share * image.family_size):
+            allowed = math.floor(share * image.family_size)
+            held = (
+                f"limit: at most {share:.0%} of family {image.family or '(none)'}'s "
+                f"{image.family_size} current images per run ({allowed})"
+            )
+        elif policy.max_images_per_run is not None and total >= policy.max_images_per_run:
+            held = f"limit: at most {policy.max_images_per_run} images per run"
+        if held:
+            row.reasons = [f"would {row.decision}", *row.reasons, held]
+            row.decision = PlanDecision.DEFERRED
+            continue
+        taken[family] += 1
+        total += 1
+
+
+def evaluate(policy: Policy, now: datetime | None = None) -> Plan:
+    """The plan of ``policy`` now: one row per image in scope, oldest first."""
+    now = now or timezone.now()
+    images = candidates(policy)
+    context = gather_context(images, now)
+    rows = [decide(image, policy, context) for image in images]
+    apply_limits(rows, policy)
+    return Plan(policy, now, rows)
+
+
+def totals(plan: Plan) -> dict[str, Any]:
+    """Counts per decision and per family, and what the plan's deregistrations would free."""
+    decisions = Counter(row.decision for row in plan.rows)
+    families: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in plan.rows:
+        families[row.image.family][row.decision] += 1
+    freed = 0
+    if plan.policy.delete_snapshots:
+        freed = sum(r.image.storage_gib for r in plan.rows if r.decision == PlanDecision.DEREGISTER)
+    return {
+        "images": len(plan.rows),
+        "decisions": {d: decisions.get(d, 0) for d in PlanDecision.values},
+        "families": {name: dict(counts) for name, counts in sorted(families.items())},
+        "freed_gib": freed,
+        "freed_monthly_cost": str(_cost(freed)),
+        "deregister_gib": sum(
+            r.image.storage_gib for r in plan.rows if r.decision == PlanDecision.DEREGISTER
+        ),
+    }
+
+
+def _cost(gib: int) -> Any:
+    from decimal import Decimal
+
+    price = Decimal(str(settings.STORAGE_PRICE_PER_GB_MONTH))
+    return (price * gib).quantize(Decimal("0.01"))

@@ -1,0 +1,92 @@
+"""Images through the API: the image list's filters, cursor pages, detail and the deploy gate."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+
+from django.core.management import call_command
+from django.utils import timezone
+
+from tests.factories import create_account, create_image, create_image_usage
+
+
+def test_it_filters_like_the_image_list(viewer, api):
+    used = create_image(name="web-1.0", tags={"team": "web"})
+    create_image_usage(used)
+    used.in_use, used.usage_count = True, 1
+    used.save()
+    create_image(name="db-1.0", account=create_account("444455556666", "dev"))
+    client = api(viewer)
+
+    def names(params):
+        return [r["name"] for r in client.get("/api/v1/images/", params).json()["results"]]
+
+    assert names({"in_use": "yes"}) == ["web-1.0"]
+    assert names({"account": "444455556666"}) == ["db-1.0"]
+    assert names({"tag_key": "team", "tag_value": "web"}) == ["web-1.0"]
+    assert names({"q": "db"}) == ["db-1.0"]
+
+
+def test_it_pages_with_a_cursor_and_a_stable_count(viewer, api):
+    for _ in range(30):
+        create_image()
+    client = api(viewer)
+    first = client.get("/api/v1/images/", {"size": 25, "sort": "image_id"}).json()
+    second = client.get(first["next"]).json()
+    assert first["count"] == second["count"] == 30
+    ids = [r["image_id"] for r in first["results"] + second["results"]]
+    assert ids == sorted(ids) and len(set(ids)) == 30
+    assert second["next"] is None
+
+
+def test_it_answers_bad_input_with_a_problem_naming_the_field(viewer, api):
+    client = api(viewer)
+    for params, field in [
+        ({"state": "melted"}, "state"),
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"size": "1000000"}, "size"),
+        ({"sort": "password"}, "sort"),
+        ({"min_age": "-3"}, "min_age"),
+        ({"account": "12"}, "account"),
+    ]:
+        response = client.get("/api/v1/images/", params)
+        assert response.status_code == 400, params
+        assert response["Content-Type"] == "application/problem+json"
+        assert field in response.json()["errors"], params
+
+
+def test_its_image_count_equals_export_inventorys(viewer, api):
+    for _ in range(7):
+        create_image()
+    create_image(gone_at=timezone.now(), state="deregistered")
+    out = io.StringIO()
+    call_command("export_inventory", "--format", "json", stdout=out)
+    exported = json.loads(out.getvalue())
+    listed = api(viewer).get("/api/v1/images/").json()
+    assert listed["count"] == len(exported) == 8
+    assert {r["image_id"] for r in listed["results"]} == {r["image_id"] for r in exported}
+
+
+def test_the_detail_shows_usage_permissions_snapshots_and_history(viewer, api):
+    image = create_image(shared_with=["999988887777"])
+    create_image_usage(image, resource_id="i-0123")
+    body = api(viewer).get(f"/api/v1/images/{image.image_id}/").json()
+    assert body["usages"][0]["id"] == "i-0123"
+    assert body["launch_permissions"]["shared_with"] == ["999988887777"]
+    assert body["snapshots"][0]["snapshot_id"].startswith("snap-")
+    assert isinstance(body["history"], list)
+
+
+def test_the_status_gate_allows_an_available_image_only(viewer, api):
+    good = create_image()
+    old = create_image(deprecation_time=timezone.now() - datetime.timedelta(days=1))
+    off = create_image(state="disabled")
+    client = api(viewer)
+    assert client.get(f"/api/v1/images/{good.image_id}/status").json()["allowed"] is True
+    deprecated = client.get(f"/api/v1/images/{old.image_id}/status").json()
+    assert deprecated["allowed"] is False and deprecated["deprecated"] is True
+    disabled = client.get(f"/api/v1/images/{off.image_id}/status").json()
+    assert disabled["allowed"] is False and disabled["disabled"] is True
+    assert client.get("/api/v1/images/ami-0000000000000dead/status").status_code == 404
