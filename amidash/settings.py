@@ -10,6 +10,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from amidash.queues import BACKGROUND, task_routes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -100,11 +102,20 @@ def load_secret_key(data_dir: Path, debug: bool) -> str:
     return key_file.read_text().strip()
 
 
-def database_url(data_dir: Path) -> str:
-    """DATABASE_URL, or the URL of the embedded PostgreSQL under data_dir (started if need be)."""
+def database_url(data_dir: Path, debug: bool) -> str:
+    """DATABASE_URL; for local use (DEBUG on), the embedded PostgreSQL under data_dir.
+
+    With DEBUG off a missing DATABASE_URL is an error: a production process must never start a
+    database of its own inside the code folder.
+    """
     url = env_str("DATABASE_URL")
     if url:
         return url
+    if not debug:
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be set when DEBUG is off (the embedded PostgreSQL is for local "
+            "use only, with DEBUG=true)"
+        )
     from amidash.embedded_db import embedded_database_url
 
     return embedded_database_url(data_dir)
@@ -205,7 +216,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = database_url(DATA_DIR)
+DATABASE_URL = database_url(DATA_DIR, DEBUG)
 DATABASES = {"default": database_config(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -308,6 +319,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues (amidash/queues.py): lifecycle, sync, background; unrouted tasks go to background.
+CELERY_QUEUE_PREFIX = env_str("AMIDASH_QUEUE_PREFIX")
+CELERY_TASK_ROUTES = task_routes(CELERY_QUEUE_PREFIX)
+CELERY_TASK_DEFAULT_QUEUE = f"{CELERY_QUEUE_PREFIX}{BACKGROUND}"
+# Every task has a soft limit (an exception the task handles: a Region fails, an item settles)
+# and a hard one (the worker process is killed; the reapers settle what it left). Tasks with
+# longer work set their own (see each app's tasks.py).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("AMIDASH_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 
 # AWS access
 AWS_RETRY_MAX_ATTEMPTS = env_int("AMIDASH_AWS_MAX_ATTEMPTS", 5, minimum=1)
@@ -317,6 +337,11 @@ SYNC_INTERVAL_MINUTES = env_int("AMIDASH_SYNC_INTERVAL_MINUTES", 60, minimum=1)
 STORAGE_PRICE_PER_GB_MONTH = env_float("AMIDASH_STORAGE_PRICE_PER_GB_MONTH", 0.05, minimum=0)
 AWS_MAX_POOL_CONNECTIONS = env_int("AMIDASH_AWS_MAX_POOL_CONNECTIONS", 10, minimum=1)
 AWS_ROLE_SESSION_SECONDS = env_int("AMIDASH_AWS_ROLE_SESSION_SECONDS", 3600, minimum=900)
+# One account+Region's listing and save; past it the Region fails (soft) or the process is
+# killed (hard, 60 s later) and the sync reaper fails the Region as "worker lost".
+SYNC_REGION_TIME_LIMIT = env_int("AMIDASH_SYNC_REGION_TIME_LIMIT", 1800, minimum=10)
+# A running Region whose worker holds no lock on it any more is lost after this grace.
+SYNC_REAP_AFTER_SECONDS = env_int("AMIDASH_SYNC_REAP_AFTER_SECONDS", 60, minimum=1)
 SYNC_REGIONS = env_list("AMIDASH_SYNC_REGIONS", [])
 SYNC_REGIONS_PER_ACCOUNT = env_int("AMIDASH_SYNC_REGIONS_PER_ACCOUNT", 4, minimum=1)
 LAUNCH_PERMISSIONS_MAX_AGE_HOURS = env_int(
@@ -328,6 +353,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inventory.tasks.scheduled_sync",
         "schedule": SYNC_INTERVAL_MINUTES * 60.0,
     },
+    "inventory-reap": {"task": "inventory.tasks.reap_sync_runs", "schedule": 60.0},
     "inventory-launch-permissions": {
         "task": "inventory.tasks.refresh_launch_permissions",
         "schedule": 3600.0,
@@ -339,6 +365,8 @@ AUDIT_DIGEST_DIR = Path(env_str("AMIDASH_AUDIT_DIGEST_DIR") or DATA_DIR / "audit
 AUDIT_SIGNING_KEY_FILE = Path(
     env_str("AMIDASH_AUDIT_SIGNING_KEY_FILE") or DATA_DIR / "audit-signing-key.pem"
 )
+# The SHA-256 fingerprint the signing key must have (as the Audit page shows it); empty: any key.
+AUDIT_KEY_FINGERPRINT = env_str("AMIDASH_AUDIT_KEY_FINGERPRINT").lower()
 AUDIT_DIGEST_INTERVAL_MINUTES = env_int("AMIDASH_AUDIT_DIGEST_INTERVAL_MINUTES", 60, minimum=1)
 AUDIT_PDF_MAX_EVENTS = env_int("AMIDASH_AUDIT_PDF_MAX_EVENTS", 5000, minimum=1)
 CELERY_BEAT_SCHEDULE["audit-digest"] = {
@@ -356,6 +384,12 @@ LIFECYCLE_MUTATIONS_PER_SECOND = env_float("AMIDASH_MUTATIONS_PER_SECOND", 4.0, 
 LIFECYCLE_MUTATION_BURST = env_int("AMIDASH_MUTATION_BURST", 10, minimum=1)
 LIFECYCLE_THROTTLE_RETRIES = env_int("AMIDASH_THROTTLE_RETRIES", 8, minimum=0)
 LIFECYCLE_RECONCILE_AFTER_SECONDS = env_int("AMIDASH_RECONCILE_AFTER_SECONDS", 300, minimum=1)
+# A worker holds an item for this long, renewed right before each AWS mutation; never shorter
+# than a call may take (connect + read timeouts), so an expired lease means no call is in flight.
+LIFECYCLE_LEASE_SECONDS = env_int("AMIDASH_LEASE_SECONDS", 120, minimum=1)
+# One execution task (a request, or one account+Region of it); past it the worker is stopped and
+# its items' leases expire.
+LIFECYCLE_TASK_TIME_LIMIT = env_int("AMIDASH_LIFECYCLE_TASK_TIME_LIMIT", 3600, minimum=10)
 LIFECYCLE_WEBHOOK_URL = env_str("AMIDASH_WEBHOOK_URL")
 CELERY_BEAT_SCHEDULE["lifecycle-reconcile"] = {
     "task": "lifecycle.tasks.reconcile_requests",
@@ -379,6 +413,10 @@ CELERY_BEAT_SCHEDULE["policies-evaluate"] = {
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+# A stalled mail server fails the notification task after this long (it is retried).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "amidash@localhost"
 
 LOGGING = {

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
 from inventory.models import Account, AccountRegion, Image, ImageUsage, SyncRegionResult, SyncRun
+from inventory.services.accounts import AmbientCredentialsError, check_ambient_account
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -35,8 +37,30 @@ class AccountRegionInline(admin.TabularInline):
         return False
 
 
+class AccountForm(forms.ModelForm):
+    """The model's rules (``Account.clean``), and, for an account without a role ARN, proof that
+    the ambient credentials reach it (STS GetCallerIdentity)."""
+
+    class Meta:
+        model = Account
+        fields = ["account_id", "name", "role_arn", "external_id", "enabled"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        account_id = data.get("account_id")
+        # Asked when an account comes to use the ambient credentials, not on every edit.
+        moved = {"account_id", "role_arn"} & set(self.changed_data)
+        if account_id and moved and not data.get("role_arn") and "role_arn" not in self.errors:
+            try:
+                check_ambient_account(account_id)
+            except AmbientCredentialsError as error:
+                self.add_error("role_arn", str(error))
+        return data
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
     list_display = ["account_id", "name", "enabled", "role_arn", "last_synced_at"]
     list_filter = ["enabled"]
     search_fields = ["account_id", "name"]

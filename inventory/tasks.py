@@ -4,6 +4,8 @@ The fan-out: ``prepare_sync_run`` discovers the Regions and queues one ``sync_ac
 per account+Region; each of those, once done, tries to close the run (``finish_run`` closes it
 only when every result is final, exactly once). At most SYNC_REGIONS_PER_ACCOUNT Regions of one
 account run at a time (slots are PostgreSQL advisory locks; a task finding none free retries).
+Every task has soft and hard time limits; ``reap_sync_runs`` (beat, every minute) fails the
+Regions whose worker was lost, so no run stays running. Queues: amidash/queues.py.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from inventory.models import AccountRegion, SyncRegionResult, SyncRun
 from inventory.services import launch_permissions, sync
 
 SLOT_RETRY_SECONDS = 5
+REGION_TIME_LIMITS = {
+    "soft_time_limit": settings.SYNC_REGION_TIME_LIMIT,
+    "time_limit": settings.SYNC_REGION_TIME_LIMIT + 60,
+}
+#: The paced launch-permission pass reads one image at a time for up to an hour.
+PACED_TIME_LIMITS = {"soft_time_limit": 3600, "time_limit": 3660}
 
 
 @shared_task
@@ -34,7 +42,7 @@ def prepare_sync_run(run_id: int) -> int:
     return len(pending)
 
 
-@shared_task(bind=True, max_retries=None, acks_late=True)
+@shared_task(bind=True, max_retries=None, acks_late=True, **REGION_TIME_LIMITS)
 def sync_account_region(self, result_id: int) -> str:
     """Sync one account+Region of a run (idempotent: a final result is left alone)."""
     result = (
@@ -67,6 +75,12 @@ def scheduled_sync() -> int:
 
 
 @shared_task
+def reap_sync_runs() -> int:
+    """Fail the Regions whose worker was lost and close their runs; returns how many."""
+    return sync.reap_runs()
+
+
+@shared_task(**PACED_TIME_LIMITS)
 def refresh_launch_permissions(limit_per_region: int = 500) -> int:
     """The paced pass over launch permissions older than LAUNCH_PERMISSIONS_MAX_AGE_HOURS."""
     checked = 0

@@ -21,8 +21,12 @@ class LifecycleAction(models.TextChoices):
 
 
 class RequestStatus(models.TextChoices):
-    """pending -> approved -> executing -> succeeded | partly_failed | failed;
-    pending -> rejected | cancelled | expired."""
+    """pending -> approved -> executing -> succeeded | partly_failed | failed | needs_review;
+    pending -> rejected | cancelled | expired.
+
+    ``needs_review``: some item's outcome could not be proven from AWS (invariant 10 in
+    docs/architecture.md); a person looks at AWS and the audit trail. Nothing acts on it again.
+    """
 
     PENDING = "pending", "Pending approval"
     APPROVED = "approved", "Approved"
@@ -30,6 +34,7 @@ class RequestStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     PARTLY_FAILED = "partly_failed", "Partly failed"
     FAILED = "failed", "Failed"
+    NEEDS_REVIEW = "needs_review", "Needs review"
     REJECTED = "rejected", "Rejected"
     CANCELLED = "cancelled", "Cancelled"
     EXPIRED = "expired", "Expired"
@@ -41,6 +46,7 @@ FINAL_REQUEST_STATES = frozenset(
         RequestStatus.SUCCEEDED,
         RequestStatus.PARTLY_FAILED,
         RequestStatus.FAILED,
+        RequestStatus.NEEDS_REVIEW,
         RequestStatus.REJECTED,
         RequestStatus.CANCELLED,
         RequestStatus.EXPIRED,
@@ -49,18 +55,26 @@ FINAL_REQUEST_STATES = frozenset(
 
 
 class ItemStatus(models.TextChoices):
-    """pending -> executing -> succeeded | failed | stale; pending -> cancelled."""
+    """pending -> executing -> succeeded | failed | stale | needs_review; pending -> cancelled;
+    executing -> pending when its lease expired before any AWS mutation was sent."""
 
     PENDING = "pending", "Pending"
     EXECUTING = "executing", "Executing"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     STALE = "stale", "Stale (drifted)"
+    NEEDS_REVIEW = "needs_review", "Needs review"
     CANCELLED = "cancelled", "Not run"
 
 
 FINAL_ITEM_STATES = frozenset(
-    {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.STALE, ItemStatus.CANCELLED}
+    {
+        ItemStatus.SUCCEEDED,
+        ItemStatus.FAILED,
+        ItemStatus.STALE,
+        ItemStatus.NEEDS_REVIEW,
+        ItemStatus.CANCELLED,
+    }
 )
 
 

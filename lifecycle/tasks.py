@@ -1,10 +1,39 @@
-"""Periodic audit work (scheduled by CELERY_BEAT_SCHEDULE["audit-digest"] in settings)."""
+"""Lifecycle tasks: execution and its reconciler (queue ``lifecycle``), audit digests and
+notifications (queue ``background``); routes in amidash/queues.py.
+
+Execution tasks have a time limit of their own (``LIFECYCLE_TASK_TIME_LIMIT``): a part killed at
+its hard limit leaves its item's lease to expire, and the reconciler settles it.
+"""
 
 from __future__ import annotations
 
+import smtplib
+
 from celery import shared_task
+from django.conf import settings
 
 from lifecycle.services.audit_digests import write_digest
+
+#: Notices are small: a minute covers the mail and webhook timeouts with room to spare.
+NOTICE_TIME_LIMITS = {"soft_time_limit": 60, "time_limit": 90}
+EXECUTION_TIME_LIMITS = {
+    "soft_time_limit": settings.LIFECYCLE_TASK_TIME_LIMIT,
+    "time_limit": settings.LIFECYCLE_TASK_TIME_LIMIT + 60,
+}
+
+
+@shared_task(
+    autoretry_for=(OSError, smtplib.SMTPException),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=5,
+    **NOTICE_TIME_LIMITS,
+)
+def send_notification(kind: str, request_pk: int, channel: str) -> bool:
+    """One notice on one channel (email or webhook), retried with backoff when it fails."""
+    from lifecycle.services.notifications import deliver
+
+    return deliver(kind, request_pk, channel)
 
 
 @shared_task
@@ -14,7 +43,7 @@ def write_audit_digest() -> str | None:
     return str(path) if path else None
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, **EXECUTION_TIME_LIMITS)
 def execute_request(request_pk: int) -> str | None:
     """Carry out an approved request; safe to redeliver (items are claimed one by one).
 
@@ -33,7 +62,7 @@ def execute_request(request_pk: int) -> str | None:
     return request.status if request else None
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, **EXECUTION_TIME_LIMITS)
 def execute_request_part(request_pk: int, account_id: str, region: str) -> str | None:
     """The items of one account+Region of an approved request (see execute_request)."""
     from lifecycle.services.execution import execute_request as run

@@ -60,6 +60,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     reporter.write_line(line, yellow=bool(skipped), green=not skipped)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_signing_key() -> None:
+    """The run's audit signing key, created explicitly (no process makes one on its own)."""
+    from lifecycle.services.audit_signing import create_signing_key
+
+    create_signing_key()
+
+
 @pytest.fixture
 def viewer(db) -> User:
     return create_user("viola", Role.VIEWER)

@@ -19,6 +19,8 @@ Answers follow what AWS sends so that botocore treats them as it treats the real
 - ``deny``: STS AssumeRole into the account answers ``AccessDenied`` (``scope`` "assume_role" or
   "all") and the account's own calls answer EC2 ``UnauthorizedOperation`` / ``AccessDenied``
   (``scope`` "calls" or "all"), HTTP 403.
+- ``unsupported``: the answer of an endpoint that lacks the call (EC2 ``InvalidAction``, HTTP
+  400), as a partition or an emulator without DescribeImageReferences gives it.
 - ``malformed``: HTTP 200 with a truncated body; for XML services (EC2, Auto Scaling, STS, IAM)
   botocore raises ``ResponseParserError``. For JSON services (Recycle Bin, Organizations) it
   reads the body as ``{"message": <body>}``; amidash's AWS access point refuses that answer
@@ -39,7 +41,7 @@ from typing import Any
 
 from amidash.sandbox import calls as call_log
 
-FAULT_KINDS = ("throttle", "outage", "latency", "deny", "malformed")
+FAULT_KINDS = ("throttle", "outage", "latency", "deny", "unsupported", "malformed")
 OUTAGE_MODES = ("unavailable", "connection")
 DENY_SCOPES = ("all", "assume_role", "calls")
 # Internal moto endpoints and services the sandbox does not simulate faults for.
@@ -120,7 +122,14 @@ class Fault:
 
 
 # Denial and outages decide before latency; a slow answer can still be throttled or malformed.
-_PRECEDENCE = {"deny": 0, "outage": 1, "latency": 2, "throttle": 3, "malformed": 4}
+_PRECEDENCE = {
+    "deny": 0,
+    "outage": 1,
+    "latency": 2,
+    "throttle": 3,
+    "unsupported": 4,
+    "malformed": 5,
+}
 _lock = threading.Lock()
 _faults: list[Fault] = []
 _next_id = 1
@@ -267,6 +276,9 @@ def _apply(fault: Fault, call: dict[str, Any], response: Any) -> Any:
         return _error(protocol, 503, "ServiceUnavailable", "Service is unavailable.", server=True)
     if fault.kind == "deny":
         return _deny(protocol, call)
+    if fault.kind == "unsupported":
+        message = f"The action {call['action']} is not valid for this web service."
+        return _error(protocol, 400, "InvalidAction", message)
     return _malformed(protocol, call["action"])
 
 

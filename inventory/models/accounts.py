@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -38,6 +39,37 @@ class Account(models.Model):
     @property
     def uses_ambient_credentials(self) -> bool:
         return not self.role_arn
+
+    @property
+    def role_account_id(self) -> str:
+        """The account named in the role ARN ("" without one)."""
+        parts = self.role_arn.split(":")
+        return parts[4] if len(parts) > 4 else ""
+
+    def clean(self) -> None:
+        """A role ARN names this account, and only one account uses the ambient credentials.
+
+        Credentials reach exactly one account, so a role of another account, or a second account
+        on the ambient credentials, would list someone else's images (invariant 9 in
+        docs/architecture.md).
+        """
+        if self.role_arn and self.role_account_id != self.account_id:
+            raise ValidationError(
+                {
+                    "role_arn": f"This role belongs to account {self.role_account_id}, "
+                    f"not {self.account_id}."
+                }
+            )
+        if self.role_arn:
+            return
+        other = Account.objects.filter(role_arn="").exclude(pk=self.pk).first()
+        if other is not None:
+            raise ValidationError(
+                {
+                    "role_arn": f"Account {other.account_id} already uses the ambient "
+                    "credentials; give this account a role ARN."
+                }
+            )
 
 
 class AccountRegion(models.Model):

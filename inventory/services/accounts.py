@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from inventory.choices import OptInStatus
 from inventory.models import Account, AccountRegion
-from inventory.services.aws import AwsSession, home_region, partition_of
+from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region, partition_of
+
+
+class AmbientCredentialsError(ValueError):
+    """The ambient credentials do not reach the account they are meant for, or cannot be asked."""
 
 
 def register_ambient_account() -> Account:
@@ -14,6 +18,20 @@ def register_ambient_account() -> Account:
         account_id=account_id, defaults={"name": "Ambient credentials"}
     )
     return account
+
+
+def check_ambient_account(account_id: str) -> None:
+    """Raise AmbientCredentialsError unless the ambient credentials reach ``account_id``."""
+    try:
+        reached = AwsSession().caller_account_id()
+    except AWS_ERRORS as error:
+        raise AmbientCredentialsError(
+            f"cannot ask which account the ambient credentials reach: {describe_error(error)}"
+        ) from None
+    if reached != account_id:
+        raise AmbientCredentialsError(
+            f"the ambient credentials reach {reached}, not {account_id}: give a role ARN"
+        )
 
 
 def discover_regions(account: Account, session: AwsSession) -> list[AccountRegion]:

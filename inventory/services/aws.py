@@ -6,6 +6,11 @@ user as SourceIdentity. Every client uses botocore's standard retry mode, the co
 and timeouts, and a connection pool sized for the fan-out. ``AWS_ENDPOINT_URL`` and the other
 standard variables are honoured by boto3 itself, so a simulated AWS is reached like the real one.
 Answers that do not parse fail the call, for JSON services as for XML ones (``strict_json``).
+
+A session acting for a registered account first asks STS GetCallerIdentity which account its
+credentials reach (once per session) and refuses to make any other client when that is not the
+registered account (invariant 9 in docs/architecture.md): a mistyped role ARN, or a second account
+left on the ambient credentials, would otherwise file one account's images under another.
 """
 
 from __future__ import annotations
@@ -28,9 +33,19 @@ from django.conf import settings
 if TYPE_CHECKING:
     from inventory.models import Account
 
+
+class WrongAccount(Exception):
+    """The credentials reach another account than the one the session acts for."""
+
+
 #: Errors that make one account+Region fail (its images stay exactly as they were).
 #: ResponseParserError (an unparseable answer) is not a BotoCoreError.
-AWS_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError, ResponseParserError)
+AWS_ERRORS: tuple[type[Exception], ...] = (
+    BotoCoreError,
+    ClientError,
+    ResponseParserError,
+    WrongAccount,
+)
 
 _SAFE_SOURCE_IDENTITY = re.compile(r"[^\w+=,.@-]")
 
@@ -54,6 +69,8 @@ def describe_error(error: BaseException) -> str:
         operation = getattr(error, "operation_name", "")
         message = info.get("Message", "") or str(error)
         return f"{code} in {operation}: {message}" if operation else f"{code}: {message}"
+    if isinstance(error, WrongAccount):
+        return str(error)
     return f"{type(error).__name__}: {error}"
 
 
@@ -125,6 +142,7 @@ class AwsSession:
         self._session = self._make_session()
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._reached: str | None = None
 
     def _make_session(self) -> boto3.session.Session:
         base = new_session()
@@ -138,8 +156,11 @@ class AwsSession:
         )
 
     def client(self, service: str, region: str) -> Any:
+        """A client of ``service`` in ``region``, once the credentials proved their account."""
         key = (service, region)
         with self._lock:
+            if service != "sts":
+                self._check_account(region)
             if key not in self._clients:
                 client = self._session.client(service, region_name=region, config=self._config)
                 client.meta.events.register("after-call", self.stats.count_call)
@@ -149,9 +170,30 @@ class AwsSession:
                 self._clients[key] = client
             return self._clients[key]
 
-    def caller_account_id(self) -> str:
-        """The account these credentials act in (STS GetCallerIdentity)."""
-        return self.client("sts", home_region()).get_caller_identity()["Account"]
+    def caller_account_id(self, region: str | None = None) -> str:
+        """The account these credentials act in (STS GetCallerIdentity, asked once).
+
+        Asked of STS in ``region`` (the Region about to be called), so that one Region's outage
+        fails that Region alone, as it would without the check.
+        """
+        if self._reached is None:
+            # Not counted in ``stats``: it is the session's own check, not the caller's work.
+            sts = self._session.client(
+                "sts", region_name=region or home_region(), config=self._config
+            )
+            sts.meta.events.register("before-parse", strict_json)
+            self._reached = str(sts.get_caller_identity()["Account"])
+        return self._reached
+
+    def _check_account(self, region: str) -> None:
+        """Refuse to act when the credentials reach another account than the registered one."""
+        if self.account is None:
+            return
+        reached = self.caller_account_id(region)
+        if reached != self.account.account_id:
+            raise WrongAccount(
+                f"credentials reach {reached}, registered as {self.account.account_id}"
+            )
 
 
 _loader = botocore.loaders.create_loader()

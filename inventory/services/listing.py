@@ -368,8 +368,10 @@ def list_image_references(
 ) -> Iterator[UsageObservation]:
     """DescribeImageReferences for the Region's own images.
 
-    Raises NotImplementedError when the endpoint does not implement the call (moto, LocalStack,
-    some partitions): the listing calls alone then say what uses an image.
+    Raises NotImplementedError when the endpoint says it does not implement the call (moto,
+    LocalStack, some partitions): the listing calls alone then say what uses an image. An answer
+    that does not parse is not such a refusal: it raises UnreadableImage and fails the Region,
+    so usage it would have named never silently disappears.
     """
     ec2 = session.client("ec2", region)
     for start in range(0, len(image_ids), PAGE_SIZE):
@@ -380,7 +382,7 @@ def list_image_references(
             )
             references = [r for page in pages for r in page.get("ImageReferences", [])]
         except ResponseParserError as error:
-            raise NotImplementedError(str(error)) from error
+            raise UnreadableImage(f"malformed DescribeImageReferences answer: {error}") from error
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in UNSUPPORTED_CODES:
                 raise NotImplementedError(str(error)) from error

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -544,6 +544,58 @@ def _close(run: SyncRun, status: str, error: str = "") -> SyncRun:
     Account.objects.filter(pk__in=synced).update(last_synced_at=run.finished_at)
     signals.sync_finished.send(SyncRun, sync_run=run, actor=run.actor, source=run.trigger)
     return run
+
+
+# --- reaping runs whose workers were lost -----------------------------------------------------
+
+WORKER_LOST = "worker lost: the Region stopped reporting before it finished"
+
+
+def reap_runs(now: datetime | None = None) -> int:
+    """Fail Regions whose worker is gone, then close their runs; returns how many Regions.
+
+    A running Region is lost when nobody holds its sync lock any more (the lock is a session
+    lock, released when the worker's connection dies) and it started longer ago than
+    SYNC_REAP_AFTER_SECONDS. A Region still pending after the task's hard time limit never
+    started. Runs that never got a Region are closed as failed after that limit too.
+    """
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
+    never = now - timedelta(seconds=settings.SYNC_REGION_TIME_LIMIT + 60)
+    running = SyncRegionResult.objects.filter(status=RegionSyncStatus.RUNNING, started_at__lt=grace)
+    lost = [r for r in running.select_related("account") if not _is_held(r)]
+    pending = SyncRegionResult.objects.filter(
+        status=RegionSyncStatus.PENDING, sync_run__created_at__lt=never
+    )
+    lost += list(pending.select_related("account"))
+    for result in lost:
+        _fail_lost(result)
+    runs = {r.sync_run_id for r in lost}
+    empty = SyncRun.objects.filter(
+        status__in=[SyncStatus.QUEUED, SyncStatus.RUNNING], created_at__lt=never, results=None
+    )
+    for run in empty:
+        _close(run, SyncStatus.FAILED, "worker lost: the run never got to its Regions")
+    for run_id in runs:
+        finish_run(run_id)
+    return len(lost)
+
+
+def _is_held(result: SyncRegionResult) -> bool:
+    """Does a live worker hold this account+Region's sync lock?"""
+    with sync_lock(result.account.account_id, result.region) as free:
+        return not free
+
+
+def _fail_lost(result: SyncRegionResult) -> None:
+    """running or pending -> failed (conditional: a late worker's own result wins)."""
+    done = SyncRegionResult.objects.filter(
+        pk=result.pk, status__in=[RegionSyncStatus.RUNNING, RegionSyncStatus.PENDING]
+    ).update(status=RegionSyncStatus.FAILED, error=WORKER_LOST, finished_at=timezone.now())
+    if done:
+        AccountRegion.objects.filter(account=result.account, region=result.region).update(
+            last_sync_at=timezone.now(), last_sync_status=RegionSyncStatus.FAILED
+        )
 
 
 # --- running a whole sync in this process -----------------------------------------------------

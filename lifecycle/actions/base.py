@@ -91,6 +91,9 @@ class ActionSpec:
     #: Re-reading the image shows whether the action took effect, so an interrupted item can be
     #: settled by reading AWS.
     confirmed_by_reading: ClassVar[bool] = True
+    #: The calls carry an idempotency token (same token and parameters: same answer, nothing
+    #: done twice), so an interrupted item is finished by repeating them.
+    repeatable: ClassVar[bool] = False
 
     @property
     def key(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,15 +20,23 @@ if TYPE_CHECKING:
 REGION_HELP = "Comma-separated Region names, e.g. eu-west-1, us-west-2."
 
 
+def client_token(item: RequestItem, region: str) -> str:
+    """CopyImage's idempotency key for one item and target Region (at most 64 ASCII chars):
+    the same token with the same parameters answers the same ImageId and copies nothing twice."""
+    return hashlib.sha256(f"amidash:item:{item.pk}:{region}".encode()).hexdigest()[:64]
+
+
 class Copy(ActionSpec):
     """One call per target Region, each paced in that Region; the answer maps Region to the
-    copy's id. The copies are confirmed by those ids, not by re-reading the source."""
+    copy's id. The copies are confirmed by those ids, not by re-reading the source; each call
+    carries the item's ClientToken for its Region, so repeating them finds the copies made."""
 
     action = LifecycleAction.COPY
     undo = "Deregister the copies"
     operation = "CopyImage"
     refill_per_second = 1.0
     confirmed_by_reading = False
+    repeatable = True
 
     def applies_to(self, image: Image) -> bool:
         return not image.is_gone and not image.is_disabled
@@ -65,7 +74,12 @@ class Copy(ActionSpec):
             "Description": f"Copy of {item.ami_id} from {item.region} (request #{item.request_id})",
         }
         return [
-            AwsCall(self.service, region, self.operation, arguments)
+            AwsCall(
+                self.service,
+                region,
+                self.operation,
+                arguments | {"ClientToken": client_token(item, region)},
+            )
             for region in parameters["regions"]
         ]
 

@@ -77,6 +77,8 @@ class AuditVerb(models.TextChoices):
     ITEM_EXECUTED = "item.executed", "Item executed"
     ITEM_FAILED = "item.failed", "Item failed"
     ITEM_STALE = "item.stale", "Item stale"
+    ITEM_NEEDS_REVIEW = "item.needs_review", "Item needs review"
+    ITEM_RELEASED = "item.released", "Item released to run again"
     EXPORT_CREATED = "export.created", "Export created"
     ACCOUNT_ADDED = "account.added", "Account added"
     ACCOUNT_CHANGED = "account.changed", "Account changed"

@@ -27,7 +27,12 @@ REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
     ),
     RequestStatus.APPROVED: frozenset({RequestStatus.EXECUTING}),
     RequestStatus.EXECUTING: frozenset(
-        {RequestStatus.SUCCEEDED, RequestStatus.PARTLY_FAILED, RequestStatus.FAILED}
+        {
+            RequestStatus.SUCCEEDED,
+            RequestStatus.PARTLY_FAILED,
+            RequestStatus.FAILED,
+            RequestStatus.NEEDS_REVIEW,
+        }
     ),
 }
 
@@ -140,6 +145,15 @@ class RequestItem(models.Model):
     status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(
+        max_length=32, blank=True, help_text="Fencing token of the worker holding the item."
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Until when that worker holds it (renewed as it works)."
+    )
+    mutation_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first AWS mutation for the item went out."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True, help_text="What AWS answered.")
     error = models.TextField(blank=True)

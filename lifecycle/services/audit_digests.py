@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from lifecycle.models import AuditEvent
@@ -24,6 +25,8 @@ from lifecycle.services.audit import chain_head
 from lifecycle.services.audit_signing import sign_document
 
 DIGEST_TYPE = "amidash-audit-digest"
+#: Key of the advisory lock that makes digest writers take turns ("dige" in ASCII).
+DIGEST_LOCK_KEY = 0x64696765
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,19 @@ def load_digests(directory: Path | None = None) -> list[Digest]:
 
 
 def write_digest(*, directory: Path | None = None, force: bool = False) -> Path | None:
-    """Sign the current chain head into a new digest file; None when nothing new happened."""
+    """Sign the current chain head into a new digest file; None when nothing new happened.
+
+    Writers take turns (a PostgreSQL advisory lock held to the end of the transaction): two
+    writers reading the same previous digest would both name it, and the digests would fork.
+    """
     directory = directory or digest_dir()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DIGEST_LOCK_KEY])
+        return _write_digest(directory, force)
+
+
+def _write_digest(directory: Path, force: bool) -> Path | None:
     head = chain_head()
     previous = (load_digests(directory) or [None])[-1]
     first = previous.last_sequence + 1 if previous else 1

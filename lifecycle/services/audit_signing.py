@@ -1,6 +1,9 @@
 """Ed25519 signatures for audit digests and export manifests, with a key kept outside the database.
 
-The private key lives in ``AUDIT_SIGNING_KEY_FILE`` (PEM, created once with mode 0600). Anyone
+The private key lives in ``AUDIT_SIGNING_KEY_FILE`` (PEM, mode 0600). Only
+``manage.py create_audit_key`` creates it: a process that finds no key refuses to sign, naming
+that command, so no web request or worker ever makes a key of its own that nobody pinned or
+backed up. ``AUDIT_KEY_FINGERPRINT``, when set, pins the key every process must find. Anyone
 holding the public key (shown on the Audit page) can check a digest or an export offline.
 """
 
@@ -30,23 +33,45 @@ def signing_key_path() -> Path:
     return Path(settings.AUDIT_SIGNING_KEY_FILE)
 
 
-def signing_key(*, create: bool = True) -> Ed25519PrivateKey:
-    """The private key, generated on first use (file mode 0600, never overwritten)."""
+CREATE_COMMAND = "python manage.py create_audit_key"
+
+
+def signing_key() -> Ed25519PrivateKey:
+    """The private key; SigningKeyError when it is missing, unreadable or not the pinned one."""
     path = signing_key_path()
     if not path.exists():
-        if not create:
-            raise SigningKeyError(f"no audit signing key at {path}")
-        _create_key_file(path)
+        raise SigningKeyError(f"no audit signing key at {path}: create it with `{CREATE_COMMAND}`")
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as error:
         raise SigningKeyError(f"cannot read the audit signing key {path}: {error}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"{path} is not an Ed25519 private key")
+    check_pinned(key.public_key(), path)
     return key
 
 
-def _create_key_file(path: Path) -> None:
+def check_pinned(key: Ed25519PublicKey, path: Path) -> None:
+    """Refuse a key other than the one AUDIT_KEY_FINGERPRINT names (a swapped key file)."""
+    pinned = settings.AUDIT_KEY_FINGERPRINT
+    if pinned and fingerprint(key) != pinned:
+        raise SigningKeyError(
+            f"the audit signing key {path} has fingerprint {fingerprint(key)}, but "
+            f"AMIDASH_AUDIT_KEY_FINGERPRINT expects {pinned}"
+        )
+
+
+def create_signing_key() -> tuple[Ed25519PrivateKey, bool]:
+    """The signing key, made now (mode 0600) unless it exists; returns it and whether it is new.
+
+    An existing key is never overwritten: digests and exports signed with it must stay
+    verifiable.
+    """
+    created = _create_key_file(signing_key_path())
+    return signing_key(), created
+
+
+def _create_key_file(path: Path) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
@@ -55,10 +80,11 @@ def _create_key_file(path: Path) -> None:
     )
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return
+    except FileExistsError:
+        return False
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(pem)
+    return True
 
 
 def load_public_key(path: Path | str) -> Ed25519PublicKey:
@@ -81,7 +107,7 @@ def load_public_key(path: Path | str) -> Ed25519PublicKey:
 
 def default_public_key() -> Ed25519PublicKey:
     """The public half of the configured signing key (which must exist)."""
-    return signing_key(create=False).public_key()
+    return signing_key().public_key()
 
 
 def public_key_pem(key: Ed25519PublicKey) -> str:

@@ -1,9 +1,12 @@
 """Carrying out approved requests: the only code that changes AWS.
 
-For each item (invariants 3, 4 and 5 in docs/architecture.md):
+For each item (invariants 3, 4, 5 and 10 in docs/architecture.md):
 
 1. claim it with a conditional UPDATE (pending -> executing) committed before any AWS call, so a
-   redelivered task or a second worker never acts on it again;
+   redelivered task or a second worker never acts on it again. The claim is a lease with a
+   fencing token: right before each AWS mutation the worker renews it with a conditional UPDATE
+   that succeeds only while it still holds it (``hold_lease``), and stops (``LeaseLost``) when
+   it does not;
 2. re-read the image and what uses it from AWS; if anything drifted from what was approved
    (state, gone, deprecation, exposure, newly in use) mark it stale and do nothing;
 3. wait for a token of the account+Region's mutation bucket, then call AWS once. The mutating
@@ -11,14 +14,20 @@ For each item (invariants 3, 4 and 5 in docs/architecture.md):
    (throttling) is retried here; a timeout or a dropped connection leaves the item executing;
 4. re-read to confirm, update the inventory, record AWS's answer and an audit event.
 
-A worker killed mid-item leaves the item executing; ``reconcile_items`` settles such items by
-reading AWS (done if the effect is there, failed otherwise), never by calling the mutation again.
+Any error in one item settles that item (failed before a mutation went out, needs review after)
+and the rest continue. A worker killed mid-item leaves the item executing; once its lease has
+expired (so no call of it can still be in flight) ``reconcile_items`` takes the lease over and
+settles the item by reading AWS: succeeded if the effect is there, back to pending if no mutation
+was ever sent, "needs review" otherwise, never "failed" for what it cannot prove did not happen.
+Copies carry a ClientToken per item and Region, so a copy is found again by repeating CopyImage
+with its token (AWS answers the same ImageId and makes no second copy).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,9 +36,11 @@ from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inventory.models import AccountRegion, Image
@@ -51,6 +62,16 @@ THROTTLING_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException"}
 
 class Unsettled(Exception):
     """AWS may or may not have carried out the mutation (timeout, dropped connection)."""
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the item's lease: it must not call AWS for it."""
+
+
+def lease_seconds() -> float:
+    """How long a lease lasts: never less than a call in flight may take."""
+    in_flight = settings.AWS_CONNECT_TIMEOUT + settings.AWS_READ_TIMEOUT
+    return max(float(settings.LIFECYCLE_LEASE_SECONDS), in_flight + 1.0)
 
 
 class MutationSession(AwsSession):
@@ -159,9 +180,17 @@ def drift_of(item: RequestItem, request: LifecycleRequest, now: Observation) -> 
 # --- mutating ---------------------------------------------------------------------------------
 
 
-def call_once(call: Callable[[], dict[str, Any]], sleep: Callable[[float], None]) -> dict:
-    """Make one mutation, retrying only answers that say it was not carried out (throttling)."""
+def call_once(
+    call: Callable[[], dict[str, Any]],
+    sleep: Callable[[float], None],
+    before: Callable[[], None] = lambda: None,
+) -> dict:
+    """Make one mutation, retrying only answers that say it was not carried out (throttling).
+
+    ``before`` runs right before each attempt (the lease check: it raises to stop).
+    """
     for attempt in range(settings.LIFECYCLE_THROTTLE_RETRIES + 1):
+        before()
         try:
             answer = call()
         except ClientError as error:
@@ -184,16 +213,27 @@ def mutate(
     sessions: Sessions,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Make the action's calls for one item, each under its account+Region's pacing; returns
-    what AWS answered, as the action records it."""
+    """Make the action's calls for one item, each under its account+Region's pacing and right
+    after renewing the item's lease; returns what AWS answered, as the action records it. Each
+    answer is saved on the item as it comes, so none is lost to a later error or a dead worker."""
     spec = ACTIONS[request.action]
     session = sessions.mutate(item.image)
     answers = []
     for call in spec.calls(item, request.parameters):
         method = getattr(session.client(call.service, call.region), call.method)
         pacing.acquire(item.account_id, call.region, call.operation, sleep=sleep)
-        answers.append((call, call_once(partial(method, **call.arguments), sleep)))
+        answer = call_once(
+            partial(method, **call.arguments), sleep, before=lambda: hold_lease(item)
+        )
+        answers.append((call, answer))
+        save_progress(item, spec.answer(answers))
     return spec.answer(answers)
+
+
+def save_progress(item: RequestItem, response: dict[str, Any]) -> None:
+    """Keep what AWS has answered so far on the item, while it executes."""
+    RequestItem.objects.filter(pk=item.pk, status=ItemStatus.EXECUTING).update(response=response)
+    item.response = response
 
 
 def effect_visible(action: str, observation: Observation, params: dict[str, Any]) -> bool:
@@ -228,14 +268,48 @@ def store_copies(item: RequestItem, copies: dict[str, str], sessions: Sessions) 
 # --- items ------------------------------------------------------------------------------------
 
 
-def claim_item(item_pk: int) -> bool:
-    """pending -> executing, committed at once; False when somebody else has it."""
-    return (
-        RequestItem.objects.filter(pk=item_pk, status=ItemStatus.PENDING).update(
-            status=ItemStatus.EXECUTING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-        )
-        == 1
+def claim_item(item_pk: int) -> str | None:
+    """pending -> executing with a fresh lease, committed at once; its fencing token, or None
+    when somebody else has it."""
+    token, now = uuid.uuid4().hex, timezone.now()
+    claimed = RequestItem.objects.filter(pk=item_pk, status=ItemStatus.PENDING).update(
+        status=ItemStatus.EXECUTING,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        lease_token=token,
+        lease_expires_at=now + timedelta(seconds=lease_seconds()),
     )
+    return token if claimed == 1 else None
+
+
+def hold_lease(item: RequestItem) -> None:
+    """Renew the lease right before an AWS mutation and note that one goes out; LeaseLost when
+    this worker's lease expired or passed to somebody else (then it must not call)."""
+    now = timezone.now()
+    held = RequestItem.objects.filter(
+        pk=item.pk,
+        status=ItemStatus.EXECUTING,
+        lease_token=item.lease_token,
+        lease_expires_at__gt=now,
+    ).update(
+        lease_expires_at=now + timedelta(seconds=lease_seconds()),
+        mutation_sent_at=Coalesce(F("mutation_sent_at"), Value(now)),
+    )
+    if held != 1:
+        raise LeaseLost(f"item {item.pk}: the lease is no longer this worker's")
+
+
+def take_over(item: RequestItem, now: datetime) -> bool:
+    """The reconciler takes an expired lease (conditional: a live holder keeps it)."""
+    token = uuid.uuid4().hex
+    taken = RequestItem.objects.filter(
+        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True),
+        pk=item.pk,
+        status=ItemStatus.EXECUTING,
+        lease_token=item.lease_token,
+    ).update(lease_token=token, lease_expires_at=now + timedelta(seconds=lease_seconds()))
+    item.lease_token = token
+    return taken == 1
 
 
 def _event(item: RequestItem, verb: str, after: dict[str, Any], message: str = "") -> None:
@@ -262,10 +336,19 @@ def settle_item(
 ) -> bool:
     """executing -> a final state (conditional), with its audit event; False if already settled."""
     with transaction.atomic():
-        changed = RequestItem.objects.filter(pk=item.pk, status=ItemStatus.EXECUTING).update(
-            status=status, finished_at=timezone.now(), response=response, error=error[:4000]
+        current = (
+            RequestItem.objects.select_for_update()
+            .filter(pk=item.pk, status=ItemStatus.EXECUTING)
+            .values("response")
+            .first()
         )
+        changed = current is not None
         if changed:
+            # Without a new answer, what was saved while executing (copies made) stays.
+            response = current["response"] if response is None else response
+            RequestItem.objects.filter(pk=item.pk).update(
+                status=status, finished_at=timezone.now(), response=response, error=error[:4000]
+            )
             after = {"status": status, "response": response, "error": error} | (extra or {})
             _event(item, verb, after, message=error)
     item.status, item.response, item.error = status, response, error
@@ -384,16 +467,65 @@ def execute_request(
     if group is not None:
         pending = pending.filter(account_id=group[0], region=group[1])
     for item in pending.select_related("image__account").iterator(chunk_size=200):
-        if claim_item(item.pk):
-            item.attempts += 1
-            execute_item(item, request, sessions, sleep)
+        token = claim_item(item.pk)
+        if token:
+            item.attempts, item.lease_token = item.attempts + 1, token
+            run_item(item, request, sessions, sleep)
     return finish_request(request.pk)
+
+
+def run_item(
+    item: RequestItem,
+    request: LifecycleRequest,
+    sessions: Sessions,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """One claimed item, isolated: whatever goes wrong settles this item, and the rest go on.
+
+    At the task's soft time limit the item is settled and the task stops; its pending items are
+    resumed by ``resume_requests``.
+    """
+    try:
+        execute_item(item, request, sessions, sleep)
+    except LeaseLost as error:
+        logger.warning("%s; the reconciler or another worker has it", error)
+    except SoftTimeLimitExceeded as error:
+        settle_after_error(item, error)
+        raise
+    except Exception as error:
+        logger.exception("item %s failed", item.pk)
+        settle_after_error(item, error)
+
+
+def settle_after_error(item: RequestItem, error: BaseException) -> None:
+    """Failed when no mutation went out for the item; needs review when one did (AWS may have
+    acted). If even that cannot be written, the lease expires and the reconciler settles it."""
+    message = describe_error(error) if isinstance(error, AWS_ERRORS) else repr(error)
+    try:
+        sent = RequestItem.objects.filter(pk=item.pk).values_list("mutation_sent_at", flat=True)
+        if sent.first() is None:
+            settle_item(item, ItemStatus.FAILED, AuditVerb.ITEM_FAILED, error=message)
+        else:
+            reason = f"error after the AWS call was sent: {message}"
+            settle_item(item, ItemStatus.NEEDS_REVIEW, AuditVerb.ITEM_NEEDS_REVIEW, error=reason)
+    except Exception:
+        logger.exception("item %s left to the reconciler", item.pk)
 
 
 def _fail_pending(request: LifecycleRequest, reason: str) -> None:
     for item in request.items.filter(status=ItemStatus.PENDING):
         if claim_item(item.pk):
             settle_item(item, ItemStatus.FAILED, AuditVerb.ITEM_FAILED, error=reason)
+
+
+def request_outcome(statuses: list[str]) -> str:
+    """needs review if any item does; else succeeded, partly failed or failed."""
+    if ItemStatus.NEEDS_REVIEW in statuses:
+        return RequestStatus.NEEDS_REVIEW
+    succeeded = statuses.count(ItemStatus.SUCCEEDED)
+    if succeeded == len(statuses):
+        return RequestStatus.SUCCEEDED
+    return RequestStatus.PARTLY_FAILED if succeeded else RequestStatus.FAILED
 
 
 def finish_request(request_pk: int) -> LifecycleRequest | None:
@@ -405,13 +537,7 @@ def finish_request(request_pk: int) -> LifecycleRequest | None:
         statuses = list(request.items.values_list("status", flat=True))
         if any(status not in FINAL_ITEM_STATES for status in statuses):
             return request
-        succeeded = statuses.count(ItemStatus.SUCCEEDED)
-        if succeeded == len(statuses):
-            outcome = RequestStatus.SUCCEEDED
-        elif succeeded:
-            outcome = RequestStatus.PARTLY_FAILED
-        else:
-            outcome = RequestStatus.FAILED
+        outcome = request_outcome(statuses)
         request.check_transition(outcome)
         request.status, request.finished_at = outcome, timezone.now()
         request.save(update_fields=["status", "finished_at"])
@@ -424,44 +550,54 @@ def finish_request(request_pk: int) -> LifecycleRequest | None:
             after={"status": outcome, "items": {s: statuses.count(s) for s in set(statuses)}},
             correlation_id=f"request:{request.pk}",
         )
-        transaction.on_commit(lambda: notifications.request_finished(request_pk))
+        notifications.queue_notice(notifications.FINISHED, request_pk)
     return request
 
 
 # --- the reconciler ---------------------------------------------------------------------------
 
 
-def reconcile_items(older_than: timedelta | None = None, now: datetime | None = None) -> int:
-    """Settle items left executing (a worker died, a call timed out) by reading AWS.
+def reconcile_items(now: datetime | None = None) -> int:
+    """Settle items whose lease expired (a worker died or stopped) by reading AWS.
 
-    The mutation is never called again: if AWS shows its effect the item succeeded, otherwise it
-    failed. Only items claimed longer ago than ``older_than`` are touched, so a live worker's
-    item is left alone. Returns how many items were settled.
+    An expired lease means the worker renewed it last before a call that has since been answered
+    or timed out, so nothing of it is in flight. The reconciler takes the lease over, then: the
+    effect is visible -> succeeded; no mutation was ever sent -> pending again (resumed); copies
+    -> CopyImage repeated with each Region's ClientToken, which finds a copy made and makes one
+    that never was, once; anything else -> needs review. Never failed for what it cannot prove.
+    Returns how many items it settled or released.
     """
-    older_than = older_than or timedelta(seconds=settings.LIFECYCLE_RECONCILE_AFTER_SECONDS)
-    # Never earlier than a call in flight could still be answered.
-    in_flight = settings.AWS_CONNECT_TIMEOUT + settings.AWS_READ_TIMEOUT
-    older_than = max(older_than, timedelta(seconds=in_flight))
-    cutoff = (now or timezone.now()) - older_than
-    stuck = RequestItem.objects.filter(
-        status=ItemStatus.EXECUTING, claimed_at__lt=cutoff
-    ).select_related("request", "image__account")
+    now = now or timezone.now()
+    legacy = now - timedelta(seconds=lease_seconds())
+    expired = RequestItem.objects.filter(status=ItemStatus.EXECUTING).filter(
+        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True, claimed_at__lt=legacy)
+    )
     settled = 0
     sessions = Sessions(actor_name="reconciler")
-    for item in stuck:
-        settled += _reconcile(item, sessions)
+    for item in expired.select_related("request", "image__account"):
+        if not take_over(item, now):
+            continue
+        try:
+            settled += _reconcile(item, sessions)
+        except Exception:  # one item's trouble never stops the others; its lease expires again
+            logger.exception("reconciling item %s", item.pk)
         finish_request(item.request_id)
     return settled
 
 
 def _reconcile(item: RequestItem, sessions: Sessions) -> int:
     request = item.request
+    if item.mutation_sent_at is None and item.claimed_at and item.lease_expires_at:
+        return int(release_item(item))
+    spec = ACTIONS[request.action]
+    if spec.repeatable:
+        return _reconcile_by_repeating(item, request, sessions)
     try:
         observation = observe_or_gone(sessions.read(item.image), item.region, item.ami_id)
     except AWS_ERRORS as error:
         logger.warning("reconciling item %s: %s", item.pk, describe_error(error))
         return 0
-    if ACTIONS[request.action].confirmed_by_reading and effect_visible(
+    if spec.confirmed_by_reading and effect_visible(
         request.action, observation, request.parameters
     ):
         with transaction.atomic():
@@ -473,22 +609,72 @@ def _reconcile(item: RequestItem, sessions: Sessions) -> int:
                 response={"reconciled": True, "observed": observation.state()},
             )
         return int(done)
-    reason = "interrupted before AWS confirmed it; not retried (at most once)"
+    reason = "interrupted after the AWS call may have gone out; AWS does not show the effect"
     if item.error.startswith("unsettled"):
-        reason = f"{item.error}; AWS does not show the effect; not retried (at most once)"
-    return int(settle_item(item, ItemStatus.FAILED, AuditVerb.ITEM_FAILED, error=reason))
+        reason = f"{item.error}; AWS does not show the effect"
+    return int(
+        settle_item(
+            item,
+            ItemStatus.NEEDS_REVIEW,
+            AuditVerb.ITEM_NEEDS_REVIEW,
+            error=f"{reason}: check the image in AWS (not retried: at most once)",
+            extra={"now": observation.state()},
+        )
+    )
 
 
-def resume_requests() -> int:
-    """Queue requests approved but never started (a lost message); returns how many."""
+def _reconcile_by_repeating(
+    item: RequestItem, request: LifecycleRequest, sessions: Sessions
+) -> int:
+    """Finish an item whose calls carry idempotency tokens by repeating them: what was done
+    answers the same (a copy made answers its ImageId) and is not done twice."""
+    try:
+        answer = mutate(request, item, sessions, time.sleep)
+    except (ClientError, ParamValidationError) as error:
+        reason = f"could not be finished by repeating its calls: {describe_error(error)}"
+        settle_item(item, ItemStatus.NEEDS_REVIEW, AuditVerb.ITEM_NEEDS_REVIEW, error=reason)
+        return 1
+    except (Unsettled, *AWS_ERRORS) as error:  # no answer: the next round tries again
+        logger.warning("reconciling item %s: %s", item.pk, error)
+        return 0
+    confirm_item(item, request, sessions, answer | {"reconciled": True})
+    return 1
+
+
+def release_item(item: RequestItem) -> bool:
+    """executing -> pending for an item whose lease expired before any mutation went out: it is
+    safe to run again (the old holder's lease is gone, so it can no longer call AWS)."""
+    with transaction.atomic():
+        released = RequestItem.objects.filter(
+            pk=item.pk, status=ItemStatus.EXECUTING, mutation_sent_at__isnull=True
+        ).update(status=ItemStatus.PENDING, lease_token="", lease_expires_at=None)
+        if released:
+            _event(item, AuditVerb.ITEM_RELEASED, {"status": ItemStatus.PENDING})
+    return bool(released)
+
+
+def resume_requests(now: datetime | None = None) -> int:
+    """Queue requests approved but never started (a lost message), and executing requests with
+    pending items nobody works on; finish executing requests whose items are all final.
+    Returns how many were queued."""
     from lifecycle.tasks import execute_request as execute_task
 
-    stale = timezone.now() - timedelta(seconds=settings.LIFECYCLE_RECONCILE_AFTER_SECONDS)
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.LIFECYCLE_RECONCILE_AFTER_SECONDS)
     pks = list(
         LifecycleRequest.objects.filter(
             status=RequestStatus.APPROVED, decided_at__lt=stale
         ).values_list("pk", flat=True)
     )
+    for request in LifecycleRequest.objects.filter(status=RequestStatus.EXECUTING):
+        items = request.items
+        if not items.exclude(status__in=FINAL_ITEM_STATES).exists():
+            finish_request(request.pk)
+        elif (
+            items.filter(status=ItemStatus.PENDING).exists()
+            and not items.filter(status=ItemStatus.EXECUTING, lease_expires_at__gt=now).exists()
+        ):
+            pks.append(request.pk)
     for pk in pks:
         execute_task.delay(pk)
     return len(pks)

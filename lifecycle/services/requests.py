@@ -184,7 +184,7 @@ def create_request(actor: AbstractBaseUser, draft: RequestDraft, source: str) ->
             message=draft.reason,
             correlation_id=f"request:{request.pk}",
         )
-        transaction.on_commit(lambda: notifications.request_waiting(request.pk))
+        notifications.queue_notice(notifications.WAITING, request.pk)
     return request
 
 
@@ -359,7 +359,7 @@ def approve_request(
         )
         if final:
             _queue_execution(request.pk)
-            transaction.on_commit(lambda: notifications.request_decided(request.pk))
+            notifications.queue_notice(notifications.DECIDED, request.pk)
     return request
 
 
@@ -382,7 +382,7 @@ def reject_request(
             request_pk, actor, Decision.REJECT, fingerprint, comment, now, source
         )
         _close_pending(request, RequestStatus.REJECTED, now, actor, source, message=comment)
-        transaction.on_commit(lambda: notifications.request_decided(request.pk))
+        notifications.queue_notice(notifications.DECIDED, request.pk)
     return request
 
 
@@ -448,7 +448,7 @@ def _expire(request: LifecycleRequest, now: datetime, source: str) -> None:
         system_part,
         after={"expires_at": request.expires_at},
     )
-    transaction.on_commit(lambda: notifications.request_decided(request.pk))
+    notifications.queue_notice(notifications.DECIDED, request.pk)
 
 
 def expire_requests(

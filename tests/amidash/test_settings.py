@@ -84,6 +84,23 @@ def test_a_bad_value_stops_manage_py_with_a_clear_message(tmp_path):
     assert "DEBUG must be one of" in result.stderr
 
 
+def test_it_requires_a_database_url_when_debug_is_off(monkeypatch, tmp_path):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must be set when DEBUG is off"):
+        settings.database_url(tmp_path, debug=False)
+    assert not (tmp_path / "pgdata").exists()
+
+
+def test_manage_py_stops_without_a_database_url_when_debug_is_off(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 50, "AMIDASH_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL must be set when DEBUG is off" in result.stderr
+    assert not (tmp_path / "pgdata").exists()
+
+
 def test_it_reads_approvals_per_action(monkeypatch):
     monkeypatch.setenv("AMIDASH_APPROVALS_REQUIRED", " deregister=2 , disable=1 ")
     assert settings.env_counts("AMIDASH_APPROVALS_REQUIRED") == {"deregister": 2, "disable": 1}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from amidash.sandbox import sandbox
+from lifecycle.services.audit_signing import create_signing_key
 from tests.amidash.sandbox.images import REGION
 from tests.factories import create_user
 
@@ -27,6 +28,7 @@ def audit_files(settings, tmp_path):
     """Digests and the signing key go to a temporary folder, never the real data folder."""
     settings.AUDIT_DIGEST_DIR = tmp_path / "digests"
     settings.AUDIT_SIGNING_KEY_FILE = tmp_path / "keys" / "audit-signing-key.pem"
+    create_signing_key()  # as an operator would, with manage.py create_audit_key
     return settings
 
 

@@ -24,6 +24,7 @@ import pytest
 from django.db import connection
 
 from amidash.celery import app
+from amidash.queues import BACKGROUND, queue_names, task_routes
 from amidash.sandbox.runtime import connect
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import LifecycleRequest, RequestItem
@@ -53,7 +54,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = ""
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what or condition}")
+    raise AssertionError(f"timed out waiting for {what() if callable(what) else what or condition}")
 
 
 def _redis_available() -> bool:
@@ -101,28 +102,43 @@ def sandbox_server(sandbox_process) -> Iterator[Any]:
 
 @pytest.fixture
 def queue(settings, monkeypatch) -> Iterator[str]:
-    """A unique queue on a dedicated Redis database for this test's tasks."""
+    """Queues of this test only (a unique prefix) on a dedicated Redis database."""
     if not _redis_available():
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    name = f"lifecycle-test-{uuid.uuid4().hex[:8]}"
+    name = f"lifecycle-test-{uuid.uuid4().hex[:8]}-"  # the prefix of this test's queues
     # Celery reads CELERY_BROKER_URL from the environment before its own setting (CI sets it).
     monkeypatch.setenv("CELERY_BROKER_URL", REDIS_URL)
-    saved = (app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager)
-    app.conf.broker_url, app.conf.task_default_queue = REDIS_URL, name
+    saved = (
+        app.conf.broker_url,
+        app.conf.task_default_queue,
+        app.conf.task_routes,
+        app.conf.task_always_eager,
+    )
+    app.conf.broker_url, app.conf.task_default_queue = REDIS_URL, f"{name}{BACKGROUND}"
+    app.conf.task_routes = task_routes(name)
     app.conf.task_always_eager = False
     _drop_producer_pool()
     yield name
-    app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager = saved
+    (
+        app.conf.broker_url,
+        app.conf.task_default_queue,
+        app.conf.task_routes,
+        app.conf.task_always_eager,
+    ) = saved
     _drop_producer_pool()
 
 
 def _drop_producer_pool() -> None:
-    """Make the app connect anew, to the broker it is configured with now."""
+    """Make the app connect anew, to the broker and queues it is configured with now."""
     from kombu import pools
 
     pools.reset()  # closes every pool and forgets it, so new ones are made on demand
     app._pool = None
     app.amqp._producer_pool = None
+    # Routes and queues are cached on first use: read them again from this test's settings.
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
+    app.amqp.__dict__.pop("queues", None)
 
 
 def _database_url() -> str:
@@ -154,7 +170,9 @@ class Workers:
             "AMIDASH_AWS_CONNECT_TIMEOUT": "2",
             "AMIDASH_AWS_READ_TIMEOUT": "6",
             "AMIDASH_RECONCILE_AFTER_SECONDS": "9",
+            "AMIDASH_LEASE_SECONDS": "9",
             "AMIDASH_MUTATIONS_PER_SECOND": "100",
+            "AMIDASH_QUEUE_PREFIX": self.queue,
         }
         command = [
             PYTHON,
@@ -162,7 +180,7 @@ class Workers:
             WORKER_MAIN,
             "worker",
             "-Q",
-            self.queue,
+            ",".join(queue_names(self.queue)),
             "-c",
             "1",
             "--without-heartbeat",
@@ -248,3 +266,94 @@ def test_it_mutates_once_when_the_worker_is_killed_mid_item(
     assert item.status == ItemStatus.SUCCEEDED and item.response["reconciled"] is True
     assert len(aws.calls(action="DeregisterImage")) == 1
     assert aws.client("ec2").describe_images(ImageIds=[], Owners=["self"])["Images"] == []
+
+
+# --- the fault matrix: a worker killed (SIGKILL) at each point of an item --------------------
+# Whatever the point, the image is deregistered exactly once, the item is never lost and the
+# request ends final (or "needs review") within a bounded time (invariants 4 and 10).
+
+
+def settle_with_reconciler(request: LifecycleRequest, timeout: float = 150) -> str:
+    """Run the reconciler as beat would (every few seconds) until the request is final."""
+    from lifecycle.choices import FINAL_REQUEST_STATES
+    from lifecycle.tasks import reconcile_requests
+
+    def final() -> str:
+        status = _status(request)
+        if status in FINAL_REQUEST_STATES:
+            return status
+        reconcile_requests.delay()
+        time.sleep(2)
+        return ""
+
+    return wait_for(final, timeout=timeout, what="the request to reach a final state")
+
+
+def deregistered_once(aws: Any, request: LifecycleRequest) -> None:
+    assert _status(request) == RequestStatus.SUCCEEDED
+    assert RequestItem.objects.get(request=request).status == ItemStatus.SUCCEEDED
+    assert len(aws.calls(action="DeregisterImage")) == 1
+    assert aws.client("ec2").describe_images(ImageIds=[], Owners=["self"])["Images"] == []
+
+
+@pytest.fixture
+def waiting_request(transactional_db, sandbox_server, requester, approver):
+    image_id = register_image(sandbox_server, "old-build")
+    sync()
+    sandbox_server.clear_calls()
+    return ask(requester, "deregister", [image_id])
+
+
+def test_a_worker_killed_before_it_claimed_anything_loses_nothing(
+    transactional_db, sandbox_server, workers, waiting_request, approver
+):
+    approve(approver, waiting_request)  # queued while no worker runs
+    workers.kill(workers.start())  # dies while starting, before it takes the message
+    assert RequestItem.objects.get(request=waiting_request).status == ItemStatus.PENDING
+
+    workers.start()
+    settle_with_reconciler(waiting_request)
+
+    deregistered_once(sandbox_server, waiting_request)
+
+
+def test_a_worker_killed_after_the_claim_before_the_aws_call_is_resumed(
+    transactional_db, sandbox_server, workers, waiting_request, approver
+):
+    aws = sandbox_server
+    aws.set_fault("latency", action="DescribeImages", seconds=4)  # the re-read after the claim
+    first = workers.start()
+    approve(approver, waiting_request)
+    wait_for(
+        lambda: aws.calls(action="DescribeImages"),
+        what=lambda: f"the re-read; calls: {[c['action'] for c in aws.calls()]}",
+    )
+    item = RequestItem.objects.get(request=waiting_request)
+    assert item.status == ItemStatus.EXECUTING and item.mutation_sent_at is None
+    workers.kill(first)
+    aws.clear_faults()
+
+    workers.start()
+    settle_with_reconciler(waiting_request)
+
+    deregistered_once(aws, waiting_request)
+    assert RequestItem.objects.get(request=waiting_request).attempts == 2
+
+
+def test_a_worker_killed_after_the_aws_call_before_the_record_is_settled_by_reading(
+    transactional_db, sandbox_server, workers, waiting_request, approver
+):
+    aws = sandbox_server
+    # A gone image's confirming re-read asks the Recycle Bin: it only happens after the call.
+    aws.set_fault("latency", action="ListImagesInRecycleBin", seconds=4)
+    first = workers.start()
+    approve(approver, waiting_request)
+    wait_for(lambda: aws.calls(action="ListImagesInRecycleBin"), what="the confirming re-read")
+    workers.kill(first)
+    aws.clear_faults()
+
+    workers.start()
+    settle_with_reconciler(waiting_request)
+
+    deregistered_once(aws, waiting_request)
+    assert RequestItem.objects.get(request=waiting_request).response["reconciled"] is True

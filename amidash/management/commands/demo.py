@@ -25,10 +25,12 @@ from amidash.demo import (
     stop_on_signals,
 )
 from amidash.management.commands.sandbox import ESTATES, PORT_ARGUMENT, SEED_ARGUMENT
+from amidash.queues import queue_names
 from amidash.sandbox.estate import estate_accounts
 
 WORKER = ["-m", "celery", "-A", "amidash", "worker", "--loglevel", "INFO", "--pool", "threads"]
-WORKER += ["--concurrency", "4"]
+# Every queue (amidash/queues.py): the demo's one worker does all the work.
+WORKER += ["-Q", ",".join(queue_names(settings.CELERY_QUEUE_PREFIX)), "--concurrency", "4"]
 BEAT = ["-m", "celery", "-A", "amidash", "beat", "--loglevel", "INFO"]
 SERVICES = ("sandbox", "worker", "beat", "web")
 
@@ -65,6 +67,7 @@ class Command(BaseCommand):
         """Prepare the database, start the services, say where to go, follow the first sync."""
         estate, seed = options["estate"], options["seed"]
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("create_audit_key", verbosity=0)
         credentials_file = settings.DATA_DIR / "demo-users.json"
         passwords = ensure_demo_users(credentials_file)
         registered = register_estate_accounts(estate_accounts(seed, estate))

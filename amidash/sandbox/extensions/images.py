@@ -574,8 +574,23 @@ def create_image(self: Any) -> ActionResult:
     return ActionResult({"ImageId": image.id})
 
 
+def _copy_by_token(backend: Any, token: str) -> Any | None:
+    """The image a CopyImage with this ClientToken made in this account+Region, if any."""
+    if not token:
+        return None
+    return next(
+        (image for image in backend.amis.values() if getattr(image, "client_token", "") == token),
+        None,
+    )
+
+
 def copy_image(self: Any) -> ActionResult:
-    """CopyImage into the client's Region; the copy reports SourceImageId and SourceImageRegion."""
+    """CopyImage into the client's Region; the copy reports SourceImageId and SourceImageRegion.
+
+    ``ClientToken`` is the idempotency key, as in AWS: the same token with the same parameters
+    answers the ImageId of the copy it made before and makes no second copy; with other
+    parameters it is refused (``IdempotentParameterMismatch``).
+    """
     backend = self.ec2_backend
     source_region = self._get_param("SourceRegion")
     source_id = self._get_param("SourceImageId")
@@ -585,6 +600,16 @@ def copy_image(self: Any) -> ActionResult:
     if source is None or not visible_to(source, backend.account_id):
         raise InvalidAMIIdError(source_id or "")
     self.error_on_dryrun()
+    token = self._get_param("ClientToken") or ""
+    request = (source.id, source_region, self._get_param("Name"), self._get_param("Description"))
+    earlier = _copy_by_token(backend, token)
+    if earlier is not None:
+        if getattr(earlier, "copy_request", None) != request:
+            raise EC2ClientError(
+                "IdempotentParameterMismatch",
+                f"The client token {token} was already used with different parameters.",
+            )
+        return ActionResult({"ImageId": earlier.id})
     tags = _tags_for(self._get_param("TagSpecifications", []), "image")
     if boolean(self._get_param("CopyImageTags", False)):
         tags = resource_tags(source) | tags
@@ -597,6 +622,7 @@ def copy_image(self: Any) -> ActionResult:
     )
     image.source_image_id = source.id
     image.source_image_region = source_region
+    image.client_token, image.copy_request = token, request
     devices = [
         {
             "DeviceName": mapping["DeviceName"],

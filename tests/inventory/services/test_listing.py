@@ -22,7 +22,7 @@ OTHER_ACCOUNT = "210987654321"
 @pytest.fixture
 def no_references(aws):
     """An endpoint without DescribeImageReferences (as plain moto, LocalStack, some partitions)."""
-    aws.set_fault("malformed", action="DescribeImageReferences")
+    aws.set_fault("unsupported", action="DescribeImageReferences")
     return aws
 
 
@@ -248,7 +248,42 @@ def test_it_makes_a_constant_number_of_usage_calls(aws):
 
     sync()
 
-    calls = aws.calls(region=REGION)
+    # Each session's identity check (one GetCallerIdentity) is not a usage call.
+    calls = [c for c in aws.calls(region=REGION) if c["service"] != "sts"]
     actions = sorted({c["action"] for c in calls})
     assert "DescribeImageAttribute" not in actions
     assert len(calls) <= 7, actions
+
+
+# DescribeImageReferences: an endpoint that says it lacks the call is read around; an answer that
+# does not parse fails the Region (invariant 1 in docs/architecture.md), so usage never silently
+# disappears.
+@pytest.fixture
+def used_image(aws):
+    """An image used by an SSM parameter, which only DescribeImageReferences names."""
+    image_id = register_image(aws, "app-1")
+    aws.client("ssm", REGION).put_parameter(Name="/app/ami", Value=image_id, Type="String")
+    sync(regions=[REGION])
+    assert ImageUsage.objects.filter(image_ref=image_id).exists()
+    return image_id
+
+
+def test_it_fails_the_region_on_a_malformed_references_answer(aws, used_image):
+    aws.set_fault("malformed", action="DescribeImageReferences")
+
+    run = sync(regions=[REGION])
+
+    result = run.results.get(region=REGION)
+    assert result.status == RegionSyncStatus.FAILED
+    assert "malformed DescribeImageReferences answer" in result.error
+    assert ImageUsage.objects.filter(image_ref=used_image).exists()
+
+
+def test_it_reads_around_an_endpoint_without_references(aws, used_image):
+    # An endpoint without the action answers InvalidAction (HTTP 400).
+    aws.set_fault("unsupported", action="DescribeImageReferences")
+
+    run = sync(regions=[REGION])
+
+    assert run.results.get(region=REGION).status == RegionSyncStatus.SUCCEEDED
+    assert not ImageUsage.objects.filter(image_ref=used_image).exists()

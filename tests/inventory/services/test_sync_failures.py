@@ -245,3 +245,21 @@ def test_it_fails_a_region_whose_sync_is_already_running(aws, estate):
     assert "another sync" in result.error
     assert rows(REGION) == before
     assert SyncRegionResult.objects.get(pk=result.pk).status == RegionSyncStatus.FAILED
+
+
+def test_half_the_calls_throttled_never_marks_a_listed_image_gone(aws, estate, settings):
+    """EC2 answers RequestLimitExceeded (HTTP 503) over its token bucket; here half the calls."""
+    settings.AWS_RETRY_MAX_ATTEMPTS = 2
+    before = {region: rows(region) for region in (REGION, OTHER_REGION)}
+    aws.set_fault("throttle", share=0.5, service="ec2", seed=7)
+
+    run = sync()
+
+    assert run.status in (SyncStatus.SUCCEEDED, SyncStatus.PARTIAL, SyncStatus.FAILED)
+    for result in run.results.all():
+        assert result.status in (RegionSyncStatus.SUCCEEDED, RegionSyncStatus.FAILED)
+        gone = Image.objects.filter(region=result.region, gone_at__isnull=False)
+        if result.status == RegionSyncStatus.FAILED:
+            assert rows(result.region) == before[result.region]
+        else:  # only the image deregistered outside the product is gone
+            assert gone.count() == 1 and result.images_gone == 1

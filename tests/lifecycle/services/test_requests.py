@@ -48,7 +48,7 @@ def test_it_creates_a_pending_request_with_a_preview_and_an_audit_event(estate, 
 
 
 def test_it_notifies_approvers_by_email(
-    estate, requester, approver, django_capture_on_commit_callbacks
+    estate, requester, approver, django_capture_on_commit_callbacks, eager_celery
 ):
     with django_capture_on_commit_callbacks(execute=True):
         ask(requester, "deregister", [estate["unused"]])
@@ -157,7 +157,7 @@ def test_it_refuses_a_decision_on_another_fingerprint(estate, requester, approve
 
 
 def test_it_rejects_with_a_comment_and_tells_the_requester(
-    estate, requester, approver, django_capture_on_commit_callbacks
+    estate, requester, approver, django_capture_on_commit_callbacks, eager_celery
 ):
     request = ask(requester, "deregister", [estate["unused"]])
     with pytest.raises(RequestError, match="why"):

@@ -320,3 +320,48 @@ def test_it_refuses_to_launch_or_share_a_disabled_image(aws):
     ec2.enable_image(ImageId=image_id)
     ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)
     assert len(ec2.describe_instances()["Reservations"]) == 1
+
+
+# --- CopyImage's ClientToken: the idempotency key. AWS: the same token with the same parameters
+# returns the same ImageId and makes no second copy; with other parameters it is refused
+# (IdempotentParameterMismatch).
+
+SOURCE, TARGET = "us-east-1", "eu-west-1"
+
+
+def copy_with_token(aws, image_id: str, token: str, name: str = "web-copy") -> str:
+    return aws.client("ec2", TARGET).copy_image(
+        SourceImageId=image_id, SourceRegion=SOURCE, Name=name, ClientToken=token
+    )["ImageId"]
+
+
+def own_copies(aws) -> list[dict]:
+    return aws.client("ec2", TARGET).describe_images(Owners=["self"])["Images"]
+
+
+def test_the_same_token_answers_the_same_copy_and_makes_no_second(aws):
+    image_id = register(aws.client("ec2", SOURCE), "web")
+
+    first = copy_with_token(aws, image_id, "token-1")
+    again = copy_with_token(aws, image_id, "token-1")
+
+    assert again == first
+    assert [image["ImageId"] for image in own_copies(aws)] == [first]
+
+
+def test_another_token_makes_another_copy(aws):
+    image_id = register(aws.client("ec2", SOURCE), "web")
+
+    assert copy_with_token(aws, image_id, "token-1") != copy_with_token(aws, image_id, "token-2")
+    assert len(own_copies(aws)) == 2
+
+
+def test_the_same_token_with_other_parameters_is_refused(aws):
+    image_id = register(aws.client("ec2", SOURCE), "web")
+    copy_with_token(aws, image_id, "token-1")
+
+    with pytest.raises(ClientError) as refused:
+        copy_with_token(aws, image_id, "token-1", name="another-name")
+
+    assert error_code(refused) == "IdempotentParameterMismatch"
+    assert len(own_copies(aws)) == 1
