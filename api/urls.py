@@ -66,8 +66,13 @@ schema_view = SpectacularAPIView.as_view(
 # every page's (Swagger's set-up script from its own URL, the "split" view), but they write inline
 # styles and Redoc starts a worker from a blob. Only these two pages get that allowance.
 docs_policy = csp_replace({"style-src": [SELF, UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})
-swagger_view = SpectacularSwaggerSplitView.as_view(url_name="api:schema")
-redoc_view = SpectacularRedocView.as_view(url_name="api:schema")
+# GET only: an OPTIONS request would ask DRF to render these HTML pages' metadata, which they
+# have no template for.
+READ_ONLY = ["get", "head"]
+swagger_view = SpectacularSwaggerSplitView.as_view(
+    url_name="api:schema", http_method_names=READ_ONLY
+)
+redoc_view = SpectacularRedocView.as_view(url_name="api:schema", http_method_names=READ_ONLY)
 
 urlpatterns = [
     path("v1/", include(v1)),
