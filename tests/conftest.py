@@ -29,6 +29,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.django_db(transaction=transaction))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Test users' passwords are hashed with a fast hasher: PBKDF2's cost is the point in
+    production and a second of every test that makes the role users here."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 #: The browser tests, and what ran or skipped of them, for the closing line of a run.
 BROWSER_TESTS = "tests/e2e/"
 ENABLE_BROWSER_TESTS = (
