@@ -15,7 +15,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -26,6 +25,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 
 from amidash.fields import reads
 from amidash.roles import Role
+from amidash.signin import SignInForm
 
 USERNAME_PREFIX = "oidc:"
 
@@ -83,11 +83,12 @@ class RoleMappingBackend(OIDCAuthenticationBackend):
 
 
 @login_not_required
-@reads(post=[AuthenticationForm])
+@reads(post=[SignInForm])
 def login_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Django's sign-in page, offering the provider when one is configured."""
     extra = {"oidc_enabled": settings.OIDC_ENABLED}
-    return auth_views.LoginView.as_view(extra_context=extra)(request, *args, **kwargs)
+    view = auth_views.LoginView.as_view(authentication_form=SignInForm, extra_context=extra)
+    return view(request, *args, **kwargs)
 
 
 def _when_enabled(view: Any) -> Any:

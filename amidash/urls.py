@@ -4,6 +4,9 @@ from django.urls import include, path
 
 from amidash import oidc, twofactor, views
 from amidash.middleware import role_not_required
+from amidash.signin import AdminSignInForm
+
+admin.site.login_form = AdminSignInForm
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

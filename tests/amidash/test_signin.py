@@ -50,6 +50,20 @@ def test_guessing_many_names_from_one_address_locks_that_address(settings):
     assert sign_in(client, "other-user", PASSWORD).status_code == 429
 
 
+@pytest.mark.parametrize("page", ["login", "admin:login"])
+def test_a_user_name_longer_than_any_allowed_is_refused_by_the_form(page):
+    """Django's sign-in forms leave the length to the browser: a 5,000-character name reached
+    the lockout records and answered 500."""
+    start = last_audit_sequence()
+    answer = Client(raise_request_exception=False).post(
+        reverse(page), {"username": "x" * 5000, "password": "guess-guess-guess"}
+    )
+    assert answer.status_code == 200
+    assert b"Ensure this value has at most 150 characters" in answer.content
+    assert not AccessAttempt.objects.exists()
+    assert not AuditEvent.objects.filter(sequence__gt=start).exists()
+
+
 def test_the_client_address_comes_from_the_configured_proxy_header_only(settings):
     request = RequestFactory().get(
         "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9"
