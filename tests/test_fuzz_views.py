@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inventory.models import Account, Image, SyncRun
-from lifecycle.models import Approval, AuditEvent, LifecycleRequest, RequestItem
+from lifecycle.models import Approval, AuditEvent, AuditVerb, LifecycleRequest, RequestItem
 from tests.factories import create_image, create_lifecycle_request, create_sync_run
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
@@ -157,8 +157,14 @@ def ids(db, requester) -> list[int]:
     return sorted({image.pk, lifecycle_request.pk, run.pk, sequence or 1})
 
 
+#: What a refused sign-in is meant to write: the audit log's record of the failure or lockout.
+SIGN_IN_RECORDS = [AuditVerb.AUTH_LOGIN_FAILED, AuditVerb.AUTH_LOCKED_OUT]
+
+
 def _counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count() for model in TABLES}
+    counts = {model.__name__: model.objects.count() for model in TABLES}
+    counts["AuditEvent"] = AuditEvent.objects.exclude(verb__in=SIGN_IN_RECORDS).count()
+    return counts
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.route or "/")
