@@ -24,20 +24,30 @@ class UsageRefSerializer(serializers.Serializer):
     id = serializers.CharField()
 
 
-class ImageSerializer(serializers.Serializer):
-    """One image, as ``export_inventory`` writes it."""
+class ImageRefSerializer(serializers.Serializer):
+    """Which image, where, and its state: what an image record and the deploy gate share."""
 
     image_id = serializers.CharField()
-    name = serializers.CharField(allow_blank=True)
     account_id = serializers.CharField()
     region = serializers.CharField()
     state = serializers.CharField()
+
+
+class ExposureSerializer(serializers.Serializer):
+    """Who besides its owner may launch an image."""
+
+    public = serializers.BooleanField()
+    shared_with = serializers.ListField(child=serializers.CharField())
+
+
+class ImageSerializer(ImageRefSerializer, ExposureSerializer):
+    """One image, as ``export_inventory`` writes it."""
+
+    name = serializers.CharField(allow_blank=True)
     creation_date = serializers.DateTimeField(allow_null=True)
     age_days = serializers.IntegerField(allow_null=True)
     deprecation_time = serializers.DateTimeField(allow_null=True)
     last_launched_time = serializers.DateTimeField(allow_null=True)
-    public = serializers.BooleanField()
-    shared_with = serializers.ListField(child=serializers.CharField())
     in_use = serializers.BooleanField()
     usage = UsageRefSerializer(many=True)
     storage_gib = serializers.IntegerField()
@@ -55,9 +65,7 @@ class ImageSerializer(serializers.Serializer):
     deregistration_protection = serializers.CharField(allow_blank=True)
 
 
-class UsageSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    id = serializers.CharField()
+class UsageSerializer(UsageRefSerializer):
     name = serializers.CharField(allow_blank=True)
     account_id = serializers.CharField()
     region = serializers.CharField()
@@ -65,9 +73,7 @@ class UsageSerializer(serializers.Serializer):
     observed_at = serializers.DateTimeField()
 
 
-class LaunchPermissionsSerializer(serializers.Serializer):
-    public = serializers.BooleanField()
-    shared_with = serializers.ListField(child=serializers.CharField())
+class LaunchPermissionsSerializer(ExposureSerializer):
     checked_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -97,13 +103,9 @@ class PendingRequestSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ImageStatusSerializer(serializers.Serializer):
+class ImageStatusSerializer(ImageRefSerializer):
     """The deploy gate's answer: may this image be launched, and what is pending on it."""
 
-    image_id = serializers.CharField()
-    account_id = serializers.CharField()
-    region = serializers.CharField()
-    state = serializers.CharField()
     bucket = serializers.CharField()
     deprecated = serializers.BooleanField()
     deprecation_time = serializers.DateTimeField(allow_null=True)
@@ -134,49 +136,50 @@ class AccountSerializer(serializers.Serializer):
     regions = AccountRegionSerializer(many=True)
 
 
-class SyncResultSerializer(serializers.Serializer):
-    account_id = serializers.CharField(source="account.account_id")
-    region = serializers.CharField()
+class SyncOutcomeSerializer(serializers.Serializer):
+    """How a sync run, or one account+Region of it, went: what a run and its results share."""
+
     status = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
     images_seen = serializers.IntegerField()
     images_created = serializers.IntegerField()
     images_changed = serializers.IntegerField()
     images_gone = serializers.IntegerField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
 
 
-class SyncRunSerializer(serializers.Serializer):
+class SyncResultSerializer(SyncOutcomeSerializer):
+    account_id = serializers.CharField(source="account.account_id")
+    region = serializers.CharField()
+
+
+class SyncRunSerializer(SyncOutcomeSerializer):
     id = serializers.IntegerField()
-    status = serializers.CharField()
     trigger = serializers.CharField()
     actor_name = serializers.CharField(allow_blank=True)
     account_ids = serializers.ListField(child=serializers.CharField())
     regions = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
     regions_total = serializers.IntegerField()
     regions_succeeded = serializers.IntegerField()
     regions_failed = serializers.IntegerField()
     regions_skipped = serializers.IntegerField()
-    images_seen = serializers.IntegerField()
-    images_created = serializers.IntegerField()
-    images_changed = serializers.IntegerField()
-    images_gone = serializers.IntegerField()
-    error = serializers.CharField(allow_blank=True)
 
 
 class SyncRunDetailSerializer(SyncRunSerializer):
     results = SyncResultSerializer(many=True)
 
 
-class SyncStartSerializer(serializers.Serializer):
-    """Narrow a sync to one account and/or Region (both empty: everything enabled)."""
+class ScopeSerializer(serializers.Serializer):
+    """An account id and a Region, both optional, with the lengths AWS gives them."""
 
     account = serializers.CharField(required=False, allow_blank=True, max_length=12)
     region = serializers.CharField(required=False, allow_blank=True, max_length=32)
+
+
+class SyncStartSerializer(ScopeSerializer):
+    """Narrow a sync to one account and/or Region (both empty: everything enabled)."""
 
 
 # --- lifecycle requests -------------------------------------------------------------------------
@@ -251,7 +254,7 @@ class DecisionInputSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
 
 
-class AuditExportSerializer(serializers.Serializer):
+class AuditExportSerializer(ScopeSerializer):
     """The format and the audit log's filters (as on the Audit page)."""
 
     format = serializers.ChoiceField(choices=["jsonl", "csv"])
@@ -260,8 +263,6 @@ class AuditExportSerializer(serializers.Serializer):
     verb = serializers.CharField(required=False, allow_blank=True, max_length=64)
     actor = serializers.CharField(required=False, allow_blank=True, max_length=150)
     source = serializers.CharField(required=False, allow_blank=True, max_length=16)
-    account = serializers.CharField(required=False, allow_blank=True, max_length=12)
-    region = serializers.CharField(required=False, allow_blank=True, max_length=32)
     image = serializers.CharField(required=False, allow_blank=True, max_length=21)
     request = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
 
@@ -304,6 +305,16 @@ class TokenSerializer(serializers.ModelSerializer):
 
 # --- pages --------------------------------------------------------------------------------------
 
+
+class PageHeadSerializer(serializers.Serializer):
+    """A page of rows: how many match (more than ``count`` when ``count_is_bound``: counting
+    stops there) and the cursor link to the next page."""
+
+    count = serializers.IntegerField()
+    count_is_bound = serializers.BooleanField()
+    next = serializers.URLField(allow_null=True)
+
+
 _PAGES: dict[str, type[serializers.Serializer]] = {}
 
 
@@ -313,11 +324,8 @@ def paged(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
     if name not in _PAGES:
         _PAGES[name] = type(
             name,
-            (serializers.Serializer,),
+            (PageHeadSerializer,),
             {
-                "count": serializers.IntegerField(),
-                "count_is_bound": serializers.BooleanField(),
-                "next": serializers.URLField(allow_null=True),
                 "previous": serializers.URLField(allow_null=True),
                 "results": item(many=True),
             },
@@ -325,11 +333,8 @@ def paged(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
     return _PAGES[name]
 
 
-class AuditPageSerializer(serializers.Serializer):
+class AuditPageSerializer(PageHeadSerializer):
     """Events after ``after`` in sequence order; poll ``next`` (or ``after=last``) for more."""
 
-    count = serializers.IntegerField()
-    count_is_bound = serializers.BooleanField()
     last_sequence = serializers.IntegerField(allow_null=True)
-    next = serializers.URLField(allow_null=True)
     results = AuditEventSerializer(many=True)

@@ -43,13 +43,10 @@ from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
 from lifecycle.services import requests as request_services
 from lifecycle.services.audit import Target, image_history
 from lifecycle.views.audit import SEQUENCE
-from lifecycle.views.requests import _filtered as filtered_requests
-from lifecycle.views.requests import _from_filter as images_from_filter
-from lifecycle.views.requests import _require_view as require_request_view
 from policies.choices import PlanDecision
 from policies.models import Policy, PolicyPlan
+from policies.services.plans import plan_entries
 from policies.views import VIEW_PERMISSION as POLICY_VIEW_PERMISSION
-from policies.views import _entries as plan_entries
 
 PAGE_PARAMETERS = form_parameters(PageForm())
 HISTORY_SIZE = 50
@@ -293,10 +290,10 @@ class RequestList(APIView):
         responses=s.paged(s.RequestSerializer),
     )
     def get(self, request: Request) -> Response:
-        require_request_view(request)
+        request_services.require_view(request.user)
         form = RequestFilterForm(request.query_params)
-        checked(form)
-        page = page_of(request, filtered_requests(request, form).select_related("requester"))
+        filtered = request_services.filtered_requests(request.user, checked(form))
+        page = page_of(request, filtered.select_related("requester"))
         return page_response(request, page, s.RequestSerializer(page.rows, many=True).data)
 
     @extend_schema(
@@ -334,7 +331,7 @@ def _selection(data: dict[str, Any]) -> tuple[list[int], dict[str, Any]]:
     """Image primary keys of the AMI ids named (their current rows), or of a filter's images."""
     if "filter" in data:
         try:
-            return images_from_filter(data["filter"])
+            return request_services.images_from_filter(data["filter"])
         except RequestError as error:
             raise BadInput(str(error), "filter") from None
     wanted = set(data["images"])
@@ -361,7 +358,7 @@ def _request_detail(pk: int) -> dict[str, Any]:
 class RequestDetail(APIView):
     @extend_schema(operation_id="requests_detail", responses=s.RequestDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        require_request_view(request)
+        request_services.require_view(request.user)
         return Response(_request_detail(pk))
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -22,7 +21,7 @@ from policies.forms import PolicyForm
 from policies.models import PlanEntry, Policy, PolicyPlan
 from policies.services import policies as services
 from policies.services.evaluation import evaluate
-from policies.services.plans import evaluate_and_save
+from policies.services.plans import evaluate_and_save, plan_entries
 from policies.services.proposals import propose
 
 VIEW_PERMISSION = "policies.view_policy"
@@ -109,32 +108,11 @@ def _plan_of(pk: int, plan_pk: int) -> PolicyPlan:
     return get_object_or_404(PolicyPlan.objects.select_related("policy"), pk=plan_pk, policy=pk)
 
 
-def _entries(plan: PolicyPlan, params: Any) -> tuple[QuerySet[PlanEntry], dict[str, str]]:
-    """The plan's rows filtered by decision, family and a search term (unknown values ignored)."""
-    entries = plan.entries.all()
-    chosen = {
-        "decision": params.get("decision", ""),
-        "family": params.get("family", "")[:255],
-        "q": params.get("q", "").strip()[:100],
-    }
-    if chosen["decision"] in PlanDecision.values:
-        entries = entries.filter(decision=chosen["decision"])
-    else:
-        chosen["decision"] = ""
-    if chosen["family"]:
-        entries = entries.filter(family=chosen["family"])
-    if chosen["q"]:
-        entries = entries.filter(name__icontains=chosen["q"]) | entries.filter(
-            image_ref=chosen["q"]
-        )
-    return entries, chosen
-
-
 @require_GET
 def plan_detail(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
     _require_view(request)
     plan = _plan_of(pk, plan_pk)
-    entries, chosen = _entries(plan, request.GET)
+    entries, chosen = plan_entries(plan, request.GET)
     notice = ""
     try:
         page = keyset_page(
@@ -177,7 +155,7 @@ def plan_export(request: HttpRequest, pk: int, plan_pk: int, export_format: str)
     if export_format not in ("csv", "json"):
         return HttpResponse("Export format must be csv or json.", status=400)
     plan = _plan_of(pk, plan_pk)
-    entries, _chosen = _entries(plan, request.GET)
+    entries, _chosen = plan_entries(plan, request.GET)
     records = (_record(entry, export_format) for entry in entries.order_by("pk").iterator(2000))
     stream = iter_csv(records, EXPORT_FIELDS) if export_format == "csv" else iter_json(records)
     kind = "text/csv" if export_format == "csv" else "application/json"

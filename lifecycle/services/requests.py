@@ -19,9 +19,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from inventory.filtersets import matching_image_pks
 from inventory.models import Image
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import Decision, ItemStatus, RequestStatus
@@ -41,6 +42,7 @@ from lifecycle.services.preview import ImagePreview, observed_state, preview_ima
 
 REQUEST_PERMISSION = "lifecycle.request_action"
 APPROVE_PERMISSION = "lifecycle.approve_request"
+VIEW_PERMISSION = "lifecycle.view_lifecyclerequest"
 MAX_IMAGES_PER_REQUEST = 5000
 
 
@@ -68,6 +70,12 @@ def may_request(user: AbstractBaseUser) -> bool:
 
 def may_approve(user: AbstractBaseUser) -> bool:
     return user.is_authenticated and user.has_perm(APPROVE_PERMISSION)
+
+
+def require_view(user: AbstractBaseUser) -> None:
+    """Reading requests needs the view permission or the Requester role (pages and API)."""
+    if not (user.has_perm(VIEW_PERMISSION) or may_request(user)):
+        raise PermissionDenied("Reading lifecycle requests needs a role.")
 
 
 def scoped_account_ids(user: AbstractBaseUser) -> set[str] | None:
@@ -142,6 +150,23 @@ def selected_images(image_pks: list[int]) -> list[Image]:
     if len(images) != len(set(image_pks)):
         raise RequestError("Some selected images do not exist.")
     return images
+
+
+def images_from_filter(query_string: str) -> tuple[list[int], dict[str, Any]]:
+    """Every image an image-list filter matches (up to the request limit), and the provenance
+    that records the filter on the request."""
+    limit = MAX_IMAGES_PER_REQUEST
+    try:
+        pks, total = matching_image_pks(query_string, limit)
+    except ValueError as error:
+        raise RequestError(f"The filter is not valid: {error}") from None
+    if total > limit:
+        raise RequestError(
+            f"{total:,} images match the filter; a request may name at most {limit:,}. "
+            "Narrow the filter."
+        )
+    summary = f"All {total:,} images matching the filter {query_string or '(none)'}"
+    return pks, {"kind": "filter", "filter": query_string, "matching": total, "summary": summary}
 
 
 def check_draft(draft: RequestDraft, previews: list[ImagePreview]) -> None:
@@ -486,3 +511,26 @@ def awaiting_decision(user: AbstractBaseUser) -> QuerySet[LifecycleRequest]:
             pk__in=RequestItem.objects.exclude(account_id__in=allowed).values("request_id")
         )
     return queryset
+
+
+def filtered_requests(user: AbstractBaseUser, data: dict[str, Any]) -> QuerySet[LifecycleRequest]:
+    """Requests matching the queue's filters (the cleaned data of ``RequestFilterForm``; empty
+    for none), newest first, with their image and approval counts."""
+    queryset = LifecycleRequest.objects.select_related("requester").annotate(
+        image_count=Count("items", distinct=True),
+        approval_count=Count("decisions", filter=Q(decisions__decision="approve"), distinct=True),
+    )
+    if data.get("scope") == "awaiting":
+        queryset = queryset.filter(pk__in=awaiting_decision(user).values("pk"))
+    elif data.get("scope") == "mine":
+        queryset = queryset.filter(requester=user)
+    if data.get("status"):
+        queryset = queryset.filter(status=data["status"])
+    if data.get("action"):
+        queryset = queryset.filter(action=data["action"])
+    if data.get("q"):
+        term = data["q"].strip()
+        match = Q(reason__icontains=term) | Q(ticket__icontains=term)
+        match |= Q(items__ami_id=term) | Q(requester__username__iexact=term)
+        queryset = queryset.filter(match).distinct()
+    return queryset.order_by("-created_at", "-pk")

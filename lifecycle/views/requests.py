@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -16,7 +15,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from amidash.fields import PageForm, form_problems, reads
 from amidash.rendering import redirect_page, render_page
 from amidash.twofactor import needs_reauthentication
-from inventory.filtersets import matching_image_pks
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.forms import CancelForm, DecisionForm, RequestFilterForm, RequestForm, SelectionForm
@@ -25,34 +23,6 @@ from lifecycle.services import requests as services
 from lifecycle.services.preview import preview_images
 
 PAGE_SIZE = 50
-VIEW_PERMISSION = "lifecycle.view_lifecyclerequest"
-
-
-def _require_view(request: HttpRequest) -> None:
-    if not (request.user.has_perm(VIEW_PERMISSION) or services.may_request(request.user)):
-        raise PermissionDenied("Reading lifecycle requests needs a role.")
-
-
-def _filtered(request: HttpRequest, form: RequestFilterForm) -> QuerySet[LifecycleRequest]:
-    queryset = LifecycleRequest.objects.select_related("requester").annotate(
-        image_count=Count("items", distinct=True),
-        approval_count=Count("decisions", filter=Q(decisions__decision="approve"), distinct=True),
-    )
-    data = form.cleaned_data if form.is_valid() else {}
-    if data.get("scope") == "awaiting":
-        queryset = queryset.filter(pk__in=services.awaiting_decision(request.user).values("pk"))
-    elif data.get("scope") == "mine":
-        queryset = queryset.filter(requester=request.user)
-    if data.get("status"):
-        queryset = queryset.filter(status=data["status"])
-    if data.get("action"):
-        queryset = queryset.filter(action=data["action"])
-    if data.get("q"):
-        term = data["q"].strip()
-        match = Q(reason__icontains=term) | Q(ticket__icontains=term)
-        match |= Q(items__ami_id=term) | Q(requester__username__iexact=term)
-        queryset = queryset.filter(match).distinct()
-    return queryset.order_by("-created_at", "-pk")
 
 
 @require_http_methods(["GET"])
@@ -60,14 +30,17 @@ def _filtered(request: HttpRequest, form: RequestFilterForm) -> QuerySet[Lifecyc
 def request_list(request: HttpRequest) -> HttpResponse:
     """The queue: every request, filterable; approvers see what awaits them. Filters that do
     not validate are named beside their fields, a bad page number above the list (400)."""
-    _require_view(request)
+    services.require_view(request.user)
     form = RequestFilterForm(request.GET or None)
     pages = PageForm(request.GET)
     number = pages.cleaned_data["page"] if pages.is_valid() else None
     valid = pages.is_valid() and (not form.is_bound or form.is_valid())
     context = {
         "form": form,
-        "page": Paginator(_filtered(request, form), PAGE_SIZE).get_page(number),
+        "page": Paginator(
+            services.filtered_requests(request.user, form.cleaned_data if form.is_valid() else {}),
+            PAGE_SIZE,
+        ).get_page(number),
         "notices": form_problems(pages) + (form_problems(form) if request.htmx else []),
         "awaiting": services.awaiting_decision(request.user).count()
         if services.may_approve(request.user)
@@ -89,23 +62,6 @@ def _query_without_page(request: HttpRequest) -> str:
     return params.urlencode()
 
 
-def _from_filter(query_string: str) -> tuple[list[int], dict[str, Any]]:
-    """Every image an image-list filter matches (up to the request limit), and the provenance
-    that records the filter on the request."""
-    limit = services.MAX_IMAGES_PER_REQUEST
-    try:
-        pks, total = matching_image_pks(query_string, limit)
-    except ValueError as error:
-        raise services.RequestError(f"The filter is not valid: {error}") from None
-    if total > limit:
-        raise services.RequestError(
-            f"{total:,} images match the filter; a request may name at most {limit:,}. "
-            "Narrow the filter."
-        )
-    summary = f"All {total:,} images matching the filter {query_string or '(none)'}"
-    return pks, {"kind": "filter", "filter": query_string, "matching": total, "summary": summary}
-
-
 def _selection(source: Any) -> tuple[str, list[int], dict[str, Any]]:
     """The action and the images asked about: the selected ids, or every image an image-list
     filter matches (with the provenance that records the filter); a RequestError names what is
@@ -117,7 +73,7 @@ def _selection(source: Any) -> tuple[str, list[int], dict[str, Any]]:
         raise services.RequestError(" ".join(form_problems(selection)))
     action = selection.cleaned_data["action"]
     if from_filter:
-        return action, *_from_filter(source["from_filter"])
+        return action, *services.images_from_filter(source["from_filter"])
     return action, selection.cleaned_data["image"], {}
 
 
@@ -217,7 +173,7 @@ def _detail_context(request: HttpRequest, lifecycle_request: LifecycleRequest) -
 @require_http_methods(["GET"])
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Items, warnings, the override, the fingerprint, decisions; polls while executing."""
-    _require_view(request)
+    services.require_view(request.user)
     lifecycle_request = get_object_or_404(
         LifecycleRequest.objects.select_related("requester"), pk=pk
     )

@@ -12,12 +12,36 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 
 from lifecycle.services.audit import Actor
+from policies.choices import PlanDecision
 from policies.models import PlanEntry, Policy, PolicyPlan
 from policies.services.evaluation import Plan, evaluate, totals
 
 BATCH = 5000
+
+
+def plan_entries(plan: PolicyPlan, params: Any) -> tuple[QuerySet[PlanEntry], dict[str, str]]:
+    """The plan's rows filtered by decision, family and a search term (unknown values ignored),
+    and the filters that were applied."""
+    entries = plan.entries.all()
+    chosen = {
+        "decision": params.get("decision", ""),
+        "family": params.get("family", "")[:255],
+        "q": params.get("q", "").strip()[:100],
+    }
+    if chosen["decision"] in PlanDecision.values:
+        entries = entries.filter(decision=chosen["decision"])
+    else:
+        chosen["decision"] = ""
+    if chosen["family"]:
+        entries = entries.filter(family=chosen["family"])
+    if chosen["q"]:
+        entries = entries.filter(name__icontains=chosen["q"]) | entries.filter(
+            image_ref=chosen["q"]
+        )
+    return entries, chosen
 
 
 def plan_changes(previous: PolicyPlan | None, plan: Plan) -> dict[str, Any]:
