@@ -22,13 +22,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from inventory.models import Image
+from amidash.scope import acting_account_ids, sees_every_account
+from inventory.models import Account, Image
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import Decision, ItemStatus, RequestStatus
 from lifecycle.exceptions import RequestError
 from lifecycle.models import (
-    AccountAccess,
-    AccountScope,
     Approval,
     AuditSource,
     AuditVerb,
@@ -71,16 +70,22 @@ def may_approve(user: AbstractBaseUser) -> bool:
 
 
 def scoped_account_ids(user: AbstractBaseUser) -> set[str] | None:
-    """The accounts a user may act on, or None for every account.
+    """The accounts a user may act on, or None for every account (``amidash.scope``)."""
+    return acting_account_ids(user)
 
-    Deny by default: every account only with the explicit all-accounts flag; otherwise the
-    accounts of the user's scope rows, possibly none.
-    """
-    if AccountAccess.objects.filter(user_id=user.pk, all_accounts=True).exists():
-        return None
-    return set(
-        AccountScope.objects.filter(user_id=user.pk).values_list("account__account_id", flat=True)
-    )
+
+def visible_requests(
+    user: AbstractBaseUser, queryset: QuerySet[LifecycleRequest] | None = None
+) -> QuerySet[LifecycleRequest]:
+    """The requests ``user`` may see: those with no image in an account outside what they may
+    see (``amidash.scope``; deny by default, so a request spanning an account they do not see
+    is hidden whole rather than shown in part)."""
+    queryset = LifecycleRequest.objects.all() if queryset is None else queryset
+    if sees_every_account(user):
+        return queryset
+    seen = Account.objects.visible_to(user).values("account_id")
+    hidden = RequestItem.objects.exclude(account_id__in=seen).values("request_id")
+    return queryset.exclude(pk__in=hidden)
 
 
 def _check_scope(user: AbstractBaseUser, account_ids: set[str], verb: str) -> None:
@@ -133,12 +138,15 @@ def request_fingerprint(request: LifecycleRequest) -> str:
     return compute_fingerprint(request.action, request.parameters, override, items)
 
 
-def selected_images(image_pks: list[int]) -> list[Image]:
+def selected_images(image_pks: list[int], viewer: AbstractBaseUser | None = None) -> list[Image]:
+    """The images selected; with ``viewer``, one outside the accounts they may see is as
+    unknown as one that does not exist."""
     if not image_pks:
         raise RequestError("Select at least one image.")
     if len(image_pks) > MAX_IMAGES_PER_REQUEST:
         raise RequestError(f"A request may name at most {MAX_IMAGES_PER_REQUEST} images.")
-    images = list(Image.objects.filter(pk__in=image_pks).select_related("account").order_by("pk"))
+    found = Image.objects.visible_to(viewer) if viewer is not None else Image.objects.all()
+    images = list(found.filter(pk__in=image_pks).select_related("account").order_by("pk"))
     if len(images) != len(set(image_pks)):
         raise RequestError("Some selected images do not exist.")
     return images

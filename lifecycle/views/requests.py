@@ -34,7 +34,9 @@ def _require_view(request: HttpRequest) -> None:
 
 
 def _filtered(request: HttpRequest, form: RequestFilterForm) -> QuerySet[LifecycleRequest]:
-    queryset = LifecycleRequest.objects.select_related("requester").annotate(
+    queryset = services.visible_requests(
+        request.user, LifecycleRequest.objects.select_related("requester")
+    ).annotate(
         image_count=Count("items", distinct=True),
         approval_count=Count("decisions", filter=Q(decisions__decision="approve"), distinct=True),
     )
@@ -89,12 +91,12 @@ def _query_without_page(request: HttpRequest) -> str:
     return params.urlencode()
 
 
-def _from_filter(query_string: str) -> tuple[list[int], dict[str, Any]]:
+def _from_filter(query_string: str, user: Any) -> tuple[list[int], dict[str, Any]]:
     """Every image an image-list filter matches (up to the request limit), and the provenance
     that records the filter on the request."""
     limit = services.MAX_IMAGES_PER_REQUEST
     try:
-        pks, total = matching_image_pks(query_string, limit)
+        pks, total = matching_image_pks(query_string, limit, user)
     except ValueError as error:
         raise services.RequestError(f"The filter is not valid: {error}") from None
     if total > limit:
@@ -106,7 +108,7 @@ def _from_filter(query_string: str) -> tuple[list[int], dict[str, Any]]:
     return pks, {"kind": "filter", "filter": query_string, "matching": total, "summary": summary}
 
 
-def _selection(source: Any) -> tuple[str, list[int], dict[str, Any]]:
+def _selection(source: Any, user: Any) -> tuple[str, list[int], dict[str, Any]]:
     """The action and the images asked about: the selected ids, or every image an image-list
     filter matches (with the provenance that records the filter); a RequestError names what is
     wrong."""
@@ -117,7 +119,7 @@ def _selection(source: Any) -> tuple[str, list[int], dict[str, Any]]:
         raise services.RequestError(" ".join(form_problems(selection)))
     action = selection.cleaned_data["action"]
     if from_filter:
-        return action, *_from_filter(source["from_filter"])
+        return action, *_from_filter(source["from_filter"], user)
     return action, selection.cleaned_data["image"], {}
 
 
@@ -130,8 +132,8 @@ def request_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
     source = request.POST if request.method == "POST" else request.GET
     try:
-        action, pks, provenance = _selection(source)
-        images = services.selected_images(pks)
+        action, pks, provenance = _selection(source, request.user)
+        images = services.selected_images(pks, request.user)
     except services.RequestError as error:
         return render(request, "lifecycle/requests/bad_request.html", {"error": error}, status=400)
     spec = ACTIONS[action]
@@ -219,7 +221,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Items, warnings, the override, the fingerprint, decisions; polls while executing."""
     _require_view(request)
     lifecycle_request = get_object_or_404(
-        LifecycleRequest.objects.select_related("requester"), pk=pk
+        services.visible_requests(request.user).select_related("requester"), pk=pk
     )
     context = _detail_context(request, lifecycle_request)
     return render_page(
