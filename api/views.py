@@ -28,7 +28,7 @@ from api.pagination import PageForm, checked, link, page_of, page_response
 from api.problems import BadInput
 from api.services import record_token_use
 from inventory.choices import ImageBucket
-from inventory.exports import image_record
+from inventory.exports import export_queryset, image_record
 from inventory.filtersets import DEFAULT_SORT, SORTABLE, filter_images, parse_image_query
 from inventory.forms import ImageFilterForm, SyncNowForm
 from inventory.models import Account, AccountRegion, Image, ImageQ, SyncRun
@@ -84,15 +84,17 @@ IMAGE_PARAMETERS = [
 ]
 
 
-def _images_queryset() -> Any:
-    """What an image record needs: the account, the Region's last listing and the usage."""
-    return Image.objects.select_related("account", "account_region").prefetch_related("usages")
+def _images_queryset(user: Any) -> Any:
+    """The images ``user`` may see, with what an image record needs: the account, the Region's
+    last listing and the usage in the accounts they may see."""
+    return export_queryset(Image.objects.visible_to(user), user)
 
 
-def _image(image_id: str) -> Image:
-    """The image with this AMI id; its current row when the id was ever seen twice."""
+def _image(image_id: str, user: Any) -> Image:
+    """The image with this AMI id; its current row when the id was ever seen twice. An image
+    outside the accounts ``user`` may see is not found, like a missing one."""
     image = (
-        _images_queryset()
+        _images_queryset(user)
         .filter(image_id=image_id)
         .order_by(F("gone_at").asc(nulls_first=True), "-last_seen_at")
         .first()
@@ -111,14 +113,14 @@ class ImageList(APIView):
         responses=s.paged(s.ImageSerializer),
     )
     def get(self, request: Request) -> Response:
-        query = parse_image_query(request.query_params)
+        query = parse_image_query(request.query_params, request.user)
         errors = {name: list(messages) for name, messages in query.form.errors.items()}
         sort = request.query_params.get("sort", DEFAULT_SORT)
         if sort.lstrip("-") not in SORTABLE:
             errors["sort"] = [f"Cannot sort by {sort[:40]!r}."]
         if errors:
             raise BadInput(errors)
-        images = filter_images(_images_queryset(), query.filters)
+        images = filter_images(_images_queryset(request.user), query.filters)
         page = page_of(request, images, query.sort_key, descending=query.descending)
         return page_response(request, page, [image_record(image) for image in page.rows])
 
@@ -126,7 +128,7 @@ class ImageList(APIView):
 class ImageDetail(APIView):
     @extend_schema(operation_id="images_detail", responses=s.ImageDetailSerializer)
     def get(self, request: Request, image_id: str) -> Response:
-        image = _image(image_id)
+        image = _image(image_id, request.user)
         history = image_history(image)[:HISTORY_SIZE]
         return Response(
             {
@@ -160,7 +162,7 @@ class ImageStatus(APIView):
 
     @extend_schema(operation_id="images_status", responses=s.ImageStatusSerializer)
     def get(self, request: Request, image_id: str) -> Response:
-        image = _image(image_id)
+        image = _image(image_id, request.user)
         bucket = image.bucket
         pending = LifecycleRequest.objects.filter(
             status=RequestStatus.PENDING, items__image=image
@@ -198,7 +200,7 @@ class AccountList(APIView):
         responses=s.paged(s.AccountSerializer),
     )
     def get(self, request: Request) -> Response:
-        accounts = Account.objects.annotate(
+        accounts = Account.objects.visible_to(request.user).annotate(
             image_count=Count("images", filter=ImageQ.through("images", ImageQ.current()))
         )
         page = page_of(request, accounts)
@@ -255,8 +257,10 @@ class SyncRunDetail(APIView):
     @extend_schema(operation_id="sync_runs_detail", responses=s.SyncRunDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         run = get_object_or_404(SyncRun, pk=pk)
-        run.results_list = run.results.select_related("account").order_by(
-            "account__account_id", "region"
+        run.results_list = (
+            run.results.visible_to(request.user)
+            .select_related("account")
+            .order_by("account__account_id", "region")
         )
         data = s.SyncRunSerializer(run).data
         data["results"] = s.SyncResultSerializer(run.results_list, many=True).data
@@ -304,7 +308,7 @@ class RequestList(APIView):
     def post(self, request: Request) -> Response:
         """Make a request with the page's preview checks (blast radius, in-use override)."""
         data = _parsed(s.RequestCreateSerializer, request)
-        pks, provenance = _selection(data)
+        pks, provenance = _selection(data, request.user)
         draft = request_services.RequestDraft(
             action=data["action"],
             image_pks=pks,
@@ -324,18 +328,23 @@ class RequestList(APIView):
         record_token_use(
             request.auth, "request.create", created, correlation_id=f"request:{created.pk}"
         )
-        return Response(_request_detail(created.pk), status=status.HTTP_201_CREATED)
+        return Response(_request_detail(created.pk, request.user), status=status.HTTP_201_CREATED)
 
 
-def _selection(data: dict[str, Any]) -> tuple[list[int], dict[str, Any]]:
-    """Image primary keys of the AMI ids named (their current rows), or of a filter's images."""
+def _selection(data: dict[str, Any], user: Any) -> tuple[list[int], dict[str, Any]]:
+    """Image primary keys of the AMI ids named (their current rows), or of a filter's images,
+    among the images ``user`` may see."""
     if "filter" in data:
         try:
-            return request_services.images_from_filter(data["filter"])
+            return request_services.images_from_filter(data["filter"], user)
         except RequestError as error:
             raise BadInput(str(error), "filter") from None
     wanted = set(data["images"])
-    rows = Image.objects.filter(image_id__in=wanted).order_by(F("gone_at").desc(nulls_last=True))
+    rows = (
+        Image.objects.visible_to(user)
+        .filter(image_id__in=wanted)
+        .order_by(F("gone_at").desc(nulls_last=True))
+    )
     by_id = dict(rows.values_list("image_id", "pk"))
     missing = sorted(wanted - by_id.keys())
     if missing or not wanted:
@@ -345,11 +354,12 @@ def _selection(data: dict[str, Any]) -> tuple[list[int], dict[str, Any]]:
     return sorted(by_id.values()), {}
 
 
-def _request_detail(pk: int) -> dict[str, Any]:
+def _request_detail(pk: int, user: Any) -> dict[str, Any]:
+    """One request ``user`` may see (404 otherwise), as the API shows it."""
     lifecycle_request = get_object_or_404(
-        LifecycleRequest.objects.select_related("requester").prefetch_related(
-            "items", "decisions__approver"
-        ),
+        request_services.visible_requests(user)
+        .select_related("requester")
+        .prefetch_related("items", "decisions__approver"),
         pk=pk,
     )
     return s.RequestDetailSerializer(lifecycle_request).data
@@ -359,7 +369,7 @@ class RequestDetail(APIView):
     @extend_schema(operation_id="requests_detail", responses=s.RequestDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         request_services.require_view(request.user)
-        return Response(_request_detail(pk))
+        return Response(_request_detail(pk, request.user))
 
 
 class RequestDecision(APIView):
@@ -382,7 +392,7 @@ class RequestDecision(APIView):
         except RequestError as error:
             raise _request_error(error, {"fingerprint", "comment"}) from None
         record_token_use(request.auth, self.operation, Target("request", str(pk)), f"request:{pk}")
-        return Response(_request_detail(pk))
+        return Response(_request_detail(pk, request.user))
 
 
 class RequestApprove(RequestDecision):

@@ -137,10 +137,11 @@ def deep_page_query(sort: str, page: int, size: int, filters: dict[str, str]) ->
     from urllib.parse import urlencode
 
     from amidash.pagination import _ordering, _value, encode_cursor
-    from inventory.filtersets import SORTABLE, filter_images, image_list_queryset
+    from inventory.filtersets import SORTABLE, filter_images
+    from inventory.models import Image
 
     key = SORTABLE[sort.lstrip("-")]
-    images = filter_images(image_list_queryset(), {k: v for k, v in filters.items()})
+    images = filter_images(Image.objects.all(), {k: v for k, v in filters.items()})
     ordered = images.order_by(*_ordering(key, sort.startswith("-")))
     before = ordered[(page - 1) * size - 1]
     cursor = encode_cursor("a", _value(before, key), before.pk)

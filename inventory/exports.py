@@ -17,10 +17,10 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from amidash.csv import spreadsheet_safe
-from inventory.models import Image
+from inventory.models import Image, ImageUsage
 
 FIELDS = [
     "image_id",
@@ -60,12 +60,17 @@ def _timestamp(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def export_queryset(images: QuerySet[Image] | None = None) -> QuerySet[Image]:
-    """The images to export (all by default), with what the records need, in a stable order."""
+def export_queryset(images: QuerySet[Image] | None = None, viewer: Any = None) -> QuerySet[Image]:
+    """The images to export (all by default), with what the records need, in a stable order.
+
+    With ``viewer``, an image's usage lists only what runs in the accounts they may see (a
+    shared image's users in other accounts are not theirs to see).
+    """
     images = Image.objects.all() if images is None else images
+    usages = ImageUsage.objects.all() if viewer is None else ImageUsage.objects.visible_to(viewer)
     return (
         images.select_related("account", "account_region")
-        .prefetch_related("usages")
+        .prefetch_related(Prefetch("usages", queryset=usages))
         .order_by("account__account_id", "region", "image_id")
     )
 
@@ -102,8 +107,8 @@ def image_record(image: Image) -> dict[str, Any]:
     }
 
 
-def records(images: QuerySet[Image] | None = None) -> Iterator[dict[str, Any]]:
-    for image in export_queryset(images).iterator(chunk_size=CHUNK_SIZE):
+def records(images: QuerySet[Image] | None = None, viewer: Any = None) -> Iterator[dict[str, Any]]:
+    for image in export_queryset(images, viewer).iterator(chunk_size=CHUNK_SIZE):
         yield image_record(image)
 
 
@@ -137,9 +142,12 @@ def iter_json(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     yield "\n]\n"
 
 
-def stream_export(export_format: str, images: QuerySet[Image] | None = None) -> Iterator[str]:
-    """The export in ``csv`` or ``json``; for StreamingHttpResponse and the command."""
+def stream_export(
+    export_format: str, images: QuerySet[Image] | None = None, viewer: Any = None
+) -> Iterator[str]:
+    """The export in ``csv`` or ``json``; for StreamingHttpResponse (the images and usage
+    ``viewer`` may see) and the command (everything)."""
     if export_format not in FORMATS:
         raise ValueError(f"unknown export format {export_format!r}: use csv or json")
-    rows = records(images)
+    rows = records(images, viewer)
     return iter_csv(rows) if export_format == "csv" else iter_json(rows)

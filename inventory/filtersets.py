@@ -121,23 +121,27 @@ class ImageQuery:
         return not self.notices
 
 
-def account_choices() -> list[tuple[str, str]]:
-    return [(a.account_id, str(a)) for a in Account.objects.only("account_id", "name")]
+def account_choices(user: Any) -> list[tuple[str, str]]:
+    """The accounts ``user`` may see: a filter naming another one is refused like an unknown one."""
+    accounts = Account.objects.visible_to(user).only("account_id", "name")
+    return [(a.account_id, str(a)) for a in accounts]
 
 
-def region_choices() -> list[str]:
-    """The Regions the inventory knows (opted in, any account), for the Region filter."""
+def region_choices(user: Any) -> list[str]:
+    """The Regions the inventory knows (opted in) in the accounts ``user`` may see."""
     return list(
-        AccountRegion.objects.exclude(opt_in_status=OptInStatus.NOT_OPTED_IN)
+        AccountRegion.objects.visible_to(user)
+        .exclude(opt_in_status=OptInStatus.NOT_OPTED_IN)
         .order_by("region")
         .values_list("region", flat=True)
         .distinct()
     )
 
 
-def parse_image_query(params: QueryDict) -> ImageQuery:
-    """Read the query string; anything invalid is dropped and named in ``notices``."""
-    form = ImageFilterForm(params, accounts=account_choices(), regions=region_choices())
+def parse_image_query(params: QueryDict, user: Any) -> ImageQuery:
+    """Read the query string as ``user`` (whose accounts the account and Region filters offer);
+    anything invalid is dropped and named in ``notices``."""
+    form = ImageFilterForm(params, accounts=account_choices(user), regions=region_choices(user))
     form.is_valid()
     shown = ImageListForm(params)
     shown.is_valid()
@@ -222,10 +226,13 @@ def filter_images(queryset: QuerySet[Image], filters: dict[str, Any]) -> QuerySe
     return queryset.filter(conditions)
 
 
-def image_list_queryset() -> QuerySet[Image]:
-    """The rows the table shows: one join for the account, no per-row queries."""
-    return Image.objects.select_related("account").defer(
-        "description", "image_location", "fingerprint", "block_devices"
+def image_list_queryset(user: Any) -> QuerySet[Image]:
+    """The rows the table shows ``user`` (the images of their accounts): one join for the
+    account, no per-row queries."""
+    return (
+        Image.objects.visible_to(user)
+        .select_related("account")
+        .defer("description", "image_location", "fingerprint", "block_devices")
     )
 
 
@@ -334,13 +341,14 @@ def render_row(image: Image, columns: list[Column]) -> SafeString:
     return mark_safe("".join(cells))  # each cell is built by format_html above
 
 
-def matching_image_pks(query_string: str, limit: int) -> tuple[list[int], int]:
-    """The images an image-list query string matches: up to ``limit`` primary keys (oldest
-    first) and how many match in all. ValueError names filters that are not valid."""
-    query = parse_image_query(QueryDict(query_string))
+def matching_image_pks(query_string: str, limit: int, user: Any) -> tuple[list[int], int]:
+    """The images of ``user``'s accounts an image-list query string matches: up to ``limit``
+    primary keys (oldest first) and how many match in all. ValueError names filters that are not
+    valid."""
+    query = parse_image_query(QueryDict(query_string), user)
     if query.form.errors:
         raise ValueError("; ".join(query.form.problems()))
-    images = filter_images(Image.objects.all(), query.filters)
+    images = filter_images(Image.objects.visible_to(user), query.filters)
     pks = list(images.order_by("pk").values_list("pk", flat=True)[: limit + 1])
     total = len(pks) if len(pks) <= limit else images.count()
     return pks[:limit], total

@@ -67,8 +67,9 @@ def _derive(figures: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
-def estate_figures(now: datetime.datetime, cleanup_days: int) -> EstateFigures:
-    """All of the overview's image figures from ONE scan of the image table.
+def estate_figures(now: datetime.datetime, cleanup_days: int, user: Any) -> EstateFigures:
+    """All of the overview's image figures, of the accounts ``user`` may see, from ONE scan of
+    the image table (the image list applies the same scope, so every figure equals its list).
 
     The scan groups by account and Region (a few dozen groups however many images there are);
     the estate totals, the Region grid and the account table are sums of those groups.
@@ -77,7 +78,12 @@ def estate_figures(now: datetime.datetime, cleanup_days: int) -> EstateFigures:
 
     aggregates = _aggregates(now, cleanup_days)
     keys = list(aggregates)
-    rows = Image.objects.values("account_id", "region").annotate(**aggregates).order_by()
+    rows = (
+        Image.objects.visible_to(user)
+        .values("account_id", "region")
+        .annotate(**aggregates)
+        .order_by()
+    )
     totals = dict.fromkeys(keys, 0)
     regions: dict[str, dict[str, Any]] = {}
     accounts: dict[int, dict[str, Any]] = {}
@@ -112,9 +118,10 @@ def recent_runs(limit: int = TREND_RUNS) -> list[Any]:
     return list(reversed(runs))
 
 
-def trend_points(runs: list[Any]) -> list[dict[str, Any]]:
-    """The estate as it stood when each run finished: images present, their storage, images
-    gone so far. Rebuilt from first_seen_at and gone_at in one scan (2 aggregates per run)."""
+def trend_points(runs: list[Any], user: Any) -> list[dict[str, Any]]:
+    """The estate of the accounts ``user`` may see as it stood when each run finished: images
+    present, their storage, images gone so far. Rebuilt from first_seen_at and gone_at in one
+    scan (2 aggregates per run)."""
     from django.db.models import Count, Sum
 
     from inventory.models import Image
@@ -128,7 +135,7 @@ def trend_points(runs: list[Any]) -> list[dict[str, Any]]:
         aggregates[f"present_{index}"] = Count("pk", filter=present)
         aggregates[f"storage_{index}"] = Sum("storage_gib", filter=present, default=0)
         aggregates[f"gone_{index}"] = Count("pk", filter=Q(gone_at__lte=moment))
-    figures = Image.objects.aggregate(**aggregates)
+    figures = Image.objects.visible_to(user).aggregate(**aggregates)
     return [
         {
             "run": run,
@@ -140,15 +147,17 @@ def trend_points(runs: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def latest_run_with_failures() -> tuple[Any, list[Any]]:
-    """The most recent sync run and its failed account+Region results (two queries)."""
+def latest_run_with_failures(user: Any) -> tuple[Any, list[Any]]:
+    """The most recent sync run and its failed account+Region results in the accounts ``user``
+    may see (two queries)."""
     from inventory.models import SyncRun
 
     run = SyncRun.objects.order_by("-created_at").first()
     if run is None:
         return None, []
     failed = list(
-        run.results.filter(status=RegionSyncStatus.FAILED)
+        run.results.visible_to(user)
+        .filter(status=RegionSyncStatus.FAILED)
         .select_related("account")
         .order_by("account", "region")
     )

@@ -4,8 +4,12 @@ Role memberships and the superuser flag are ``role.changed`` (``lifecycle/receiv
 permissions given to a user or a group (``permission.changed``; they confer no right outside the
 role groups, but a grant is still an attempt to change rights and is kept), the staff and active
 flags (``user.changed``), a password set or reset (``user.password_changed``, never the password
-or its hash), and account scopes with the all-accounts flag (``scope.changed``). Each receiver
-writes in the transaction of the change, naming the actor of the current audit context.
+or its hash), account scopes with the all-accounts flag (``scope.changed``), and two-factor
+devices: an authenticator confirmed (``twofactor.enrolled``), recovery codes made
+(``twofactor.recovery_codes``) and either removed (``twofactor.removed``), by the enrolment page,
+the admin or anything else. A device event names the user, the device's kind, name and id, never
+its secret key or codes. Each receiver writes in the transaction of the change, naming the actor
+of the current audit context.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from lifecycle.models import AccountAccess, AccountScope, AuditVerb
+from lifecycle.models import AccountAccess, AccountScope, AuditSource, AuditVerb
 from lifecycle.services.audit import Target, current_context, record_event, target_of
 
 #: User flags that change what a user may do; the superuser flag is a role (role.changed).
@@ -155,6 +161,70 @@ def record_all_accounts_change(sender: Any, *, instance: AccountAccess, **kwargs
     _record_scope(instance.user, before, _scope_state(instance.user))
 
 
+# --- two-factor devices ----------------------------------------------------------------------
+
+#: What a device event calls each kind of device.
+DEVICE_KINDS: dict[type, str] = {TOTPDevice: "authenticator", StaticDevice: "recovery codes"}
+
+
+def _device(device: Model) -> dict[str, Any]:
+    """What identifies a device in the log: never its key, codes or counters."""
+    return {"kind": DEVICE_KINDS[type(device)], "name": device.name, "device_id": device.pk}
+
+
+def _device_user(device: Model) -> Model | None:
+    return get_user_model().objects.filter(pk=device.user_id).first()
+
+
+def _record_device(verb: str, user: Model, before: Any, after: Any, message: str) -> None:
+    """Like ``_record``, but a change nobody else is named for is the owner's own: enrolment
+    on the two-factor page, the one route that runs without an audit context."""
+    context = current_context()
+    record_event(
+        verb,
+        actor=context.actor or user,
+        source=context.source if context.actor else AuditSource.WEB,
+        target=target_of(user),
+        before=before,
+        after=after,
+        correlation_id=context.correlation_id,
+        message=message,
+    )
+
+
+def remember_device_confirmed(sender: Any, *, instance: Model, **kwargs: Any) -> None:
+    stored = sender.objects.filter(pk=instance.pk).values_list("confirmed", flat=True).first()
+    instance._audit_confirmed_before = bool(stored)
+
+
+def record_device_saved(sender: Any, *, instance: Model, created: bool, **kwargs: Any) -> None:
+    """An authenticator counts once confirmed (an unconfirmed one cannot sign anyone in);
+    recovery codes when their device is made."""
+    user = _device_user(instance)
+    if user is None:
+        return
+    if sender is StaticDevice:
+        if created:
+            message = f"Recovery codes generated for {user.get_username()}"
+            _record_device(
+                AuditVerb.RECOVERY_CODES_GENERATED, user, None, _device(instance), message
+            )
+        return
+    if instance.confirmed and not getattr(instance, "_audit_confirmed_before", False):
+        message = f"Authenticator {instance.name!r} enrolled for {user.get_username()}"
+        _record_device(AuditVerb.TWO_FACTOR_ENROLLED, user, None, _device(instance), message)
+
+
+def record_device_removed(sender: Any, *, instance: Model, **kwargs: Any) -> None:
+    """A confirmed device removed, by any route; an abandoned enrolment is not a device."""
+    user = _device_user(instance)
+    if user is None or (sender is TOTPDevice and not instance.confirmed):
+        return
+    kind = DEVICE_KINDS[sender]
+    message = f"{kind.capitalize()} {instance.name!r} of {user.get_username()} removed"
+    _record_device(AuditVerb.TWO_FACTOR_REMOVED, user, _device(instance), None, message)
+
+
 def connect() -> None:
     """Connect the receivers (idempotent: each has a dispatch_uid)."""
     user_model = get_user_model()
@@ -174,3 +244,12 @@ def connect() -> None:
     post_save.connect(
         record_all_accounts_change, sender=AccountAccess, dispatch_uid="audit-access-post"
     )
+    pre_save.connect(remember_device_confirmed, sender=TOTPDevice, dispatch_uid="audit-totp-pre")
+    for device_model in DEVICE_KINDS:
+        name = device_model.__name__.lower()
+        post_save.connect(
+            record_device_saved, sender=device_model, dispatch_uid=f"audit-{name}-post"
+        )
+        post_delete.connect(
+            record_device_removed, sender=device_model, dispatch_uid=f"audit-{name}-del"
+        )

@@ -210,3 +210,21 @@ class AccountScopeAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("user", "account")
     list_filter = ("account",)
     search_fields = ("user__username", "account__account_id", "account__name")
+
+
+def _audit_device_admins() -> None:
+    """The two-factor device admins of django-otp, with the acting admin named on the
+    ``twofactor.*`` events an enrolment or removal made there causes."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for device_model in (TOTPDevice, StaticDevice):
+        if not admin.site.is_registered(device_model):
+            continue
+        registered = admin.site._registry[device_model].__class__
+        admin.site.unregister(device_model)
+        audited = type(f"Audited{registered.__name__}", (AuditedAdminMixin, registered), {})
+        admin.site.register(device_model, audited)
+
+
+_audit_device_admins()

@@ -2,13 +2,22 @@
 
 from inventory.models.accounts import Account, AccountRegion
 from inventory.models.images import Image, ImageUsage, image_family
-from inventory.models.querysets import AGE_BUCKETS, ImageQ, ImageQuerySet, bucket_of
+from inventory.models.querysets import (
+    AGE_BUCKETS,
+    AccountQuerySet,
+    AccountRowQuerySet,
+    ImageQ,
+    ImageQuerySet,
+    bucket_of,
+)
 from inventory.models.sync import SyncRegionResult, SyncRun
 
 __all__ = [
     "AGE_BUCKETS",
     "Account",
+    "AccountQuerySet",
     "AccountRegion",
+    "AccountRowQuerySet",
     "Image",
     "ImageQ",
     "ImageQuerySet",

@@ -8,6 +8,7 @@ from django.db import models
 
 from amidash.fields import account_id_validator
 from inventory.choices import OptInStatus
+from inventory.models.querysets import AccountQuerySet, AccountRowQuerySet
 
 role_arn_validator = RegexValidator(
     r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
@@ -29,6 +30,8 @@ class Account(models.Model):
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "account_id"]
@@ -90,6 +93,8 @@ class AccountRegion(models.Model):
     last_sync_status = models.CharField(max_length=16, blank=True)
     last_listed_at = models.DateTimeField(null=True, blank=True)
     last_launch_permissions_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountRowQuerySet.as_manager()
 
     class Meta:
         ordering = ["account", "region"]

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from inventory.choices import ImageBucket, ImageState, UsageType
 from inventory.models.accounts import Account, AccountRegion
-from inventory.models.querysets import ImageQuerySet, bucket_of
+from inventory.models.querysets import AccountRowQuerySet, ImageQuerySet, bucket_of
 
 # A name token that is a version, a date or a build stamp: "1.2.3", "v12", "20240101",
 # "2024-01-01T10-00-00Z", "hvm-2.0.20240101.0" (the digit-only parts).
@@ -255,6 +255,8 @@ class ImageUsage(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usages")
     region = models.CharField(max_length=32)
     observed_at = models.DateTimeField()
+
+    objects = AccountRowQuerySet.as_manager()
 
     class Meta:
         ordering = ["usage_type", "resource_id"]

@@ -22,11 +22,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from amidash.scope import visible_accounts
 from inventory.choices import ImageBucket, ImageState
 
 if TYPE_CHECKING:
@@ -179,6 +180,10 @@ def bucket_of(image: Image, now: datetime.datetime) -> ImageBucket:
 class ImageQuerySet(QuerySet["Image"]):
     """Image querysets named after what they mean, built on the conditions of ``ImageQ``."""
 
+    def visible_to(self, user: Any) -> Self:
+        """The images of the accounts ``user`` may see (``amidash.scope``; deny by default)."""
+        return self.filter(visible_accounts(user, "account"))
+
     def current(self) -> Self:
         return self.filter(ImageQ.current())
 
@@ -225,3 +230,17 @@ class ImageQuerySet(QuerySet["Image"]):
     def in_state(self, bucket: str, now: datetime.datetime | None = None) -> Self:
         """The images of one Overview bucket (``ImageBucket``); raises ValueError for others."""
         return self.filter(ImageQ.bucket(bucket, now or timezone.now()))
+
+
+class AccountQuerySet(QuerySet["Account"]):
+    def visible_to(self, user: Any) -> Self:
+        """The accounts ``user`` may see (``amidash.scope``; deny by default)."""
+        return self.filter(visible_accounts(user, "pk"))
+
+
+class AccountRowQuerySet(QuerySet[Any]):
+    """Rows that belong to one account (its Regions, usages, sync results)."""
+
+    def visible_to(self, user: Any) -> Self:
+        """The rows of the accounts ``user`` may see (``amidash.scope``; deny by default)."""
+        return self.filter(visible_accounts(user, "account"))

@@ -7,6 +7,7 @@ from django.db import models
 
 from inventory.choices import FINAL_SYNC_STATES, RegionSyncStatus, SyncStatus, SyncTrigger
 from inventory.models.accounts import Account
+from inventory.models.querysets import AccountRowQuerySet
 
 
 class SyncRun(models.Model):
@@ -79,6 +80,8 @@ class SyncRegionResult(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+
+    objects = AccountRowQuerySet.as_manager()
 
     class Meta:
         ordering = ["account", "region"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -13,10 +14,11 @@ from amidash.rendering import render_page
 from inventory.models import Account, AccountRegion, ImageQ, SyncRegionResult
 
 
-def _last_results() -> dict[tuple[int, str], SyncRegionResult]:
-    """The latest result of every account+Region, in one DISTINCT ON query."""
+def _last_results(user: Any) -> dict[tuple[int, str], SyncRegionResult]:
+    """The latest result of every account+Region ``user`` may see, in one DISTINCT ON query."""
     latest = (
-        SyncRegionResult.objects.order_by("account_id", "region", "-sync_run_id")
+        SyncRegionResult.objects.visible_to(user)
+        .order_by("account_id", "region", "-sync_run_id")
         .distinct("account_id", "region")
         .only(
             "account_id", "region", "status", "error", "finished_at", "sync_run_id", "images_seen"
@@ -27,12 +29,15 @@ def _last_results() -> dict[tuple[int, str], SyncRegionResult]:
 
 @require_GET
 def account_list(request: HttpRequest) -> HttpResponse:
-    accounts = Account.objects.annotate(
-        image_count=Count("images", filter=ImageQ.through("images", ImageQ.current()))
-    ).order_by("name", "account_id")
+    """The accounts the user may see (deny by default: none without scope)."""
+    accounts = (
+        Account.objects.visible_to(request.user)
+        .annotate(image_count=Count("images", filter=ImageQ.through("images", ImageQ.current())))
+        .order_by("name", "account_id")
+    )
     regions = defaultdict(list)
-    last = _last_results()
-    for region in AccountRegion.objects.order_by("account_id", "region"):
+    last = _last_results(request.user)
+    for region in AccountRegion.objects.visible_to(request.user).order_by("account_id", "region"):
         region.last_result = last.get((region.account_id, region.region))
         regions[region.account_id].append(region)
     rows = [_account_row(account, regions.get(account.pk, [])) for account in accounts]

@@ -69,8 +69,8 @@ def _page_query(params: Any, cursor: str | None) -> str | None:
 @reads(query=[ImageFilterForm, ImageListForm])
 def image_list(request: HttpRequest) -> HttpResponse:
     """The filtered table; what was not understood is named above it and answered with 400."""
-    query = parse_image_query(request.GET)
-    images = filter_images(image_list_queryset(), query.filters)
+    query = parse_image_query(request.GET, request.user)
+    images = filter_images(image_list_queryset(request.user), query.filters)
     try:
         page = keyset_page(
             images,
@@ -128,13 +128,14 @@ def image_export(request: HttpRequest, export_format: str) -> HttpResponse:
     """Export exactly the filtered rows, streamed; invalid filters are refused, not ignored."""
     if export_format not in FORMATS:
         return _plain_400("Export format must be csv or json.")
-    query = parse_image_query(request.GET)
+    query = parse_image_query(request.GET, request.user)
     if query.form.errors:
         return _plain_400("Cannot export: " + "; ".join(query.form.problems()))
-    images = filter_images(Image.objects.all(), query.filters)
+    images = filter_images(Image.objects.visible_to(request.user), query.filters)
     content_type = "text/csv" if export_format == "csv" else "application/json"
     response = StreamingHttpResponse(
-        stream_export(export_format, images), content_type=f"{content_type}; charset=utf-8"
+        stream_export(export_format, images, request.user),
+        content_type=f"{content_type}; charset=utf-8",
     )
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = (
@@ -158,24 +159,27 @@ def _detail_text(detail: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _usage_groups(image: Image) -> list[tuple[str, list[Any]]]:
+def _usage_groups(image: Image, user: Any) -> list[tuple[str, list[Any]]]:
+    """What uses the image, in the accounts ``user`` may see (a shared image's users in other
+    accounts are theirs to see)."""
     groups: dict[str, list[Any]] = defaultdict(list)
-    for usage in image.usages.all().order_by("usage_type", "region", "resource_id"):
+    usages = image.usages.visible_to(user).order_by("usage_type", "region", "resource_id")
+    for usage in usages:
         usage.detail_text = _detail_text(usage.detail if isinstance(usage.detail, dict) else {})
         groups[usage.usage_type].append(usage)
     labels = dict(UsageType.choices)
     return [(labels.get(kind, kind), rows) for kind, rows in groups.items()]
 
 
-def _related_images(image: Image) -> dict[str, Any]:
-    """Its source (when it is a copy) and its copies in any Region (two indexed queries)."""
+def _related_images(image: Image, user: Any) -> dict[str, Any]:
+    """Its source (when it is a copy) and its copies in any Region, in the accounts ``user`` may
+    see (two indexed queries)."""
+    visible = Image.objects.visible_to(user)
     source = None
     if image.source_image_id:
-        source = (
-            Image.objects.filter(image_id=image.source_image_id).select_related("account").first()
-        )
+        source = visible.filter(image_id=image.source_image_id).select_related("account").first()
     copies = list(
-        Image.objects.filter(source_image_id=image.image_id)
+        visible.filter(source_image_id=image.image_id)
         .select_related("account")
         .order_by("region", "image_id")[:100]
     )
@@ -184,18 +188,20 @@ def _related_images(image: Image) -> dict[str, Any]:
 
 @require_GET
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    image = get_object_or_404(Image.objects.select_related("account", "account_region"), pk=pk)
+    """One image of the accounts the user may see; any other answers 404, like a missing one."""
+    visible = Image.objects.visible_to(request.user)
+    image = get_object_or_404(visible.select_related("account", "account_region"), pk=pk)
     actions = image_actions.for_image(image)
     allowed = image_actions.allowed(request.user, actions)
     context = {
         "image": image,
-        "usage_groups": _usage_groups(image),
+        "usage_groups": _usage_groups(image, request.user),
         "timeline_url": reverse("lifecycle:image_timeline", args=[image.pk]),
         "can_request": bool(allowed),
         "action_forms": _action_forms(allowed),
         "actions": actions,
         "tags": sorted(image.tags.items()) if isinstance(image.tags, dict) else [],
-        **_related_images(image),
+        **_related_images(image, request.user),
     }
     return render_page(
         request, "inventory/image_detail.html", "inventory/partials/image_detail_body.html", context

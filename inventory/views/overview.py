@@ -104,9 +104,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     """The estate at a glance; a bad clean-up age is named on the page (400)."""
     now = timezone.now()
     cleanup_days, notice = _cleanup_days(request)
-    figures = queries.estate_figures(now, cleanup_days)
+    figures = queries.estate_figures(now, cleanup_days, request.user)
     totals = figures.totals
-    latest, failed = queries.latest_run_with_failures()
+    latest, failed = queries.latest_run_with_failures(request.user)
     price = _price()
     context = {
         "totals": totals,
@@ -137,7 +137,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def overview_trend(request: HttpRequest) -> HttpResponse:
     """The trend over the last sync runs; loaded after the overview (it scans the images)."""
-    points = queries.trend_points(queries.recent_runs())
+    points = queries.trend_points(queries.recent_runs(), request.user)
     labels = [timezone.localtime(p["run"].finished_at).strftime("%b %d %H:%M") for p in points]
     images = [
         charts.Series("Images", [p["present"] for p in points], "accent"),

@@ -35,8 +35,11 @@ def _sync_runs_page(request: HttpRequest, form: SyncNowForm, status: int = 200) 
         "running": [run for run in page.object_list if not run.is_finished],
         "can_sync": request.user.has_perm(SYNC_PERMISSION),
         "sync_form": form,
-        "accounts": Account.objects.filter(enabled=True).only("account_id", "name"),
-        "regions": AccountRegion.objects.filter(synced=True)
+        "accounts": Account.objects.visible_to(request.user)
+        .filter(enabled=True)
+        .only("account_id", "name"),
+        "regions": AccountRegion.objects.visible_to(request.user)
+        .filter(synced=True)
         .exclude(opt_in_status=OptInStatus.NOT_OPTED_IN)
         .order_by("region")
         .values_list("region", flat=True)
@@ -59,8 +62,13 @@ def sync_runs(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One run, with the account+Region results of the accounts the user may see."""
     run = get_object_or_404(SyncRun, pk=pk)
-    results = run.results.select_related("account").order_by("account__account_id", "region")
+    results = (
+        run.results.visible_to(request.user)
+        .select_related("account")
+        .order_by("account__account_id", "region")
+    )
     rows = list(results)
     done = sum(1 for row in rows if row.status in FINAL_REGION_STATES)
     skipped = [row for row in rows if row.status == RegionSyncStatus.SKIPPED]

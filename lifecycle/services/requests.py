@@ -22,14 +22,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from amidash.scope import acting_account_ids, sees_every_account
 from inventory.filtersets import matching_image_pks
-from inventory.models import Image
+from inventory.models import Account, Image
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import Decision, ItemStatus, RequestStatus
 from lifecycle.exceptions import RequestError
 from lifecycle.models import (
-    AccountAccess,
-    AccountScope,
     Approval,
     AuditSource,
     AuditVerb,
@@ -79,16 +78,22 @@ def require_view(user: AbstractBaseUser) -> None:
 
 
 def scoped_account_ids(user: AbstractBaseUser) -> set[str] | None:
-    """The accounts a user may act on, or None for every account.
+    """The accounts a user may act on, or None for every account (``amidash.scope``)."""
+    return acting_account_ids(user)
 
-    Deny by default: every account only with the explicit all-accounts flag; otherwise the
-    accounts of the user's scope rows, possibly none.
-    """
-    if AccountAccess.objects.filter(user_id=user.pk, all_accounts=True).exists():
-        return None
-    return set(
-        AccountScope.objects.filter(user_id=user.pk).values_list("account__account_id", flat=True)
-    )
+
+def visible_requests(
+    user: AbstractBaseUser, queryset: QuerySet[LifecycleRequest] | None = None
+) -> QuerySet[LifecycleRequest]:
+    """The requests ``user`` may see: those with no image in an account outside what they may
+    see (``amidash.scope``; deny by default, so a request spanning an account they do not see
+    is hidden whole rather than shown in part)."""
+    queryset = LifecycleRequest.objects.all() if queryset is None else queryset
+    if sees_every_account(user):
+        return queryset
+    seen = Account.objects.visible_to(user).values("account_id")
+    hidden = RequestItem.objects.exclude(account_id__in=seen).values("request_id")
+    return queryset.exclude(pk__in=hidden)
 
 
 def _check_scope(user: AbstractBaseUser, account_ids: set[str], verb: str) -> None:
@@ -141,23 +146,26 @@ def request_fingerprint(request: LifecycleRequest) -> str:
     return compute_fingerprint(request.action, request.parameters, override, items)
 
 
-def selected_images(image_pks: list[int]) -> list[Image]:
+def selected_images(image_pks: list[int], viewer: AbstractBaseUser | None = None) -> list[Image]:
+    """The images selected; with ``viewer``, one outside the accounts they may see is as
+    unknown as one that does not exist."""
     if not image_pks:
         raise RequestError("Select at least one image.")
     if len(image_pks) > MAX_IMAGES_PER_REQUEST:
         raise RequestError(f"A request may name at most {MAX_IMAGES_PER_REQUEST} images.")
-    images = list(Image.objects.filter(pk__in=image_pks).select_related("account").order_by("pk"))
+    found = Image.objects.visible_to(viewer) if viewer is not None else Image.objects.all()
+    images = list(found.filter(pk__in=image_pks).select_related("account").order_by("pk"))
     if len(images) != len(set(image_pks)):
         raise RequestError("Some selected images do not exist.")
     return images
 
 
-def images_from_filter(query_string: str) -> tuple[list[int], dict[str, Any]]:
-    """Every image an image-list filter matches (up to the request limit), and the provenance
-    that records the filter on the request."""
+def images_from_filter(query_string: str, user: Any) -> tuple[list[int], dict[str, Any]]:
+    """Every image among those ``user`` may see that an image-list filter matches (up to the
+    request limit), and the provenance that records the filter on the request."""
     limit = MAX_IMAGES_PER_REQUEST
     try:
-        pks, total = matching_image_pks(query_string, limit)
+        pks, total = matching_image_pks(query_string, limit, user)
     except ValueError as error:
         raise RequestError(f"The filter is not valid: {error}") from None
     if total > limit:
@@ -515,8 +523,10 @@ def awaiting_decision(user: AbstractBaseUser) -> QuerySet[LifecycleRequest]:
 
 def filtered_requests(user: AbstractBaseUser, data: dict[str, Any]) -> QuerySet[LifecycleRequest]:
     """Requests matching the queue's filters (the cleaned data of ``RequestFilterForm``; empty
-    for none), newest first, with their image and approval counts."""
-    queryset = LifecycleRequest.objects.select_related("requester").annotate(
+    for none) among those ``user`` may see, newest first, with their image and approval counts."""
+    queryset = visible_requests(
+        user, LifecycleRequest.objects.select_related("requester")
+    ).annotate(
         image_count=Count("items", distinct=True),
         approval_count=Count("decisions", filter=Q(decisions__decision="approve"), distinct=True),
     )

@@ -28,6 +28,7 @@ from lifecycle.services.audit_signing import (
     signing_key,
 )
 from lifecycle.services.report_figures import ReportScope
+from lifecycle.services.requests import visible_requests
 
 PAGE_SIZE = 50
 TIMELINE_SIZE = 25
@@ -193,8 +194,12 @@ def _timeline(
 @require_GET
 @reads(query=[EventCursorForm])
 def image_timeline(request: HttpRequest, pk: int) -> HttpResponse:
-    """The history of one image, for every signed-in user; a partial for hx-get."""
-    image = get_object_or_404(Image.objects.select_related("account"), pk=pk)
+    """The history of one image, for whoever may read the audit log (all of it) or may see the
+    image (404 otherwise); a partial for hx-get."""
+    images = Image.objects.select_related("account")
+    if not request.user.has_perm("lifecycle.view_auditevent"):
+        images = images.visible_to(request.user)
+    image = get_object_or_404(images, pk=pk)
     context = {"image": image}
     return _timeline(request, "lifecycle/image_timeline.html", image_history(image), context)
 
@@ -204,13 +209,15 @@ def image_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 def request_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The history of one lifecycle request: its own events and everything correlated.
 
-    For whoever may read requests (every role) or the audit log; 404 for an unknown request.
+    For whoever may read the audit log (all of it), or requests (those they may see); 404 for
+    an unknown request or one they may not see.
     """
-    if not (
-        request.user.has_perm("lifecycle.view_lifecyclerequest")
-        or request.user.has_perm("lifecycle.view_auditevent")
-    ):
+    audits = request.user.has_perm("lifecycle.view_auditevent")
+    if not (audits or request.user.has_perm("lifecycle.view_lifecyclerequest")):
         raise PermissionDenied("Reading lifecycle requests needs a role.")
-    lifecycle_request = get_object_or_404(LifecycleRequest, pk=pk)
+    requests = LifecycleRequest.objects.all()
+    if not audits:
+        requests = visible_requests(request.user, requests)
+    lifecycle_request = get_object_or_404(requests, pk=pk)
     context = {"request_pk": pk, "lifecycle_request": lifecycle_request}
     return _timeline(request, "lifecycle/request_timeline.html", request_history(pk), context)

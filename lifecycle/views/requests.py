@@ -62,7 +62,7 @@ def _query_without_page(request: HttpRequest) -> str:
     return params.urlencode()
 
 
-def _selection(source: Any) -> tuple[str, list[int], dict[str, Any]]:
+def _selection(source: Any, user: Any) -> tuple[str, list[int], dict[str, Any]]:
     """The action and the images asked about: the selected ids, or every image an image-list
     filter matches (with the provenance that records the filter); a RequestError names what is
     wrong."""
@@ -73,7 +73,7 @@ def _selection(source: Any) -> tuple[str, list[int], dict[str, Any]]:
         raise services.RequestError(" ".join(form_problems(selection)))
     action = selection.cleaned_data["action"]
     if from_filter:
-        return action, *services.images_from_filter(source["from_filter"])
+        return action, *services.images_from_filter(source["from_filter"], user)
     return action, selection.cleaned_data["image"], {}
 
 
@@ -86,8 +86,8 @@ def request_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
     source = request.POST if request.method == "POST" else request.GET
     try:
-        action, pks, provenance = _selection(source)
-        images = services.selected_images(pks)
+        action, pks, provenance = _selection(source, request.user)
+        images = services.selected_images(pks, request.user)
     except services.RequestError as error:
         return render(request, "lifecycle/requests/bad_request.html", {"error": error}, status=400)
     spec = ACTIONS[action]
@@ -175,7 +175,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Items, warnings, the override, the fingerprint, decisions; polls while executing."""
     services.require_view(request.user)
     lifecycle_request = get_object_or_404(
-        LifecycleRequest.objects.select_related("requester"), pk=pk
+        services.visible_requests(request.user).select_related("requester"), pk=pk
     )
     context = _detail_context(request, lifecycle_request)
     return render_page(

@@ -69,6 +69,32 @@ def test_enrolment_shows_the_key_and_confirms_it_with_a_code(client, approver, s
     assert again.status_code == 302 and codes[0] not in again.content.decode()
 
 
+def test_enrolment_and_recovery_codes_are_audited_without_the_secret(client, approver, settings):
+    from tests.factories import last_audit_sequence
+
+    settings.REQUIRE_2FA = True
+    sign_in(client, "arno")
+    client.get(reverse("two_factor_enrol"))
+    device = TOTPDevice.objects.get(user=approver, confirmed=False)
+    start = last_audit_sequence()
+    done = client.post(reverse("two_factor_enrol"), {"code": code_for(device), "next": "/"})
+    assert done.status_code == 200
+    events = list(AuditEvent.objects.filter(sequence__gt=start).order_by("sequence"))
+    assert [event.verb for event in events] == ["twofactor.enrolled", "twofactor.recovery_codes"]
+    enrolled, codes = events
+    assert enrolled.actor_name == codes.actor_name == "arno"
+    assert (enrolled.target_type, enrolled.target_id) == ("user", str(approver.pk))
+    assert enrolled.after == {
+        "kind": "authenticator",
+        "name": "authenticator",
+        "device_id": device.pk,
+    }
+    assert codes.after["kind"] == "recovery codes"
+    written = " ".join(str(vars(event)) for event in events)
+    tokens = StaticToken.objects.filter(device__user=approver).values_list("token", flat=True)
+    assert device.key not in written and not any(token in written for token in tokens)
+
+
 @pytest.fixture
 def device(approver) -> TOTPDevice:
     return TOTPDevice.objects.create(user=approver, name="phone", confirmed=True)

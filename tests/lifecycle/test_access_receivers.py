@@ -123,3 +123,47 @@ def test_it_names_the_admin_who_gave_a_group_permissions_in_the_admin_site(admin
     assert signed_in(admin_user).post(url, data).status_code == 302
     (event,) = events_since(start, verb="permission.changed")
     assert (event.actor_name, event.target_type, event.target_repr) == ("ada", "group", "Helpers")
+
+
+def test_it_records_two_factor_devices_removed_by_any_route(db):
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = create_user("pat", Role.APPROVER)
+    abandoned = TOTPDevice.objects.create(user=user, name="old phone", confirmed=False)
+    start = last_audit_sequence()
+    abandoned.delete()  # an enrolment never confirmed is no device: nothing to record
+    phone = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    codes = StaticDevice.objects.create(user=user, name="recovery codes")
+    phone_pk, codes_pk = phone.pk, codes.pk
+    phone.delete()
+    codes.delete()
+    events = events_since(start)
+    assert [event.verb for event in events] == [
+        "twofactor.enrolled",
+        "twofactor.recovery_codes",
+        "twofactor.removed",
+        "twofactor.removed",
+    ]
+    assert events[2].before == {"kind": "authenticator", "name": "phone", "device_id": phone_pk}
+    assert events[3].before == {
+        "kind": "recovery codes",
+        "name": "recovery codes",
+        "device_id": codes_pk,
+    }
+    assert all(event.target_id == str(user.pk) for event in events)
+
+
+def test_it_records_a_device_removed_in_the_admin_naming_the_admin(db):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    admin = create_user("root", superuser=True)
+    user = create_user("pat", Role.APPROVER)
+    phone = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    start = last_audit_sequence()
+    url = reverse("admin:otp_totp_totpdevice_delete", args=[phone.pk])
+    response = signed_in(admin).post(url, {"post": "yes"})
+    assert response.status_code == 302
+    (event,) = events_since(start, verb__startswith="twofactor.")
+    assert (event.verb, event.actor_name, event.source) == ("twofactor.removed", "root", "admin")
+    assert event.target_id == str(user.pk)

@@ -147,3 +147,22 @@ def test_every_linked_number_matches_its_list_on_the_demo_estate(viewer_client, 
     assert Image.objects.disabled().deprecated().exists()  # the images the two lists disputed
     numbers = walk(viewer_client)
     assert numbers["/images/?state=deprecated"] > 0 and numbers["/images/?state=disabled"] > 0
+
+
+def test_every_linked_number_counts_the_list_of_a_scoped_viewer(db) -> None:
+    """A viewer scoped to one account: every figure counts that account only, and still equals
+    the list it links to (both read ``Image.objects.visible_to``)."""
+    from amidash.roles import Role
+    from inventory.models import Account
+    from tests.factories import create_account_scope, create_user, signed_in
+
+    build_every_state_estate()
+    viewer = create_user("scoped-viewer", Role.VIEWER, all_accounts=False)
+    create_account_scope(viewer, Account.objects.get(account_id="111122223333"))
+    numbers = walk(signed_in(viewer))
+    in_bucket = Counter(bucket for _fields, bucket in KINDS.values())
+    for bucket in (ImageBucket.AVAILABLE, ImageBucket.DEPRECATED, ImageBucket.DISABLED):
+        assert numbers[f"/images/?state={bucket.value}"] == 2 * in_bucket[bucket]
+    current = len(KINDS) - in_bucket[ImageBucket.GONE]
+    assert numbers["/images/?account=111122223333&gone=no"] == 2 * current
+    assert not any("444455556666" in link for link in numbers)
