@@ -4,7 +4,9 @@ An auditor reads it in this order: the summary (page one), the exceptions, the a
 the chain intact, which key signed it, how to check it offline), then the events in an appendix
 grouped by day (at most ``AUDIT_PDF_MAX_EVENTS``; the CSV and JSON lines exports carry every
 event) and the signed manifest as readable lines. Every figure comes from
-``lifecycle.services.report_figures``, which the CSV and JSON lines formats read too.
+``lifecycle.services.report_figures``, which the CSV and JSON lines formats read too. A page of
+charts (``lifecycle/pdf_charts.py``, from ``lifecycle.services.report_charts``) follows the
+summary.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from lifecycle.exports import (
     start_export,
 )
 from lifecycle.models.audit import canonical_json, target_display
+from lifecycle.pdf_charts import draw_chart
 from lifecycle.services.audit import Actor
 from lifecycle.services.audit_digests import DigestError, load_digests
 from lifecycle.services.audit_signing import SigningKeyError, default_public_key, fingerprint
 from lifecycle.services.audit_verification import verify_audit_chain
+from lifecycle.services.report_charts import chart_rows, report_charts
 from lifecycle.services.report_figures import (
     IMAGE_OUTCOMES,
     Latency,
@@ -153,6 +157,18 @@ def _latency_rows(figures: ReportFigures) -> list[list[Any]]:
     ]
 
 
+def _charts(pdf: FPDF, figures: ReportFigures) -> None:
+    """The charts page: four charts in a 2 x 2 grid, drawn as vectors from the figures."""
+    _heading(pdf, "Charts")
+    gap, top = 8.0, pdf.get_y() + 1
+    width = (pdf.w - pdf.l_margin - pdf.r_margin - gap) / 2
+    height = (pdf.h - top - 16 - gap) / 2
+    for index, chart in enumerate(report_charts(figures)):
+        row, column = divmod(index, 2)
+        x = pdf.l_margin + column * (width + gap)
+        draw_chart(pdf, chart, x, top + row * (height + gap), width, height)
+
+
 def _exceptions(pdf: FPDF, figures: ReportFigures) -> None:
     _heading(pdf, "Exceptions")
     _heading(pdf, f"In-use guard overridden ({len(figures.overrides)})", 10)
@@ -270,6 +286,8 @@ def render_report(plan: ExportPlan, figures: ReportFigures) -> bytes:
                f"UTC (audit event #{plan.event.sequence})")  # fmt: skip
     _summary(pdf, figures)
     pdf.add_page()
+    _charts(pdf, figures)
+    pdf.add_page()
     _exceptions(pdf, figures)
     listed, tally, more = _listed(plan, settings.AUDIT_PDF_MAX_EVENTS)
     manifest = build_manifest(plan, tally)
@@ -281,12 +299,13 @@ def render_report(plan: ExportPlan, figures: ReportFigures) -> bytes:
 
 
 def figure_lines(figures: ReportFigures, fmt: str) -> Iterator[str]:
-    """The figures as CSV (section, figure, value) or JSON lines, one figure a line."""
+    """The figures, then every point of the charts, as CSV (section, figure, value) or JSON
+    lines, one figure a line."""
     if fmt == "jsonl":
-        for section, name, value in figures.rows():
+        for section, name, value in (*figures.rows(), *chart_rows(figures)):
             yield json.dumps({"section": section, "figure": name, "value": value}) + "\n"
         return
-    for row in [("section", "figure", "value"), *figures.rows()]:
+    for row in [("section", "figure", "value"), *figures.rows(), *chart_rows(figures)]:
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerow(
             ["" if v is None else spreadsheet_safe(v) for v in row]
