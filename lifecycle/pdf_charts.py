@@ -170,7 +170,13 @@ def _lines(pdf: FPDF, chart: Chart, box: tuple[float, float, float, float], ymax
 
 def draw_chart(pdf: FPDF, chart: Chart, x: float, y: float, width: float, height: float) -> None:
     """``chart`` in the box at (x, y) of ``width`` x ``height`` mm: title, legend, axes, data
-    and the chart's note underneath."""
+    and the chart's note underneath. Colours, line width and font are the document's again
+    afterwards (the tables that follow must not inherit a bar's fill)."""
+    with pdf.local_context():
+        _draw(pdf, chart, x, y, width, height)
+
+
+def _draw(pdf: FPDF, chart: Chart, x: float, y: float, width: float, height: float) -> None:
     pdf.set_font("Helvetica", "B", 9)
     pdf.set_text_color(0, 0, 0)
     pdf.text(x, y + 3.5, _latin(chart.title))

@@ -7,8 +7,10 @@ import subprocess
 
 import pytest
 from django.core.management import call_command
+from fpdf import FPDF
 
-from lifecycle.pdf_charts import nice_scale, number
+from lifecycle.pdf_charts import draw_chart, nice_scale, number
+from lifecycle.services.report_charts import LINES, STACKED, Chart
 from tests.lifecycle.report_history import write_history
 
 needs_poppler = pytest.mark.skipif(
@@ -87,3 +89,16 @@ def test_numbers_are_written_without_needless_decimals():
         "12.75",
         "2.33",
     ]
+
+
+@pytest.mark.parametrize("kind", [STACKED, LINES])
+def test_a_chart_leaves_the_document_as_it_found_it(kind):
+    """The tables drawn after the charts must not inherit a bar's fill or a line's width."""
+    pdf = FPDF(orientation="landscape")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=8)
+    before = (pdf.fill_color, pdf.draw_color, pdf.text_color, pdf.line_width, pdf.font_size_pt)
+    chart = Chart("c", "A chart", kind, ["a", "b"], {"one": [1, 2], "two": [3, None]})
+    draw_chart(pdf, chart, 10, 10, 120, 80)
+    assert (pdf.fill_color, pdf.draw_color, pdf.text_color, pdf.line_width,
+            pdf.font_size_pt) == before  # fmt: skip
