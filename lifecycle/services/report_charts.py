@@ -44,6 +44,9 @@ def actions_per_week(figures: ReportFigures) -> Chart:
         action: [figures.weekly_actions.get(week, {}).get(action, 0) for week in weeks]
         for action in actions
     }
+    note = "Weeks start on Monday; each image changed counts once."
+    if set(figures.weekly_actions) - set(weeks):
+        note += f" Only the last {len(weeks)} weeks are drawn."
     return Chart(
         "actions_per_week",
         "Actions executed per week, by type",
@@ -51,7 +54,7 @@ def actions_per_week(figures: ReportFigures) -> Chart:
         weeks,
         series,
         unit="images",
-        note="Weeks start on Monday; each image changed counts once.",
+        note=note,
     )
 
 

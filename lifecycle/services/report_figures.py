@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from inventory.models import Image
@@ -400,10 +400,22 @@ def _open_at_end(scope: ReportScope) -> int:
     return requests.filter(Q(finished_at__isnull=True) | Q(finished_at__gte=scope.end)).count()
 
 
-def report_weeks(scope: ReportScope, now: datetime) -> list[str]:
-    """The Monday of every week the period touches, up to the week of ``now``."""
+#: The weekly series of a longer period (an export of the whole log) start at its first event,
+#: and at most this many weeks before its end.
+MAX_WEEKS = 156
+
+
+def report_weeks(
+    scope: ReportScope, now: datetime, first_event: datetime | None = None
+) -> list[str]:
+    """The Monday of every week the period touches, up to the week of ``now``; of a period
+    longer than MAX_WEEKS, the weeks from its first event (``first_event``) and the last
+    MAX_WEEKS at most."""
     last = min(scope.end - timedelta(microseconds=1), now)
-    monday = datetime.strptime(week_of(scope.start), "%Y-%m-%d").date()
+    start = scope.start
+    if last - start > timedelta(weeks=MAX_WEEKS):
+        start = max(start, first_event or last, last - timedelta(weeks=MAX_WEEKS - 1))
+    monday = datetime.strptime(week_of(start), "%Y-%m-%d").date()
     weeks = []
     while monday <= last.date():
         weeks.append(monday.strftime("%Y-%m-%d"))
@@ -442,7 +454,10 @@ def compute_figures(
     """Every figure of the report for ``scope`` (``queryset`` narrows the events further;
     ``now`` ends the weekly series of a period that is not over yet)."""
     now = now or timezone.now()
-    figures = ReportFigures(scope=scope, weeks=report_weeks(scope, now))
+    first_event = None
+    if min(scope.end, now) - scope.start > timedelta(weeks=MAX_WEEKS):
+        first_event = scope.events(queryset).aggregate(first=Min("occurred_at"))["first"]
+    figures = ReportFigures(scope=scope, weeks=report_weeks(scope, now, first_event))
     walk = _Pass(figures)
     for event in scope.events(queryset).iterator(chunk_size=2000):
         walk.add(event)

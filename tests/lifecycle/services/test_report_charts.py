@@ -4,6 +4,7 @@ against the summary's own figures."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,6 +20,7 @@ from lifecycle.services.report_charts import (
 )
 from lifecycle.services.report_figures import (
     IMAGE_OUTCOMES,
+    MAX_WEEKS,
     ReportScope,
     compute_figures,
     percentile,
@@ -50,6 +52,22 @@ def test_the_weeks_run_from_the_period_start_to_now():
     assert report_weeks(SCOPE, at(11)) == WEEKS[:2]  # a period not over yet stops at now
     assert week_of(at(9)) == "2025-03-03"  # a Sunday belongs to the week of its Monday
     assert week_end(SCOPE, "2025-03-17", at(31)) == SCOPE.end
+
+
+def test_a_whole_log_period_starts_at_its_first_event_and_keeps_at_most_max_weeks():
+    whole = ReportScope(datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+    assert report_weeks(whole, at(20), first_event=at(4)) == WEEKS
+    assert report_weeks(whole, at(20)) == ["2025-03-17"]  # no event: the week of now
+    weeks = report_weeks(whole, at(20), first_event=datetime(2001, 1, 1, tzinfo=UTC))
+    assert len(weeks) == MAX_WEEKS and weeks[-1] == "2025-03-17"
+
+
+def test_the_charts_of_an_export_of_the_whole_log_cover_its_events(history):
+    _, events, _ = history
+    whole = ReportScope(datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+    figures = compute_figures(whole, events, now=at(31))
+    assert figures.weeks == [*WEEKS, "2025-03-24", "2025-03-31"]
+    assert actions_per_week(figures).series["deregister"] == [2, 0, 0, 0, 0]
 
 
 def test_actions_per_week_are_the_executed_items_of_each_week(history):
