@@ -134,17 +134,30 @@ def _summary(pdf: FPDF, figures: ReportFigures) -> None:
     _heading(pdf, "Actions by type and outcome", 10)
     actions = sorted(figures.actions.items())
     _table(pdf, ["Action", "Outcome", "Count"], [[a, o, n] for (a, o), n in actions], (50, 40, 20))
-    _heading(pdf, "Images changed by amidash, storage freed, open requests", 10)
+    _heading(pdf, "Images changed by amidash, storage freed, open requests, the estate", 10)
     rows = [[outcome.capitalize(), figures.images[outcome]] for outcome in IMAGE_OUTCOMES.values()]
     rows += [
         ["Snapshot storage freed", f"{figures.storage_freed_gib} GiB"],
         ["Monthly cost freed (estimate)", f"{figures.cost_freed} USD"],
         ["Requests open at period end", figures.open_at_end],
+        *_estate_rows(figures),
     ]
     _table(pdf, ["Figure", "Value"], rows, (70, 40))
     _heading(pdf, "Time taken", 10)
     _table(pdf, ["From - to", "Median", "95th percentile", "Requests"], _latency_rows(figures),
            (70, 30, 30, 20))  # fmt: skip
+
+
+def _estate_rows(figures: ReportFigures) -> list[list[Any]]:
+    """The estate at the period's end: the last point of the estate chart."""
+    if not figures.estate:
+        return []
+    last = figures.estate[-1]
+    share = "-" if last.unused_share is None else f"{last.unused_share} %"
+    return [
+        [f"Images in scope at {last.at:%Y-%m-%d %H:%M}", last.images],
+        [f"Unused at {last.at:%Y-%m-%d %H:%M}", f"{last.unused} ({share})"],
+    ]
 
 
 def _latency_rows(figures: ReportFigures) -> list[list[Any]]:

@@ -33,6 +33,9 @@ def test_the_second_page_draws_the_four_charts_as_vectors(tmp_path):
     call_command("audit_report", "--from", "2025-03-03", "--to", "2025-03-23",
                  "--output", str(pdf))  # fmt: skip
 
+    summary = _text(pdf, "-f", "1", "-l", "1")  # the estate chart's last point, as figures
+    assert "Images in scope at 2025-03-24 00:00" in summary
+    assert "Unused at 2025-03-24 00:00" in summary and "5 (83.3 %)" in summary
     charts = _text(pdf, "-f", "2", "-l", "2")
     assert charts.lstrip().startswith("Charts")
     for title in (
