@@ -145,11 +145,18 @@ def test_a_changed_report_or_manifest_no_longer_verifies():
 
 
 def test_beat_runs_it_on_the_first_of_each_month(settings):
+    from django_celery_beat.schedulers import ModelEntry
+
     entry = settings.CELERY_BEAT_SCHEDULE["audit-monthly-report"]
     assert entry["task"] == deliver_task.name
     schedule = entry["schedule"]
     assert schedule.day_of_month == {1} and schedule.hour == {settings.REPORT_HOUR}
     assert schedule.minute == {0}
+    stored = ModelEntry.from_entry("audit-monthly-report", **entry).model  # as beat stores it
+    crontab = type(stored.crontab).objects.get(pk=stored.crontab.pk)
+    fields = (crontab.minute, crontab.hour, crontab.day_of_month, crontab.month_of_year)
+    assert fields == ("0", str(settings.REPORT_HOUR), "1", "*")
+    assert str(crontab.timezone) == "UTC"
 
 
 def test_verify_report_checks_a_kept_copy_offline(tmp_path, capsys):
