@@ -12,7 +12,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -260,7 +260,8 @@ class ReportFigures:
 
 
 def week_of(moment: datetime) -> str:
-    return (moment - timedelta(days=moment.weekday())).strftime("%Y-%m-%d")
+    """The Monday of the week of ``moment``, as YYYY-MM-DD (ISO dates: years below 1000 too)."""
+    return (moment.date() - timedelta(days=moment.weekday())).isoformat()
 
 
 def _request_pk(correlation: str) -> int | None:
@@ -415,17 +416,17 @@ def report_weeks(
     start = scope.start
     if last - start > timedelta(weeks=MAX_WEEKS):
         start = max(start, first_event or last, last - timedelta(weeks=MAX_WEEKS - 1))
-    monday = datetime.strptime(week_of(start), "%Y-%m-%d").date()
+    monday = date.fromisoformat(week_of(start))
     weeks = []
     while monday <= last.date():
-        weeks.append(monday.strftime("%Y-%m-%d"))
+        weeks.append(monday.isoformat())
         monday += timedelta(days=7)
     return weeks
 
 
 def week_end(scope: ReportScope, week: str, now: datetime) -> datetime:
     """The moment a week's estate is counted: its end, or the period's end or now if earlier."""
-    monday = datetime.strptime(week, "%Y-%m-%d").replace(tzinfo=scope.start.tzinfo or UTC)
+    monday = datetime.combine(date.fromisoformat(week), time.min, tzinfo=scope.start.tzinfo or UTC)
     return min(monday + timedelta(days=7), scope.end, now)
 
 

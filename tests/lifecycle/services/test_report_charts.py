@@ -60,6 +60,9 @@ def test_a_whole_log_period_starts_at_its_first_event_and_keeps_at_most_max_week
     assert report_weeks(whole, at(20)) == ["2025-03-17"]  # no event: the week of now
     weeks = report_weeks(whole, at(20), first_event=datetime(2001, 1, 1, tzinfo=UTC))
     assert len(weeks) == MAX_WEEKS and weeks[-1] == "2025-03-17"
+    early = ReportScope(datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 15, tzinfo=UTC))
+    assert report_weeks(early, at(20)) == ["0001-01-01", "0001-01-08"]
+    assert report_weeks(ReportScope(at(30), at(31)), at(20)) == []  # not begun yet
 
 
 def test_the_charts_of_an_export_of_the_whole_log_cover_its_events(history):
