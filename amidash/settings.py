@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from amidash.queues import BACKGROUND, task_routes
@@ -372,6 +373,17 @@ AUDIT_PDF_MAX_EVENTS = env_int("AMIDASH_AUDIT_PDF_MAX_EVENTS", 5000, minimum=1)
 CELERY_BEAT_SCHEDULE["audit-digest"] = {
     "task": "lifecycle.tasks.write_audit_digest",
     "schedule": AUDIT_DIGEST_INTERVAL_MINUTES * 60.0,
+}
+# Last month's audit report, on the 1st at REPORT_HOUR (UTC): kept in REPORT_DIR with its signed
+# manifest and emailed to REPORT_RECIPIENTS (none: no report is made).
+REPORT_RECIPIENTS = env_list("AMIDASH_REPORT_RECIPIENTS", [])
+REPORT_DIR = Path(env_str("AMIDASH_REPORT_DIR") or DATA_DIR / "reports")
+REPORT_HOUR = env_int("AMIDASH_REPORT_HOUR", 6, minimum=0)
+if REPORT_HOUR > 23:
+    raise ImproperlyConfigured(f"AMIDASH_REPORT_HOUR must be 0 to 23, not {REPORT_HOUR}")
+CELERY_BEAT_SCHEDULE["audit-monthly-report"] = {
+    "task": "lifecycle.tasks.deliver_monthly_report",
+    "schedule": crontab(minute=0, hour=REPORT_HOUR, day_of_month=1),
 }
 
 # Lifecycle requests: approvals per action ("deregister=2,disable=1"; others need 1), expiry,

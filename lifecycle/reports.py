@@ -4,7 +4,9 @@ An auditor reads it in this order: the summary (page one), the exceptions, the a
 the chain intact, which key signed it, how to check it offline), then the events in an appendix
 grouped by day (at most ``AUDIT_PDF_MAX_EVENTS``; the CSV and JSON lines exports carry every
 event) and the signed manifest as readable lines. Every figure comes from
-``lifecycle.services.report_figures``, which the CSV and JSON lines formats read too.
+``lifecycle.services.report_figures``, which the CSV and JSON lines formats read too. A page of
+charts (``lifecycle/pdf_charts.py``, from ``lifecycle.services.report_charts``) follows the
+summary.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from lifecycle.exports import (
     start_export,
 )
 from lifecycle.models.audit import canonical_json, target_display
+from lifecycle.pdf_charts import draw_chart
 from lifecycle.services.audit import Actor
 from lifecycle.services.audit_digests import DigestError, load_digests
 from lifecycle.services.audit_signing import SigningKeyError, default_public_key, fingerprint
 from lifecycle.services.audit_verification import verify_audit_chain
+from lifecycle.services.report_charts import chart_rows, report_charts
 from lifecycle.services.report_figures import (
     IMAGE_OUTCOMES,
     Latency,
@@ -130,17 +134,30 @@ def _summary(pdf: FPDF, figures: ReportFigures) -> None:
     _heading(pdf, "Actions by type and outcome", 10)
     actions = sorted(figures.actions.items())
     _table(pdf, ["Action", "Outcome", "Count"], [[a, o, n] for (a, o), n in actions], (50, 40, 20))
-    _heading(pdf, "Images changed by amidash, storage freed, open requests", 10)
+    _heading(pdf, "Images changed by amidash, storage freed, open requests, the estate", 10)
     rows = [[outcome.capitalize(), figures.images[outcome]] for outcome in IMAGE_OUTCOMES.values()]
     rows += [
         ["Snapshot storage freed", f"{figures.storage_freed_gib} GiB"],
         ["Monthly cost freed (estimate)", f"{figures.cost_freed} USD"],
         ["Requests open at period end", figures.open_at_end],
+        *_estate_rows(figures),
     ]
     _table(pdf, ["Figure", "Value"], rows, (70, 40))
     _heading(pdf, "Time taken", 10)
     _table(pdf, ["From - to", "Median", "95th percentile", "Requests"], _latency_rows(figures),
            (70, 30, 30, 20))  # fmt: skip
+
+
+def _estate_rows(figures: ReportFigures) -> list[list[Any]]:
+    """The estate at the period's end: the last point of the estate chart."""
+    if not figures.estate:
+        return []
+    last = figures.estate[-1]
+    share = "-" if last.unused_share is None else f"{last.unused_share} %"
+    return [
+        [f"Images in scope at {last.at:%Y-%m-%d %H:%M}", last.images],
+        [f"Unused at {last.at:%Y-%m-%d %H:%M}", f"{last.unused} ({share})"],
+    ]
 
 
 def _latency_rows(figures: ReportFigures) -> list[list[Any]]:
@@ -151,6 +168,18 @@ def _latency_rows(figures: ReportFigures) -> list[list[Any]]:
     return [
         [name, _duration(lat.median), _duration(lat.p95), len(lat.seconds)] for name, lat in pairs
     ]
+
+
+def _charts(pdf: FPDF, figures: ReportFigures) -> None:
+    """The charts page: four charts in a 2 x 2 grid, drawn as vectors from the figures."""
+    _heading(pdf, "Charts")
+    gap, top = 8.0, pdf.get_y() + 1
+    width = (pdf.w - pdf.l_margin - pdf.r_margin - gap) / 2
+    height = (pdf.h - top - 16 - gap) / 2
+    for index, chart in enumerate(report_charts(figures)):
+        row, column = divmod(index, 2)
+        x = pdf.l_margin + column * (width + gap)
+        draw_chart(pdf, chart, x, top + row * (height + gap), width, height)
 
 
 def _exceptions(pdf: FPDF, figures: ReportFigures) -> None:
@@ -270,6 +299,8 @@ def render_report(plan: ExportPlan, figures: ReportFigures) -> bytes:
                f"UTC (audit event #{plan.event.sequence})")  # fmt: skip
     _summary(pdf, figures)
     pdf.add_page()
+    _charts(pdf, figures)
+    pdf.add_page()
     _exceptions(pdf, figures)
     listed, tally, more = _listed(plan, settings.AUDIT_PDF_MAX_EVENTS)
     manifest = build_manifest(plan, tally)
@@ -281,12 +312,13 @@ def render_report(plan: ExportPlan, figures: ReportFigures) -> bytes:
 
 
 def figure_lines(figures: ReportFigures, fmt: str) -> Iterator[str]:
-    """The figures as CSV (section, figure, value) or JSON lines, one figure a line."""
+    """The figures, then every point of the charts, as CSV (section, figure, value) or JSON
+    lines, one figure a line."""
     if fmt == "jsonl":
-        for section, name, value in figures.rows():
+        for section, name, value in (*figures.rows(), *chart_rows(figures)):
             yield json.dumps({"section": section, "figure": name, "value": value}) + "\n"
         return
-    for row in [("section", "figure", "value"), *figures.rows()]:
+    for row in [("section", "figure", "value"), *figures.rows(), *chart_rows(figures)]:
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerow(
             ["" if v is None else spreadsheet_safe(v) for v in row]

@@ -1,5 +1,5 @@
-"""Lifecycle tasks: execution and its reconciler (queue ``lifecycle``), audit digests and
-notifications (queue ``background``); routes in amidash/queues.py.
+"""Lifecycle tasks: execution and its reconciler (queue ``lifecycle``), audit digests, the
+monthly report and notifications (queue ``background``); routes in amidash/queues.py.
 
 Execution tasks have a time limit of their own (``LIFECYCLE_TASK_TIME_LIMIT``): a part killed at
 its hard limit leaves its item's lease to expire, and the reconciler settles it.
@@ -41,6 +41,26 @@ def write_audit_digest() -> str | None:
     """Sign the current chain head into the digest folder; idempotent when nothing is new."""
     path = write_digest()
     return str(path) if path else None
+
+
+@shared_task(
+    autoretry_for=(OSError, smtplib.SMTPException),
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=8,
+    soft_time_limit=1800,  # a month's PDF lists up to AUDIT_PDF_MAX_EVENTS events
+    time_limit=1860,
+)
+def deliver_monthly_report(now: str | None = None) -> str | None:
+    """Last month's audit report (before ``now``, an ISO time; default: now): kept with its
+    signed manifest, emailed to ``REPORT_RECIPIENTS`` and recorded, once per month. A failed mail
+    is retried with backoff."""
+    from datetime import datetime
+
+    from lifecycle.services.report_delivery import deliver_monthly_report as deliver
+
+    delivery = deliver(datetime.fromisoformat(now) if now else None)
+    return str(delivery.pdf) if delivery else None
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **EXECUTION_TIME_LIMITS)

@@ -28,6 +28,7 @@ RUN = [
     "export_inventory",
     "verify_audit_log",
     "verify_export",
+    "verify_report",
     "write_audit_digest",
 ]
 PARSE_ONLY = ["demo", "sandbox"]

@@ -80,6 +80,7 @@ class AuditVerb(models.TextChoices):
     ITEM_NEEDS_REVIEW = "item.needs_review", "Item needs review"
     ITEM_RELEASED = "item.released", "Item released to run again"
     EXPORT_CREATED = "export.created", "Export created"
+    REPORT_DELIVERED = "report.delivered", "Report delivered"
     ACCOUNT_ADDED = "account.added", "Account added"
     ACCOUNT_CHANGED = "account.changed", "Account changed"
     ACCOUNT_REMOVED = "account.removed", "Account removed"

@@ -12,12 +12,13 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
+from django.utils import timezone
 
 from inventory.models import Image
 from lifecycle.models import ActorType, AuditEvent, AuditVerb, LifecycleRequest, RequestItem
@@ -175,6 +176,26 @@ class OutsideChange:
     kind: str
 
 
+@dataclass(frozen=True)
+class EstatePoint:
+    """The images in scope at a moment of the period, and how many of them were unused.
+
+    Usage has no history of its own: an image counts as unused at ``at`` when nothing uses it
+    now and it was never seen in use at or after ``at``. An image in use now, or seen in use
+    later, counts as used (unknown is never shown as unused).
+    """
+
+    week: str
+    at: datetime
+    images: int
+    unused: int
+
+    @property
+    def unused_share(self) -> float | None:
+        """Unused images as a percentage of the images, one decimal."""
+        return round(100 * self.unused / self.images, 1) if self.images else None
+
+
 @dataclass
 class ReportFigures:
     """Everything the summary and exceptions sections of a report say."""
@@ -196,6 +217,11 @@ class ReportFigures:
     lockouts: list[AuditEvent] = field(default_factory=list)
     outside: list[OutsideChange] = field(default_factory=list)
     weekly_actions: dict[str, Counter] = field(default_factory=dict)
+    #: The weeks of the period (each named by its Monday), up to now: the charts' x axis.
+    weeks: list[str] = field(default_factory=list)
+    #: Each final approval of the period: when, and seconds since its request was made.
+    approvals: list[tuple[datetime, float]] = field(default_factory=list)
+    estate: list[EstatePoint] = field(default_factory=list)
 
     @property
     def outside_by_account(self) -> Counter:
@@ -233,8 +259,9 @@ class ReportFigures:
             yield "outside changes", f"{account} {kind}", count
 
 
-def _week(moment: datetime) -> str:
-    return (moment - timedelta(days=moment.weekday())).strftime("%Y-%m-%d")
+def week_of(moment: datetime) -> str:
+    """The Monday of the week of ``moment``, as YYYY-MM-DD (ISO dates: years below 1000 too)."""
+    return (moment.date() - timedelta(days=moment.weekday())).isoformat()
 
 
 def _request_pk(correlation: str) -> int | None:
@@ -309,7 +336,7 @@ class _Pass:
     def _executed(self, event: AuditEvent) -> None:
         action = self.action_of(event)
         self.executed.add(self._key(event))
-        self.figures.weekly_actions.setdefault(_week(event.occurred_at), Counter())[action] += 1
+        self.figures.weekly_actions.setdefault(week_of(event.occurred_at), Counter())[action] += 1
         if action in IMAGE_OUTCOMES:
             self.figures.images[IMAGE_OUTCOMES[action]] += 1
         if action == "deregister":
@@ -347,9 +374,10 @@ def _latencies(
     """Request to its final approval, and final approval to the end of its execution, for the
     approvals and executions that happened in the period."""
     created = _times(AuditVerb.REQUEST_CREATED, set(approved))
-    figures.to_approval.seconds = [
-        (at - created[c]).total_seconds() for c, at in approved.items() if c in created
+    figures.approvals = [
+        (at, (at - created[c]).total_seconds()) for c, at in approved.items() if c in created
     ]
+    figures.to_approval.seconds = [seconds for _, seconds in figures.approvals]
     approvals = _times(AuditVerb.REQUEST_APPROVED, set(done), status="approved")
     figures.to_execution.seconds = [
         (at - approvals[c]).total_seconds() for c, at in done.items() if c in approvals
@@ -373,11 +401,64 @@ def _open_at_end(scope: ReportScope) -> int:
     return requests.filter(Q(finished_at__isnull=True) | Q(finished_at__gte=scope.end)).count()
 
 
+#: The weekly series of a longer period (an export of the whole log) start at its first event,
+#: and at most this many weeks before its end.
+MAX_WEEKS = 156
+
+
+def report_weeks(
+    scope: ReportScope, now: datetime, first_event: datetime | None = None
+) -> list[str]:
+    """The Monday of every week the period touches, up to the week of ``now``; of a period
+    longer than MAX_WEEKS, the weeks from its first event (``first_event``) and the last
+    MAX_WEEKS at most."""
+    last = min(scope.end - timedelta(microseconds=1), now)
+    start = scope.start
+    if last - start > timedelta(weeks=MAX_WEEKS):
+        start = max(start, first_event or last, last - timedelta(weeks=MAX_WEEKS - 1))
+    monday = date.fromisoformat(week_of(start))
+    weeks = []
+    while monday <= last.date():
+        weeks.append(monday.isoformat())
+        monday += timedelta(days=7)
+    return weeks
+
+
+def week_end(scope: ReportScope, week: str, now: datetime) -> datetime:
+    """The moment a week's estate is counted: its end, or the period's end or now if earlier."""
+    monday = datetime.combine(date.fromisoformat(week), time.min, tzinfo=scope.start.tzinfo or UTC)
+    return min(monday + timedelta(days=7), scope.end, now)
+
+
+def _estate(figures: ReportFigures, now: datetime) -> None:
+    """The images in scope and the unused ones at the end of each week (see EstatePoint),
+    rebuilt from first_seen_at, gone_at and last_seen_in_use_at in one query."""
+    scope, aggregates = figures.scope, {}
+    moments = [week_end(scope, week, now) for week in figures.weeks]
+    for index, moment in enumerate(moments):
+        present = Q(first_seen_at__lte=moment) & (Q(gone_at__isnull=True) | Q(gone_at__gt=moment))
+        unused = Q(in_use=False) & (
+            Q(last_seen_in_use_at__isnull=True) | Q(last_seen_in_use_at__lt=moment)
+        )
+        aggregates[f"images_{index}"] = Count("pk", filter=present)
+        aggregates[f"unused_{index}"] = Count("pk", filter=present & unused)
+    counts = scope.images().aggregate(**aggregates) if aggregates else {}
+    figures.estate = [
+        EstatePoint(week, moment, counts[f"images_{index}"], counts[f"unused_{index}"])
+        for index, (week, moment) in enumerate(zip(figures.weeks, moments, strict=True))
+    ]
+
+
 def compute_figures(
-    scope: ReportScope, queryset: QuerySet[AuditEvent] | None = None
+    scope: ReportScope, queryset: QuerySet[AuditEvent] | None = None, *, now: datetime | None = None
 ) -> ReportFigures:
-    """Every figure of the report for ``scope`` (``queryset`` narrows the events further)."""
-    figures = ReportFigures(scope=scope)
+    """Every figure of the report for ``scope`` (``queryset`` narrows the events further;
+    ``now`` ends the weekly series of a period that is not over yet)."""
+    now = now or timezone.now()
+    first_event = None
+    if min(scope.end, now) - scope.start > timedelta(weeks=MAX_WEEKS):
+        first_event = scope.events(queryset).aggregate(first=Min("occurred_at"))["first"]
+    figures = ReportFigures(scope=scope, weeks=report_weeks(scope, now, first_event))
     walk = _Pass(figures)
     for event in scope.events(queryset).iterator(chunk_size=2000):
         walk.add(event)
@@ -385,4 +466,5 @@ def compute_figures(
     _latencies(figures, walk.approved, walk.done)
     _override_approvers(figures)
     figures.open_at_end = _open_at_end(scope)
+    _estate(figures, now)
     return figures

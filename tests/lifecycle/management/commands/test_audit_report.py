@@ -44,6 +44,7 @@ def test_it_writes_the_figures_as_csv(tmp_path):
     rows = list(csv.reader(output.read_text().splitlines()))
     assert rows[0] == ["section", "figure", "value"]
     assert ["exceptions", "sign-in lockouts", str(_lockouts_today())] in rows
+    assert {row[0] for row in rows} >= {"chart: estate", "chart: approval_latency"}
     assert AuditEvent.objects.filter(sequence__gt=first, verb="export.created").count() == 1
 
 
