@@ -29,7 +29,13 @@ from lifecycle.models import AuditEvent, AuditVerb, RequestItem
 from lifecycle.services.preview import usage_by_image
 from policies.choices import ACTION_DECISIONS, PlanDecision
 from policies.models import Policy
-from policies.services.selection import Candidate, candidates
+from policies.services.selection import (
+    DAY,
+    Candidate,
+    as_microseconds,
+    candidates,
+    keep_tag_items,
+)
 
 #: Image events that are a lifecycle change (the sync records them when it observes one).
 CHANGE_VERBS = (AuditVerb.IMAGE_STATE_CHANGED, AuditVerb.IMAGE_DEPRECATION_CHANGED)
@@ -72,34 +78,38 @@ class Plan:
 
 @dataclass
 class Context:
-    """What the rules read besides the image row, each gathered in one query."""
+    """What the rules read besides the image row, each gathered in one query; times are
+    microseconds since the epoch (see services.selection)."""
 
-    now: datetime
-    last_change: dict[int, datetime]
+    now: int
+    last_change: dict[int, int]
     open_requests: dict[int, int]
     usage: dict[int, list[dict[str, str]]]
-    usage_cutoff: datetime
+    usage_cutoff: int
 
 
-def _last_changes(images: list[Candidate]) -> dict[int, datetime]:
+def _last_changes(images: list[Candidate]) -> dict[int, int]:
     """Per image pk, its last lifecycle change that amidash recorded."""
-    found: dict[int, datetime] = {}
+    found: dict[int, int] = {}
     items = (
         RequestItem.objects.filter(status=ItemStatus.SUCCEEDED, finished_at__isnull=False)
         .values("image_id")
         .annotate(at=Max("finished_at"))
         .values_list("image_id", "at")
     )
-    found.update(items)
-    by_key = {(c.account_id, c.region, c.image_id): c.pk for c in images}
-    events = (
+    found.update((pk, as_microseconds(at)) for pk, at in items)
+    events = list(
         AuditEvent.objects.filter(target_type="image", verb__in=CHANGE_VERBS)
         .values("target_account", "target_region", "target_id")
         .annotate(at=Max("occurred_at"))
         .values_list("target_account", "target_region", "target_id", "at")
     )
+    if not events:
+        return found
+    by_key = {(c.account_id, c.region, c.image_id): c.pk for c in images}
     for account, region, image_id, at in events:
         pk = by_key.get((account, region, image_id))
+        at = as_microseconds(at)
         if pk is not None and (pk not in found or found[pk] < at):
             found[pk] = at
     return found
@@ -115,17 +125,19 @@ def _open_requests() -> dict[int, int]:
 
 def gather_context(images: list[Candidate], now: datetime) -> Context:
     in_use = [image for image in images if image.in_use or image.usage_count]
+    cutoff = now - timedelta(hours=settings.POLICY_USAGE_MAX_AGE_HOURS)
     return Context(
-        now=now,
+        now=as_microseconds(now),
         last_change=_last_changes(images),
         open_requests=_open_requests(),
         usage=usage_by_image(in_use),  # the preview's reading of usage, for the named users
-        usage_cutoff=now - timedelta(hours=settings.POLICY_USAGE_MAX_AGE_HOURS),
+        usage_cutoff=as_microseconds(cutoff),
     )
 
 
-def _days(delta: timedelta) -> int:
-    return max(delta.days, 0)
+def _days(microseconds: int) -> int:
+    """Whole days in a span (as ``timedelta.days``), never negative."""
+    return max(microseconds // DAY, 0)
 
 
 # --- guards -----------------------------------------------------------------------------------
@@ -134,13 +146,14 @@ def _days(delta: timedelta) -> int:
 def guard_reasons(image: Candidate, context: Context) -> list[str]:
     """Reasons no policy may override (invariant 11): usage, unknown usage, open requests."""
     reasons = []
-    usage = context.usage.get(image.pk, [])
+    usage = context.usage.get(image.pk)
     if usage or image.in_use or image.usage_count:
+        usage = usage or []
         named = ", ".join(f"{u['type'].replace('_', ' ')} {u['id']}" for u in usage[:3])
         more = f" and {len(usage) - 3} more" if len(usage) > 3 else ""
         reasons.append(f"in use by {named}{more}" if named else "in use")
-    elif image.listed_at is None or image.listed_at < context.usage_cutoff:
-        when = f"{image.listed_at:%Y-%m-%d %H:%M} UTC" if image.listed_at else "never"
+    elif image.listed_us is None or image.listed_us < context.usage_cutoff:
+        when = f"{image.listed_at:%Y-%m-%d %H:%M} UTC" if image.listed_us is not None else "never"
         reasons.append(f"usage unknown: its Region was last listed completely {when}")
     if image.pk in context.open_requests:
         reasons.append(f"already in open request #{context.open_requests[image.pk]}")
@@ -150,57 +163,77 @@ def guard_reasons(image: Candidate, context: Context) -> list[str]:
 # --- keep rules -------------------------------------------------------------------------------
 
 
-def keep_reasons(image: Candidate, policy: Policy, now: datetime) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class KeepRules:
+    """A policy's keep rules with their cutoffs worked out once for the whole evaluation."""
+
+    newest: int | None
+    younger: int | None
+    younger_cutoff: int
+    launched: int | None
+    launched_cutoff: int
+    tags: tuple[str, ...]  # "tagged key=value" of each keep tag, in the order of the row's flags
+    public: bool
+    shared: bool
+
+    @classmethod
+    def of(cls, policy: Policy, now: int) -> KeepRules:
+        younger, launched = policy.keep_younger_than_days, policy.keep_launched_within_days
+        return cls(
+            newest=policy.keep_newest_per_family or None,
+            younger=younger,
+            younger_cutoff=now - (younger or 0) * DAY,
+            launched=launched,
+            launched_cutoff=now - (launched or 0) * DAY,
+            tags=tuple(f"tagged {key}={value}" for key, value in keep_tag_items(policy)),
+            public=policy.keep_public,
+            shared=policy.keep_shared,
+        )
+
+
+def keep_reasons(image: Candidate, rules: KeepRules, now: int) -> list[str]:
     """Every keep rule of the policy that applies to the image (any one keeps it)."""
     reasons = []
-    newest = policy.keep_newest_per_family
+    newest = rules.newest
     if newest and image.family_rank <= newest:
         reasons.append(
             f"one of the newest {newest} of family {image.family or '(none)'} "
             f"in {image.account_id}/{image.region} (#{image.family_rank})"
         )
-    younger = policy.keep_younger_than_days
-    if younger is not None:
-        if image.creation_date is None:
+    if rules.younger is not None:
+        created = image.creation_us
+        if created is None:
             reasons.append("creation date unknown: cannot tell it is old")
-        elif image.creation_date > now - timedelta(days=younger):
-            age = _days(now - image.creation_date)
-            reasons.append(f"younger than {younger} days ({age} days old)")
-    reasons += _launch_reasons(image, policy.keep_launched_within_days, now)
-    for key, value in (policy.keep_tags or {}).items():
-        if (image.tags or {}).get(key) == value:
-            reasons.append(f"tagged {key}={value}")
-    if policy.keep_public and image.public:
+        elif created > rules.younger_cutoff:
+            reasons.append(f"younger than {rules.younger} days ({_days(now - created)} days old)")
+    if rules.launched is not None:
+        within, cutoff = rules.launched, rules.launched_cutoff
+        launched, seen = image.launched_us, image.seen_in_use_us
+        if launched is not None and launched >= cutoff:
+            reasons.append(f"launched {_days(now - launched)} days ago (within {within})")
+        if seen is not None and seen >= cutoff:
+            reasons.append(f"seen in use by amidash {_days(now - seen)} days ago (within {within})")
+    if rules.tags:
+        reasons += [
+            tag for tag, held in zip(rules.tags, image.keep_tags_matched, strict=True) if held
+        ]
+    if rules.public and image.public:
         reasons.append("public")
-    if policy.keep_shared and image.shared_with:
-        reasons.append(f"shared with {len(image.shared_with)} other account(s) or organization(s)")
-    return reasons
-
-
-def _launch_reasons(image: Candidate, within: int | None, now: datetime) -> list[str]:
-    if within is None:
-        return []
-    cutoff = now - timedelta(days=within)
-    reasons = []
-    if image.last_launched_time and image.last_launched_time >= cutoff:
-        days = _days(now - image.last_launched_time)
-        reasons.append(f"launched {days} days ago (within {within})")
-    if image.last_seen_in_use_at and image.last_seen_in_use_at >= cutoff:
-        days = _days(now - image.last_seen_in_use_at)
-        reasons.append(f"seen in use by amidash {days} days ago (within {within})")
+    if rules.shared and image.shared_count:
+        reasons.append(f"shared with {image.shared_count} other account(s) or organization(s)")
     return reasons
 
 
 # --- stages -----------------------------------------------------------------------------------
 
 
-def _since(image: Candidate, context: Context, floor: datetime | None = None) -> datetime:
+def _since(image: Candidate, context: Context, floor: int | None = None) -> int:
     """When the image's current lifecycle state began, as far as amidash can tell."""
-    since = context.last_change.get(image.pk) or image.first_seen_at
-    return max(since, floor) if floor else since
+    since = context.last_change.get(image.pk) or image.first_seen_us
+    return max(since, floor) if floor is not None else since
 
 
-def _after(stage: str, days: int, since: datetime, now: datetime, state: str) -> tuple[str, str]:
+def _after(stage: str, days: int, since: int, now: int, state: str) -> tuple[str, str]:
     waited = _days(now - since)
     if waited >= days:
         return stage, f"{state} for {waited} days (the stage waits {days})"
@@ -217,9 +250,9 @@ def stage_decision(image: Candidate, policy: Policy, context: Context) -> tuple[
             return PlanDecision.KEEP, "disabled; the policy has no deregister stage"
         since = _since(image, context)
         return _after(PlanDecision.DEREGISTER, policy.deregister_after_days, since, now, "disabled")
-    deprecated = image.deprecation_time is not None and image.deprecation_time <= now
-    if deprecated:
-        since = _since(image, context, image.deprecation_time)
+    deprecation = image.deprecation_us
+    if deprecation is not None and deprecation <= now:
+        since = _since(image, context, deprecation)
         if policy.disable_after_days is not None:
             days = policy.disable_after_days
             return _after(PlanDecision.DISABLE, days, since, now, "deprecated")
@@ -227,7 +260,7 @@ def stage_decision(image: Candidate, policy: Policy, context: Context) -> tuple[
             days = policy.deregister_after_days
             return _after(PlanDecision.DEREGISTER, days, since, now, "deprecated")
         return PlanDecision.KEEP, "deprecated; the policy has no later stage"
-    if image.deprecation_time is not None:
+    if deprecation is not None:
         return PlanDecision.KEEP, f"deprecation already set for {image.deprecation_time:%Y-%m-%d}"
     return _first_stage(policy)
 
@@ -242,9 +275,9 @@ def _first_stage(policy: Policy) -> tuple[str, str]:
     return PlanDecision.KEEP, "no keep rule applies, but the policy has no stages"
 
 
-def decide(image: Candidate, policy: Policy, context: Context) -> PlanRow:
+def decide(image: Candidate, policy: Policy, context: Context, rules: KeepRules) -> PlanRow:
     """Guards, then keep rules, then the stage due (see the module's rules)."""
-    kept = guard_reasons(image, context) + keep_reasons(image, policy, context.now)
+    kept = guard_reasons(image, context) + keep_reasons(image, rules, context.now)
     if kept:
         return PlanRow(image, PlanDecision.KEEP, kept)
     decision, reason = stage_decision(image, policy, context)
@@ -289,7 +322,8 @@ def evaluate(policy: Policy, now: datetime | None = None) -> Plan:
     now = now or timezone.now()
     images = candidates(policy)
     context = gather_context(images, now)
-    rows = [decide(image, policy, context) for image in images]
+    rules = KeepRules.of(policy, context.now)
+    rows = [decide(image, policy, context, rules) for image in images]
     apply_limits(rows, policy)
     return Plan(policy, now, rows)
 
