@@ -229,6 +229,14 @@ def scoped_queryset(policy: Policy) -> QuerySet[Image]:
     )
 
 
+def fetch_rows(query: QuerySet) -> list[tuple]:
+    """A ``values_list`` query's rows as the database driver gives them."""
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _oldest_first(row: tuple) -> tuple:
     """By creation date (images without one last, by when amidash first saw them), then pk."""
     created = row[7]
@@ -240,10 +248,7 @@ def candidates(policy: Policy) -> list[Candidate]:
 
     The rows are read as the database driver gives them (ints, bools, text): the columns need
     none of Django's conversions, and skipping them is most of the cost of reading 100,000."""
-    sql, params = scoped_queryset(policy).query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = fetch_rows(scoped_queryset(policy))
     names = name_matcher(policy.scope_names or [])
     found = [Candidate(row) for row in rows if row[22] and (names is None or names(row[4]))]
     found.sort(key=_oldest_first)
