@@ -1,10 +1,12 @@
 """Which images a policy looks at, read in one query with what its rules need.
 
-Scope by account, Region and family is applied in SQL; the family rank and size are window
-functions over every current image of the family in one account and Region, so a policy that
-narrows by name or tag still ranks an image among its whole family. Name globs are matched in
-Python afterwards (exact glob semantics, one compiled pattern); scope and keep tags are tested
-in SQL as one boolean column each, so no row's tags are decoded to evaluate it.
+Scope by account, Region and family is applied in SQL. The family rank and size are counted
+over every current image of the family in one account and Region, before names and tags
+narrow the scope, so a policy that narrows by name or tag still ranks an image among its whole
+family. They are counted in Python from the one sort the rows need anyway (oldest first): a
+window function made PostgreSQL sort every wide row a second time. Name globs are matched in
+Python (exact glob semantics, one compiled pattern); scope and keep tags are tested in SQL as
+one boolean column each, so no row's tags are decoded to evaluate it.
 
 Rows stay tuples (``Candidate``): times come as whole microseconds since the epoch, which the
 rules compare as integers, and ``Candidate`` offers them as datetimes for what prints them.
@@ -17,6 +19,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -25,7 +28,6 @@ from django.db.models import (
     BigIntegerField,
     BooleanField,
     Case,
-    Count,
     ExpressionWrapper,
     F,
     Func,
@@ -35,9 +37,8 @@ from django.db.models import (
     TextField,
     Value,
     When,
-    Window,
 )
-from django.db.models.functions import Cast, RowNumber
+from django.db.models.functions import Cast
 
 from inventory.models import Image
 from policies.models import Policy
@@ -93,13 +94,14 @@ COLUMNS: dict[str, Any] = {
     "usage_count": F("usage_count"),
     "deregistration_protection": F("deregistration_protection"),
 }
-#: Columns only the evaluation adds: the family window, scope tags, then one per keep tag.
-RANKED = ("family_rank", "family_size", "in_tag_scope")
-KEEP_TAG_PREFIX = "keep_tag_"
+#: Columns the evaluation adds: whether the scope's tags hold, then one flag per keep tag.
+IN_TAG_SCOPE = len(COLUMNS)
+KEEP_TAGS = IN_TAG_SCOPE + 1
 
 
 class Candidate(tuple):
-    """An image in a policy's scope, as the inventory last observed it (a row of the query)."""
+    """An image in a policy's scope, as the inventory last observed it: a row of the query
+    (``COLUMNS``, the tag flags), then its rank and the size of its family."""
 
     __slots__ = ()
 
@@ -123,11 +125,11 @@ class Candidate(tuple):
     in_use: bool = property(itemgetter(17))  # type: ignore[assignment]
     usage_count: int = property(itemgetter(18))  # type: ignore[assignment]
     deregistration_protection: str = property(itemgetter(19))  # type: ignore[assignment]
-    family_rank: int = property(itemgetter(20))  # type: ignore[assignment]
-    family_size: int = property(itemgetter(21))  # type: ignore[assignment]
-    in_tag_scope: bool = property(itemgetter(22))  # type: ignore[assignment]
     #: One flag per keep tag of the policy, in ``keep_tag_items``' order.
-    keep_tags_matched: tuple[bool, ...] = property(itemgetter(slice(23, None)))  # type: ignore[assignment]
+    keep_tags_matched: tuple[bool, ...] = property(itemgetter(slice(KEEP_TAGS, -2)))  # type: ignore[assignment]
+    #: 1 for the newest image of its family (creation date, undated last, then pk).
+    family_rank: int = property(itemgetter(-2))  # type: ignore[assignment]
+    family_size: int = property(itemgetter(-1))  # type: ignore[assignment]
 
     @property
     def creation_date(self) -> datetime | None:
@@ -208,19 +210,11 @@ def _tags_hold(tags: dict[str, Any]) -> Any:
 
 
 def scoped_queryset(policy: Policy) -> QuerySet[Image]:
-    """The policy's images ranked in their family, as ``Candidate`` columns (unordered)."""
-    partition = [F("account_id"), F("region"), F("family")]
-    newest_first = [F("creation_date").desc(nulls_last=True), F("pk").desc()]
-    ranked = {
-        "family_rank": Window(RowNumber(), partition_by=partition, order_by=newest_first),
-        "family_size": Window(Count("pk"), partition_by=partition),
-        "in_tag_scope": _tags_hold(policy.scope_tags or {}),
-    }
-    keep_tags = {
-        f"{KEEP_TAG_PREFIX}{n}": _tags_hold({key: value})
-        for n, (key, value) in enumerate(keep_tag_items(policy))
-    }
-    columns = {**COLUMNS, **ranked, **keep_tags}
+    """The policy's images as ``COLUMNS`` and the tag flags (unordered, not narrowed by name or
+    tag: see ``candidates``)."""
+    columns = {**COLUMNS, "in_tag_scope": _tags_hold(policy.scope_tags or {})}
+    for n, (key, value) in enumerate(keep_tag_items(policy)):
+        columns[f"keep_tag_{n}"] = _tags_hold({key: value})
     return (
         in_scope(policy)
         .annotate(**{f"c_{name}": expression for name, expression in columns.items()})
@@ -243,13 +237,36 @@ def _oldest_first(row: tuple) -> tuple:
     return (True, row[11], row[0]) if created is None else (False, created, row[0])
 
 
+def _family_ranks(rows: list[tuple]) -> tuple[list[int], list[int]]:
+    """Each row's rank in its family (account, Region, family), newest first, and the family's
+    size, for rows sorted oldest first. Newest first is that order reversed for dated images;
+    undated ones come after them, the highest pk first."""
+    family = itemgetter(2, 3, 5)
+    keys = list(map(family, rows))
+    dated = len(rows)
+    while dated and rows[dated - 1][7] is None:
+        dated -= 1
+    undated = sorted(range(dated, len(rows)), key=lambda at: rows[at][0], reverse=True)
+    counted: dict[tuple, int] = {}
+    ranks = [0] * len(rows)
+    for at in chain(range(dated - 1, -1, -1), undated):
+        key = keys[at]
+        ranks[at] = counted[key] = counted.get(key, 0) + 1
+    return ranks, [counted[key] for key in keys]
+
+
 def candidates(policy: Policy) -> list[Candidate]:
-    """Every image in the policy's scope, oldest first.
+    """Every image in the policy's scope, oldest first (by creation date; undated images last,
+    by when amidash first saw them), ranked in its family.
 
     The rows are read as the database driver gives them (ints, bools, text): the columns need
     none of Django's conversions, and skipping them is most of the cost of reading 100,000."""
     rows = fetch_rows(scoped_queryset(policy))
+    rows.sort(key=_oldest_first)
+    ranks, sizes = _family_ranks(rows)
     names = name_matcher(policy.scope_names or [])
-    found = [Candidate(row) for row in rows if row[22] and (names is None or names(row[4]))]
-    found.sort(key=_oldest_first)
-    return found
+    return [
+        Candidate((*row, rank, size))
+        for row, rank, size in zip(rows, ranks, sizes, strict=True)
+        if row[IN_TAG_SCOPE] and (names is None or names(row[4]))
+    ]
