@@ -13,10 +13,14 @@ Rules, in order:
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -31,7 +35,9 @@ from policies.choices import ACTION_DECISIONS, PlanDecision
 from policies.models import Policy
 from policies.services.selection import (
     DAY,
+    KEEP_TAGS,
     Candidate,
+    as_datetime,
     as_microseconds,
     candidates,
     current_images,
@@ -161,88 +167,80 @@ def _days(microseconds: int) -> int:
     return max(microseconds // DAY, 0)
 
 
-# --- guards -----------------------------------------------------------------------------------
+# --- guards and keep rules --------------------------------------------------------------------
 
 
-def guard_reasons(image: Candidate, context: Context) -> list[str]:
-    """Reasons no policy may override (invariant 11): usage, unknown usage, open requests."""
-    reasons = []
-    usage = context.usage.get(image.pk)
-    if usage or image.in_use or image.usage_count:
-        usage = usage or []
-        named = ", ".join(f"{u['type'].replace('_', ' ')} {u['id']}" for u in usage[:3])
-        more = f" and {len(usage) - 3} more" if len(usage) > 3 else ""
-        reasons.append(f"in use by {named}{more}" if named else "in use")
-    elif image.listed_us is None or image.listed_us < context.usage_cutoff:
-        when = f"{image.listed_at:%Y-%m-%d %H:%M} UTC" if image.listed_us is not None else "never"
-        reasons.append(f"usage unknown: its Region was last listed completely {when}")
-    if image.pk in context.open_requests:
-        reasons.append(f"already in open request #{context.open_requests[image.pk]}")
-    return reasons
+def _in_use_reason(usage: list[dict[str, str]] | None) -> str:
+    usage = usage or []
+    named = ", ".join(f"{u['type'].replace('_', ' ')} {u['id']}" for u in usage[:3])
+    more = f" and {len(usage) - 3} more" if len(usage) > 3 else ""
+    return f"in use by {named}{more}" if named else "in use"
 
 
-# --- keep rules -------------------------------------------------------------------------------
+def _unknown_usage_reason(listed: int | None) -> str:
+    when = f"{as_datetime(listed):%Y-%m-%d %H:%M} UTC" if listed is not None else "never"
+    return f"usage unknown: its Region was last listed completely {when}"
 
 
-@dataclass(frozen=True, slots=True)
-class KeepRules:
-    """A policy's keep rules with their cutoffs worked out once for the whole evaluation."""
-
-    newest: int | None
-    younger: int | None
-    younger_cutoff: int
-    launched: int | None
-    launched_cutoff: int
-    tags: tuple[str, ...]  # "tagged key=value" of each keep tag, in the order of the row's flags
-    public: bool
-    shared: bool
-
-    @classmethod
-    def of(cls, policy: Policy, now: int) -> KeepRules:
-        younger, launched = policy.keep_younger_than_days, policy.keep_launched_within_days
-        return cls(
-            newest=policy.keep_newest_per_family or None,
-            younger=younger,
-            younger_cutoff=now - (younger or 0) * DAY,
-            launched=launched,
-            launched_cutoff=now - (launched or 0) * DAY,
-            tags=tuple(f"tagged {key}={value}" for key, value in keep_tag_items(policy)),
-            public=policy.keep_public,
-            shared=policy.keep_shared,
-        )
+#: What the guards and keep rules read of a row, in one call.
+_KEPT_FIELDS = itemgetter(0, 2, 3, 5, 7, 9, 10, 12, 13, 14, 17, 18, -2)
 
 
-def keep_reasons(image: Candidate, rules: KeepRules, now: int) -> list[str]:
-    """Every keep rule of the policy that applies to the image (any one keeps it)."""
-    reasons = []
-    newest = rules.newest
-    if newest and image.family_rank <= newest:
-        reasons.append(
-            f"one of the newest {newest} of family {image.family or '(none)'} "
-            f"in {image.account_id}/{image.region} (#{image.family_rank})"
-        )
-    if rules.younger is not None:
-        created = image.creation_us
-        if created is None:
-            reasons.append("creation date unknown: cannot tell it is old")
-        elif created > rules.younger_cutoff:
-            reasons.append(f"younger than {rules.younger} days ({_days(now - created)} days old)")
-    if rules.launched is not None:
-        within, cutoff = rules.launched, rules.launched_cutoff
-        launched, seen = image.launched_us, image.seen_in_use_us
-        if launched is not None and launched >= cutoff:
-            reasons.append(f"launched {_days(now - launched)} days ago (within {within})")
-        if seen is not None and seen >= cutoff:
-            reasons.append(f"seen in use by amidash {_days(now - seen)} days ago (within {within})")
-    if rules.tags:
-        reasons += [
-            tag for tag, held in zip(rules.tags, image.keep_tags_matched, strict=True) if held
-        ]
-    if rules.public and image.public:
-        reasons.append("public")
-    if rules.shared and image.shared_count:
-        reasons.append(f"shared with {image.shared_count} other account(s) or organization(s)")
-    return reasons
+def keeper(policy: Policy, context: Context) -> Callable[[Candidate], list[str]]:
+    """The reasons that keep an image: first the guards no policy may override (invariant 11:
+    usage, unknown usage, an open request), then every keep rule of the policy that applies
+    (any one keeps it). Settings and cutoffs are worked out once; each row is read once."""
+    now, usage, cutoff, open_requests = (
+        context.now,
+        context.usage,
+        context.usage_cutoff,
+        context.open_requests,
+    )
+    newest = policy.keep_newest_per_family or None
+    younger = policy.keep_younger_than_days
+    younger_cutoff = now - (younger or 0) * DAY
+    within = policy.keep_launched_within_days
+    launch_cutoff = now - (within or 0) * DAY
+    tag_reasons = tuple(f"tagged {key}={value}" for key, value in keep_tag_items(policy))
+    public_keeps, shared_keeps = policy.keep_public, policy.keep_shared
+
+    def reasons_to_keep(image: Candidate) -> list[str]:
+        (pk, account, region, family, created, launched, seen, listed, public, shared, in_use,
+         usage_count, rank) = _KEPT_FIELDS(image)  # fmt: skip
+        reasons = []
+        used = usage.get(pk)
+        if used or in_use or usage_count:
+            reasons.append(_in_use_reason(used))
+        elif listed is None or listed < cutoff:
+            reasons.append(_unknown_usage_reason(listed))
+        if pk in open_requests:
+            reasons.append(f"already in open request #{open_requests[pk]}")
+        if newest and rank <= newest:
+            reasons.append(
+                f"one of the newest {newest} of family {family or '(none)'} "
+                f"in {account}/{region} (#{rank})"
+            )
+        if younger is not None:
+            if created is None:
+                reasons.append("creation date unknown: cannot tell it is old")
+            elif created > younger_cutoff:
+                reasons.append(f"younger than {younger} days ({_days(now - created)} days old)")
+        if within is not None:
+            if launched is not None and launched >= launch_cutoff:
+                reasons.append(f"launched {_days(now - launched)} days ago (within {within})")
+            if seen is not None and seen >= launch_cutoff:
+                days = _days(now - seen)
+                reasons.append(f"seen in use by amidash {days} days ago (within {within})")
+        if tag_reasons:
+            flags = image[KEEP_TAGS:-2]
+            reasons += [tag for tag, held in zip(tag_reasons, flags, strict=True) if held]
+        if public_keeps and public:
+            reasons.append("public")
+        if shared_keeps and shared:
+            reasons.append(f"shared with {shared} other account(s) or organization(s)")
+        return reasons
+
+    return reasons_to_keep
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -296,15 +294,26 @@ def _first_stage(policy: Policy) -> tuple[str, str]:
     return PlanDecision.KEEP, "no keep rule applies, but the policy has no stages"
 
 
-def decide(image: Candidate, policy: Policy, context: Context, rules: KeepRules) -> PlanRow:
-    """Guards, then keep rules, then the stage due (see the module's rules)."""
-    kept = guard_reasons(image, context) + keep_reasons(image, rules, context.now)
-    if kept:
-        return PlanRow(image, PlanDecision.KEEP, kept)
-    decision, reason = stage_decision(image, policy, context)
-    if decision == PlanDecision.DEREGISTER and image.is_protected:
-        return PlanRow(image, PlanDecision.KEEP, [reason, "deregistration protection is on"])
-    return PlanRow(image, decision, [reason])
+def decide(image: Candidate, policy: Policy, context: Context) -> PlanRow:
+    """Guards, then keep rules, then the stage due (see the module's rules) for one image."""
+    return decider(policy, context)(image)
+
+
+def decider(policy: Policy, context: Context) -> Callable[[Candidate], PlanRow]:
+    """``decide`` for every image of one evaluation, the policy's settings read once."""
+    reasons_to_keep = keeper(policy, context)
+    keep, deregister = PlanDecision.KEEP, PlanDecision.DEREGISTER
+
+    def decide(image: Candidate) -> PlanRow:
+        kept = reasons_to_keep(image)
+        if kept:
+            return PlanRow(image, keep, kept)
+        decision, reason = stage_decision(image, policy, context)
+        if decision == deregister and image.is_protected:
+            return PlanRow(image, keep, [reason, "deregistration protection is on"])
+        return PlanRow(image, decision, [reason])
+
+    return decide
 
 
 # --- limits -----------------------------------------------------------------------------------
@@ -338,14 +347,28 @@ def apply_limits(rows: list[PlanRow], policy: Policy) -> None:
         total += 1
 
 
+@contextmanager
+def _collecting_later() -> Iterator[None]:
+    """Pause the cyclic garbage collector: an evaluation makes hundreds of thousands of tuples,
+    lists and strings and no reference cycles, and each collection would scan all of them."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def evaluate(policy: Policy, now: datetime | None = None) -> Plan:
     """The plan of ``policy`` now: one row per image in scope, oldest first."""
     now = now or timezone.now()
-    images = candidates(policy)
-    context = gather_context(images, now)
-    rules = KeepRules.of(policy, context.now)
-    rows = [decide(image, policy, context, rules) for image in images]
-    apply_limits(rows, policy)
+    with _collecting_later():
+        images = candidates(policy)
+        context = gather_context(images, now)
+        rows = list(map(decider(policy, context), images))
+        apply_limits(rows, policy)
     return Plan(policy, now, rows)
 
 

@@ -180,3 +180,15 @@ def test_times_count_whole_days_and_rows_come_oldest_first_with_undated_images_l
     assert decided["dated-1"] == ("keep", ["younger than 30 days (10 days old)"])
     assert decided["undated"] == ("keep", ["creation date unknown: cannot tell it is old"])
     assert plan.rows[0].image.creation_date == oldest.creation_date  # to the microsecond
+
+
+def test_images_without_a_creation_date_rank_after_dated_ones_the_latest_seen_first():
+    create_listed_image("web-1.0", age_days=300)
+    create_listed_image("web-2.0", age_days=None)
+    create_listed_image("web-3.0", age_days=None)
+    decided = _decisions(evaluate(create_policy(keep_newest_per_family=2, deprecate=True)))
+    assert decided["web-1.0"][1] == [
+        "one of the newest 2 of family web in 111122223333/us-east-1 (#1)"
+    ]
+    assert decided["web-3.0"][1][0].endswith("(#2)")
+    assert decided["web-2.0"][0] == "deprecate"
