@@ -408,7 +408,8 @@ CELERY_BEAT_SCHEDULE["lifecycle-reconcile"] = {
     "schedule": 60.0,
 }
 
-# Retention policies: how often enabled policies are evaluated (and propose requests), how old a
+# Retention policies: how often enabled policies are evaluated (and propose requests) and the
+# plans of disabled ones refreshed (a sync plans only policies that have no plan yet), how old a
 # Region's last complete listing may be before its usage counts as unknown, how many plans per
 # policy keep their rows, and owner teams' addresses ("team=address,..." for owner tags).
 POLICY_EVALUATION_INTERVAL_MINUTES = env_int("AMIDASH_POLICY_INTERVAL_MINUTES", 360, minimum=5)
@@ -422,6 +423,11 @@ POLICY_TEAM_EMAILS = {
 CELERY_BEAT_SCHEDULE["policies-evaluate"] = {
     "task": "policies.tasks.evaluate_enabled_policies",
     "schedule": POLICY_EVALUATION_INTERVAL_MINUTES * 60.0,
+}
+CELERY_BEAT_SCHEDULE["policies-refresh"] = {
+    "task": "policies.tasks.refresh_plans",
+    "schedule": POLICY_EVALUATION_INTERVAL_MINUTES * 60.0,
+    "kwargs": {"disabled_only": True},
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"

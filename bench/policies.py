@@ -7,9 +7,10 @@ end (``--keep`` keeps it). Images are loaded as in bench/dashboards.py (a tenth 
 policy has every keep rule, every stage and both limits, so each rule runs for each image.
 
 The baseline, measured in the same run, is a bare query of the same rows: the scoped images'
-fields as tuples, without ranking, guards, rules or limits. Prints the median seconds of each,
-the ratio, the time to store the plan (its rows) for scale, and whether the goal is met:
-evaluating 100,000 images takes under 5 s.
+columns the evaluation reads, as tuples in the same form, without ranking, guards, rules or
+limits. Prints the median seconds of each, the ratio, the time to store the plan (its rows,
+then again with the difference from the previous plan) for scale, and whether the goal is
+met: evaluating 100,000 images takes under 5 s.
 """
 
 from __future__ import annotations
@@ -62,15 +63,13 @@ def bench_policy():
 
 
 def bare_query(policy) -> int:
-    """The baseline: the same rows and fields, fetched as tuples, nothing decided."""
-    from inventory.models import Image
+    """The baseline: the policy's rows with every column the evaluation reads, in the same form
+    and by the same path (policies.services.selection), without family ranking, tag flags,
+    ordering, guards, rules or limits."""
+    from policies.services.selection import COLUMNS, fetch_rows, in_scope
 
-    fields = [f for f in ("pk", "image_id", "account__account_id", "region", "name", "family",
-              "state", "creation_date", "deprecation_time", "last_launched_time",
-              "last_seen_in_use_at", "public", "shared_with", "tags", "storage_gib", "in_use",
-              "usage_count", "deregistration_protection", "first_seen_at",
-              "account_region__last_listed_at")]  # fmt: skip
-    return len(list(Image.objects.filter(gone_at__isnull=True).values_list(*fields)))
+    query = in_scope(policy).annotate(**{f"c_{n}": e for n, e in COLUMNS.items()})
+    return len(fetch_rows(query.values_list(*(f"c_{n}" for n in COLUMNS)).order_by()))
 
 
 def timed(function, runs: int) -> tuple[float, float, object]:
@@ -93,9 +92,11 @@ def report(images: int, runs: int) -> None:
     policy = bench_policy()
     bare, bare_cpu, count = timed(lambda: bare_query(policy), runs)
     evaluation, evaluation_cpu, plan = timed(lambda: evaluate(policy), runs)
-    started = time.perf_counter()
-    save_plan(plan, None, AuditSource.CLI)
-    saving = time.perf_counter() - started
+    saving = []
+    for _ in range(2):  # the second is compared with the first, as every later plan is
+        started = time.perf_counter()
+        save_plan(plan, None, AuditSource.CLI)
+        saving.append(time.perf_counter() - started)
     decisions: dict[str, int] = {}
     for row in plan.rows:
         decisions[row.decision] = decisions.get(row.decision, 0) + 1
@@ -108,7 +109,10 @@ def report(images: int, runs: int) -> None:
     )
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"ratio evaluation / bare query: {evaluation / bare:.1f}x")
-    print(f"storing the plan's rows:     {saving:.2f} s (for scale; not part of the goal)")
+    print(
+        f"storing the plan's rows:     {saving[0]:.2f} s, {saving[1]:.2f} s with the difference "
+        "from the previous plan (for scale; not part of the goal)"
+    )
     scaled = evaluation * 100_000 / max(len(plan.rows), 1)
     goal = "met" if scaled < GOAL_SECONDS else "not met"
     print(f"{goal}: evaluating 100,000 images under {GOAL_SECONDS:.0f} s ({scaled:.2f} s)")

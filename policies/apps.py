@@ -13,4 +13,6 @@ class PoliciesConfig(AppConfig):
         from policies.overview import cleanup_panel
 
         register_cleanup_panel(cleanup_panel)
-        signals.sync_finished.connect(receivers.refresh_plans, dispatch_uid="policies-refresh")
+        signals.sync_finished.connect(
+            receivers.plan_unplanned_policies, dispatch_uid="policies-first-plans"
+        )

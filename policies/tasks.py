@@ -32,10 +32,20 @@ def evaluate_enabled_policies() -> int:
 
 
 @shared_task
-def refresh_plans() -> int:
-    """Store a fresh plan of every policy, enabled or not, proposing nothing; returns how many."""
+def refresh_plans(disabled_only: bool = False, unplanned_only: bool = False) -> int:
+    """Store a fresh plan of every policy, proposing nothing; returns how many.
+
+    Beat refreshes the disabled policies (``evaluate_enabled_policies`` stores the enabled
+    ones' plans on the same schedule); a finished sync plans the policies that have no plan
+    yet. Other plans are made on demand ("Evaluate now"): storing a plan of a large estate
+    takes seconds, too much to repeat for every policy after every sync."""
+    policies = Policy.objects.select_related("updated_by")
+    if disabled_only:
+        policies = policies.filter(enabled=False)
+    if unplanned_only:
+        policies = policies.filter(plans__isnull=True)
     count = 0
-    for policy in Policy.objects.select_related("updated_by"):
+    for policy in policies:
         evaluate_and_save(policy, None, AuditSource.SYSTEM)
         count += 1
     return count

@@ -141,6 +141,7 @@ def _plan_context(request: HttpRequest, plan: PolicyPlan, page: Any, chosen: dic
         "families": sorted(plan.totals.get("families", {}).items()),
         "filter_query": params.urlencode(),
         "proposals": plan.proposals.select_related("request"),
+        "can_evaluate": services.may_edit(request.user),
         "can_propose": services.may_edit(request.user)
         and plan.proposed_at is None
         and plan.action_count > 0

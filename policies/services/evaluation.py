@@ -13,28 +13,51 @@ Rules, in order:
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from inventory.choices import ImageState
+from inventory.models import ImageUsage
 from lifecycle.choices import FINAL_REQUEST_STATES, ItemStatus
 from lifecycle.models import AuditEvent, AuditVerb, RequestItem
-from lifecycle.services.preview import usage_by_image
 from policies.choices import ACTION_DECISIONS, PlanDecision
 from policies.models import Policy
-from policies.services.selection import Candidate, candidates
+from policies.services.selection import (
+    DAY,
+    KEEP_TAGS,
+    Candidate,
+    as_datetime,
+    as_microseconds,
+    candidates,
+    current_images,
+    keep_tag_items,
+)
 
 #: Image events that are a lifecycle change (the sync records them when it observes one).
 CHANGE_VERBS = (AuditVerb.IMAGE_STATE_CHANGED, AuditVerb.IMAGE_DEPRECATION_CHANGED)
 #: States a stage can act on; others (pending, failed...) are left alone.
 ACTIONABLE_STATES = frozenset({ImageState.AVAILABLE, ImageState.DISABLED})
+DISABLED = ImageState.DISABLED
+#: The decisions, read once: an enum member looked up on its class costs a quarter of a
+#: microsecond each time, for every image.
+KEEP, DEPRECATE, DISABLE, DEREGISTER, DEFERRED = (
+    PlanDecision.KEEP,
+    PlanDecision.DEPRECATE,
+    PlanDecision.DISABLE,
+    PlanDecision.DEREGISTER,
+    PlanDecision.DEFERRED,
+)
 
 
 @dataclass(slots=True)
@@ -72,34 +95,38 @@ class Plan:
 
 @dataclass
 class Context:
-    """What the rules read besides the image row, each gathered in one query."""
+    """What the rules read besides the image row, each gathered in one query; times are
+    microseconds since the epoch (see services.selection)."""
 
-    now: datetime
-    last_change: dict[int, datetime]
+    now: int
+    last_change: dict[int, int]
     open_requests: dict[int, int]
     usage: dict[int, list[dict[str, str]]]
-    usage_cutoff: datetime
+    usage_cutoff: int
 
 
-def _last_changes(images: list[Candidate]) -> dict[int, datetime]:
+def _last_changes(images: list[Candidate]) -> dict[int, int]:
     """Per image pk, its last lifecycle change that amidash recorded."""
-    found: dict[int, datetime] = {}
+    found: dict[int, int] = {}
     items = (
         RequestItem.objects.filter(status=ItemStatus.SUCCEEDED, finished_at__isnull=False)
         .values("image_id")
         .annotate(at=Max("finished_at"))
         .values_list("image_id", "at")
     )
-    found.update(items)
-    by_key = {(c.account_id, c.region, c.image_id): c.pk for c in images}
-    events = (
+    found.update((pk, as_microseconds(at)) for pk, at in items)
+    events = list(
         AuditEvent.objects.filter(target_type="image", verb__in=CHANGE_VERBS)
         .values("target_account", "target_region", "target_id")
         .annotate(at=Max("occurred_at"))
         .values_list("target_account", "target_region", "target_id", "at")
     )
+    if not events:
+        return found
+    by_key = {(c.account_id, c.region, c.image_id): c.pk for c in images}
     for account, region, image_id, at in events:
         pk = by_key.get((account, region, image_id))
+        at = as_microseconds(at)
         if pk is not None and (pk not in found or found[pk] < at):
             found[pk] = at
     return found
@@ -113,144 +140,189 @@ def _open_requests() -> dict[int, int]:
     return dict(rows)
 
 
+def _usage(images: list[Candidate]) -> dict[int, list[dict[str, str]]]:
+    """What uses each image in use, read as the request preview reads it (usage rows by Region
+    and image id, by type then resource), in one query that names no image: the inventory's
+    in-use images are a subquery, which keeps 10,000 ids out of the SQL text."""
+    refs = {(c.region, c.image_id): c.pk for c in images if c.in_use or c.usage_count}
+    if not refs:
+        return {}
+    in_use = current_images().filter(Q(in_use=True) | Q(usage_count__gt=0)).values("image_id")
+    rows = (
+        ImageUsage.objects.filter(region__in={region for region, _ in refs}, image_ref__in=in_use)
+        .order_by("usage_type", "resource_id")
+        .values_list("region", "image_ref", "usage_type", "resource_id")
+    )
+    found: dict[int, list[dict[str, str]]] = defaultdict(list)
+    for region, ref, kind, resource in rows:
+        pk = refs.get((region, ref))
+        if pk is not None:
+            found[pk].append({"type": kind, "id": resource})
+    return found
+
+
 def gather_context(images: list[Candidate], now: datetime) -> Context:
-    in_use = [image for image in images if image.in_use or image.usage_count]
+    cutoff = now - timedelta(hours=settings.POLICY_USAGE_MAX_AGE_HOURS)
     return Context(
-        now=now,
+        now=as_microseconds(now),
         last_change=_last_changes(images),
         open_requests=_open_requests(),
-        usage=usage_by_image(in_use),  # the preview's reading of usage, for the named users
-        usage_cutoff=now - timedelta(hours=settings.POLICY_USAGE_MAX_AGE_HOURS),
+        usage=_usage(images),
+        usage_cutoff=as_microseconds(cutoff),
     )
 
 
-def _days(delta: timedelta) -> int:
-    return max(delta.days, 0)
+def _days(microseconds: int) -> int:
+    """Whole days in a span (as ``timedelta.days``), never negative."""
+    return max(microseconds // DAY, 0)
 
 
-# --- guards -----------------------------------------------------------------------------------
+# --- guards and keep rules --------------------------------------------------------------------
 
 
-def guard_reasons(image: Candidate, context: Context) -> list[str]:
-    """Reasons no policy may override (invariant 11): usage, unknown usage, open requests."""
-    reasons = []
-    usage = context.usage.get(image.pk, [])
-    if usage or image.in_use or image.usage_count:
-        named = ", ".join(f"{u['type'].replace('_', ' ')} {u['id']}" for u in usage[:3])
-        more = f" and {len(usage) - 3} more" if len(usage) > 3 else ""
-        reasons.append(f"in use by {named}{more}" if named else "in use")
-    elif image.listed_at is None or image.listed_at < context.usage_cutoff:
-        when = f"{image.listed_at:%Y-%m-%d %H:%M} UTC" if image.listed_at else "never"
-        reasons.append(f"usage unknown: its Region was last listed completely {when}")
-    if image.pk in context.open_requests:
-        reasons.append(f"already in open request #{context.open_requests[image.pk]}")
-    return reasons
+def _in_use_reason(usage: list[dict[str, str]] | None) -> str:
+    usage = usage or []
+    named = ", ".join(f"{u['type'].replace('_', ' ')} {u['id']}" for u in usage[:3])
+    more = f" and {len(usage) - 3} more" if len(usage) > 3 else ""
+    return f"in use by {named}{more}" if named else "in use"
 
 
-# --- keep rules -------------------------------------------------------------------------------
+def _unknown_usage_reason(listed: int | None) -> str:
+    when = f"{as_datetime(listed):%Y-%m-%d %H:%M} UTC" if listed is not None else "never"
+    return f"usage unknown: its Region was last listed completely {when}"
 
 
-def keep_reasons(image: Candidate, policy: Policy, now: datetime) -> list[str]:
-    """Every keep rule of the policy that applies to the image (any one keeps it)."""
-    reasons = []
-    newest = policy.keep_newest_per_family
-    if newest and image.family_rank <= newest:
-        reasons.append(
-            f"one of the newest {newest} of family {image.family or '(none)'} "
-            f"in {image.account_id}/{image.region} (#{image.family_rank})"
-        )
+#: What the guards and keep rules read of a row, in one call.
+_KEPT_FIELDS = itemgetter(0, 2, 3, 5, 7, 9, 10, 12, 13, 14, 17, 18, -2)
+
+
+def keeper(policy: Policy, context: Context) -> Callable[[Candidate], list[str]]:
+    """The reasons that keep an image: first the guards no policy may override (invariant 11:
+    usage, unknown usage, an open request), then every keep rule of the policy that applies
+    (any one keeps it). Settings and cutoffs are worked out once; each row is read once."""
+    now, usage, cutoff, open_requests = (
+        context.now,
+        context.usage,
+        context.usage_cutoff,
+        context.open_requests,
+    )
+    newest = policy.keep_newest_per_family or None
     younger = policy.keep_younger_than_days
-    if younger is not None:
-        if image.creation_date is None:
-            reasons.append("creation date unknown: cannot tell it is old")
-        elif image.creation_date > now - timedelta(days=younger):
-            age = _days(now - image.creation_date)
-            reasons.append(f"younger than {younger} days ({age} days old)")
-    reasons += _launch_reasons(image, policy.keep_launched_within_days, now)
-    for key, value in (policy.keep_tags or {}).items():
-        if (image.tags or {}).get(key) == value:
-            reasons.append(f"tagged {key}={value}")
-    if policy.keep_public and image.public:
-        reasons.append("public")
-    if policy.keep_shared and image.shared_with:
-        reasons.append(f"shared with {len(image.shared_with)} other account(s) or organization(s)")
-    return reasons
+    younger_cutoff = now - (younger or 0) * DAY
+    within = policy.keep_launched_within_days
+    launch_cutoff = now - (within or 0) * DAY
+    tag_reasons = tuple(f"tagged {key}={value}" for key, value in keep_tag_items(policy))
+    public_keeps, shared_keeps = policy.keep_public, policy.keep_shared
 
+    def reasons_to_keep(image: Candidate) -> list[str]:
+        (pk, account, region, family, created, launched, seen, listed, public, shared, in_use,
+         usage_count, rank) = _KEPT_FIELDS(image)  # fmt: skip
+        reasons = []
+        used = usage.get(pk)
+        if used or in_use or usage_count:
+            reasons.append(_in_use_reason(used))
+        elif listed is None or listed < cutoff:
+            reasons.append(_unknown_usage_reason(listed))
+        if pk in open_requests:
+            reasons.append(f"already in open request #{open_requests[pk]}")
+        if newest and rank <= newest:
+            reasons.append(
+                f"one of the newest {newest} of family {family or '(none)'} "
+                f"in {account}/{region} (#{rank})"
+            )
+        if younger is not None:
+            if created is None:
+                reasons.append("creation date unknown: cannot tell it is old")
+            elif created > younger_cutoff:
+                reasons.append(f"younger than {younger} days ({_days(now - created)} days old)")
+        if within is not None:
+            if launched is not None and launched >= launch_cutoff:
+                reasons.append(f"launched {_days(now - launched)} days ago (within {within})")
+            if seen is not None and seen >= launch_cutoff:
+                days = _days(now - seen)
+                reasons.append(f"seen in use by amidash {days} days ago (within {within})")
+        if tag_reasons:
+            flags = image[KEEP_TAGS:-2]
+            reasons += [tag for tag, held in zip(tag_reasons, flags, strict=True) if held]
+        if public_keeps and public:
+            reasons.append("public")
+        if shared_keeps and shared:
+            reasons.append(f"shared with {shared} other account(s) or organization(s)")
+        return reasons
 
-def _launch_reasons(image: Candidate, within: int | None, now: datetime) -> list[str]:
-    if within is None:
-        return []
-    cutoff = now - timedelta(days=within)
-    reasons = []
-    if image.last_launched_time and image.last_launched_time >= cutoff:
-        days = _days(now - image.last_launched_time)
-        reasons.append(f"launched {days} days ago (within {within})")
-    if image.last_seen_in_use_at and image.last_seen_in_use_at >= cutoff:
-        days = _days(now - image.last_seen_in_use_at)
-        reasons.append(f"seen in use by amidash {days} days ago (within {within})")
-    return reasons
+    return reasons_to_keep
 
 
 # --- stages -----------------------------------------------------------------------------------
 
 
-def _since(image: Candidate, context: Context, floor: datetime | None = None) -> datetime:
+def _since(image: Candidate, context: Context, floor: int | None = None) -> int:
     """When the image's current lifecycle state began, as far as amidash can tell."""
-    since = context.last_change.get(image.pk) or image.first_seen_at
-    return max(since, floor) if floor else since
+    since = context.last_change.get(image.pk) or image.first_seen_us
+    return max(since, floor) if floor is not None else since
 
 
-def _after(stage: str, days: int, since: datetime, now: datetime, state: str) -> tuple[str, str]:
+def _after(stage: str, days: int, since: int, now: int, state: str) -> tuple[str, str]:
     waited = _days(now - since)
     if waited >= days:
         return stage, f"{state} for {waited} days (the stage waits {days})"
-    return PlanDecision.KEEP, f"{stage} due in {days - waited} days ({state} for {waited})"
+    return KEEP, f"{stage} due in {days - waited} days ({state} for {waited})"
 
 
 def stage_decision(image: Candidate, policy: Policy, context: Context) -> tuple[str, str]:
     """The stage due for an image no rule keeps, or keep with what it waits for."""
     now = context.now
     if image.state not in ACTIONABLE_STATES:
-        return PlanDecision.KEEP, f"state {image.state}: policies act on available or disabled"
-    if image.state == ImageState.DISABLED:
+        return KEEP, f"state {image.state}: policies act on available or disabled"
+    if image.state == DISABLED:
         if policy.deregister_after_days is None:
-            return PlanDecision.KEEP, "disabled; the policy has no deregister stage"
+            return KEEP, "disabled; the policy has no deregister stage"
         since = _since(image, context)
-        return _after(PlanDecision.DEREGISTER, policy.deregister_after_days, since, now, "disabled")
-    deprecated = image.deprecation_time is not None and image.deprecation_time <= now
-    if deprecated:
-        since = _since(image, context, image.deprecation_time)
+        return _after(DEREGISTER, policy.deregister_after_days, since, now, "disabled")
+    deprecation = image.deprecation_us
+    if deprecation is not None and deprecation <= now:
+        since = _since(image, context, deprecation)
         if policy.disable_after_days is not None:
             days = policy.disable_after_days
-            return _after(PlanDecision.DISABLE, days, since, now, "deprecated")
+            return _after(DISABLE, days, since, now, "deprecated")
         if policy.deregister_after_days is not None:
             days = policy.deregister_after_days
-            return _after(PlanDecision.DEREGISTER, days, since, now, "deprecated")
-        return PlanDecision.KEEP, "deprecated; the policy has no later stage"
-    if image.deprecation_time is not None:
-        return PlanDecision.KEEP, f"deprecation already set for {image.deprecation_time:%Y-%m-%d}"
+            return _after(DEREGISTER, days, since, now, "deprecated")
+        return KEEP, "deprecated; the policy has no later stage"
+    if deprecation is not None:
+        return KEEP, f"deprecation already set for {image.deprecation_time:%Y-%m-%d}"
     return _first_stage(policy)
 
 
 def _first_stage(policy: Policy) -> tuple[str, str]:
     if policy.deprecate:
-        return PlanDecision.DEPRECATE, "no keep rule applies: deprecate"
+        return DEPRECATE, "no keep rule applies: deprecate"
     if policy.disable_after_days is not None:
-        return PlanDecision.DISABLE, "no keep rule applies; no deprecate stage: disable"
+        return DISABLE, "no keep rule applies; no deprecate stage: disable"
     if policy.deregister_after_days is not None:
-        return PlanDecision.DEREGISTER, "no keep rule applies; no earlier stage: deregister"
-    return PlanDecision.KEEP, "no keep rule applies, but the policy has no stages"
+        return DEREGISTER, "no keep rule applies; no earlier stage: deregister"
+    return KEEP, "no keep rule applies, but the policy has no stages"
 
 
 def decide(image: Candidate, policy: Policy, context: Context) -> PlanRow:
-    """Guards, then keep rules, then the stage due (see the module's rules)."""
-    kept = guard_reasons(image, context) + keep_reasons(image, policy, context.now)
-    if kept:
-        return PlanRow(image, PlanDecision.KEEP, kept)
-    decision, reason = stage_decision(image, policy, context)
-    if decision == PlanDecision.DEREGISTER and image.is_protected:
-        return PlanRow(image, PlanDecision.KEEP, [reason, "deregistration protection is on"])
-    return PlanRow(image, decision, [reason])
+    """Guards, then keep rules, then the stage due (see the module's rules) for one image."""
+    return decider(policy, context)(image)
+
+
+def decider(policy: Policy, context: Context) -> Callable[[Candidate], PlanRow]:
+    """``decide`` for every image of one evaluation, the policy's settings read once."""
+    reasons_to_keep = keeper(policy, context)
+
+    def decide(image: Candidate) -> PlanRow:
+        kept = reasons_to_keep(image)
+        if kept:
+            return PlanRow(image, KEEP, kept)
+        decision, reason = stage_decision(image, policy, context)
+        if decision == DEREGISTER and image.is_protected:
+            return PlanRow(image, KEEP, [reason, "deregistration protection is on"])
+        return PlanRow(image, decision, [reason])
+
+    return decide
 
 
 # --- limits -----------------------------------------------------------------------------------
@@ -278,19 +350,34 @@ def apply_limits(rows: list[PlanRow], policy: Policy) -> None:
             held = f"limit: at most {policy.max_images_per_run} images per run"
         if held:
             row.reasons = [f"would {row.decision}", *row.reasons, held]
-            row.decision = PlanDecision.DEFERRED
+            row.decision = DEFERRED
             continue
         taken[family] += 1
         total += 1
 
 
+@contextmanager
+def _collecting_later() -> Iterator[None]:
+    """Pause the cyclic garbage collector: an evaluation makes hundreds of thousands of tuples,
+    lists and strings and no reference cycles, and each collection would scan all of them."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def evaluate(policy: Policy, now: datetime | None = None) -> Plan:
     """The plan of ``policy`` now: one row per image in scope, oldest first."""
     now = now or timezone.now()
-    images = candidates(policy)
-    context = gather_context(images, now)
-    rows = [decide(image, policy, context) for image in images]
-    apply_limits(rows, policy)
+    with _collecting_later():
+        images = candidates(policy)
+        context = gather_context(images, now)
+        rows = list(map(decider(policy, context), images))
+        apply_limits(rows, policy)
     return Plan(policy, now, rows)
 
 
@@ -302,16 +389,14 @@ def totals(plan: Plan) -> dict[str, Any]:
         families[row.image.family][row.decision] += 1
     freed = 0
     if plan.policy.delete_snapshots:
-        freed = sum(r.image.storage_gib for r in plan.rows if r.decision == PlanDecision.DEREGISTER)
+        freed = sum(r.image.storage_gib for r in plan.rows if r.decision == DEREGISTER)
     return {
         "images": len(plan.rows),
         "decisions": {d: decisions.get(d, 0) for d in PlanDecision.values},
         "families": {name: dict(counts) for name, counts in sorted(families.items())},
         "freed_gib": freed,
         "freed_monthly_cost": str(_cost(freed)),
-        "deregister_gib": sum(
-            r.image.storage_gib for r in plan.rows if r.decision == PlanDecision.DEREGISTER
-        ),
+        "deregister_gib": sum(r.image.storage_gib for r in plan.rows if r.decision == DEREGISTER),
     }
 
 

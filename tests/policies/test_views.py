@@ -79,6 +79,7 @@ def test_the_plan_page_shows_totals_reasons_changes_and_exports(requester):
     assert 'id="total-deprecate">3<' in page and 'id="total-keep">1<' in page
     assert "1 new in scope" in page and "1 keep → deprecate" in page
     assert "one of the newest 1 of family web" in page
+    assert f'action="/policies/{saved.pk}/evaluate/"' in page  # a fresher plan, on demand
     kept = client.get(response["Location"], {"decision": "keep"}).content.decode()
     assert "web-1.9.0" in kept and "web-1.1.0" not in kept
     export = client.get(f"{response['Location']}export/csv/", {"decision": "deprecate"})

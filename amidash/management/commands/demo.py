@@ -71,7 +71,7 @@ class Command(BaseCommand):
         credentials_file = settings.DATA_DIR / "demo-users.json"
         passwords = ensure_demo_users(credentials_file)
         registered = register_estate_accounts(estate_accounts(seed, estate))
-        ensure_demo_policy()  # its plan is stored after each sync and shown on the Overview
+        ensure_demo_policy()  # planned after the first sync, shown on the Overview
         logs = None if options["verbose"] else settings.DATA_DIR / "logs"
         web = f"127.0.0.1:{options['port']}"
         sandbox = f"http://127.0.0.1:{options['sandbox_port']}"

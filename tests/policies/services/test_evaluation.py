@@ -159,3 +159,36 @@ def test_the_run_limit_defers_the_newest_actions():
     assert decided["web-1.3.0"][0] == "deferred"
     assert decided["web-1.3.0"][1][-1] == "limit: at most 2 images per run"
     assert decided["web-1.1.0"][0] == decided["web-1.2.0"][0] == "deprecate"
+
+
+def test_an_image_narrowed_by_name_or_tag_is_still_ranked_in_its_whole_family():
+    create_listed_image("web-1.1.0", age_days=30, tags={"env": "prod"})
+    create_listed_image("web-1.2.0", age_days=20, tags={"env": "dev"})
+    create_listed_image("web-1.3.0", age_days=10, tags={"env": "dev"})
+    scope = {"scope_tags": {"env": "prod"}, "scope_names": ["web-1.[12].*", "nothing-*"]}
+    plan = evaluate(create_policy(keep_newest_per_family=2, deprecate=True, **scope))
+    assert _decisions(plan) == {"web-1.1.0": ("deprecate", ["no keep rule applies: deprecate"])}
+
+
+def test_times_count_whole_days_and_rows_come_oldest_first_with_undated_images_last():
+    create_listed_image("dated-2", age_days=5)
+    create_listed_image("undated", age_days=None)
+    oldest = create_listed_image("dated-1", age_days=10)
+    plan = evaluate(create_policy(keep_younger_than_days=30, deprecate=True))
+    assert [row.image.name for row in plan.rows] == ["dated-1", "dated-2", "undated"]
+    decided = _decisions(plan)
+    assert decided["dated-1"] == ("keep", ["younger than 30 days (10 days old)"])
+    assert decided["undated"] == ("keep", ["creation date unknown: cannot tell it is old"])
+    assert plan.rows[0].image.creation_date == oldest.creation_date  # to the microsecond
+
+
+def test_images_without_a_creation_date_rank_after_dated_ones_the_latest_seen_first():
+    create_listed_image("web-1.0", age_days=300)
+    create_listed_image("web-2.0", age_days=None)
+    create_listed_image("web-3.0", age_days=None)
+    decided = _decisions(evaluate(create_policy(keep_newest_per_family=2, deprecate=True)))
+    assert decided["web-1.0"][1] == [
+        "one of the newest 2 of family web in 111122223333/us-east-1 (#1)"
+    ]
+    assert decided["web-3.0"][1][0].endswith("(#2)")
+    assert decided["web-2.0"][0] == "deprecate"
