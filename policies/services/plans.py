@@ -21,7 +21,6 @@ from policies.models import PlanEntry, Policy, PolicyPlan
 from policies.services.evaluation import Plan, evaluate, totals
 
 
-
 def plan_entries(plan: PolicyPlan, params: Any) -> tuple[QuerySet[PlanEntry], dict[str, str]]:
     """The plan's rows filtered by decision, family and a search term (unknown values ignored),
     and the filters that were applied."""
