@@ -45,8 +45,8 @@ from lifecycle.services.audit import Target, image_history
 from lifecycle.views.audit import SEQUENCE
 from policies.choices import PlanDecision
 from policies.models import Policy, PolicyPlan
+from policies.services import policies as policy_services
 from policies.services.plans import plan_entries
-from policies.views import VIEW_PERMISSION as POLICY_VIEW_PERMISSION
 
 PAGE_PARAMETERS = form_parameters(PageForm())
 HISTORY_SIZE = 50
@@ -56,6 +56,14 @@ def _require(request: Request, permission: str, what: str) -> None:
     """The user's roles must grant ``permission`` (the same permission the page checks)."""
     if not request.user.has_perm(permission):
         raise exceptions.PermissionDenied(f"{what} needs a role that grants it.")
+
+
+def _require_policy_view(request: Request) -> None:
+    """The policies' own reading rule (``policies.services.policies.may_view``)."""
+    try:
+        policy_services.require_view(request.user)
+    except PermissionDenied as error:
+        raise exceptions.PermissionDenied(str(error)) from None
 
 
 def _parsed(serializer_class: type, request: Request) -> dict[str, Any]:
@@ -514,7 +522,7 @@ class PolicyList(APIView):
         responses=s.paged(s.PolicySerializer),
     )
     def get(self, request: Request) -> Response:
-        _require(request, POLICY_VIEW_PERMISSION, "Reading policies")
+        _require_policy_view(request)
         page = page_of(request, Policy.objects.all())
         return page_response(request, page, s.PolicySerializer(page.rows, many=True).data)
 
@@ -522,7 +530,7 @@ class PolicyList(APIView):
 class PolicyDetail(APIView):
     @extend_schema(operation_id="policies_detail", responses=s.PolicySerializer)
     def get(self, request: Request, pk: int) -> Response:
-        _require(request, POLICY_VIEW_PERMISSION, "Reading policies")
+        _require_policy_view(request)
         return Response(s.PolicySerializer(get_object_or_404(Policy, pk=pk)).data)
 
 
@@ -531,7 +539,7 @@ class PlanList(APIView):
         operation_id="plans_list", parameters=PAGE_PARAMETERS, responses=s.paged(s.PlanSerializer)
     )
     def get(self, request: Request, pk: int) -> Response:
-        _require(request, POLICY_VIEW_PERMISSION, "Reading policies")
+        _require_policy_view(request)
         policy = get_object_or_404(Policy, pk=pk)
         page = page_of(request, PolicyPlan.objects.filter(policy=policy))
         return page_response(request, page, s.PlanSerializer(page.rows, many=True).data)
@@ -553,7 +561,7 @@ class PlanDetail(APIView):
     )
     def get(self, request: Request, pk: int, plan_pk: int) -> Response:
         """The plan's rows (image, decision, reasons), filtered as on the plan page."""
-        _require(request, POLICY_VIEW_PERMISSION, "Reading policies")
+        _require_policy_view(request)
         plan = get_object_or_404(PolicyPlan, pk=plan_pk, policy=pk)
         checked(PlanEntryForm(request.query_params))
         entries, _chosen = plan_entries(plan, request.query_params)

@@ -24,14 +24,12 @@ from policies.services.evaluation import evaluate
 from policies.services.plans import evaluate_and_save, plan_entries
 from policies.services.proposals import propose
 
-VIEW_PERMISSION = "policies.view_policy"
 PAGE_SIZE = 50
 EXPORT_FIELDS = ["image_id", "account_id", "region", "name", "family", "decision", "reasons"]
 
 
 def _require_view(request: HttpRequest) -> None:
-    if not request.user.has_perm(VIEW_PERMISSION):
-        raise PermissionDenied("Reading policies needs a role.")
+    services.require_view(request.user)
 
 
 def _require_edit(request: HttpRequest) -> None:

@@ -21,18 +21,19 @@ from inventory.filtersets import BUCKET_FILTERS, BUCKET_TONES
 from inventory.forms import CLEANUP_CHOICES, DEFAULT_CLEANUP_DAYS, OverviewForm
 from inventory.models import AGE_BUCKETS
 
-#: What other apps add to the cleanup card: functions returning ``{"template": ..., ...}`` (the
-#: template's context) or None. Apps register in ready(); the inventory never names them.
-CLEANUP_PANELS: list[Callable[[], dict[str, Any] | None]] = []
+#: What other apps add to the cleanup card: functions of the signed-in user returning
+#: ``{"template": ..., ...}`` (the template's context) or None. Apps register in ready(); the
+#: inventory never names them.
+CLEANUP_PANELS: list[Callable[[Any], dict[str, Any] | None]] = []
 
 
-def register_cleanup_panel(panel: Callable[[], dict[str, Any] | None]) -> None:
+def register_cleanup_panel(panel: Callable[[Any], dict[str, Any] | None]) -> None:
     if panel not in CLEANUP_PANELS:
         CLEANUP_PANELS.append(panel)
 
 
-def _cleanup_panels() -> list[dict[str, Any]]:
-    return [found for found in (panel() for panel in CLEANUP_PANELS) if found]
+def _cleanup_panels(user: Any) -> list[dict[str, Any]]:
+    return [found for found in (panel(user) for panel in CLEANUP_PANELS) if found]
 
 
 def _images_url(**filters: Any) -> str:
@@ -122,7 +123,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "failed_results": failed,
         "notice": notice,
         "has_images": totals["current"] or totals["state_gone"],
-        "cleanup_panels": _cleanup_panels(),
+        "cleanup_panels": _cleanup_panels(request.user),
         **_charts(totals),
     }
     return render_page(

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from amidash.scope import sees_every_account
 from lifecycle.models import AuditVerb
 from lifecycle.services.audit import Actor, record_event
 from policies.forms import PolicyForm
@@ -17,11 +18,36 @@ from policies.models import Policy
 
 EDIT_PERMISSION = "policies.change_policy"
 ADD_PERMISSION = "policies.add_policy"
+VIEW_PERMISSION = "policies.view_policy"
+
+
+def may_view(user: AbstractBaseUser | None) -> bool:
+    """Reading policies and their plans needs a role that grants it and sight of every account:
+    a plan spans accounts (its rows, totals and families), so a user scoped to some accounts
+    reads their images on the inventory pages instead (deny by default, ``amidash.scope``)."""
+    return bool(
+        user
+        and user.is_authenticated
+        and user.has_perm(VIEW_PERMISSION)
+        and sees_every_account(user)
+    )
+
+
+def require_view(user: AbstractBaseUser | None) -> None:
+    """PermissionDenied, with the reason, unless ``user`` may read policies (pages and API)."""
+    if not (user and user.is_authenticated and user.has_perm(VIEW_PERMISSION)):
+        raise PermissionDenied("Reading policies needs a role.")
+    if not may_view(user):
+        raise PermissionDenied(
+            "Policies span accounts: reading them needs access to every account. "
+            "Ask an administrator."
+        )
 
 
 def may_edit(user: AbstractBaseUser | None) -> bool:
-    """Requesters write policies (the permissions come with the Requester role)."""
-    return bool(user and user.is_authenticated and user.has_perm(EDIT_PERMISSION))
+    """Requesters who may read policies write them (the permissions come with the Requester
+    role; reading needs sight of every account, see ``may_view``)."""
+    return bool(may_view(user) and user.has_perm(EDIT_PERMISSION))
 
 
 def _check(actor: Actor) -> None:
