@@ -26,6 +26,7 @@ TASK_QUEUES = {
     "inventory.tasks.reap_sync_runs": SYNC,
     "inventory.tasks.refresh_launch_permissions": BACKGROUND,
     "lifecycle.tasks.write_audit_digest": BACKGROUND,
+    "lifecycle.tasks.look_up_cloudtrail": BACKGROUND,
     "lifecycle.tasks.send_notification": BACKGROUND,
     "policies.tasks.evaluate_policy": BACKGROUND,
     "policies.tasks.evaluate_enabled_policies": BACKGROUND,

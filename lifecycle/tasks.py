@@ -1,5 +1,5 @@
-"""Lifecycle tasks: execution and its reconciler (queue ``lifecycle``), audit digests and
-notifications (queue ``background``); routes in amidash/queues.py.
+"""Lifecycle tasks: execution and its reconciler (queue ``lifecycle``), audit digests,
+CloudTrail look-ups and notifications (queue ``background``); routes in amidash/queues.py.
 
 Execution tasks have a time limit of their own (``LIFECYCLE_TASK_TIME_LIMIT``): a part killed at
 its hard limit leaves its item's lease to expire, and the reconciler settles it.
@@ -41,6 +41,15 @@ def write_audit_digest() -> str | None:
     """Sign the current chain head into the digest folder; idempotent when nothing is new."""
     path = write_digest()
     return str(path) if path else None
+
+
+@shared_task(soft_time_limit=900, time_limit=960)
+def look_up_cloudtrail() -> dict:
+    """Who made the image changes the sync observed: one paced CloudTrail pass (see
+    lifecycle.services.cloudtrail); what was throttled is looked up by a later pass."""
+    from lifecycle.services.cloudtrail import look_up_observations
+
+    return look_up_observations().as_dict()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **EXECUTION_TIME_LIMITS)
