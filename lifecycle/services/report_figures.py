@@ -21,6 +21,7 @@ from django.db.models import Q, QuerySet
 
 from inventory.models import Image
 from lifecycle.models import ActorType, AuditEvent, AuditVerb, LifecycleRequest, RequestItem
+from lifecycle.services.cloudtrail import NOT_LOOKED_UP, describe_outcome, outcomes_for
 
 #: Observed image changes; one with no execution by amidash before it happened outside.
 OBSERVED_CHANGES = frozenset(
@@ -165,7 +166,7 @@ class Latency:
 
 @dataclass
 class OutsideChange:
-    """An image change amidash observed but did not make."""
+    """An image change amidash observed but did not make, and who CloudTrail says made it."""
 
     sequence: int
     occurred_at: datetime
@@ -173,6 +174,7 @@ class OutsideChange:
     account: str
     region: str
     kind: str
+    cloudtrail: str = NOT_LOOKED_UP
 
 
 @dataclass
@@ -231,6 +233,9 @@ class ReportFigures:
         yield "exceptions", "sign-in lockouts", len(self.lockouts)
         for (account, kind), count in sorted(self.outside_by_account.items()):
             yield "outside changes", f"{account} {kind}", count
+        for change in self.outside:
+            where = f"{change.image_id} {change.account}/{change.region}"
+            yield "outside change", f"#{change.sequence} {where} {change.kind}", change.cloudtrail
 
 
 def _week(moment: datetime) -> str:
@@ -367,6 +372,13 @@ def _override_approvers(figures: ReportFigures) -> None:
         override["approvers"] = approvers[override["event"].correlation_id]
 
 
+def _cloudtrail(figures: ReportFigures) -> None:
+    """Who CloudTrail says made each outside change (its look-up may postdate the period)."""
+    outcomes = outcomes_for(change.sequence for change in figures.outside)
+    for change in figures.outside:
+        change.cloudtrail = describe_outcome(outcomes.get(change.sequence))
+
+
 def _open_at_end(scope: ReportScope) -> int:
     """Requests made before the period's end that had not finished by then."""
     requests = scope.requests().filter(created_at__lt=scope.end)
@@ -384,5 +396,6 @@ def compute_figures(
     _storage_freed(figures, walk.freed)
     _latencies(figures, walk.approved, walk.done)
     _override_approvers(figures)
+    _cloudtrail(figures)
     figures.open_at_end = _open_at_end(scope)
     return figures
