@@ -87,6 +87,19 @@ def _events(account_id: str, region: str) -> list[dict[str, Any]]:
     return backend.amidash_events
 
 
+def events_of(account_id: str, region: str) -> list[dict[str, Any]]:
+    """The recorded events of an account+Region, oldest first (the list itself)."""
+    return _events(account_id, region)
+
+
+def backdate(account_id: str, region: str, since: int, moment: datetime) -> None:
+    """Give the events recorded after the first ``since`` of an account+Region the time
+    ``moment`` (a replay of changes made earlier, as the estate generator replays its history)."""
+    for record in _events(account_id, region)[since:]:
+        record["time"] = moment
+        record["event"]["eventTime"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def is_mutation(service: str, action: str) -> bool:
     return service == "ec2" and bool(action) and not action.startswith(READ_ONLY_PREFIXES)
 
