@@ -38,7 +38,8 @@ DEPRECATE_AFTER = timedelta(days=365)
 
 def make_outside_changes(at: datetime | None = None) -> dict[str, Any]:
     """Make the demo's outside changes through the API as their principals; returns what was
-    done (``time`` and one entry per change). With ``at`` their CloudTrail events carry it."""
+    done (``time`` and one entry per change). Their CloudTrail events carry that time: ``at``
+    when given (a replay), else now."""
     when = (at or clock.now()).replace(microsecond=0)
     before = {
         account: len(cloudtrail.events_of(account, REGION)) for account in (PROD, SHARED_SERVICES)
@@ -64,9 +65,8 @@ def make_outside_changes(at: datetime | None = None) -> dict[str, Any]:
     if disabled:
         engineer.enable_image(ImageId=disabled[0])
         changes.append(_change(ENGINEER, SHARED_SERVICES, disabled[0], "EnableImage"))
-    if at is not None:
-        for account, count in before.items():
-            cloudtrail.backdate(account, REGION, count, when)
+    for account, count in before.items():  # one time for all, the same when replayed
+        cloudtrail.backdate(account, REGION, count, when)
     return {"time": when.isoformat(), "changes": changes}
 
 

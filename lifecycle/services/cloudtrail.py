@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -132,9 +132,17 @@ def describe_outcome(outcome: AuditEvent | None) -> str:
     if after.get("source_identity"):
         who = f"{who} (source identity {after['source_identity']})"
     return (
-        f"{who}, {after.get('event_name', '')} at {after.get('event_time', '')} "
+        f"{who}, {after.get('event_name', '')} at {_readable(after.get('event_time', ''))} "
         f"from {after.get('source_ip') or 'an unknown address'}"
     )
+
+
+def _readable(moment: str) -> str:
+    """An ISO time as a report shows times (UTC, to the second)."""
+    try:
+        return f"{datetime.fromisoformat(moment).astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    except (TypeError, ValueError):
+        return moment or "an unknown time"
 
 
 @dataclass

@@ -173,7 +173,7 @@ def test_each_outside_change_names_who_cloudtrail_says_made_it(figures_of_this_t
 
     said = {change.sequence: change.cloudtrail for change in figures.outside}
     assert said[found.sequence] == (
-        "arn:aws:iam::444455556666:user/jordan.ops, DisableImage at 2026-10-01T10:00:00+00:00 "
+        "arn:aws:iam::444455556666:user/jordan.ops, DisableImage at 2026-10-01 10:00:00 UTC "
         "from 198.51.100.23"
     )
     assert said[missing.sequence] == (
