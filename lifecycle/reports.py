@@ -186,6 +186,11 @@ def _exceptions(pdf: FPDF, figures: ReportFigures) -> None:
             c.kind, c.cloudtrail] for c in figures.outside[:_LISTED_ROWS]]  # fmt: skip
     _table(pdf, ["#", "Observed", "Image", "Where", "Change", "CloudTrail"], who,
            (14, 26, 40, 40, 40, 117))  # fmt: skip
+    _heading(pdf, f"Changes made by amidash, in CloudTrail ({len(figures.amidash_changes)})", 10)
+    own = [[c.sequence, f"{c.occurred_at:%Y-%m-%d %H:%M}", c.image_id, f"{c.account}/{c.region}",
+            c.kind, c.cloudtrail] for c in figures.amidash_changes[:_LISTED_ROWS]]  # fmt: skip
+    _table(pdf, ["#", "Executed", "Image", "Where", "Action", "CloudTrail"], own,
+           (14, 26, 40, 40, 40, 117))  # fmt: skip
 
 
 def _attestation(pdf: FPDF, figures: ReportFigures, manifest: dict[str, Any]) -> None:

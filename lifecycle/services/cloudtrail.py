@@ -14,6 +14,11 @@ touched: the log is append-only and hash-chained (invariant 6 in docs/architectu
 - Nothing at all when CloudTrail throttled or could not be reached: the observation stays "not
   yet looked up" and the next pass tries again. Throttling is never taken for "not found".
 
+amidash's own mutations (``item.executed``) are looked up the same way, for the call of the
+request's action: CloudTrail names the role session amidash used, with the ``SourceIdentity``
+it gave (``request-<pk>``), so the report shows each change amidash made under that identity. A
+copy is looked up in the Region of its first copy, where CloudTrail records CopyImage.
+
 Calls are paced per account+Region (CloudTrail allows 2 LookupEvents per second in each) through
 the same PostgreSQL token buckets as the lifecycle's mutations (``lifecycle.services.pacing``).
 """
@@ -31,14 +36,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BigIntegerField, QuerySet
+from django.db.models import BigIntegerField, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from inventory.models import Account
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
-from lifecycle.models import ActorType, AuditEvent, AuditSource, AuditVerb
+from lifecycle.actions import ACTIONS
+from lifecycle.models import ActorType, AuditEvent, AuditSource, AuditVerb, LifecycleRequest
 from lifecycle.services import pacing
 from lifecycle.services.audit import Target, record_event
 
@@ -66,8 +72,40 @@ OBSERVED_VERBS = (
     AuditVerb.IMAGE_GONE,
 )
 OUTCOME_VERBS = (AuditVerb.CLOUDTRAIL_FOUND, AuditVerb.CLOUDTRAIL_NOT_FOUND)
+#: amidash's own mutations, looked up to show they carry amidash's identity.
+EXECUTED_VERB = AuditVerb.ITEM_EXECUTED
 NOT_FOUND = "not found in CloudTrail"
 NOT_LOOKED_UP = "not yet looked up in CloudTrail"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What to look for: the calls that made the change, of which resource, in which Region."""
+
+    names: tuple[str, ...]
+    resource: str
+    region: str
+
+
+def wanted(event: AuditEvent) -> Wanted | None:
+    """The CloudTrail event that explains an observation or an executed item; None when there
+    is nothing to look for (a request gone from the database)."""
+    if event.verb != EXECUTED_VERB:
+        return Wanted(expected_event_names(event), event.target_id, event.target_region)
+    pk = event.correlation_id.removeprefix("request:")
+    action = (
+        LifecycleRequest.objects.filter(pk=int(pk)).values_list("action", flat=True).first()
+        if event.correlation_id.startswith("request:") and pk.isdigit()
+        else None
+    )
+    if action not in ACTIONS:
+        return None
+    operation = ACTIONS[action].operation
+    copies = ((event.after or {}).get("response") or {}).get("Copies") or {}
+    if operation == "CopyImage" and isinstance(copies, dict) and copies:
+        region, image_id = sorted(copies.items())[0]
+        return Wanted((operation,), str(image_id), str(region))
+    return Wanted((operation,), event.target_id, event.target_region)
 
 
 def expected_event_names(event: AuditEvent) -> tuple[str, ...]:
@@ -87,16 +125,17 @@ def expected_event_names(event: AuditEvent) -> tuple[str, ...]:
 
 
 def pending_observations(limit: int | None = None) -> QuerySet[AuditEvent]:
-    """Observed changes of the sync that no CloudTrail outcome explains yet, oldest first."""
+    """Observed changes of the sync, and amidash's executed items, that no CloudTrail outcome
+    explains yet, oldest first."""
     explained = (
         AuditEvent.objects.filter(verb__in=OUTCOME_VERBS)
         .annotate(observes=Cast(KeyTextTransform("observes", "after"), BigIntegerField()))
         .values("observes")
     )
+    observed = Q(verb__in=OBSERVED_VERBS, actor_type=ActorType.SYSTEM, source=AuditSource.SYNC)
+    executed = Q(verb=EXECUTED_VERB, target_type="image")
     pending = (
-        AuditEvent.objects.filter(
-            verb__in=OBSERVED_VERBS, actor_type=ActorType.SYSTEM, source=AuditSource.SYNC
-        )
+        AuditEvent.objects.filter(observed | executed)
         .exclude(sequence__in=explained)
         .order_by("sequence")
     )
@@ -216,14 +255,17 @@ def _look_up(
     account = accounts.get(event.target_account)
     if account is None:
         return {"found": False, "reason": f"account {event.target_account} is not registered"}
-    names = expected_event_names(event)
+    looking_for = wanted(event)
+    if looking_for is None:
+        return {"found": False, "reason": "the request of this item is no longer known"}
+    names = looking_for.names
     start = max(_previous_event_time(event) - MARGIN, now - RETENTION)
     end = event.occurred_at + MARGIN
     try:
         if account.account_id not in sessions:
             sessions[account.account_id] = AwsSession(account)
-        client = sessions[account.account_id].client("cloudtrail", event.target_region)
-        match = _find(client, event, names, start, end, sleep)
+        client = sessions[account.account_id].client("cloudtrail", looking_for.region)
+        match = _find(client, account.account_id, looking_for, start, end, sleep)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in DENIED_CODES:
@@ -233,7 +275,8 @@ def _look_up(
         raise RetryLater(describe_error(error)) from None
     if match is None:
         window = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
-        return {"found": False, "reason": f"no {' or '.join(names)} of {event.target_id} {window}"}
+        what = f"{' or '.join(names)} of {looking_for.resource}"
+        return {"found": False, "reason": f"no {what} in {looking_for.region} {window}"}
     return _found(match)
 
 
@@ -256,21 +299,22 @@ def _previous_event_time(event: AuditEvent) -> datetime:
 
 def _find(
     client: Any,
-    event: AuditEvent,
-    names: tuple[str, ...],
+    account_id: str,
+    looking_for: Wanted,
     start: datetime,
     end: datetime,
     sleep: Callable[[float], None],
 ) -> dict[str, Any] | None:
     """The newest matching CloudTrail event of the window (events come newest first)."""
+    resource = looking_for.resource
     params: dict[str, Any] = {
-        "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": event.target_id}],
+        "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": resource}],
         "StartTime": start,
         "EndTime": end,
         "MaxResults": 50,
     }
     for _page in range(MAX_PAGES):
-        _pace(event.target_account, event.target_region, sleep)
+        _pace(account_id, looking_for.region, sleep)
         try:
             answer = client.lookup_events(**params)
         except ClientError as error:
@@ -278,7 +322,7 @@ def _find(
                 raise RetryLater(describe_error(error)) from None
             raise
         for candidate in answer.get("Events", []):
-            if candidate.get("EventName") in names:
+            if candidate.get("EventName") in looking_for.names:
                 return candidate
         if not answer.get("NextToken"):
             return None

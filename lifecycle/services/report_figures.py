@@ -166,7 +166,8 @@ class Latency:
 
 @dataclass
 class OutsideChange:
-    """An image change amidash observed but did not make, and who CloudTrail says made it."""
+    """An image change amidash observed but did not make, and who CloudTrail says made it (the
+    same shape for a change amidash made, ``kind`` then its action)."""
 
     sequence: int
     occurred_at: datetime
@@ -197,6 +198,7 @@ class ReportFigures:
     access_changes: list[AuditEvent] = field(default_factory=list)
     lockouts: list[AuditEvent] = field(default_factory=list)
     outside: list[OutsideChange] = field(default_factory=list)
+    amidash_changes: list[OutsideChange] = field(default_factory=list)
     weekly_actions: dict[str, Counter] = field(default_factory=dict)
 
     @property
@@ -236,6 +238,9 @@ class ReportFigures:
         for change in self.outside:
             where = f"{change.image_id} {change.account}/{change.region}"
             yield "outside change", f"#{change.sequence} {where} {change.kind}", change.cloudtrail
+        for change in self.amidash_changes:
+            where = f"{change.image_id} {change.account}/{change.region}"
+            yield "amidash change", f"#{change.sequence} {where} {change.kind}", change.cloudtrail
 
 
 def _week(moment: datetime) -> str:
@@ -314,6 +319,9 @@ class _Pass:
     def _executed(self, event: AuditEvent) -> None:
         action = self.action_of(event)
         self.executed.add(self._key(event))
+        self.figures.amidash_changes.append(
+            OutsideChange(event.sequence, event.occurred_at, *self._key(event), kind=action)
+        )
         self.figures.weekly_actions.setdefault(_week(event.occurred_at), Counter())[action] += 1
         if action in IMAGE_OUTCOMES:
             self.figures.images[IMAGE_OUTCOMES[action]] += 1
@@ -373,9 +381,11 @@ def _override_approvers(figures: ReportFigures) -> None:
 
 
 def _cloudtrail(figures: ReportFigures) -> None:
-    """Who CloudTrail says made each outside change (its look-up may postdate the period)."""
-    outcomes = outcomes_for(change.sequence for change in figures.outside)
-    for change in figures.outside:
+    """Who CloudTrail says made each change, outside amidash or by it (its look-up may postdate
+    the period)."""
+    changes = [*figures.outside, *figures.amidash_changes]
+    outcomes = outcomes_for(change.sequence for change in changes)
+    for change in changes:
         change.cloudtrail = describe_outcome(outcomes.get(change.sequence))
 
 

@@ -19,8 +19,9 @@ from lifecycle.services.cloudtrail import (
     look_up_observations,
     outcomes_for,
 )
+from lifecycle.services.execution import execute_request
 from tests.amidash.sandbox.images import REGION, register_image
-from tests.factories import last_audit_sequence, sync
+from tests.factories import approve, ask, create_account, last_audit_sequence, sync
 
 ACCOUNT = "123456789012"  # the sandbox's default account, registered by the first sync
 OPERATOR_ADDRESS = "198.51.100.23"
@@ -182,3 +183,27 @@ def test_a_sync_that_observed_changes_queues_the_lookup(
     outcome = outcomes_for([change.sequence])[change.sequence]
     assert outcome.after["event_name"] == "DeregisterImage"
     assert outcome.after["username"] == "jordan.ops"
+
+
+def test_an_amidash_change_appears_in_cloudtrail_under_its_source_identity(
+    aws, requester, approver
+):
+    """amidash assumes the account's role with SourceIdentity request-<pk>: CloudTrail names the
+    mutation it made with that identity."""
+    member = "210987654321"
+    create_account(member, "member", role_arn=f"arn:aws:iam::{member}:role/amidash-write")
+    image_id = register_image(aws, "web-1", account_id=member)
+    sync()
+    first = last_audit_sequence()
+    request = ask(requester, "disable", [image_id])
+    approve(approver, request)
+    execute_request(request.pk, sleep=lambda seconds: None)
+    executed = observed(first, AuditVerb.ITEM_EXECUTED)
+
+    assert look_up(first).found == 1
+
+    after = outcomes_for([executed.sequence])[executed.sequence].after
+    assert after["event_name"] == "DisableImage"
+    assert after["principal_type"] == "AssumedRole"
+    assert after["principal_arn"].startswith(f"arn:aws:sts::{member}:assumed-role/amidash-write/")
+    assert after["source_identity"] == f"request-{request.pk}"

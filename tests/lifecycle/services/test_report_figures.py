@@ -182,3 +182,27 @@ def test_each_outside_change_names_who_cloudtrail_says_made_it(figures_of_this_t
     assert said[changes[2].sequence] == "not yet looked up in CloudTrail"
     rows = [row for row in figures.rows() if row[0] == "outside change"]
     assert [row[2] for row in rows] == [said[c.sequence] for c in changes]
+
+
+def test_each_change_amidash_made_names_its_identity_in_cloudtrail(figures_of_this_test):
+    alice, bob = create_user("alice"), create_user("bob")
+    image = create_image()
+    request = create_lifecycle_request(alice, action="disable")
+    _request_events(request, image, approver=bob)
+    executed = AuditEvent.objects.filter(verb="item.executed").order_by("-sequence").first()
+    record_event("cloudtrail.found", actor=None, source="worker",
+                 target=Target("image", image.image_id, image.account.account_id, image.region),
+                 after={"observes": executed.sequence, "event_name": "DisableImage",
+                        "event_time": "2026-10-01T10:00:00+00:00",
+                        "principal_arn": "arn:aws:sts::111122223333:assumed-role/amidash/x",
+                        "source_identity": f"request-{request.pk}",
+                        "source_ip": "192.0.2.10"})  # fmt: skip
+
+    figures = figures_of_this_test(_scope())
+
+    assert [(c.image_id, c.kind) for c in figures.amidash_changes] == [(image.image_id, "disable")]
+    assert figures.amidash_changes[0].cloudtrail == (
+        f"arn:aws:sts::111122223333:assumed-role/amidash/x (source identity request-{request.pk}), "
+        "DisableImage at 2026-10-01 10:00:00 UTC from 192.0.2.10"
+    )
+    assert [row[0] for row in figures.rows()].count("amidash change") == 1
