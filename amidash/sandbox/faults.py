@@ -20,7 +20,8 @@ Answers follow what AWS sends so that botocore treats them as it treats the real
 - ``latency``: the call is answered normally after ``seconds``.
 - ``deny``: STS AssumeRole into the account answers ``AccessDenied`` (``scope`` "assume_role" or
   "all") and the account's own calls answer EC2 ``UnauthorizedOperation`` / ``AccessDenied``
-  (``scope`` "calls" or "all"), HTTP 403.
+  (``scope`` "calls" or "all"), HTTP 403; ``service``, ``action`` and ``region`` narrow the
+  denied calls (a role without ``cloudtrail:LookupEvents``).
 - ``unsupported``: the answer of an endpoint that lacks the call (EC2 ``InvalidAction``, HTTP
   400), as a partition or an emulator without DescribeImageReferences gives it.
 - ``malformed``: HTTP 200 with a truncated body; for XML services (EC2, Auto Scaling, STS, IAM)
@@ -254,8 +255,12 @@ def _applies(fault: Fault, call: dict[str, Any]) -> bool:
         return fault.matches(call)
     target = _assume_role_target(call)
     if target is not None and fault.scope in ("all", "assume_role"):
-        return target == fault.account_id
-    return fault.scope in ("all", "calls") and call["account_id"] == fault.account_id
+        return (
+            target == fault.account_id
+            and fault.service in (None, "sts")
+            and fault.action in (None, "AssumeRole")
+        )
+    return fault.scope in ("all", "calls") and fault.matches(call)
 
 
 def _assume_role_target(call: dict[str, Any]) -> str | None:

@@ -268,7 +268,7 @@ def _look_up(
         match = _find(client, account.account_id, looking_for, start, end, sleep)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        if code in DENIED_CODES:
+        if code in DENIED_CODES and getattr(error, "operation_name", "") == LOOKUP_API:
             return {"found": False, "reason": f"no permission to look up: {describe_error(error)}"}
         raise RetryLater(describe_error(error)) from None
     except AWS_ERRORS as error:

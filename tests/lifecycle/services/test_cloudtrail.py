@@ -124,6 +124,22 @@ def test_it_says_not_found_once_cloudtrail_forgot_the_event(aws, operator_ec2):
     assert outcomes_for([change.sequence])[change.sequence].verb == AuditVerb.CLOUDTRAIL_NOT_FOUND
 
 
+def test_it_says_not_found_when_amidash_may_not_look_up_cloudtrail(aws, operator_ec2):
+    image_id = register_image(aws, "web-1")
+    sync()
+    first = last_audit_sequence()
+    operator_ec2.disable_image(ImageId=image_id)
+    sync()
+    aws.set_fault("deny", account_id=ACCOUNT, service="cloudtrail")
+
+    summary = look_up(first)
+
+    assert summary.not_found == 1
+    change = observed(first, AuditVerb.IMAGE_STATE_CHANGED)
+    reason = outcomes_for([change.sequence])[change.sequence].after["reason"]
+    assert reason.startswith("no permission to look up: AccessDeniedException in LookupEvents")
+
+
 def test_a_throttled_lookup_is_left_to_retry_and_never_said_not_found(aws, operator_ec2):
     image_id = register_image(aws, "web-1")
     sync()
