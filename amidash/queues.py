@@ -27,6 +27,7 @@ TASK_QUEUES = {
     "inventory.tasks.refresh_launch_permissions": BACKGROUND,
     "lifecycle.tasks.write_audit_digest": BACKGROUND,
     "lifecycle.tasks.deliver_monthly_report": BACKGROUND,
+    "lifecycle.tasks.look_up_cloudtrail": BACKGROUND,
     "lifecycle.tasks.send_notification": BACKGROUND,
     "policies.tasks.evaluate_policy": BACKGROUND,
     "policies.tasks.evaluate_enabled_policies": BACKGROUND,

@@ -385,6 +385,16 @@ CELERY_BEAT_SCHEDULE["audit-monthly-report"] = {
     "task": "lifecycle.tasks.deliver_monthly_report",
     "schedule": crontab(minute=0, hour=REPORT_HOUR, day_of_month=1),
 }
+# Who made the changes a sync observed: CloudTrail LookupEvents after each sync (and hourly for
+# what was throttled), paced per account+Region below CloudTrail's 2 calls per second.
+CLOUDTRAIL_LOOKUPS_PER_SECOND = min(
+    env_float("AMIDASH_CLOUDTRAIL_LOOKUPS_PER_SECOND", 1.0, minimum=0.1), 2.0
+)
+CLOUDTRAIL_LOOKUPS_PER_RUN = env_int("AMIDASH_CLOUDTRAIL_LOOKUPS_PER_RUN", 200, minimum=1)
+CELERY_BEAT_SCHEDULE["cloudtrail-lookups"] = {
+    "task": "lifecycle.tasks.look_up_cloudtrail",
+    "schedule": 3600.0,
+}
 
 # Lifecycle requests: approvals per action ("deregister=2,disable=1"; others need 1), expiry,
 # mutation pacing per account+Region (tokens per second and burst; below EC2's buckets), the grace

@@ -88,6 +88,15 @@ def record_image_observations(
     )
 
 
+def look_up_cloudtrail_after_sync(sender: Any, *, sync_run: Any, **kwargs: Any) -> None:
+    """Queue a CloudTrail pass when the sync's transaction commits, if it observed changes."""
+    from lifecycle.services.cloudtrail import pending_observations
+    from lifecycle.tasks import look_up_cloudtrail
+
+    if pending_observations().filter(correlation_id=_sync_correlation(sync_run)).exists():
+        look_up_cloudtrail.delay_on_commit()
+
+
 def record_sync_finished(sender: Any, *, sync_run: Any, **kwargs: Any) -> None:
     summary = {name: getattr(sync_run, name, None) for name in _SYNC_RUN_FIELDS}
     record_event(
@@ -355,6 +364,9 @@ def connect() -> None:
         record_image_observations, dispatch_uid="audit-observations"
     )
     inventory_signals.sync_finished.connect(record_sync_finished, dispatch_uid="audit-sync")
+    inventory_signals.sync_finished.connect(
+        look_up_cloudtrail_after_sync, dispatch_uid="audit-cloudtrail"
+    )
     user_logged_in.connect(record_login, dispatch_uid="audit-login")
     user_logged_out.connect(record_logout, dispatch_uid="audit-logout")
     user_login_failed.connect(record_login_failed, dispatch_uid="audit-login-failed")

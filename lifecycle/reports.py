@@ -210,6 +210,16 @@ def _exceptions(pdf: FPDF, figures: ReportFigures) -> None:
     _heading(pdf, f"Changes made outside amidash ({len(figures.outside)})", 10)
     outside = sorted(figures.outside_by_account.items())
     _table(pdf, ["Account", "Change", "Images"], [[a, k, n] for (a, k), n in outside], (40, 80, 20))
+    _heading(pdf, "Who made them, from CloudTrail", 10)
+    who = [[c.sequence, f"{c.occurred_at:%Y-%m-%d %H:%M}", c.image_id, f"{c.account}/{c.region}",
+            c.kind, c.cloudtrail] for c in figures.outside[:_LISTED_ROWS]]  # fmt: skip
+    _table(pdf, ["#", "Observed", "Image", "Where", "Change", "CloudTrail"], who,
+           (14, 26, 40, 40, 40, 117))  # fmt: skip
+    _heading(pdf, f"Changes made by amidash, in CloudTrail ({len(figures.amidash_changes)})", 10)
+    own = [[c.sequence, f"{c.occurred_at:%Y-%m-%d %H:%M}", c.image_id, f"{c.account}/{c.region}",
+            c.kind, c.cloudtrail] for c in figures.amidash_changes[:_LISTED_ROWS]]  # fmt: skip
+    _table(pdf, ["#", "Executed", "Image", "Where", "Action", "CloudTrail"], own,
+           (14, 26, 40, 40, 40, 117))  # fmt: skip
 
 
 def _attestation(pdf: FPDF, figures: ReportFigures, manifest: dict[str, Any]) -> None:

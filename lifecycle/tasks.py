@@ -1,5 +1,6 @@
 """Lifecycle tasks: execution and its reconciler (queue ``lifecycle``), audit digests, the
-monthly report and notifications (queue ``background``); routes in amidash/queues.py.
+monthly report, CloudTrail look-ups and notifications (queue ``background``); routes in
+amidash/queues.py.
 
 Execution tasks have a time limit of their own (``LIFECYCLE_TASK_TIME_LIMIT``): a part killed at
 its hard limit leaves its item's lease to expire, and the reconciler settles it.
@@ -61,6 +62,15 @@ def deliver_monthly_report(now: str | None = None) -> str | None:
 
     delivery = deliver(datetime.fromisoformat(now) if now else None)
     return str(delivery.pdf) if delivery else None
+
+
+@shared_task(soft_time_limit=900, time_limit=960)
+def look_up_cloudtrail() -> dict:
+    """Who made the image changes the sync observed: one paced CloudTrail pass (see
+    lifecycle.services.cloudtrail); what was throttled is looked up by a later pass."""
+    from lifecycle.services.cloudtrail import look_up_observations
+
+    return look_up_observations().as_dict()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **EXECUTION_TIME_LIMITS)

@@ -6,7 +6,9 @@ before moto dispatches it, in-process and in the server alike. It records the ca
 (`amidash.sandbox.calls`) and then applies the active faults that match the call's service,
 action, account and Region. Each fault that affects only a share of calls draws from its own
 seeded random generator, so a share of 0.5 with a seed answers the same sequence of calls the same
-way every run.
+way every run. A call moto answered is then offered to the CloudTrail recorder
+(`amidash.sandbox.extensions.cloudtrail`), which keeps successful EC2 mutations as management
+events; a call a fault answered never reached moto and is not recorded.
 
 Answers follow what AWS sends so that botocore treats them as it treats the real thing:
 
@@ -18,7 +20,8 @@ Answers follow what AWS sends so that botocore treats them as it treats the real
 - ``latency``: the call is answered normally after ``seconds``.
 - ``deny``: STS AssumeRole into the account answers ``AccessDenied`` (``scope`` "assume_role" or
   "all") and the account's own calls answer EC2 ``UnauthorizedOperation`` / ``AccessDenied``
-  (``scope`` "calls" or "all"), HTTP 403.
+  (``scope`` "calls" or "all"), HTTP 403; ``service``, ``action`` and ``region`` narrow the
+  denied calls (a role without ``cloudtrail:LookupEvents``).
 - ``unsupported``: the answer of an endpoint that lacks the call (EC2 ``InvalidAction``, HTTP
   400), as a partition or an emulator without DescribeImageReferences gives it.
 - ``malformed``: HTTP 200 with a truncated body; for XML services (EC2, Auto Scaling, STS, IAM)
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from amidash.sandbox import calls as call_log
+from amidash.sandbox.extensions import cloudtrail as trail
 
 FAULT_KINDS = ("throttle", "outage", "latency", "deny", "unsupported", "malformed")
 OUTAGE_MODES = ("unavailable", "connection")
@@ -203,7 +207,11 @@ def install_fault_hook() -> None:
         if self.service_name in UNHOOKED_SERVICES or getattr(_suspended, "active", False):
             return original(self)
         answer = intercept(self)
-        return answer if answer is not None else original(self)
+        if answer is not None:
+            return answer
+        answer = original(self)
+        trail.record_call(self, answer)  # a successful EC2 mutation becomes a CloudTrail event
+        return answer
 
     call_action._amidash_fault_hook = True  # type: ignore[attr-defined]
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
@@ -247,8 +255,12 @@ def _applies(fault: Fault, call: dict[str, Any]) -> bool:
         return fault.matches(call)
     target = _assume_role_target(call)
     if target is not None and fault.scope in ("all", "assume_role"):
-        return target == fault.account_id
-    return fault.scope in ("all", "calls") and call["account_id"] == fault.account_id
+        return (
+            target == fault.account_id
+            and fault.service in (None, "sts")
+            and fault.action in (None, "AssumeRole")
+        )
+    return fault.scope in ("all", "calls") and fault.matches(call)
 
 
 def _assume_role_target(call: dict[str, Any]) -> str | None:

@@ -112,6 +112,16 @@ def estate_summary() -> dict[str, Any] | None:
     return _estate_summary
 
 
+def make_outside_changes_state(at: datetime | None = None) -> dict[str, Any]:
+    """The demo's changes made outside amidash (amidash.sandbox.outside); ``at`` replays them
+    with their first time. Needs the demo (or large) estate: its accounts and people."""
+    from amidash.sandbox.outside import make_outside_changes
+
+    if not _estate_summary or not _estate_summary.get("accounts"):
+        raise ValueError("outside changes need an estate with accounts (demo or large)")
+    return make_outside_changes(at)
+
+
 def install() -> None:
     """Install the extensions, the fault hook and the tag look-up (idempotent)."""
     from amidash.sandbox.extensions import install_extensions
@@ -260,6 +270,16 @@ class Sandbox:
             except ValueError as error:
                 raise SandboxControlError(str(error)) from error
         return self._control("POST", "estate", {"name": name, "seed": seed})
+
+    def make_outside_changes(self) -> dict[str, Any]:
+        """Have the estate's engineers change a few images by hand, directly in AWS (see
+        amidash.sandbox.outside); returns when and what."""
+        if self.mode == "inprocess":
+            try:
+                return make_outside_changes_state()
+            except ValueError as error:
+                raise SandboxControlError(str(error)) from error
+        return self._control("POST", "outside-changes", {})
 
     def estate(self) -> dict[str, Any] | None:
         """The summary of the estate loaded last, or None."""

@@ -15,6 +15,7 @@ Control endpoint (JSON in and out; errors are ``{"error": "..."}`` with HTTP 400
 ``POST /_sandbox/estate``          ``{"name": "demo", "seed": 42}`` -> the summary
 ``GET  /_sandbox/calls``           ``?action=&account_id=&region=&service=`` -> ``{"calls": [...]}``
 ``DELETE /_sandbox/calls``         empty the call log
+``POST /_sandbox/outside-changes`` the estate's engineers change images by hand -> what and when
 ================================  ==============================================================
 """
 
@@ -89,7 +90,7 @@ class SandboxApplication:
     def dispatch(
         self, method: str, path: str, payload: dict[str, Any], query: dict[str, str]
     ) -> dict[str, Any]:
-        route = path.split("/")[0]
+        route = path.split("/")[0].replace("-", "_")
         handler = getattr(self, f"_{route}", None) if route.isidentifier() else None
         if handler is None:
             raise ControlError(f"no control operation /_sandbox/{path}", status=404)
@@ -149,6 +150,13 @@ class SandboxApplication:
         criteria = {key: query.get(key) for key in ("action", "account_id", "region", "service")}
         include_faulted = query.get("include_faulted", "true").lower() != "false"
         return {"calls": call_log.calls(**criteria, include_faulted=include_faulted)}
+
+    def _outside_changes(
+        self, method: str, path: str, payload: dict, query: dict
+    ) -> dict[str, Any]:
+        _require(method, "POST")
+        with self.state_lock:
+            return runtime.make_outside_changes_state()
 
 
 def _require(method: str, expected: str) -> None:

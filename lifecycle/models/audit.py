@@ -104,6 +104,8 @@ class AuditVerb(models.TextChoices):
     TOKEN_CREATED = "token.created", "API token created"
     TOKEN_USED = "token.used", "API token used for a change"
     TOKEN_REVOKED = "token.revoked", "API token revoked"
+    CLOUDTRAIL_FOUND = "cloudtrail.found", "Found in CloudTrail"
+    CLOUDTRAIL_NOT_FOUND = "cloudtrail.not_found", "Not found in CloudTrail"
 
 
 def target_display(kind: str, label: str) -> str:

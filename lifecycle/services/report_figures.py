@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from inventory.models import Image
 from lifecycle.models import ActorType, AuditEvent, AuditVerb, LifecycleRequest, RequestItem
+from lifecycle.services.cloudtrail import NOT_LOOKED_UP, describe_outcome, outcomes_for
 
 #: Observed image changes; one with no execution by amidash before it happened outside.
 OBSERVED_CHANGES = frozenset(
@@ -166,7 +167,8 @@ class Latency:
 
 @dataclass
 class OutsideChange:
-    """An image change amidash observed but did not make."""
+    """An image change amidash observed but did not make, and who CloudTrail says made it (the
+    same shape for a change amidash made, ``kind`` then its action)."""
 
     sequence: int
     occurred_at: datetime
@@ -174,6 +176,7 @@ class OutsideChange:
     account: str
     region: str
     kind: str
+    cloudtrail: str = NOT_LOOKED_UP
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ class ReportFigures:
     access_changes: list[AuditEvent] = field(default_factory=list)
     lockouts: list[AuditEvent] = field(default_factory=list)
     outside: list[OutsideChange] = field(default_factory=list)
+    amidash_changes: list[OutsideChange] = field(default_factory=list)
     weekly_actions: dict[str, Counter] = field(default_factory=dict)
     #: The weeks of the period (each named by its Monday), up to now: the charts' x axis.
     weeks: list[str] = field(default_factory=list)
@@ -257,6 +261,12 @@ class ReportFigures:
         yield "exceptions", "sign-in lockouts", len(self.lockouts)
         for (account, kind), count in sorted(self.outside_by_account.items()):
             yield "outside changes", f"{account} {kind}", count
+        for change in self.outside:
+            where = f"{change.image_id} {change.account}/{change.region}"
+            yield "outside change", f"#{change.sequence} {where} {change.kind}", change.cloudtrail
+        for change in self.amidash_changes:
+            where = f"{change.image_id} {change.account}/{change.region}"
+            yield "amidash change", f"#{change.sequence} {where} {change.kind}", change.cloudtrail
 
 
 def week_of(moment: datetime) -> str:
@@ -336,6 +346,9 @@ class _Pass:
     def _executed(self, event: AuditEvent) -> None:
         action = self.action_of(event)
         self.executed.add(self._key(event))
+        self.figures.amidash_changes.append(
+            OutsideChange(event.sequence, event.occurred_at, *self._key(event), kind=action)
+        )
         self.figures.weekly_actions.setdefault(week_of(event.occurred_at), Counter())[action] += 1
         if action in IMAGE_OUTCOMES:
             self.figures.images[IMAGE_OUTCOMES[action]] += 1
@@ -393,6 +406,15 @@ def _override_approvers(figures: ReportFigures) -> None:
         approvers[correlation].append(name)
     for override in figures.overrides:
         override["approvers"] = approvers[override["event"].correlation_id]
+
+
+def _cloudtrail(figures: ReportFigures) -> None:
+    """Who CloudTrail says made each change, outside amidash or by it (its look-up may postdate
+    the period)."""
+    changes = [*figures.outside, *figures.amidash_changes]
+    outcomes = outcomes_for(change.sequence for change in changes)
+    for change in changes:
+        change.cloudtrail = describe_outcome(outcomes.get(change.sequence))
 
 
 def _open_at_end(scope: ReportScope) -> int:
@@ -465,6 +487,7 @@ def compute_figures(
     _storage_freed(figures, walk.freed)
     _latencies(figures, walk.approved, walk.done)
     _override_approvers(figures)
+    _cloudtrail(figures)
     figures.open_at_end = _open_at_end(scope)
     _estate(figures, now)
     return figures

@@ -3,6 +3,7 @@ foreground; SIGINT, SIGTERM or SIGHUP stops all of it, and its children stop if 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import urllib.request
@@ -87,7 +88,9 @@ class Command(BaseCommand):
             names = ", ".join(f"{name}.log" for name in SERVICES)
             self.stdout.write(f"Logs of the services: {names} in {logs} (--verbose shows them)")
         self.stdout.write("Press Ctrl-C to stop everything.\n")
-        follow_sync(self.stdout.write, children)
+        run = follow_sync(self.stdout.write, children)
+        if estate == "demo" and run is not None and run.status == "succeeded":
+            change_outside_amidash(self.stdout.write, children, sandbox, settings.DATA_DIR)
         return children.wait()
 
 
@@ -124,6 +127,9 @@ def start_processes(
     env.update(sandbox_environment(sandbox_port))
     sandbox = ["manage.py", "sandbox", "--port", str(sandbox_port), "--seed", str(seed)]
     sandbox += ["--estate", estate, "--epoch", demo_epoch(settings.DATA_DIR)]
+    made = outside_changes_file(settings.DATA_DIR)
+    if estate == "demo" and made.exists():  # replayed, so the sandbox looks as it did
+        sandbox += ["--outside-changes-at", json.loads(made.read_text())["time"]]
     commands = {
         "sandbox": sandbox,
         "worker": WORKER,
@@ -158,9 +164,12 @@ def wait_until_answering(url: str, children: ProcessGroup, seconds: float = 180)
     return False
 
 
-def follow_sync(write: Any, children: ProcessGroup, seconds: float = 600) -> None:
+def follow_sync(
+    write: Any, children: ProcessGroup, seconds: float = 600, label: str = "first sync"
+) -> Any:
     """Sync the estate at each start and print a line per phase, then the result: the
-    dashboards show what the sandbox holds, and a restart shows there was nothing to change."""
+    dashboards show what the sandbox holds, and a restart shows there was nothing to change.
+    Returns the finished run, or None when it did not finish."""
     from inventory.models import SyncRun
     from inventory.services.sync import start_sync
 
@@ -171,21 +180,53 @@ def follow_sync(write: Any, children: ProcessGroup, seconds: float = 600) -> Non
         run = SyncRun.objects.get(pk=run.pk)
         line = sync_progress(run)
         if line != said:
-            write(f"first sync: {line}")
+            write(f"{label}: {line}")
             said = line
         if run.is_finished:
             break
         time.sleep(1)
     else:
-        return
+        return None
     elapsed = time.monotonic() - started
     if run.error or run.regions_failed:
-        write(f"first sync finished with errors ({run.status}): {run.error or 'see the Sync page'}")
+        write(f"{label} finished with errors ({run.status}): {run.error or 'see the Sync page'}")
     else:
         write(
-            f"first sync done: {run.images_seen} images in {elapsed:.0f} s "
+            f"{label} done: {run.images_seen} images in {elapsed:.0f} s "
             f"({run.images_created} new, {run.images_changed} changed, {run.images_gone} gone)"
         )
+    return run
+
+
+def outside_changes_file(data_dir: Path) -> Path:
+    """What the demo's engineers changed outside amidash, and when (kept across restarts)."""
+    return data_dir / "demo-outside-changes.json"
+
+
+def change_outside_amidash(
+    write: Any, children: ProcessGroup, sandbox_url: str, data_dir: Path
+) -> None:
+    """Once per demo: after the first sync, engineers of two accounts change a few images
+    directly in AWS (amidash.sandbox.outside), and a second sync observes it. The worker then
+    asks CloudTrail who made each change; the audit report names them."""
+    from amidash.sandbox import SandboxControlError, connect
+
+    made = outside_changes_file(data_dir)
+    if made.exists():
+        return
+    try:
+        with connect(sandbox_url) as aws:
+            done = aws.make_outside_changes()
+    except (SandboxControlError, OSError) as error:
+        write(f"changes outside amidash not made: {error}")
+        return
+    made.write_text(json.dumps(done, indent=2) + "\n")
+    people = sorted({change["principal"] for change in done["changes"]})
+    write(
+        f"{len(done['changes'])} images changed outside amidash, directly in AWS, by "
+        f"{' and '.join(people)}; syncing again to observe it"
+    )
+    follow_sync(write, children, label="second sync")
 
 
 def sync_progress(run: Any) -> str:

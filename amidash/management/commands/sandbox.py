@@ -43,6 +43,12 @@ class Command(BaseCommand):
             "epoch gives the same times on every start",
         )
         parser.add_argument(
+            "--outside-changes-at",
+            type=parse_epoch,
+            help="replay the demo's changes made outside amidash, first made at this ISO 8601 "
+            "time (their CloudTrail events keep it)",
+        )
+        parser.add_argument(
             "--verbose-requests", action="store_true", help="log every request to stderr"
         )
 
@@ -62,6 +68,11 @@ class Command(BaseCommand):
         stop_on_signals()  # also while the estate is still being generated
         try:
             summary = runtime.load_estate_state(estate, seed, options["epoch"])
+            if options["outside_changes_at"]:
+                try:
+                    runtime.make_outside_changes_state(options["outside_changes_at"])
+                except ValueError as error:
+                    raise CommandError(f"--outside-changes-at: {error}") from error
             endpoint = f"http://127.0.0.1:{server.server_port}"
             self.stdout.write(
                 f"Sandbox AWS ready at {endpoint} (estate {estate!r}, seed {seed}: "

@@ -1,9 +1,10 @@
 """Extensions and corrections to moto, installed once per process (idempotent).
 
 Each module patches one area as AWS behaves (docs/architecture.md, "AWS behaviours"): `images`
-(the AMI lifecycle), `pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle
-Bin), `references` (DescribeImageReferences), `regions` (DescribeRegions) and `sts` (AssumeRole
-rules). The same code serves the in-process sandbox and the server, so both behave identically.
+(the AMI lifecycle), `cloudtrail` (management events of EC2 mutations, LookupEvents),
+`pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle Bin), `references`
+(DescribeImageReferences), `regions` (DescribeRegions) and `sts` (AssumeRole rules). The same
+code serves the in-process sandbox and the server, so both behave identically.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def install_extensions() -> None:
         if _installed:
             return
         from amidash.sandbox.extensions import (
+            cloudtrail,
             images,
             pagination,
             rbin,
@@ -45,7 +47,7 @@ def install_extensions() -> None:
             sts,
         )
 
-        for module in (pagination, images, rbin, references, regions, sts):
+        for module in (pagination, images, rbin, references, regions, sts, cloudtrail):
             module.install()
         try:
             from amidash.sandbox import faults

@@ -13,6 +13,7 @@ from typing import Any
 
 from moto.sts.exceptions import STSClientError, STSValidationError
 
+from amidash.sandbox.extensions.cloudtrail import remember_session
 from amidash.sandbox.extensions.common import region_exists
 
 MIN_SESSION_SECONDS = 900
@@ -127,6 +128,8 @@ def install() -> None:
         source_identity = self._get_param("SourceIdentity")
         if source_identity:
             result.result["SourceIdentity"] = source_identity
+        # CloudTrail names the session's SourceIdentity in every event it records.
+        remember_session(result.result["Credentials"], source_identity)
         return result
 
     assume_role._amidash_checked = True  # type: ignore[attr-defined]

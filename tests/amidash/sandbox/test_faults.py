@@ -153,6 +153,20 @@ def test_it_answers_unauthorized_operation_for_a_denied_accounts_calls(aws):
     assert aws.client("ec2").describe_images(Owners=["self"])["Images"] == []
 
 
+def test_a_denial_narrowed_to_a_service_denies_only_its_calls(aws):
+    """A role without one permission: only that service's calls are refused."""
+    aws.set_fault("deny", account_id=MEMBER, service="cloudtrail")
+
+    with pytest.raises(ClientError) as raised:
+        aws.client("cloudtrail", account_id=MEMBER).lookup_events()
+
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert aws.client("ec2", account_id=MEMBER).describe_images(Owners=["self"])["Images"] == []
+    sts = aws.client("sts")
+    role = f"arn:aws:iam::{MEMBER}:role/AmidashReadOnly"
+    assert sts.assume_role(RoleArn=role, RoleSessionName="amidash")["Credentials"]
+
+
 def test_it_answers_a_malformed_body_that_botocore_cannot_parse(aws):
     aws.set_fault("malformed", action="DescribeImages")
 

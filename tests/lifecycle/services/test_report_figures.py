@@ -144,3 +144,65 @@ def test_percentiles_are_values_that_were_measured():
     assert percentile([], 0.5) is None
     assert percentile([5.0, 1.0, 3.0], 0.5) == 3.0
     assert percentile([float(n) for n in range(1, 101)], 0.95) == 95.0
+
+
+def test_each_outside_change_names_who_cloudtrail_says_made_it(figures_of_this_test):
+    account = create_account("444455556666")
+    images = [create_image(account=account) for _ in range(3)]
+    changes = []
+    for image in images:
+        target = Target("image", image.image_id, "444455556666", image.region)
+        event = record_event(
+            "image.state_changed", actor=None, source="sync", target=target,
+            after={"state": "disabled"},
+        )  # fmt: skip
+        changes.append(event)
+    found, missing = changes[0], changes[1]
+    record_event("cloudtrail.found", actor=None, source="worker",
+                 target=Target("image", images[0].image_id, "444455556666", images[0].region),
+                 after={"observes": found.sequence, "event_name": "DisableImage",
+                        "event_time": "2026-10-01T10:00:00+00:00", "username": "jordan.ops",
+                        "principal_arn": "arn:aws:iam::444455556666:user/jordan.ops",
+                        "source_ip": "198.51.100.23"})  # fmt: skip
+    record_event("cloudtrail.not_found", actor=None, source="worker",
+                 target=Target("image", images[1].image_id, "444455556666", images[1].region),
+                 after={"observes": missing.sequence,
+                        "reason": "older than CloudTrail's 90 days of event history"})  # fmt: skip
+
+    figures = figures_of_this_test(_scope())
+
+    said = {change.sequence: change.cloudtrail for change in figures.outside}
+    assert said[found.sequence] == (
+        "arn:aws:iam::444455556666:user/jordan.ops, DisableImage at 2026-10-01 10:00:00 UTC "
+        "from 198.51.100.23"
+    )
+    assert said[missing.sequence] == (
+        "not found in CloudTrail (older than CloudTrail's 90 days of event history)"
+    )
+    assert said[changes[2].sequence] == "not yet looked up in CloudTrail"
+    rows = [row for row in figures.rows() if row[0] == "outside change"]
+    assert [row[2] for row in rows] == [said[c.sequence] for c in changes]
+
+
+def test_each_change_amidash_made_names_its_identity_in_cloudtrail(figures_of_this_test):
+    alice, bob = create_user("alice"), create_user("bob")
+    image = create_image()
+    request = create_lifecycle_request(alice, action="disable")
+    _request_events(request, image, approver=bob)
+    executed = AuditEvent.objects.filter(verb="item.executed").order_by("-sequence").first()
+    record_event("cloudtrail.found", actor=None, source="worker",
+                 target=Target("image", image.image_id, image.account.account_id, image.region),
+                 after={"observes": executed.sequence, "event_name": "DisableImage",
+                        "event_time": "2026-10-01T10:00:00+00:00",
+                        "principal_arn": "arn:aws:sts::111122223333:assumed-role/amidash/x",
+                        "source_identity": f"request-{request.pk}",
+                        "source_ip": "192.0.2.10"})  # fmt: skip
+
+    figures = figures_of_this_test(_scope())
+
+    assert [(c.image_id, c.kind) for c in figures.amidash_changes] == [(image.image_id, "disable")]
+    assert figures.amidash_changes[0].cloudtrail == (
+        f"arn:aws:sts::111122223333:assumed-role/amidash/x (source identity request-{request.pk}), "
+        "DisableImage at 2026-10-01 10:00:00 UTC from 192.0.2.10"
+    )
+    assert [row[0] for row in figures.rows()].count("amidash change") == 1
