@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -72,18 +73,27 @@ def create_signing_key() -> tuple[Ed25519PrivateKey, bool]:
 
 
 def _create_key_file(path: Path) -> bool:
+    """Write a new key to ``path`` unless a key is there. The key is written to a file of its own
+    and linked into place, so a process that finds ``path`` always reads a whole key (two
+    processes starting at once once read a half-written one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(draft, path)
     except FileExistsError:
         return False
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
+    finally:
+        draft.unlink(missing_ok=True)
     return True
 
 

@@ -64,3 +64,22 @@ def test_it_refuses_a_key_other_than_the_pinned_one(db, no_key, settings):
 
     settings.AUDIT_KEY_FINGERPRINT = fingerprint(load_public_key(no_key))
     assert write_digest() is not None
+
+
+def test_processes_making_the_key_at_once_all_read_one_whole_key(no_key):
+    """The key is linked into place whole: a process that finds it never reads half a key."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    with context.Pool(8) as pool:
+        made = pool.map(_make_key_and_fingerprint, range(8))
+    assert sum(created for created, _print in made) == 1
+    assert len({fingerprint for _created, fingerprint in made}) == 1
+    assert [path.name for path in no_key.parent.iterdir()] == [no_key.name]
+
+
+def _make_key_and_fingerprint(_n: int) -> tuple[bool, str]:
+    from lifecycle.services.audit_signing import create_signing_key, fingerprint
+
+    key, created = create_signing_key()
+    return created, fingerprint(key.public_key())
