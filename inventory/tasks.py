@@ -5,7 +5,8 @@ per account+Region; each of those, once done, tries to close the run (``finish_r
 only when every result is final, exactly once). At most SYNC_REGIONS_PER_ACCOUNT Regions of one
 account run at a time (slots are PostgreSQL advisory locks; a task finding none free retries).
 Every task has soft and hard time limits; ``reap_sync_runs`` (beat, every minute) fails the
-Regions whose worker was lost, so no run stays running. Queues: amidash/queues.py.
+Regions whose worker was lost and queues again those whose message was lost, so no run stays
+running. Queues: amidash/queues.py.
 """
 
 from __future__ import annotations
@@ -75,9 +76,14 @@ def scheduled_sync() -> int:
 
 
 @shared_task
-def reap_sync_runs() -> int:
-    """Fail the Regions whose worker was lost and close their runs; returns how many."""
-    return sync.reap_runs()
+def reap_sync_runs() -> dict[str, int]:
+    """Fail the Regions whose worker was lost and close their runs; queue again the pending
+    Regions whose message was lost (a broker restarted without persistence)."""
+    failed = sync.reap_runs()
+    stalled = sync.stalled_regions()
+    for result_id in stalled:
+        sync_account_region.delay(result_id)
+    return {"failed": failed, "queued_again": len(stalled)}
 
 
 @shared_task(**PACED_TIME_LIMITS)

@@ -22,7 +22,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from amidash.fields import is_account_id, is_region_name
-from amidash.locks import sync_lock
+from amidash.locks import sync_lock, sync_slot_lock
 from inventory import signals
 from inventory.choices import (
     FINAL_REGION_STATES,
@@ -585,6 +585,40 @@ def _is_held(result: SyncRegionResult) -> bool:
     """Does a live worker hold this account+Region's sync lock?"""
     with sync_lock(result.account.account_id, result.region) as free:
         return not free
+
+
+def stalled_regions(now: datetime | None = None) -> list[int]:
+    """Pending Regions whose task may be lost, to be queued again; returns their ids.
+
+    A broker restarted without persistence loses the queued messages of a run's Regions (and a
+    worker's retry waiting for a slot). A Region pending for longer than SYNC_REAP_AFTER_SECONDS
+    while no Region of its account holds a slot is not waiting for one: its message is gone, or
+    every worker is busy elsewhere. Queuing it again is safe either way (the task claims a
+    pending Region with a conditional UPDATE; a duplicate finds it claimed and does nothing).
+    """
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
+    pending = SyncRegionResult.objects.filter(
+        status=RegionSyncStatus.PENDING, sync_run__started_at__lt=grace
+    ).select_related("account")
+    busy: dict[str, bool] = {}
+    stalled = []
+    for result in pending.order_by("pk"):
+        account_id = result.account.account_id
+        if account_id not in busy:
+            busy[account_id] = _is_syncing(account_id)
+        if not busy[account_id]:
+            stalled.append(result.pk)
+    return stalled
+
+
+def _is_syncing(account_id: str) -> bool:
+    """Does a live worker hold one of the account's concurrency slots?"""
+    for slot in range(settings.SYNC_REGIONS_PER_ACCOUNT):
+        with sync_slot_lock(account_id, slot) as free:
+            if not free:
+                return True
+    return False
 
 
 def _fail_lost(result: SyncRegionResult) -> None:
