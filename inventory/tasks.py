@@ -11,15 +11,19 @@ running. Queues: amidash/queues.py.
 
 from __future__ import annotations
 
+import logging
 from contextlib import ExitStack
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from amidash.locks import sync_slot_lock
 from inventory.choices import RegionSyncStatus, SyncTrigger
 from inventory.models import AccountRegion, SyncRegionResult, SyncRun
 from inventory.services import launch_permissions, sync
+
+logger = logging.getLogger(__name__)
 
 SLOT_RETRY_SECONDS = 5
 REGION_TIME_LIMITS = {
@@ -52,10 +56,14 @@ def sync_account_region(self, result_id: int) -> str:
     if result is None:
         return "missing"
     if result.status == RegionSyncStatus.PENDING:
-        with ExitStack() as stack:
-            if not _take_slot(stack, result.account.account_id):
-                raise self.retry(countdown=SLOT_RETRY_SECONDS)
-            result = sync.sync_result(result)
+        try:
+            with ExitStack() as stack:
+                if not _take_slot(stack, result.account.account_id):
+                    raise self.retry(countdown=SLOT_RETRY_SECONDS)
+                result = sync.sync_result(result)
+        except (OperationalError, InterfaceError) as error:  # the database connection dropped
+            logger.warning("Sync of result %s lost its database connection: %s", result_id, error)
+            return sync.fail_after_connection_loss(result_id, error).status
     sync.finish_run(result.sync_run_id)
     return result.status
 

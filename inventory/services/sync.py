@@ -549,6 +549,7 @@ def _close(run: SyncRun, status: str, error: str = "") -> SyncRun:
 # --- reaping runs whose workers were lost -----------------------------------------------------
 
 WORKER_LOST = "worker lost: the Region stopped reporting before it finished"
+CONNECTION_LOST = "database connection lost before the Region was recorded"
 
 
 def reap_runs(now: datetime | None = None) -> int:
@@ -621,11 +622,31 @@ def _is_syncing(account_id: str) -> bool:
     return False
 
 
-def _fail_lost(result: SyncRegionResult) -> None:
+def fail_after_connection_loss(result_id: int, error: BaseException) -> SyncRegionResult:
+    """The worker of a running Region lost its database connection (a restart, a cut): its
+    listing was not recorded (the save is one transaction) and its sync lock went with the
+    session. Connect anew and fail the Region with the reason, then try to close the run. A
+    Region not claimed yet stays pending (the reaper queues it again); if the database is
+    still out of reach this raises, and the reaper fails the Region as "worker lost"."""
+    connection.close()  # the broken connection; the next query connects anew
+    result = SyncRegionResult.objects.select_related("account").get(pk=result_id)
+    if result.status == RegionSyncStatus.RUNNING:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        _fail_lost(result, f"{CONNECTION_LOST}: {reason}", [RegionSyncStatus.RUNNING])
+        result.refresh_from_db()
+    finish_run(result.sync_run_id)
+    return result
+
+
+def _fail_lost(
+    result: SyncRegionResult,
+    error: str = WORKER_LOST,
+    states: tuple[str, ...] | list[str] = (RegionSyncStatus.RUNNING, RegionSyncStatus.PENDING),
+) -> None:
     """running or pending -> failed (conditional: a late worker's own result wins)."""
-    done = SyncRegionResult.objects.filter(
-        pk=result.pk, status__in=[RegionSyncStatus.RUNNING, RegionSyncStatus.PENDING]
-    ).update(status=RegionSyncStatus.FAILED, error=WORKER_LOST, finished_at=timezone.now())
+    done = SyncRegionResult.objects.filter(pk=result.pk, status__in=list(states)).update(
+        status=RegionSyncStatus.FAILED, error=error[:4000], finished_at=timezone.now()
+    )
     if done:
         AccountRegion.objects.filter(account=result.account, region=result.region).update(
             last_sync_at=timezone.now(), last_sync_status=RegionSyncStatus.FAILED
