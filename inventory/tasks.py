@@ -41,6 +41,8 @@ def prepare_sync_run(run_id: int) -> int:
     if run is None or run.is_finished:
         return 0
     pending = sync.prepare_run(run)
+    if pending is None:  # another task has it (a redelivered or repeated message)
+        return 0
     for result in pending:
         sync_account_region.delay(result.pk)
     sync.finish_run(run.pk)  # closes a run with nothing left to do
@@ -85,13 +87,16 @@ def scheduled_sync() -> int:
 
 @shared_task
 def reap_sync_runs() -> dict[str, int]:
-    """Fail the Regions whose worker was lost and close their runs; queue again the pending
-    Regions whose message was lost (a broker restarted without persistence)."""
+    """Fail the Regions whose worker was lost and close their runs; queue again the runs and
+    pending Regions whose message was lost (a broker restarted without persistence)."""
     failed = sync.reap_runs()
-    stalled = sync.stalled_regions()
-    for result_id in stalled:
+    runs = sync.stalled_runs()
+    for run_id in runs:
+        prepare_sync_run.delay(run_id)
+    regions = sync.stalled_regions()
+    for result_id in regions:
         sync_account_region.delay(result_id)
-    return {"failed": failed, "queued_again": len(stalled)}
+    return {"failed": failed, "queued_again": len(runs) + len(regions)}
 
 
 @shared_task(**PACED_TIME_LIMITS)

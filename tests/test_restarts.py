@@ -356,6 +356,35 @@ def test_a_redis_restart_mid_sync_loses_no_region_and_marks_no_image_gone_falsel
     assert run.status == SyncStatus.SUCCEEDED
 
 
+def test_a_redis_restart_before_a_sync_started_loses_no_run(database, aws, broker, workers):
+    before = estate_with_a_change(aws)
+    run = start_sync(None, source="web")  # queued while no worker runs
+
+    broker.restart()  # the run's message is lost
+    workers.start()
+
+    run = settle_run(run)  # the reaper queues the run again
+    assert_the_inventory_tells_the_truth(aws, run, before)
+    assert run.status == SyncStatus.SUCCEEDED
+
+
+def test_a_redis_restart_before_an_approved_request_started_loses_no_request(
+    database, aws, broker, workers, people
+):
+    requester, approver = people
+    image_ids = [register_image(aws, f"old-build-{n}") for n in range(2)]
+    sync(regions=[REGION])
+    request = ask(requester, "deregister", image_ids)
+    aws.clear_calls()
+    approve(approver, request)  # queued while no worker runs
+
+    broker.restart()  # the request's message is lost
+    workers.start()
+
+    assert settle_request(request) == RequestStatus.SUCCEEDED  # the reconciler queued it again
+    assert_each_image_deregistered_once(aws, request)
+
+
 def test_a_redis_restart_mid_execution_mutates_each_image_once(
     database, aws, broker, workers, people
 ):

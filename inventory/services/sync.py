@@ -127,16 +127,20 @@ def start_sync(
     return run
 
 
-def prepare_run(run: SyncRun) -> list[SyncRegionResult]:
+def prepare_run(run: SyncRun) -> list[SyncRegionResult] | None:
     """Mark the run running, discover each account's Regions and create its results.
 
     Regions not opted in, or switched off, are recorded as skipped. A failed discovery is a
-    failed result for the account (its images are untouched). Returns the results to sync.
+    failed result for the account (its images are untouched). Returns the results to sync, or
+    None for a run somebody else prepares or prepared (the claim queued -> running is
+    conditional).
     """
-    SyncRun.objects.filter(pk=run.pk, status=SyncStatus.QUEUED).update(
+    claimed = SyncRun.objects.filter(pk=run.pk, status=SyncStatus.QUEUED).update(
         status=SyncStatus.RUNNING, started_at=timezone.now()
     )
     run.refresh_from_db()
+    if not claimed:  # prepared already: a redelivered or repeated task makes no second results
+        return None
     if not Account.objects.exists():
         try:
             register_ambient_account()
@@ -613,6 +617,18 @@ def stalled_regions(now: datetime | None = None) -> list[int]:
     return stalled
 
 
+def stalled_runs(now: datetime | None = None) -> list[int]:
+    """Runs still queued past SYNC_REAP_AFTER_SECONDS while no Region of any run is syncing:
+    their message was lost (or no worker runs), so they are to be queued again; returns their
+    ids. A second message is harmless: only one task claims a queued run."""
+    now = now or timezone.now()
+    if SyncRegionResult.objects.filter(status=RegionSyncStatus.RUNNING).exists():
+        return []  # a worker is busy: a queued run may be waiting behind its Regions
+    grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
+    queued = SyncRun.objects.filter(status=SyncStatus.QUEUED, created_at__lt=grace)
+    return list(queued.order_by("pk").values_list("pk", flat=True))
+
+
 def _is_syncing(account_id: str) -> bool:
     """Does a live worker hold one of the account's concurrency slots?"""
     for slot in range(settings.SYNC_REGIONS_PER_ACCOUNT):
@@ -670,7 +686,7 @@ def run_sync(
     database connection).
     """
     run = create_run(actor, account_ids, regions, source)
-    pending = prepare_run(run)
+    pending = prepare_run(run) or []
     for result in run.results.exclude(status=RegionSyncStatus.PENDING):
         if on_result:
             on_result(result)

@@ -67,6 +67,34 @@ def test_it_closes_a_run_once_and_only_when_every_region_is_final(aws, eager_cel
     assert run.finished_at == finished_at
 
 
+def test_a_repeated_prepare_makes_no_second_results(aws, eager_celery):
+    run = SyncRun.objects.create(trigger=SyncTrigger.BEAT)
+    tasks.prepare_sync_run.apply(args=[run.pk])
+    regions = run.results.count()
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncStatus.RUNNING, finished_at=None)
+
+    assert tasks.prepare_sync_run.apply(args=[run.pk]).get() == 0  # redelivered mid-run
+
+    assert run.results.count() == regions == 2
+
+
+def test_the_reaper_queues_again_a_run_whose_message_was_lost(aws, eager_celery):
+    register_image(aws, "web-1")
+    run = SyncRun.objects.create(trigger=SyncTrigger.BEAT)  # its message never arrives
+    SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    busy = SyncRun.objects.create(trigger=SyncTrigger.BEAT, status=SyncStatus.RUNNING)
+    region = busy.results.create(
+        account=create_account("123456789012"), region=REGION, status=RegionSyncStatus.RUNNING
+    )
+    assert sync_service.stalled_runs() == []  # it may be waiting behind a running Region
+
+    region.delete()
+    tasks.reap_sync_runs.apply()
+
+    run.refresh_from_db()
+    assert run.status == SyncStatus.SUCCEEDED and run.regions_succeeded == 2
+
+
 @pytest.mark.django_db(transaction=True)  # the task closes the dropped connection
 def test_a_region_whose_database_connection_dropped_fails_with_the_reason(monkeypatch):
     run = SyncRun.objects.create(trigger=SyncTrigger.BEAT, status=SyncStatus.RUNNING)
