@@ -639,11 +639,13 @@ def _is_syncing(account_id: str) -> bool:
 
 
 def fail_after_connection_loss(result_id: int, error: BaseException) -> SyncRegionResult:
-    """The worker of a running Region lost its database connection (a restart, a cut): its
-    listing was not recorded (the save is one transaction) and its sync lock went with the
-    session. Connect anew and fail the Region with the reason, then try to close the run. A
-    Region not claimed yet stays pending (the reaper queues it again); if the database is
-    still out of reach this raises, and the reaper fails the Region as "worker lost"."""
+    """The worker of a running Region lost its database connection (a restart, a cut), and its
+    sync lock with the session. Its save is one transaction: either none of the listing was
+    written, or all of it was and only the result was not (then the Region is reported failed
+    though its images are right, as the reaper would). Connect anew, fail the Region with the
+    reason and try to close the run. A Region not claimed yet stays pending (the reaper queues
+    it again); if the database is still out of reach this raises, and the reaper fails the
+    Region as "worker lost"."""
     connection.close()  # the broken connection; the next query connects anew
     result = SyncRegionResult.objects.select_related("account").get(pk=result_id)
     if result.status == RegionSyncStatus.RUNNING:
