@@ -5,20 +5,25 @@ per account+Region; each of those, once done, tries to close the run (``finish_r
 only when every result is final, exactly once). At most SYNC_REGIONS_PER_ACCOUNT Regions of one
 account run at a time (slots are PostgreSQL advisory locks; a task finding none free retries).
 Every task has soft and hard time limits; ``reap_sync_runs`` (beat, every minute) fails the
-Regions whose worker was lost, so no run stays running. Queues: amidash/queues.py.
+Regions whose worker was lost and queues again those whose message was lost, so no run stays
+running. Queues: amidash/queues.py.
 """
 
 from __future__ import annotations
 
+import logging
 from contextlib import ExitStack
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from amidash.locks import sync_slot_lock
 from inventory.choices import RegionSyncStatus, SyncTrigger
 from inventory.models import AccountRegion, SyncRegionResult, SyncRun
 from inventory.services import launch_permissions, sync
+
+logger = logging.getLogger(__name__)
 
 SLOT_RETRY_SECONDS = 5
 REGION_TIME_LIMITS = {
@@ -36,6 +41,8 @@ def prepare_sync_run(run_id: int) -> int:
     if run is None or run.is_finished:
         return 0
     pending = sync.prepare_run(run)
+    if pending is None:  # another task has it (a redelivered or repeated message)
+        return 0
     for result in pending:
         sync_account_region.delay(result.pk)
     sync.finish_run(run.pk)  # closes a run with nothing left to do
@@ -51,10 +58,14 @@ def sync_account_region(self, result_id: int) -> str:
     if result is None:
         return "missing"
     if result.status == RegionSyncStatus.PENDING:
-        with ExitStack() as stack:
-            if not _take_slot(stack, result.account.account_id):
-                raise self.retry(countdown=SLOT_RETRY_SECONDS)
-            result = sync.sync_result(result)
+        try:
+            with ExitStack() as stack:
+                if not _take_slot(stack, result.account.account_id):
+                    raise self.retry(countdown=SLOT_RETRY_SECONDS)
+                result = sync.sync_result(result)
+        except (OperationalError, InterfaceError) as error:  # the database connection dropped
+            logger.warning("Sync of result %s lost its database connection: %s", result_id, error)
+            return sync.fail_after_connection_loss(result_id, error).status
     sync.finish_run(result.sync_run_id)
     return result.status
 
@@ -75,9 +86,17 @@ def scheduled_sync() -> int:
 
 
 @shared_task
-def reap_sync_runs() -> int:
-    """Fail the Regions whose worker was lost and close their runs; returns how many."""
-    return sync.reap_runs()
+def reap_sync_runs() -> dict[str, int]:
+    """Fail the Regions whose worker was lost and close their runs; queue again the runs and
+    pending Regions whose message was lost (a broker restarted without persistence)."""
+    failed = sync.reap_runs()
+    runs = sync.stalled_runs()
+    for run_id in runs:
+        prepare_sync_run.delay(run_id)
+    regions = sync.stalled_regions()
+    for result_id in regions:
+        sync_account_region.delay(result_id)
+    return {"failed": failed, "queued_again": len(runs) + len(regions)}
 
 
 @shared_task(**PACED_TIME_LIMITS)

@@ -22,7 +22,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from amidash.fields import is_account_id, is_region_name
-from amidash.locks import sync_lock
+from amidash.locks import sync_lock, sync_slot_lock
 from inventory import signals
 from inventory.choices import (
     FINAL_REGION_STATES,
@@ -127,16 +127,20 @@ def start_sync(
     return run
 
 
-def prepare_run(run: SyncRun) -> list[SyncRegionResult]:
+def prepare_run(run: SyncRun) -> list[SyncRegionResult] | None:
     """Mark the run running, discover each account's Regions and create its results.
 
     Regions not opted in, or switched off, are recorded as skipped. A failed discovery is a
-    failed result for the account (its images are untouched). Returns the results to sync.
+    failed result for the account (its images are untouched). Returns the results to sync, or
+    None for a run somebody else prepares or prepared (the claim queued -> running is
+    conditional).
     """
-    SyncRun.objects.filter(pk=run.pk, status=SyncStatus.QUEUED).update(
+    claimed = SyncRun.objects.filter(pk=run.pk, status=SyncStatus.QUEUED).update(
         status=SyncStatus.RUNNING, started_at=timezone.now()
     )
     run.refresh_from_db()
+    if not claimed:  # prepared already: a redelivered or repeated task makes no second results
+        return None
     if not Account.objects.exists():
         try:
             register_ambient_account()
@@ -549,6 +553,7 @@ def _close(run: SyncRun, status: str, error: str = "") -> SyncRun:
 # --- reaping runs whose workers were lost -----------------------------------------------------
 
 WORKER_LOST = "worker lost: the Region stopped reporting before it finished"
+CONNECTION_LOST = "database connection lost before the Region was recorded"
 
 
 def reap_runs(now: datetime | None = None) -> int:
@@ -587,11 +592,79 @@ def _is_held(result: SyncRegionResult) -> bool:
         return not free
 
 
-def _fail_lost(result: SyncRegionResult) -> None:
+def stalled_regions(now: datetime | None = None) -> list[int]:
+    """Pending Regions whose task may be lost, to be queued again; returns their ids.
+
+    A broker restarted without persistence loses the queued messages of a run's Regions (and a
+    worker's retry waiting for a slot). A Region pending for longer than SYNC_REAP_AFTER_SECONDS
+    while no Region of its account holds a slot is not waiting for one: its message is gone, or
+    every worker is busy elsewhere. Queuing it again is safe either way (the task claims a
+    pending Region with a conditional UPDATE; a duplicate finds it claimed and does nothing).
+    """
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
+    pending = SyncRegionResult.objects.filter(
+        status=RegionSyncStatus.PENDING, sync_run__started_at__lt=grace
+    ).select_related("account")
+    busy: dict[str, bool] = {}
+    stalled = []
+    for result in pending.order_by("pk"):
+        account_id = result.account.account_id
+        if account_id not in busy:
+            busy[account_id] = _is_syncing(account_id)
+        if not busy[account_id]:
+            stalled.append(result.pk)
+    return stalled
+
+
+def stalled_runs(now: datetime | None = None) -> list[int]:
+    """Runs still queued past SYNC_REAP_AFTER_SECONDS while no Region of any run is syncing:
+    their message was lost (or no worker runs), so they are to be queued again; returns their
+    ids. A second message is harmless: only one task claims a queued run."""
+    now = now or timezone.now()
+    if SyncRegionResult.objects.filter(status=RegionSyncStatus.RUNNING).exists():
+        return []  # a worker is busy: a queued run may be waiting behind its Regions
+    grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
+    queued = SyncRun.objects.filter(status=SyncStatus.QUEUED, created_at__lt=grace)
+    return list(queued.order_by("pk").values_list("pk", flat=True))
+
+
+def _is_syncing(account_id: str) -> bool:
+    """Does a live worker hold one of the account's concurrency slots?"""
+    for slot in range(settings.SYNC_REGIONS_PER_ACCOUNT):
+        with sync_slot_lock(account_id, slot) as free:
+            if not free:
+                return True
+    return False
+
+
+def fail_after_connection_loss(result_id: int, error: BaseException) -> SyncRegionResult:
+    """The worker of a running Region lost its database connection (a restart, a cut), and its
+    sync lock with the session. Its save is one transaction: either none of the listing was
+    written, or all of it was and only the result was not (then the Region is reported failed
+    though its images are right, as the reaper would). Connect anew, fail the Region with the
+    reason and try to close the run. A Region not claimed yet stays pending (the reaper queues
+    it again); if the database is still out of reach this raises, and the reaper fails the
+    Region as "worker lost"."""
+    connection.close()  # the broken connection; the next query connects anew
+    result = SyncRegionResult.objects.select_related("account").get(pk=result_id)
+    if result.status == RegionSyncStatus.RUNNING:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        _fail_lost(result, f"{CONNECTION_LOST}: {reason}", [RegionSyncStatus.RUNNING])
+        result.refresh_from_db()
+    finish_run(result.sync_run_id)
+    return result
+
+
+def _fail_lost(
+    result: SyncRegionResult,
+    error: str = WORKER_LOST,
+    states: tuple[str, ...] | list[str] = (RegionSyncStatus.RUNNING, RegionSyncStatus.PENDING),
+) -> None:
     """running or pending -> failed (conditional: a late worker's own result wins)."""
-    done = SyncRegionResult.objects.filter(
-        pk=result.pk, status__in=[RegionSyncStatus.RUNNING, RegionSyncStatus.PENDING]
-    ).update(status=RegionSyncStatus.FAILED, error=WORKER_LOST, finished_at=timezone.now())
+    done = SyncRegionResult.objects.filter(pk=result.pk, status__in=list(states)).update(
+        status=RegionSyncStatus.FAILED, error=error[:4000], finished_at=timezone.now()
+    )
     if done:
         AccountRegion.objects.filter(account=result.account, region=result.region).update(
             last_sync_at=timezone.now(), last_sync_status=RegionSyncStatus.FAILED
@@ -615,7 +688,7 @@ def run_sync(
     database connection).
     """
     run = create_run(actor, account_ids, regions, source)
-    pending = prepare_run(run)
+    pending = prepare_run(run) or []
     for result in run.results.exclude(status=RegionSyncStatus.PENDING):
         if on_result:
             on_result(result)

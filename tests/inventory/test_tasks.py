@@ -7,16 +7,18 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db import OperationalError
 from django.utils import timezone
 
 from amidash.celery import app
 from inventory import tasks
 from inventory.choices import RegionSyncStatus, SyncStatus, SyncTrigger
-from inventory.models import AccountRegion, Image, SyncRun
+from inventory.models import AccountRegion, Image, SyncRegionResult, SyncRun
+from inventory.services import sync as sync_service
 from inventory.services.launch_permissions import refresh_launch_permissions
-from inventory.services.sync import SyncScopeError, start_sync
+from inventory.services.sync import CONNECTION_LOST, SyncScopeError, start_sync
 from tests.amidash.sandbox.images import REGION, register_image
-from tests.factories import sync
+from tests.factories import create_account, sync
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +65,52 @@ def test_it_closes_a_run_once_and_only_when_every_region_is_final(aws, eager_cel
     run.refresh_from_db()
     assert run.status == SyncStatus.SUCCEEDED
     assert run.finished_at == finished_at
+
+
+def test_a_repeated_prepare_makes_no_second_results(aws, eager_celery):
+    run = SyncRun.objects.create(trigger=SyncTrigger.BEAT)
+    tasks.prepare_sync_run.apply(args=[run.pk])
+    regions = run.results.count()
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncStatus.RUNNING, finished_at=None)
+
+    assert tasks.prepare_sync_run.apply(args=[run.pk]).get() == 0  # redelivered mid-run
+
+    assert run.results.count() == regions == 2
+
+
+def test_the_reaper_queues_again_a_run_whose_message_was_lost(aws, eager_celery):
+    register_image(aws, "web-1")
+    run = SyncRun.objects.create(trigger=SyncTrigger.BEAT)  # its message never arrives
+    SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    busy = SyncRun.objects.create(trigger=SyncTrigger.BEAT, status=SyncStatus.RUNNING)
+    region = busy.results.create(
+        account=create_account("123456789012"), region=REGION, status=RegionSyncStatus.RUNNING
+    )
+    assert sync_service.stalled_runs() == []  # it may be waiting behind a running Region
+
+    region.delete()
+    tasks.reap_sync_runs.apply()
+
+    run.refresh_from_db()
+    assert run.status == SyncStatus.SUCCEEDED and run.regions_succeeded == 2
+
+
+@pytest.mark.django_db(transaction=True)  # the task closes the dropped connection
+def test_a_region_whose_database_connection_dropped_fails_with_the_reason(monkeypatch):
+    run = SyncRun.objects.create(trigger=SyncTrigger.BEAT, status=SyncStatus.RUNNING)
+    result = SyncRegionResult.objects.create(sync_run=run, account=create_account(), region=REGION)
+
+    def claimed_then_dropped(result: SyncRegionResult) -> SyncRegionResult:
+        SyncRegionResult.objects.filter(pk=result.pk).update(status=RegionSyncStatus.RUNNING)
+        raise OperationalError("terminating connection due to administrator command\nmore")
+
+    monkeypatch.setattr(sync_service, "sync_result", claimed_then_dropped)
+
+    assert tasks.sync_account_region.apply(args=[result.pk]).get() == RegionSyncStatus.FAILED
+    result.refresh_from_db()
+    run.refresh_from_db()
+    assert result.error == f"{CONNECTION_LOST}: terminating connection due to administrator command"
+    assert run.status == SyncStatus.FAILED and run.finished_at is not None
 
 
 def test_it_caps_the_regions_of_an_account_that_run_at_once(db, settings):

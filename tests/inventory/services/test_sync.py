@@ -9,11 +9,11 @@ from django.db import connections
 from django.utils import timezone
 
 from amidash.demo import register_estate_accounts
-from amidash.locks import sync_lock_key
+from amidash.locks import sync_lock_key, sync_slot_key
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus
 from inventory.models import Account, AccountRegion, Image, SyncRegionResult, SyncRun
 from inventory.services import listing
-from inventory.services.sync import WORKER_LOST, reap_runs
+from inventory.services.sync import WORKER_LOST, reap_runs, stalled_regions
 from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
 from tests.factories import sync
 
@@ -363,6 +363,28 @@ def test_it_leaves_a_region_that_just_started(stuck_run):
     SyncRegionResult.objects.filter(pk=result.pk).update(started_at=timezone.now())
 
     assert reap_runs() == 0
+
+
+def test_it_queues_again_a_pending_region_only_while_its_account_syncs_nothing(stuck_run):
+    """A pending Region's message may be lost (a broker restarted without persistence): it is
+    queued again, unless a Region of its account holds a slot (then it waits for that slot)."""
+    run, _, _ = stuck_run
+    account = Account.objects.get(account_id=ACCOUNT)
+    SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(minutes=10))
+    waiting = SyncRegionResult.objects.create(sync_run=run, account=account, region=OTHER_REGION)
+    worker = connections.create_connection("default")
+    try:
+        with worker.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [sync_slot_key(ACCOUNT, 0)])
+        assert stalled_regions() == []
+    finally:
+        with worker.cursor() as cursor:  # closing alone releases it only eventually
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+        worker.close()
+
+    assert stalled_regions() == [waiting.pk]
+    SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now())
+    assert stalled_regions() == []  # just queued: not yet
 
 
 def test_it_closes_a_run_that_never_got_its_regions(aws, settings):
