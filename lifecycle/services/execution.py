@@ -6,7 +6,8 @@ For each item (invariants 3, 4, 5 and 10 in docs/architecture.md):
    redelivered task or a second worker never acts on it again. The claim is a lease with a
    fencing token: right before each AWS mutation the worker renews it with a conditional UPDATE
    that succeeds only while it still holds it (``hold_lease``), and stops (``LeaseLost``) when
-   it does not;
+   it does not. While it waits (pacing, throttling back-off) a heartbeat renews the lease at
+   least three times per lease period (``keep_lease``), so a long wait never lets it lapse;
 2. re-read the image and what uses it from AWS; if anything drifted from what was approved
    (state, gone, deprecation, exposure, newly in use) mark it stale and do nothing;
 3. wait for a token of the account+Region's mutation bucket, then call AWS once. The mutating
@@ -219,12 +220,11 @@ def mutate(
     spec = ACTIONS[request.action]
     session = sessions.mutate(item.image)
     answers = []
+    wait = heartbeat(item, sleep)
     for call in spec.calls(item, request.parameters):
         method = getattr(session.client(call.service, call.region), call.method)
-        pacing.acquire(item.account_id, call.region, call.operation, sleep=sleep)
-        answer = call_once(
-            partial(method, **call.arguments), sleep, before=lambda: hold_lease(item)
-        )
+        pacing.acquire(item.account_id, call.region, call.operation, sleep=wait)
+        answer = call_once(partial(method, **call.arguments), wait, before=lambda: hold_lease(item))
         answers.append((call, answer))
         save_progress(item, spec.answer(answers))
     return spec.answer(answers)
@@ -297,6 +297,34 @@ def hold_lease(item: RequestItem) -> None:
     )
     if held != 1:
         raise LeaseLost(f"item {item.pk}: the lease is no longer this worker's")
+
+
+def keep_lease(item: RequestItem) -> None:
+    """The heartbeat: extend this worker's lease while it waits, without saying a mutation went
+    out; LeaseLost when the lease is no longer this worker's."""
+    now = timezone.now()
+    held = RequestItem.objects.filter(
+        pk=item.pk,
+        status=ItemStatus.EXECUTING,
+        lease_token=item.lease_token,
+        lease_expires_at__gt=now,
+    ).update(lease_expires_at=now + timedelta(seconds=lease_seconds()))
+    if held != 1:
+        raise LeaseLost(f"item {item.pk}: the lease is no longer this worker's")
+
+
+def heartbeat(item: RequestItem, sleep: Callable[[float], None]) -> Callable[[float], None]:
+    """``sleep``, in steps of a third of the lease at most, renewing the lease after each."""
+
+    def wait(seconds: float) -> None:
+        step = lease_seconds() / 3
+        while seconds > 0:
+            chunk = min(seconds, step)
+            sleep(chunk)
+            seconds -= chunk
+            keep_lease(item)
+
+    return wait
 
 
 def take_over(item: RequestItem, now: datetime) -> bool:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core import mail
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -422,6 +423,27 @@ def test_a_worker_whose_lease_expired_never_calls_aws(aws, approved):
     assert aws.calls(action="DeregisterImage") == []
     assert RequestItem.objects.get(pk=item.pk).status == ItemStatus.EXECUTING
     assert still_there(aws, image_id)
+
+
+def test_a_long_wait_keeps_the_lease_by_its_heartbeat(aws, approved):
+    """Pacing or throttling may make a worker wait longer than a lease lasts: the heartbeat
+    renews it during the wait, so the call still goes out once (and the lease never lapses)."""
+    from lifecycle.services.execution import heartbeat, hold_lease, lease_seconds
+
+    _, item, _ = approved
+    expiries = []
+
+    def aging_sleep(seconds: float) -> None:  # the time passes for the lease, not for the test
+        RequestItem.objects.filter(pk=item.pk).update(
+            lease_expires_at=F("lease_expires_at") - timedelta(seconds=seconds)
+        )
+        expiries.append(RequestItem.objects.get(pk=item.pk).lease_expires_at)
+        assert expiries[-1] > timezone.now(), "the lease lapsed during the wait"
+
+    heartbeat(item, aging_sleep)(5 * lease_seconds())
+
+    assert len(expiries) == 15
+    hold_lease(item)  # still this worker's: it may call AWS
 
 
 def test_the_reconciler_leaves_an_item_whose_worker_holds_its_lease(aws, approved):
