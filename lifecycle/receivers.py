@@ -87,6 +87,11 @@ def record_image_observations(
         )
         for item in observations
     )
+    if source == AuditSource.SYNC and kwargs.get("sync_run") is None:
+        # The paced launch-permission pass: no run finishes to queue the look-up.
+        from lifecycle.tasks import look_up_cloudtrail
+
+        look_up_cloudtrail.delay_on_commit()
 
 
 def _observed(item: ImageObservation, image: Any) -> dict[str, Any] | None:

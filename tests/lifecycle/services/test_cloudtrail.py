@@ -211,6 +211,27 @@ def test_it_names_who_changed_an_images_sharing_and_the_report_lists_it(aws, ope
     assert all("jordan.ops" in c.cloudtrail for c in figures.outside)
 
 
+def test_a_launch_permission_pass_that_observed_a_change_queues_the_lookup(
+    aws, operator_ec2, eager_celery, django_capture_on_commit_callbacks
+):
+    image_id = register_image(aws, "web-1")
+    sync()
+    first = last_audit_sequence()
+    operator_ec2.modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"UserId": "444455556666"}]}
+    )
+    Image.objects.update(launch_permissions_checked_at=timezone.now() - timedelta(days=30))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        refresh_launch_permissions(AccountRegion.objects.get(region=REGION), per_second=1000)
+
+    assert callbacks
+    change = observed(first, AuditVerb.IMAGE_SHARING_CHANGED)
+    outcome = outcomes_for([change.sequence])[change.sequence]
+    assert outcome.after["event_name"] == "ModifyImageAttribute"
+    assert outcome.after["username"] == "jordan.ops"
+
+
 def test_it_expects_the_call_that_makes_each_kind_of_change():
     def names(verb, before, after):
         return expected_event_names(AuditEvent(verb=verb, before=before, after=after))
