@@ -35,7 +35,10 @@ class ObservedImage:
     """One image as observed: its identity and the fields whose change is news.
 
     ``described`` is the DescribeImages entry it was read from, when it was: what the inventory
-    writes into the image's row. It takes no part in comparisons.
+    writes into the image's row. It takes no part in comparisons. ``shared_with`` is who the
+    image is shared with (account ids, organization and OU ARNs, sorted; ``public`` says whether
+    everyone is), when known: DescribeImages does not say, so an image read from a listing knows
+    it only when its launch permissions were read too (see ``sharing_changed``).
     """
 
     image_id: str
@@ -47,10 +50,13 @@ class ObservedImage:
     public: bool
     gone_at: datetime | None = None
     described: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    shared_with: tuple[str, ...] | None = field(default=None, compare=False)
 
     @classmethod
     def from_row(cls, image: Image) -> ObservedImage:
-        """The image as its inventory row says (``image.account`` is read)."""
+        """The image as its inventory row says (``image.account`` is read); who it is shared
+        with is unknown until its launch permissions were first read."""
+        checked = image.launch_permissions_checked_at is not None
         return cls(
             image.image_id,
             image.account.account_id,
@@ -60,6 +66,7 @@ class ObservedImage:
             image.deprecation_time,
             image.public,
             image.gone_at,
+            shared_with=tuple(sorted(image.shared_with or ())) if checked else None,
         )
 
     @classmethod
@@ -79,8 +86,10 @@ class ObservedImage:
         region: str,
         values: Listed,
         described: dict[str, Any] | None = None,
+        shared_with: list[str] | tuple[str, ...] | None = None,
     ) -> ObservedImage:
-        """The image from what a listing says of it (a sync has these for every image)."""
+        """The image from what a listing says of it (a sync has these for every image), and
+        who it is shared with when that is known."""
         return cls(
             image_id,
             account_id,
@@ -91,6 +100,7 @@ class ObservedImage:
             values.public,
             None,
             described,
+            None if shared_with is None else tuple(sorted(shared_with)),
         )
 
     @classmethod
@@ -131,6 +141,28 @@ class ObservedImage:
         difference below it is a difference of how a time was written, not of the image.
         """
         return [name for name in COMPARED if _compared(self, name) != _compared(later, name)]
+
+    def sharing_changed(self, later: ObservedImage) -> bool:
+        """Whether who may launch the image changed from this observation to ``later``: made
+        public or private, or shared with or unshared from accounts (compared only when both
+        observations know them).
+
+        Not when ``later`` is the image disabled (DisableImage removes every launch
+        permission: that is the disable, which is its own change) or gone.
+        """
+        if self.is_gone or later.is_gone:
+            return False
+        if later.state == ImageState.DISABLED and self.state != ImageState.DISABLED:
+            return False
+        if self.public != later.public:
+            return True
+        known = self.shared_with is not None and later.shared_with is not None
+        return known and self.shared_with != later.shared_with
+
+    def to_sharing(self) -> dict[str, Any]:
+        """What a sharing change records of each side: the image, whether it is public and who
+        it is shared with (sorted)."""
+        return {**self.to_dict(), "shared_with": list(self.shared_with or ())}
 
     def to_dict(self) -> dict[str, Any]:
         """What domain signals carry as ``before`` / ``after``: the audit log's image events."""

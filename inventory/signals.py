@@ -12,8 +12,9 @@ Keyword arguments:
   "worker", "beat").
 - sync_finished: ``sync_run`` (SyncRun), ``actor``, ``source``.
 
-image_appeared, image_state_changed, image_deprecation_changed and image_gone name the kind of
-each ImageObservation (its ``signal``); they are not sent on their own.
+image_appeared, image_state_changed, image_deprecation_changed, image_sharing_changed and
+image_gone name the kind of each ImageObservation (its ``signal``); they are not sent on their
+own.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 image_appeared = Signal()
 image_state_changed = Signal()
 image_deprecation_changed = Signal()
+image_sharing_changed = Signal()
 image_gone = Signal()
 images_observed = Signal()
 sync_finished = Signal()
@@ -55,14 +57,18 @@ def changes(before: ObservedImage | None, after: ObservedImage) -> list[Signal]:
 
     ``before`` None means the image was unknown or gone: it appeared, unless it still is gone.
     An image that went away (or came back) is that one change; otherwise a changed state, a
-    changed deprecation time, both or neither.
+    changed deprecation time, changed sharing (see ``ObservedImage.sharing_changed``), any of
+    them or none. A first sighting is only that: there was no sharing before it to change.
     """
     if before is None:
         return [] if after.is_gone else [image_appeared]
     changed = before.changes(after)
     if "gone" in changed:
         return [image_gone if after.is_gone else image_appeared]
-    return [_CHANGE_OF_FIELD[name] for name in changed if name in _CHANGE_OF_FIELD]
+    kinds = [_CHANGE_OF_FIELD[name] for name in changed if name in _CHANGE_OF_FIELD]
+    if before.sharing_changed(after):
+        kinds.append(image_sharing_changed)
+    return kinds
 
 
 def observations(before: ObservedImage | None, after: ObservedImage) -> list[ImageObservation]:

@@ -38,6 +38,7 @@ _IMAGE_SIGNALS = {
     inventory_signals.image_appeared: AuditVerb.IMAGE_APPEARED,
     inventory_signals.image_state_changed: AuditVerb.IMAGE_STATE_CHANGED,
     inventory_signals.image_deprecation_changed: AuditVerb.IMAGE_DEPRECATION_CHANGED,
+    inventory_signals.image_sharing_changed: AuditVerb.IMAGE_SHARING_CHANGED,
     inventory_signals.image_gone: AuditVerb.IMAGE_GONE,
 }
 _SYNC_RUN_FIELDS = (
@@ -80,12 +81,26 @@ def record_image_observations(
             actor=kwargs.get("actor"),
             source=source,
             target=Target("image", item.image_id, item.account_id, item.region, item.name),
-            before=item.before.to_dict() if item.before else None,
-            after=item.after.to_dict(),
+            before=_observed(item, item.before),
+            after=_observed(item, item.after),
             correlation_id=correlation_id,
         )
         for item in observations
     )
+    if source == AuditSource.SYNC and kwargs.get("sync_run") is None:
+        # The paced launch-permission pass: no run finishes to queue the look-up.
+        from lifecycle.tasks import look_up_cloudtrail
+
+        look_up_cloudtrail.delay_on_commit()
+
+
+def _observed(item: ImageObservation, image: Any) -> dict[str, Any] | None:
+    """An observation's before / after; a sharing change also says who it is shared with."""
+    if image is None:
+        return None
+    if item.signal is inventory_signals.image_sharing_changed:
+        return image.to_sharing()
+    return image.to_dict()
 
 
 def look_up_cloudtrail_after_sync(sender: Any, *, sync_run: Any, **kwargs: Any) -> None:

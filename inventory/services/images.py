@@ -10,6 +10,7 @@ and no other app needs to know how an image row is kept.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +89,44 @@ def _write_described(
     image.save(update_fields=written)
 
 
+def apply_launch_permissions(
+    images: list[Image],
+    checked: Mapping[str, list[str]],
+    *,
+    source: str = "sync",
+    sync_run: SyncRun | None = None,
+) -> list[Image]:
+    """Write the launch permissions just read (``checked``, by image id) into these images'
+    rows, with the time they were checked, and announce each image whose sharing changed
+    (``image_sharing_changed``). Returns the rows written (the images ``checked`` names).
+
+    Only who an image is shared with is read here; whether it is public is the listing's to
+    say, so a sync observes that. Call inside a transaction.
+    """
+    now = timezone.now()
+    written, observations = [], []
+    # Read again, locked: a sync may have written these rows while the calls were paced.
+    current = (
+        Image.objects.select_related("account")
+        .select_for_update(of=("self",))
+        .filter(pk__in=[image.pk for image in images if image.image_id in checked])
+        .order_by("pk")
+    )
+    for image in current:
+        if image.is_gone:
+            continue
+        before = ObservedImage.from_row(image)
+        image.shared_with = sorted(checked[image.image_id])
+        image.launch_permissions_checked_at = now
+        observations += signals.observations(before, ObservedImage.from_row(image))
+        written.append(image)
+    Image.objects.bulk_update(
+        written, ["shared_with", "launch_permissions_checked_at"], batch_size=500
+    )
+    announce(observations, source=source, sync_run=sync_run)
+    return written
+
+
 def add_images(
     account_region: AccountRegion,
     observed: list[ObservedImage],
@@ -127,17 +166,26 @@ def listed_observations(
     written: list[dict[str, Any]],
     fields: dict[str, Listed],
     existing: dict[str, Image],
+    permissions: Mapping[str, list[str]] | None = None,
 ) -> tuple[list[ImageObservation], int]:
     """What the written images announce against their rows as they were before (``existing``),
-    and how many of them appeared (new, or back)."""
+    and how many of them appeared (new, or back).
+
+    ``permissions`` are the launch permissions read with the listing: an image without them
+    keeps those of its row, so only its public flag can show a change of its sharing.
+    """
     account_id, region = account_region.account.account_id, account_region.region
+    permissions = permissions or {}
     observations: list[ImageObservation] = []
     created = 0
     for data in written:
         image_id = data["ImageId"]
         old = existing.get(image_id)
         before = ObservedImage.from_row(old) if old and not old.is_gone else None
-        after = ObservedImage.from_listed(image_id, account_id, region, fields[image_id])
+        shared = permissions.get(image_id, before.shared_with if before else None)
+        after = ObservedImage.from_listed(
+            image_id, account_id, region, fields[image_id], shared_with=shared
+        )
         created += before is None
         observations += signals.observations(before, after)
     return observations, created

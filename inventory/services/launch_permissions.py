@@ -14,11 +14,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from inventory.models import AccountRegion, Image
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
+from inventory.services.images import apply_launch_permissions
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ def images_due(account_region: AccountRegion, limit: int) -> list[Image]:
     cutoff = timezone.now() - timedelta(hours=settings.LAUNCH_PERMISSIONS_MAX_AGE_HOURS)
     return list(
         Image.objects.current()
+        .select_related("account")
         .filter(account_id=account_region.account_id, region=account_region.region)
         .filter(
             Q(launch_permissions_checked_at__isnull=True)
@@ -99,8 +102,10 @@ def refresh_launch_permissions(
 ) -> int:
     """Refresh up to ``limit`` images' launch permissions, paced; returns how many were checked.
 
-    Only images whose sharing changed get their ``shared_with`` rewritten; every checked image
-    gets its check time. An AWS error stops the pass and leaves the rest for the next one.
+    Every checked image gets its launch permissions and their check time; one whose sharing
+    changed since amidash last read it is announced (``image_sharing_changed``), as a sync
+    announces what it observed. An AWS error stops the pass and leaves the rest for the next
+    one.
     """
     images = images_due(account_region, limit)
     if not images:
@@ -118,17 +123,8 @@ def refresh_launch_permissions(
     )
     if found.error:
         logger.warning("Launch permissions of %s stopped: %s", account_region, found.error)
-    checked = found.shared_with
-    now = timezone.now()
-    for image in images:
-        if image.image_id in checked:
-            image.shared_with = checked[image.image_id]
-            image.launch_permissions_checked_at = now
-    Image.objects.bulk_update(
-        [i for i in images if i.image_id in checked],
-        ["shared_with", "launch_permissions_checked_at"],
-        batch_size=500,
-    )
-    account_region.last_launch_permissions_at = now
-    account_region.save(update_fields=["last_launch_permissions_at"])
-    return len(checked)
+    with transaction.atomic():
+        written = apply_launch_permissions(images, found.shared_with)
+        account_region.last_launch_permissions_at = timezone.now()
+        account_region.save(update_fields=["last_launch_permissions_at"])
+    return len(written)

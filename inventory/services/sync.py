@@ -335,7 +335,7 @@ def save_listing(
     )
     gone = [changes.existing[image_id] for image_id in changes.gone_ids]
     observations, created = listed_observations(
-        account_region, changes.written, fields, changes.existing
+        account_region, changes.written, fields, changes.existing, permissions
     )
     observations += _mark_gone(gone, now)
     usage_rows, summaries = _save_usage(account_region, listing, now)

@@ -64,6 +64,7 @@ class AuditVerb(models.TextChoices):
     IMAGE_APPEARED = "image.appeared", "Image appeared"
     IMAGE_STATE_CHANGED = "image.state_changed", "Image state changed"
     IMAGE_DEPRECATION_CHANGED = "image.deprecation_changed", "Image deprecation changed"
+    IMAGE_SHARING_CHANGED = "image.sharing_changed", "Image sharing changed"
     IMAGE_GONE = "image.gone", "Image gone"
     SYNC_FINISHED = "sync.finished", "Sync finished"
     REQUEST_CREATED = "request.created", "Request created"

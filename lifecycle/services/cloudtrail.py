@@ -1,7 +1,8 @@
 """Who made each image change the sync observed: CloudTrail's answer, joined into the audit log.
 
-A sync sees that an image was deprecated, disabled, re-enabled or deregistered; it cannot see
-who did it. This pass asks CloudTrail (``LookupEvents`` by the image as ``ResourceName``, in the
+A sync sees that an image was deprecated, disabled, re-enabled, deregistered or shared
+differently (made public or private, shared with or unshared from accounts); it cannot see who
+did it. This pass asks CloudTrail (``LookupEvents`` by the image as ``ResourceName``, in the
 image's account and Region, between the image's previous audit event and the observation) for
 the matching management event, and records what it found as a new audit event that names the
 observation it explains (``after.observes``: its sequence). The observation itself is never
@@ -69,6 +70,7 @@ DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"
 OBSERVED_VERBS = (
     AuditVerb.IMAGE_STATE_CHANGED,
     AuditVerb.IMAGE_DEPRECATION_CHANGED,
+    AuditVerb.IMAGE_SHARING_CHANGED,
     AuditVerb.IMAGE_GONE,
 )
 OUTCOME_VERBS = (AuditVerb.CLOUDTRAIL_FOUND, AuditVerb.CLOUDTRAIL_NOT_FOUND)
@@ -113,6 +115,8 @@ def expected_event_names(event: AuditEvent) -> tuple[str, ...]:
     before, after = event.before or {}, event.after or {}
     if event.verb == AuditVerb.IMAGE_GONE:
         return ("DeregisterImage",)
+    if event.verb == AuditVerb.IMAGE_SHARING_CHANGED:
+        return ("ModifyImageAttribute",)
     if event.verb == AuditVerb.IMAGE_DEPRECATION_CHANGED:
         if after.get("deprecation_time"):
             return ("EnableImageDeprecation",)

@@ -26,7 +26,12 @@ from lifecycle.services.cloudtrail import NOT_LOOKED_UP, describe_outcome, outco
 
 #: Observed image changes; one with no execution by amidash before it happened outside.
 OBSERVED_CHANGES = frozenset(
-    {AuditVerb.IMAGE_STATE_CHANGED, AuditVerb.IMAGE_DEPRECATION_CHANGED, AuditVerb.IMAGE_GONE}
+    {
+        AuditVerb.IMAGE_STATE_CHANGED,
+        AuditVerb.IMAGE_DEPRECATION_CHANGED,
+        AuditVerb.IMAGE_SHARING_CHANGED,
+        AuditVerb.IMAGE_GONE,
+    }
 )
 #: What happened to a request or an item, not the steps of carrying it out.
 ACTION_VERBS = frozenset(
@@ -361,7 +366,9 @@ class _Pass:
             self.executed.discard(key)
             return
         kind = event.verb.split(".", 1)[1]
-        if isinstance(event.after, dict) and event.after.get("state"):
+        if event.verb == AuditVerb.IMAGE_SHARING_CHANGED:
+            kind = "sharing"
+        elif isinstance(event.after, dict) and event.after.get("state"):
             kind = f"{kind} to {event.after['state']}"
         self.figures.outside.append(
             OutsideChange(event.sequence, event.occurred_at, *key, kind=kind)

@@ -174,7 +174,27 @@ def test_the_kinds_of_change_a_signal_announces():
         signals.image_state_changed,
         signals.image_deprecation_changed,
     ]
-    assert signals.changes(observed, _observed(public=False)) == []
+    assert signals.changes(observed, _observed(public=False)) == [signals.image_sharing_changed]
     assert signals.changes(observed, observed.gone_since(now)) == [signals.image_gone]
     assert signals.changes(observed.gone_since(now), observed) == [signals.image_appeared]
     assert signals.changes(None, observed.gone_since(now)) == []  # still gone: no news
+
+
+def test_a_change_of_sharing_is_news_only_when_both_sides_know_it():
+    private = _observed(public=False, shared_with=())
+    shared = _observed(public=False, shared_with=("444455556666",))
+    unknown = _observed(public=False, shared_with=None)
+
+    assert signals.changes(private, shared) == [signals.image_sharing_changed]
+    assert signals.changes(shared, private) == [signals.image_sharing_changed]
+    assert signals.changes(shared, shared) == []
+    # Launch permissions never read (a first sighting, or not read with this listing).
+    assert signals.changes(unknown, shared) == []
+    assert signals.changes(shared, unknown) == []
+    # DisableImage removes every launch permission: that is the disable, not a sharing change.
+    disabled = _observed(state="disabled", public=False, shared_with=())
+    assert signals.changes(_observed(shared_with=("444455556666",)), disabled) == [
+        signals.image_state_changed
+    ]
+    assert shared.to_sharing()["shared_with"] == ["444455556666"]
+    assert "shared_with" not in shared.to_dict()  # other events record what they always did

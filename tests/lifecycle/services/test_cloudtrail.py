@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import boto3
 import pytest
+from django.utils import timezone
 
 from amidash.sandbox import faults
+from inventory.models import AccountRegion, Image
+from inventory.services.launch_permissions import refresh_launch_permissions
 from lifecycle.models import AuditEvent, AuditVerb
 from lifecycle.services.audit_verification import verify_audit_chain
 from lifecycle.services.cloudtrail import (
@@ -20,6 +23,7 @@ from lifecycle.services.cloudtrail import (
     outcomes_for,
 )
 from lifecycle.services.execution import execute_request
+from lifecycle.services.report_figures import ReportScope, compute_figures
 from tests.amidash.sandbox.images import REGION, register_image
 from tests.factories import approve, ask, create_account, last_audit_sequence, sync
 
@@ -164,6 +168,70 @@ def test_a_throttled_lookup_is_left_to_retry_and_never_said_not_found(aws, opera
     assert outcome.after["event_name"] == "EnableImageDeprecation"
 
 
+def test_it_names_who_changed_an_images_sharing_and_the_report_lists_it(aws, operator_ec2):
+    """Made public (the sync sees it) and shared with an account (the paced launch-permission
+    pass sees it), both by an engineer by hand: each observed once, each named."""
+    image_id = register_image(aws, "web-1")
+    sync()
+    first = last_audit_sequence()
+    operator_ec2.modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]}
+    )
+    sync()
+    operator_ec2.modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"UserId": "444455556666"}]}
+    )
+    Image.objects.filter(image_id=image_id).update(
+        launch_permissions_checked_at=timezone.now() - timedelta(days=30)
+    )
+    refresh_launch_permissions(AccountRegion.objects.get(region=REGION), per_second=1000)
+
+    changes = list(
+        AuditEvent.objects.filter(
+            sequence__gt=first, verb=AuditVerb.IMAGE_SHARING_CHANGED
+        ).order_by("sequence")
+    )
+    assert [(c.after["public"], c.after["shared_with"]) for c in changes] == [
+        (True, []),
+        (True, ["444455556666"]),
+    ]
+    assert look_up(first).found == 2
+
+    for change in changes:
+        after = outcomes_for([change.sequence])[change.sequence].after
+        assert after["event_name"] == "ModifyImageAttribute"
+        assert after["username"] == "jordan.ops" and after["source_ip"] == OPERATOR_ADDRESS
+    now = timezone.now()
+    figures = compute_figures(
+        ReportScope(now - timedelta(hours=1), now + timedelta(hours=1)),
+        AuditEvent.objects.filter(sequence__gt=first),
+    )
+    assert [(c.image_id, c.kind) for c in figures.outside] == [(image_id, "sharing")] * 2
+    assert figures.outside_by_account == {(ACCOUNT, "sharing"): 2}
+    assert all("jordan.ops" in c.cloudtrail for c in figures.outside)
+
+
+def test_a_launch_permission_pass_that_observed_a_change_queues_the_lookup(
+    aws, operator_ec2, eager_celery, django_capture_on_commit_callbacks
+):
+    image_id = register_image(aws, "web-1")
+    sync()
+    first = last_audit_sequence()
+    operator_ec2.modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"UserId": "444455556666"}]}
+    )
+    Image.objects.update(launch_permissions_checked_at=timezone.now() - timedelta(days=30))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        refresh_launch_permissions(AccountRegion.objects.get(region=REGION), per_second=1000)
+
+    assert callbacks
+    change = observed(first, AuditVerb.IMAGE_SHARING_CHANGED)
+    outcome = outcomes_for([change.sequence])[change.sequence]
+    assert outcome.after["event_name"] == "ModifyImageAttribute"
+    assert outcome.after["username"] == "jordan.ops"
+
+
 def test_it_expects_the_call_that_makes_each_kind_of_change():
     def names(verb, before, after):
         return expected_event_names(AuditEvent(verb=verb, before=before, after=after))
@@ -180,6 +248,9 @@ def test_it_expects_the_call_that_makes_each_kind_of_change():
     ) == ("EnableImageDeprecation",)
     assert names(AuditVerb.IMAGE_DEPRECATION_CHANGED, {}, {"deprecation_time": None}) == (
         "DisableImageDeprecation",
+    )
+    assert names(AuditVerb.IMAGE_SHARING_CHANGED, {"public": False}, {"public": True}) == (
+        "ModifyImageAttribute",
     )
 
 
