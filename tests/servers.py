@@ -10,6 +10,7 @@ so a machine needs no PostgreSQL installation beyond the project's own dependenc
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,6 +36,32 @@ app.conf.broker_transport_options = {
 }
 app.worker_main(sys.argv[1:])
 """
+
+
+@contextmanager
+def sandbox_process() -> Iterator[str]:
+    """``manage.py sandbox --port 0`` in a subprocess (an empty estate); yields its endpoint."""
+    env = os.environ | {"DEBUG": "true", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", "sandbox", "--port", "0", "--estate", "empty"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        endpoint = None
+        for line in process.stdout or ():
+            match = re.search(r"AWS_ENDPOINT_URL=(\S+)", line)
+            if match:
+                endpoint = match.group(1)
+                break
+        assert endpoint, "the sandbox server did not start"
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def free_port() -> int:

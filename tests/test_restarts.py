@@ -18,7 +18,6 @@ final state or "needs review" before a deadline.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 import uuid
@@ -40,6 +39,7 @@ from inventory.models import Image, SyncRun
 from inventory.services.sync import CONNECTION_LOST, WORKER_LOST, start_sync
 from lifecycle.choices import FINAL_REQUEST_STATES, ItemStatus, RequestStatus
 from lifecycle.models import AuditEvent, LifecycleRequest, RequestItem
+from tests import servers
 from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
 from tests.factories import approve, ask, create_user, sync
 from tests.servers import PYTHON, ROOT, PrivatePostgreSQL, PrivateRedis, Workers
@@ -105,27 +105,8 @@ def database(postgres_server, django_db_blocker) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def sandbox_endpoint() -> Iterator[str]:
     """``manage.py sandbox --port 0`` for this module; yields its endpoint."""
-    env = os.environ | {"DEBUG": "true", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [PYTHON, "manage.py", "sandbox", "--port", "0", "--estate", "empty"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        endpoint = None
-        for line in process.stdout:
-            match = re.search(r"AWS_ENDPOINT_URL=(\S+)", line)
-            if match:
-                endpoint = match.group(1)
-                break
-        assert endpoint, "the sandbox server did not start"
+    with servers.sandbox_process() as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

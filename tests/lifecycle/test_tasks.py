@@ -10,7 +10,6 @@ the sandbox's calls: exactly one mutation (invariant 4 in docs/architecture.md).
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from amidash.queues import BACKGROUND, queue_names, task_routes
 from amidash.sandbox.runtime import connect
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import LifecycleRequest, RequestItem
+from tests import servers
 from tests.amidash.sandbox.images import register_image
 from tests.factories import approve, ask, sync
 
@@ -69,27 +69,8 @@ def _redis_available() -> bool:
 @pytest.fixture(scope="module")
 def sandbox_process() -> Iterator[str]:
     """``manage.py sandbox --port 0`` in a subprocess for this module; yields its endpoint."""
-    env = os.environ | {"DEBUG": "true", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [PYTHON, "manage.py", "sandbox", "--port", "0", "--estate", "empty"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        endpoint = None
-        for line in process.stdout:
-            match = re.search(r"AWS_ENDPOINT_URL=(\S+)", line)
-            if match:
-                endpoint = match.group(1)
-                break
-        assert endpoint, "the sandbox server did not start"
+    with servers.sandbox_process() as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
