@@ -17,8 +17,9 @@ touched: the log is append-only and hash-chained (invariant 6 in docs/architectu
 
 amidash's own mutations (``item.executed``) are looked up the same way, for the call of the
 request's action: CloudTrail names the role session amidash used, with the ``SourceIdentity``
-it gave (``request-<pk>``), so the report shows each change amidash made under that identity. A
-copy is looked up in the Region of its first copy, where CloudTrail records CopyImage.
+it gave (``request-<pk>.<requester>``), so the report shows each change amidash made under
+that identity. A copy is looked up in the Region of its first copy, where CloudTrail records
+CopyImage.
 
 Calls are paced per account+Region (CloudTrail allows 2 LookupEvents per second in each) through
 the same PostgreSQL token buckets as the lifecycle's mutations (``lifecycle.services.pacing``).

@@ -490,7 +490,8 @@ def execute_request(
     if request_fingerprint(request) != request.fingerprint:  # the record was altered
         _fail_pending(request, "the request no longer matches the approved fingerprint")
         return finish_request(request.pk)
-    sessions = Sessions(actor_name=f"request-{request.pk}")
+    # CloudTrail names every mutation with the request and the user who asked for it.
+    sessions = Sessions(actor_name=f"request-{request.pk}.{request.requester.get_username()}")
     pending = request.items.filter(status=ItemStatus.PENDING).order_by("pk")
     if group is not None:
         pending = pending.filter(account_id=group[0], region=group[1])

@@ -275,8 +275,8 @@ def test_a_sync_that_observed_changes_queues_the_lookup(
 def test_an_amidash_change_appears_in_cloudtrail_under_its_source_identity(
     aws, requester, approver
 ):
-    """amidash assumes the account's role with SourceIdentity request-<pk>: CloudTrail names the
-    mutation it made with that identity."""
+    """amidash assumes the account's role with SourceIdentity request-<pk>.<requester>: CloudTrail
+    names the mutation it made with that identity."""
     member = "210987654321"
     create_account(member, "member", role_arn=f"arn:aws:iam::{member}:role/amidash-write")
     image_id = register_image(aws, "web-1", account_id=member)
@@ -293,4 +293,4 @@ def test_an_amidash_change_appears_in_cloudtrail_under_its_source_identity(
     assert after["event_name"] == "DisableImage"
     assert after["principal_type"] == "AssumedRole"
     assert after["principal_arn"].startswith(f"arn:aws:sts::{member}:assumed-role/amidash-write/")
-    assert after["source_identity"] == f"request-{request.pk}"
+    assert after["source_identity"] == f"request-{request.pk}.{requester.username}"
