@@ -8,7 +8,6 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from amidash.demo import register_estate_accounts
 from amidash.locks import sync_lock_key, sync_slot_key
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus
 from inventory.models import Account, AccountRegion, Image, SyncRegionResult, SyncRun
@@ -291,23 +290,6 @@ def test_it_refuses_malformed_or_unknown_scope(aws):
     with pytest.raises(SyncScopeError, match="unknown account 999999999999"):
         sync(account_ids=["999999999999"])
     assert not SyncRegionResult.objects.exists()
-
-
-def test_it_records_no_change_after_the_demo_sandbox_restarts_from_its_epoch(aws):
-    """The demo keeps its estate's epoch: a restart regenerates the same estate, and the first
-    sync after it finds nothing anyone changed."""
-    epoch = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    summary = aws.load_estate("demo", seed=42, epoch=epoch)
-    register_estate_accounts(summary["accounts"])
-    first = sync()
-    aws.advance_clock(86400)
-    aws.load_estate("demo", seed=42, epoch=epoch)  # the restart
-
-    run = sync()
-
-    assert run.status == SyncStatus.SUCCEEDED
-    assert run.images_seen == first.images_seen > 100
-    assert (run.images_created, run.images_changed, run.images_gone) == (0, 0, 0)
 
 
 # Runs never stay running: a Region whose worker is gone is failed as "worker lost" and its run
