@@ -120,6 +120,12 @@ def default_public_key() -> Ed25519PublicKey:
     return signing_key().public_key()
 
 
+def verifying_key(path: Path | str | None = None) -> Ed25519PublicKey:
+    """The key a verification checks against: the public key file at ``path`` when given, else
+    the public half of the configured signing key."""
+    return load_public_key(path) if path else default_public_key()
+
+
 def public_key_pem(key: Ed25519PublicKey) -> str:
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from amidash.fields import PATH_ARGUMENT
 from lifecycle.services.audit_digests import DigestError, load_digests
-from lifecycle.services.audit_signing import SigningKeyError, default_public_key, load_public_key
+from lifecycle.services.audit_signing import SigningKeyError, verifying_key
 from lifecycle.services.audit_verification import verify_audit_chain
 
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
 
     def _public_key(self, path: Path | None, *, needed: bool) -> Any:
         try:
-            return load_public_key(path) if path else default_public_key()
+            return verifying_key(path)
         except SigningKeyError as error:
             if path or needed:
                 raise CommandError(str(error), returncode=2) from None

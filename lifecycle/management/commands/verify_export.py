@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from amidash.fields import PATH_ARGUMENT
 from lifecycle.exports import ExportFormatError, verify_export_file
-from lifecycle.services.audit_signing import SigningKeyError, default_public_key, load_public_key
+from lifecycle.management.public_key import add_public_key_argument, public_key_from
 
 
 class Command(BaseCommand):
@@ -18,21 +18,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=PATH_ARGUMENT)
-        parser.add_argument(
-            "--public-key",
-            type=PATH_ARGUMENT,
-            help="PEM public key from the Audit page (default: the configured signing key)",
-        )
+        add_public_key_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"{path} is not a file", returncode=2)
-        try:
-            key = load_public_key(options["public_key"]) if options["public_key"] else None
-            key = key or default_public_key()
-        except SigningKeyError as error:
-            raise CommandError(f"{error} (pass --public-key)", returncode=2) from None
+        key = public_key_from(options)
         try:
             check = verify_export_file(path, key)
         except ExportFormatError as error:

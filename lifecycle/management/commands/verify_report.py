@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from amidash.fields import PATH_ARGUMENT
-from lifecycle.services.audit_signing import SigningKeyError, default_public_key, load_public_key
+from lifecycle.management.public_key import add_public_key_argument, public_key_from
 from lifecycle.services.report_delivery import verify_report_file
 
 
@@ -21,11 +21,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--manifest", type=PATH_ARGUMENT, help="the manifest (default: FILE.manifest.json)"
         )
-        parser.add_argument(
-            "--public-key",
-            type=PATH_ARGUMENT,
-            help="PEM public key from the Audit page (default: the configured signing key)",
-        )
+        add_public_key_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
@@ -33,11 +29,7 @@ class Command(BaseCommand):
         for needed in (path, manifest):
             if not needed.is_file():
                 raise CommandError(f"{needed} is not a file", returncode=2)
-        try:
-            key = load_public_key(options["public_key"]) if options["public_key"] else None
-            key = key or default_public_key()
-        except SigningKeyError as error:
-            raise CommandError(f"{error} (pass --public-key)", returncode=2) from None
+        key = public_key_from(options)
         problems = verify_report_file(path, manifest, key)
         if problems:
             for problem in problems:
