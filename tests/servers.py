@@ -167,8 +167,8 @@ class Workers:
     """``celery -A amidash worker`` processes with the given environment (queues, broker,
     database, sandbox); they can be killed with SIGKILL, pool children included."""
 
-    def __init__(self, env: dict[str, str], queues: list[str]) -> None:
-        self.env, self.queues, self.processes = env, queues, []
+    def __init__(self, env: dict[str, str], queues: list[str], name: str = "restarts") -> None:
+        self.env, self.queues, self.name, self.processes = env, queues, name, []
 
     def start(self) -> subprocess.Popen:
         command = [
@@ -184,7 +184,7 @@ class Workers:
             "--without-gossip",
             "--without-mingle",
             "-n",
-            f"restarts-{len(self.processes)}@%h",
+            f"{self.name}-{len(self.processes)}@%h",
             "-l",
             "WARNING",
         ]

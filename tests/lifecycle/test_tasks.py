@@ -10,13 +10,9 @@ the sandbox's calls: exactly one mutation (invariant 4 in docs/architecture.md).
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,18 +29,7 @@ from tests.factories import approve, ask, sync
 
 pytestmark = [pytest.mark.integration]
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
 REDIS_URL = os.environ.get("AMIDASH_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
-# Abandoned (unacknowledged) messages come back after 3 s instead of an hour.
-WORKER_MAIN = """
-import sys
-from amidash.celery import app
-app.conf.broker_transport_options = {
-    "visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1,
-}
-app.worker_main(sys.argv[1:])
-"""
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
@@ -135,57 +120,29 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
 
 
-class Workers:
-    """Start and kill ``celery -A amidash worker`` processes for one queue."""
+class Workers(servers.Workers):
+    """``celery -A amidash worker`` processes for one queue prefix, on the test database, the
+    dedicated Redis database and the sandbox server."""
 
     def __init__(self, queue: str, aws: Any) -> None:
-        self.queue, self.aws, self.processes = queue, aws, []
-
-    def start(self) -> subprocess.Popen:
-        env = os.environ | {
+        env = {
             "DATABASE_URL": _database_url(),
             "DEBUG": "true",
             "CELERY_BROKER_URL": REDIS_URL,
-            "AWS_ENDPOINT_URL": self.aws.endpoint_url,
+            "AWS_ENDPOINT_URL": aws.endpoint_url,
             # The reconciler waits longer than a call may take (connect + read timeouts).
             "AMIDASH_AWS_CONNECT_TIMEOUT": "2",
             "AMIDASH_AWS_READ_TIMEOUT": "6",
             "AMIDASH_RECONCILE_AFTER_SECONDS": "9",
             "AMIDASH_LEASE_SECONDS": "9",
             "AMIDASH_MUTATIONS_PER_SECOND": "100",
-            "AMIDASH_QUEUE_PREFIX": self.queue,
+            "AMIDASH_QUEUE_PREFIX": queue,
         }
-        command = [
-            PYTHON,
-            "-c",
-            WORKER_MAIN,
-            "worker",
-            "-Q",
-            ",".join(queue_names(self.queue)),
-            "-c",
-            "1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"{self.queue}-{len(self.processes)}@%h",
-            "-l",
-            "WARNING",
-        ]
-        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-        self.processes.append(process)
-        return process
-
-    def kill(self, process: subprocess.Popen) -> None:
-        """SIGKILL the worker and its pool children (its whole process group)."""
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        super().__init__(env, queue_names(queue), name=queue)
 
     def stop_all(self) -> None:
         """The test is over: no need for a warm shutdown; empty the dedicated Redis db."""
-        for process in self.processes:
-            if process.poll() is None:
-                self.kill(process)
+        super().stop_all()
         import redis
 
         redis.Redis.from_url(REDIS_URL).flushdb()
