@@ -99,6 +99,11 @@ IN_TAG_SCOPE = len(COLUMNS)
 KEEP_TAGS = IN_TAG_SCOPE + 1
 
 
+def _moment(index: int) -> Any:
+    """A property reading the row's column ``index`` (microseconds) as an aware datetime."""
+    return property(lambda row: as_datetime(row[index]))
+
+
 class Candidate(tuple):
     """An image in a policy's scope, as the inventory last observed it: a row of the query
     (``COLUMNS``, the tag flags), then its rank and the size of its family."""
@@ -131,29 +136,12 @@ class Candidate(tuple):
     family_rank: int = property(itemgetter(-2))  # type: ignore[assignment]
     family_size: int = property(itemgetter(-1))  # type: ignore[assignment]
 
-    @property
-    def creation_date(self) -> datetime | None:
-        return as_datetime(self[7])
-
-    @property
-    def deprecation_time(self) -> datetime | None:
-        return as_datetime(self[8])
-
-    @property
-    def last_launched_time(self) -> datetime | None:
-        return as_datetime(self[9])
-
-    @property
-    def last_seen_in_use_at(self) -> datetime | None:
-        return as_datetime(self[10])
-
-    @property
-    def first_seen_at(self) -> datetime:
-        return as_datetime(self[11])  # type: ignore[return-value]
-
-    @property
-    def listed_at(self) -> datetime | None:
-        return as_datetime(self[12])
+    creation_date: datetime | None = _moment(7)  # type: ignore[assignment]
+    deprecation_time: datetime | None = _moment(8)  # type: ignore[assignment]
+    last_launched_time: datetime | None = _moment(9)  # type: ignore[assignment]
+    last_seen_in_use_at: datetime | None = _moment(10)  # type: ignore[assignment]
+    first_seen_at: datetime = _moment(11)  # type: ignore[assignment]
+    listed_at: datetime | None = _moment(12)  # type: ignore[assignment]
 
     @property
     def tags(self) -> dict[str, Any]:
