@@ -181,14 +181,14 @@ def _regions_of(plan: AccountPlan, estate: str) -> tuple[str, ...]:
 
 def local_client(service: str, region: str, account_id: str, session: Any = None) -> Any:
     """A boto3 client answered by moto's backends in this process, acting in `account_id`."""
-    import boto3
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.models import botocore_stubber
 
+    from amidash.boto import new_session
     from amidash.sandbox.runtime import act_in_account
 
     host = "iam.amazonaws.com" if service == "iam" else f"{service}.{region}.amazonaws.com"
-    session = session or boto3.session.Session(
+    session = session or new_session(
         aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY
     )
     client = session.client(service, region_name=region, endpoint_url=f"https://{host}")
@@ -203,11 +203,10 @@ class Clients:
     """Cached in-process clients per (service, Region, account)."""
 
     def __init__(self) -> None:
-        import boto3
+        from amidash.boto import new_session
 
         self._clients: dict[tuple[str, str, str], Any] = {}
-        # One session: botocore then loads each service model once, not once per client.
-        self._session = boto3.session.Session(
+        self._session = new_session(
             aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY
         )
 

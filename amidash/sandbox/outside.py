@@ -85,7 +85,7 @@ def _from_address(client: Any, address: str) -> Any:
 
 def _user_session(account_id: str, user_name: str) -> Any:
     """A boto3 session with an access key of the IAM user (made once per estate)."""
-    import boto3
+    from amidash.boto import new_session
 
     iam = local_client("iam", REGION, account_id)
     try:
@@ -93,7 +93,7 @@ def _user_session(account_id: str, user_name: str) -> Any:
     except iam.exceptions.NoSuchEntityException:
         iam.create_user(UserName=user_name)
     key = iam.create_access_key(UserName=user_name)["AccessKey"]
-    return boto3.session.Session(
+    return new_session(
         aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
     )
 
@@ -105,7 +105,7 @@ def _as_user(account_id: str, user_name: str, address: str) -> Any:
 
 def _as_role(account_id: str, role_name: str, user_name: str, address: str) -> Any:
     """EC2 in ``account_id`` through its role, assumed by a user of the management account."""
-    import boto3
+    from amidash.boto import new_session
 
     iam = local_client("iam", REGION, account_id)
     role_arn = f"arn:aws:iam::{account_id}:role/{role_name}"
@@ -128,7 +128,7 @@ def _as_role(account_id: str, role_name: str, user_name: str, address: str) -> A
     credentials = sts.assume_role(
         RoleArn=role_arn, RoleSessionName=user_name, SourceIdentity=user_name
     )["Credentials"]
-    assumed = boto3.session.Session(
+    assumed = new_session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],

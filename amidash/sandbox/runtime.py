@@ -22,8 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import boto3
-
+from amidash.boto import new_session
 from amidash.sandbox import calls as call_log
 from amidash.sandbox import clock, faults
 
@@ -215,7 +214,7 @@ class Sandbox:
         **kwargs: Any,
     ) -> Any:
         """A boto3 client for the sandbox; with account_id it acts in that account."""
-        session = kwargs.pop("session", None) or boto3.session.Session(
+        session = kwargs.pop("session", None) or new_session(
             aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY
         )
         if self.endpoint_url:

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 from django.conf import settings
+
+from amidash.boto import new_session
 
 if TYPE_CHECKING:
     from inventory.models import Account
@@ -194,17 +194,6 @@ class AwsSession:
             raise WrongAccount(
                 f"credentials reach {reached}, registered as {self.account.account_id}"
             )
-
-
-_loader = botocore.loaders.create_loader()
-
-
-def new_session(**credentials: str) -> boto3.session.Session:
-    """A boto3 session reading the standard configuration, sharing one cache of service models
-    (parsing them is the slow part of making a client; they never change in a process)."""
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _loader)
-    return boto3.session.Session(botocore_session=core, **credentials)
 
 
 def _assume_role(
