@@ -35,7 +35,7 @@ from lifecycle.pdf_charts import draw_chart
 from lifecycle.services.audit import Actor
 from lifecycle.services.audit_digests import DigestError, load_digests
 from lifecycle.services.audit_signing import SigningKeyError, default_public_key, fingerprint
-from lifecycle.services.audit_verification import verify_audit_chain
+from lifecycle.services.audit_verification import verify_configured
 from lifecycle.services.report_charts import chart_rows, report_charts
 from lifecycle.services.report_figures import (
     IMAGE_OUTCOMES,
@@ -224,7 +224,7 @@ def _exceptions(pdf: FPDF, figures: ReportFigures) -> None:
 
 def _attestation(pdf: FPDF, figures: ReportFigures, manifest: dict[str, Any]) -> None:
     _heading(pdf, "Attestation")
-    result = verify_audit_chain()
+    result = verify_configured()
     _line(pdf, f"Hash chain: {result.summary()}")
     _line(pdf, f"This report's events: #{manifest['first_sequence']} to "
                f"#{manifest['last_sequence']} ({manifest['count']} listed).")  # fmt: skip

@@ -7,6 +7,13 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from lifecycle.models import AuditEvent
+
+#: Append " (forged)" to an event's message, leaving its hash as it was.
+FORGE_MESSAGE = (
+    "UPDATE lifecycle_auditevent SET message = message || ' (forged)' WHERE sequence = %s"
+)
+
 
 @contextmanager
 def triggers_disabled() -> Iterator[None]:
@@ -23,3 +30,18 @@ def triggers_disabled() -> Iterator[None]:
 def raw(sql: str, params: list | None = None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
+
+
+def rewrite_from(position: int, last: int) -> None:
+    """Edit an event and re-hash every event after it: only the signed digest can tell."""
+    raw(FORGE_MESSAGE, [position])
+    previous_hash = AuditEvent.objects.get(sequence=position).previous_hash
+    for event in AuditEvent.objects.filter(sequence__gte=position, sequence__lte=last).order_by(
+        "sequence"
+    ):
+        event.previous_hash = previous_hash
+        previous_hash = event.computed_hash()
+        raw(
+            "UPDATE lifecycle_auditevent SET previous_hash = %s, hash = %s WHERE sequence = %s",
+            [event.previous_hash, previous_hash, event.sequence],
+        )

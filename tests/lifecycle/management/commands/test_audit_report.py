@@ -74,6 +74,7 @@ def test_the_pdf_starts_with_the_summary(tmp_path):
     ).stdout
     assert f"Sign-in lockouts ({_lockouts_today()})" in whole
     assert "Signing key fingerprint:" in whole
+    assert "Verification: full" in whole  # no digest yet: the attestation says it re-hashed all
     assert "content_sha256:" in whole  # the manifest as key: value lines
     assert "auth.locked_out" in whole  # the appendix lists the event
 
