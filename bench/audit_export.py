@@ -274,10 +274,10 @@ def measure(events: int) -> None:
             f"{figures['bytes'] / 2**20:,.2f} MiB written, peak RSS growth "
             f"{figures['rss_growth'] / 2**20:.1f} MiB"
         )
-    first_bytes = [figures["first_byte"] for figures in (late, full["jsonl"], full["csv"])]
+    first_bytes = [figures["first_byte"] for figures in (small, late, *full.values())]
     growth = max(figures["rss_growth"] for figures in full.values())
     print(
-        f"goal: first byte < 1 s, unfiltered and filtered to the last 1% by time "
+        f"goal: first byte < 1 s, unfiltered and filtered to the end of the log by time "
         f"(slowest {max(first_bytes) * 1000:.0f} ms): {verdict(max(first_bytes) < 1)}"
     )
     print(
