@@ -304,16 +304,23 @@ def verify_audit_chain(
         check_digests(digests, public_key)
         checked, head = _walk(lookahead, digests, find)
     except _Bad as bad:
-        return VerificationResult(
-            events_checked=max((bad.sequence or 1) - 1, 0),
-            head_sequence=0,
-            head_hash="",
-            digests_checked=len(digests),
-            problem=bad.problem,
-            sequence=bad.sequence,
-            detail=bad.detail,
-        )
+        return _failed(bad, max((bad.sequence or 1) - 1, 0), digests)
     return VerificationResult(checked, checked, head, len(digests))
+
+
+def _failed(
+    bad: _Bad, checked: int, digests: list[Digest], resumed_from: Digest | None = None
+) -> VerificationResult:
+    return VerificationResult(
+        events_checked=checked,
+        head_sequence=0,
+        head_hash="",
+        digests_checked=len(digests),
+        problem=bad.problem,
+        sequence=bad.sequence,
+        detail=bad.detail,
+        resumed_from=resumed_from,
+    )
 
 
 def verify_audit_log(
@@ -340,16 +347,8 @@ def verify_audit_log(
         rows = _Lookahead(database_rows(after=latest.last_sequence))
         head_sequence, head = _walk(rows, [latest], position_of_hash, start=start)
     except _Bad as bad:
-        return VerificationResult(
-            events_checked=max((bad.sequence or 1) - latest.last_sequence, 0),
-            head_sequence=0,
-            head_hash="",
-            digests_checked=len(digests),
-            problem=bad.problem,
-            sequence=bad.sequence,
-            detail=bad.detail,
-            resumed_from=latest,
-        )
+        checked = max((bad.sequence or 1) - latest.last_sequence, 0)
+        return _failed(bad, checked, digests, resumed_from=latest)
     checked = head_sequence - latest.last_sequence + 1  # the digest's own event is re-hashed too
     return VerificationResult(checked, head_sequence, head, len(digests), resumed_from=latest)
 

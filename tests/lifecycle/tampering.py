@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from lifecycle.models import AuditEvent
 
@@ -45,3 +46,21 @@ def rewrite_from(position: int, last: int) -> None:
             "UPDATE lifecycle_auditevent SET previous_hash = %s, hash = %s WHERE sequence = %s",
             [event.previous_hash, previous_hash, event.sequence],
         )
+
+
+class _Rollback(Exception):
+    pass
+
+
+def tampered(action: Callable[[], None], check: Callable[[], Any]) -> Any:
+    """Apply ``action`` with the triggers off, return what ``check`` says, undo everything."""
+    outcome: dict[str, Any] = {}
+    try:
+        with transaction.atomic():
+            with triggers_disabled():
+                action()
+            outcome["result"] = check()
+            raise _Rollback
+    except _Rollback:
+        pass
+    return outcome["result"]

@@ -13,7 +13,6 @@ from functools import partial
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +22,7 @@ from lifecycle.services.audit_digests import load_digests, write_digest
 from lifecycle.services.audit_signing import default_public_key, sign_document
 from lifecycle.services.audit_verification import verify_audit_chain
 from tests.factories import create_audit_events
-from tests.lifecycle.tampering import FORGE_MESSAGE, raw, rewrite_from, triggers_disabled
+from tests.lifecycle.tampering import FORGE_MESSAGE, raw, rewrite_from, tampered
 
 EVENTS = 10_000
 _UPDATE = "UPDATE lifecycle_auditevent SET {} WHERE sequence = %s"
@@ -38,10 +37,6 @@ EDITABLE = {
     "hash": _UPDATE.format("hash = repeat('f', 64)"),
     "previous_hash": _UPDATE.format("previous_hash = repeat('e', 64)"),
 }
-
-
-class Rollback(Exception):
-    pass
 
 
 def verify():
@@ -115,16 +110,7 @@ def short_chain(db):
 
 def tamper_and_verify(action):
     """Apply ``action`` with the triggers off, verify, and undo everything."""
-    outcome = {}
-    try:
-        with transaction.atomic():
-            with triggers_disabled():
-                action()
-            outcome["result"] = verify()
-            raise Rollback
-    except Rollback:
-        pass
-    return outcome["result"]
+    return tampered(action, verify)
 
 
 KINDS = ["edit", "rehash", "delete", "swap", "insert", "rewrite"]

@@ -8,13 +8,11 @@ signed hash. Tampering between digest heads is left to the full walk, and these 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
 
 from lifecycle.services.audit_digests import load_digests, write_digest
 from lifecycle.services.audit_signing import default_public_key, sign_document
@@ -24,31 +22,13 @@ from lifecycle.services.audit_verification import (
     verify_configured,
 )
 from tests.factories import create_audit_events
-from tests.lifecycle.tampering import FORGE_MESSAGE, raw, rewrite_from, triggers_disabled
+from tests.lifecycle.tampering import FORGE_MESSAGE, raw, rewrite_from, tampered
 
 pytestmark = pytest.mark.django_db
 
 
-class Rollback(Exception):
-    pass
-
-
 def verify(*, full: bool = False) -> VerificationResult:
     return verify_audit_log(full=full, digests=load_digests(), public_key=default_public_key())
-
-
-def tampered(action: Callable[[], None], check: Callable[[], VerificationResult]) -> dict:
-    """Apply ``action`` with the triggers off, run ``check``, undo the tampering."""
-    outcome: dict = {}
-    try:
-        with transaction.atomic():
-            with triggers_disabled():
-                action()
-            outcome["result"] = check()
-            raise Rollback
-    except Rollback:
-        pass
-    return outcome["result"]
 
 
 @pytest.fixture

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
 from django.urls import reverse
 
 from lifecycle.services.audit_digests import load_digests, write_digest
 from tests.factories import create_audit_events, signed_in
-from tests.lifecycle.tampering import FORGE_MESSAGE, raw, triggers_disabled
+from tests.lifecycle.tampering import FORGE_MESSAGE, raw, tampered
 
 VERIFY = reverse("lifecycle:audit_verify")
 pytestmark = pytest.mark.django_db
-
-
-class Rollback(Exception):
-    pass
 
 
 def test_the_page_offers_both_verifications(auditor):
@@ -40,16 +35,11 @@ def test_full_verification_catches_what_the_resumed_one_cannot(auditor):
     first, _ = create_audit_events(5)
     write_digest()
     client = signed_in(auditor)
-    pages = {}
-    try:
-        with transaction.atomic():
-            with triggers_disabled():
-                raw(FORGE_MESSAGE, [first + 1])
-            for method in ("resumed", "full"):
-                pages[method] = client.get(VERIFY, {"method": method}).content.decode()
-            raise Rollback
-    except Rollback:
-        pass
+
+    def pages() -> dict[str, str]:
+        return {m: client.get(VERIFY, {"method": m}).content.decode() for m in ("resumed", "full")}
+
+    pages = tampered(lambda: raw(FORGE_MESSAGE, [first + 1]), pages)
     assert "Audit log intact" in pages["resumed"]
     assert "Audit log NOT intact" in pages["full"]
     assert "Verification: Full (every event re-hashed from #1)." in pages["full"]
