@@ -174,6 +174,23 @@ class ReportScopeForm(forms.Form):
         )
 
 
+class VerificationForm(forms.Form):
+    """Which verification of the chain the Audit page runs."""
+
+    method = forms.ChoiceField(
+        choices=[
+            ("resumed", "Resume from the latest signed digest"),
+            ("full", "Re-hash every event"),
+        ],
+        required=False,
+        label="Verification",
+    )
+
+    @property
+    def full(self) -> bool:
+        return self.cleaned_data.get("method") == "full"
+
+
 class EventCursorForm(forms.Form):
     """Where a page of events starts: before or after an event number (the page links)."""
 

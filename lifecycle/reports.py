@@ -35,7 +35,7 @@ from lifecycle.pdf_charts import draw_chart
 from lifecycle.services.audit import Actor
 from lifecycle.services.audit_digests import DigestError, load_digests
 from lifecycle.services.audit_signing import SigningKeyError, default_public_key, fingerprint
-from lifecycle.services.audit_verification import verify_audit_chain
+from lifecycle.services.audit_verification import verify_configured
 from lifecycle.services.report_charts import chart_rows, report_charts
 from lifecycle.services.report_figures import (
     IMAGE_OUTCOMES,
@@ -222,9 +222,9 @@ def _exceptions(pdf: FPDF, figures: ReportFigures) -> None:
            (14, 26, 40, 40, 40, 117))  # fmt: skip
 
 
-def _attestation(pdf: FPDF, figures: ReportFigures, manifest: dict[str, Any]) -> None:
+def _attestation(pdf: FPDF, manifest: dict[str, Any], *, full: bool) -> None:
     _heading(pdf, "Attestation")
-    result = verify_audit_chain()
+    result = verify_configured(full=full)
     _line(pdf, f"Hash chain: {result.summary()}")
     _line(pdf, f"This report's events: #{manifest['first_sequence']} to "
                f"#{manifest['last_sequence']} ({manifest['count']} listed).")  # fmt: skip
@@ -296,8 +296,11 @@ def _manifest(pdf: FPDF, manifest: dict[str, Any]) -> None:
                "over the canonical JSON of the manifest without its signature.")  # fmt: skip
 
 
-def render_report(plan: ExportPlan, figures: ReportFigures) -> bytes:
-    """The report as PDF bytes: summary first, then exceptions, attestation, appendix."""
+def render_report(
+    plan: ExportPlan, figures: ReportFigures, *, full_verification: bool = False
+) -> bytes:
+    """The report as PDF bytes: summary first, then exceptions, attestation, appendix. The
+    attestation verifies the chain resumed from the latest signed digest, or in full."""
     pdf = _Report(orientation="landscape", format="A4")
     pdf.set_auto_page_break(auto=True, margin=14)
     pdf.add_page()
@@ -315,7 +318,7 @@ def render_report(plan: ExportPlan, figures: ReportFigures) -> bytes:
     listed, tally, more = _listed(plan, settings.AUDIT_PDF_MAX_EVENTS)
     manifest = build_manifest(plan, tally)
     pdf.add_page()
-    _attestation(pdf, figures, manifest)
+    _attestation(pdf, manifest, full=full_verification)
     _appendix(pdf, listed, more)
     _manifest(pdf, manifest)
     return bytes(pdf.output())
@@ -344,7 +347,13 @@ REPORT_FORMATS = {
 
 
 def build_report(
-    *, actor: Actor, source: str, scope: ReportScope, fmt: str, queryset: Any = None
+    *,
+    actor: Actor,
+    source: str,
+    scope: ReportScope,
+    fmt: str,
+    queryset: Any = None,
+    full_verification: bool = False,
 ) -> tuple[ExportPlan, bytes]:
     """Record the report as an export, compute its figures and return it in ``fmt``.
 
@@ -357,5 +366,5 @@ def build_report(
     )
     figures = compute_figures(scope, plan.queryset)
     if fmt == "pdf":
-        return plan, render_report(plan, figures)
+        return plan, render_report(plan, figures, full_verification=full_verification)
     return plan, "".join(figure_lines(figures, fmt)).encode()

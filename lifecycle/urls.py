@@ -12,6 +12,7 @@ urlpatterns = [
     path("requests/<id:pk>/decide/", request_views.request_decide, name="request_decide"),
     path("requests/<id:pk>/cancel/", request_views.request_cancel, name="request_cancel"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("audit/verify/", views.audit_verify, name="audit_verify"),
     path("audit/events/<id:sequence>/", views.audit_event, name="audit_event"),
     path("audit/export/<str:fmt>/", views.audit_export, name="audit_export"),
     path("audit/report/", views.audit_report, name="audit_report"),

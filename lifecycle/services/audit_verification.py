@@ -11,13 +11,20 @@ that does not fit, a few extra look-ups tell apart the kinds of tampering:
 - ``inserted``: an event that was never part of the chain sits between two that were;
 - ``digest_mismatch``: a digest's signature fails, the digest chain is broken, or the log's
   hash at a digest's head differs (history rewritten and re-hashed).
+
+``verify_audit_log`` is what the command, the Audit page and the PDF report run. By default it
+resumes from the latest signed digest instead of re-hashing the whole log: it checks every
+digest's signature and the chain of digests, that the event each digest names still hashes to
+the digest's chain head, and re-hashes only the events after the latest. That proves the events
+after the latest digest, and the events at digest heads, are as signed; an event between digest
+heads edited, removed or reordered is only caught by the full walk (``full=True``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,8 +32,8 @@ from django.db import connection, models
 
 from lifecycle.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
 from lifecycle.models.audit import event_hash
-from lifecycle.services.audit_digests import Digest
-from lifecycle.services.audit_signing import verify_document
+from lifecycle.services.audit_digests import Digest, DigestError, load_digests
+from lifecycle.services.audit_signing import SigningKeyError, default_public_key, verify_document
 
 _CHUNK = 5000
 
@@ -50,20 +57,45 @@ class VerificationResult:
     problem: str | None = None
     sequence: int | None = None
     detail: str = ""
+    resumed_from: Digest | None = None  # the signed digest a resumed check started from
+    note: str = ""  # why a resumed check ran in full, or why none ran
+    nothing_ran: bool = False
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
+    @property
+    def resumed(self) -> bool:
+        return self.resumed_from is not None
+
+    def method(self) -> str:
+        """Which verification ran: resumed from which digest, or full (and why)."""
+        digest = self.resumed_from
+        if self.nothing_ran:
+            return f"none ({self.note})"
+        if digest is None:
+            full = "full (every event re-hashed from #1)"
+            return f"{full}; {self.note}" if self.note else full
+        return (
+            f"resumed from signed digest {digest.path.name} (head #{digest.last_sequence}, "
+            f"signed {digest.document.get('created_at', '?')}): only the events after it were "
+            f"re-hashed; events before #{digest.last_sequence} are re-hashed by a full check"
+        )
+
     def summary(self) -> str:
         if self.ok:
             return (
-                f"Audit log intact: {self.events_checked} events, head #{self.head_sequence} "
-                f"{self.head_hash}, {self.digests_checked} signed digests verified."
+                f"Audit log intact: {self.events_checked} events re-hashed, head "
+                f"#{self.head_sequence} {self.head_hash}, {self.digests_checked} signed digests "
+                f"verified. Verification: {self.method()}."
             )
         label = Problem(self.problem).label
         where = f"event #{self.sequence}" if self.sequence is not None else "digests"
-        return f"Audit log NOT intact: first bad {where}: {label}. {self.detail}"
+        return (
+            f"Audit log NOT intact: first bad {where}: {label}. {self.detail} "
+            f"Verification: {self.method()}."
+        )
 
 
 class _Bad(Exception):
@@ -95,30 +127,38 @@ class _Lookahead:
 
 
 _ROW_NAMES = (*HASHED_FIELDS, "hash")
+_ROW_COLUMNS = ", ".join(
+    f"{name}::text" if name in {"before", "after"} else name for name in _ROW_NAMES
+)
 _ROWS_SQL = (
-    "SELECT {} FROM lifecycle_auditevent WHERE sequence > %s ORDER BY sequence LIMIT %s".format(
-        ", ".join(f"{name}::text" if name in {"before", "after"} else name for name in _ROW_NAMES)
-    )
+    f"SELECT {_ROW_COLUMNS} FROM lifecycle_auditevent WHERE sequence > %s "
+    "ORDER BY sequence LIMIT %s"
 )
 
 
-def database_rows() -> Iterator[dict[str, Any]]:
-    """Every event as a dict of its hashed fields and hash, in sequence order.
+def _as_row(values: tuple) -> dict[str, Any]:
+    row = dict(zip(_ROW_NAMES, values, strict=True))
+    for name in ("before", "after"):
+        if row[name] is not None:
+            row[name] = json.loads(row[name])
+    return row
+
+
+def database_rows(after: int | None = None) -> Iterator[dict[str, Any]]:
+    """Every event (after sequence ``after``) as a dict of its hashed fields and hash, in
+    sequence order.
 
     Keyset batches of plain SQL: verification reads every row, and skipping the ORM's
     per-row conversions makes it about half again as fast. JSON is parsed once, here.
     """
-    last = -(2**63)  # from the smallest bigint: a forged row numbered 0 or below is read too
+    # From the smallest bigint: a forged row numbered 0 or below is read too.
+    last = -(2**63) if after is None else after
     while True:
         with connection.cursor() as cursor:
             cursor.execute(_ROWS_SQL, [last, _CHUNK])
             rows = cursor.fetchall()
         for values in rows:
-            row = dict(zip(_ROW_NAMES, values, strict=True))
-            for name in ("before", "after"):
-                if row[name] is not None:
-                    row[name] = json.loads(row[name])
-            yield row
+            yield _as_row(values)
         if len(rows) < _CHUNK:
             return
         last = rows[-1][0]
@@ -203,10 +243,14 @@ def _never_chained(position: int, previous_hash: str, rows: _Lookahead) -> _Bad 
 
 
 def _walk(
-    rows: _Lookahead, digests: list[Digest], find: Callable[[str], int | None]
+    rows: _Lookahead,
+    digests: list[Digest],
+    find: Callable[[str], int | None],
+    start: tuple[int, str] = (0, GENESIS_HASH),
 ) -> tuple[int, str]:
+    """Re-hash ``rows``, the events after ``start`` (a position and its hash), in order."""
     by_head = {digest.last_sequence: digest for digest in digests}
-    position, previous_hash = 0, GENESIS_HASH
+    position, previous_hash = start
     for row in rows:
         position += 1
         if row["sequence"] < position:
@@ -260,13 +304,108 @@ def verify_audit_chain(
         check_digests(digests, public_key)
         checked, head = _walk(lookahead, digests, find)
     except _Bad as bad:
-        return VerificationResult(
-            events_checked=max((bad.sequence or 1) - 1, 0),
-            head_sequence=0,
-            head_hash="",
-            digests_checked=len(digests),
-            problem=bad.problem,
-            sequence=bad.sequence,
-            detail=bad.detail,
-        )
+        return _failed(bad, max((bad.sequence or 1) - 1, 0), digests)
     return VerificationResult(checked, checked, head, len(digests))
+
+
+def _failed(
+    bad: _Bad, checked: int, digests: list[Digest], resumed_from: Digest | None = None
+) -> VerificationResult:
+    return VerificationResult(
+        events_checked=checked,
+        head_sequence=0,
+        head_hash="",
+        digests_checked=len(digests),
+        problem=bad.problem,
+        sequence=bad.sequence,
+        detail=bad.detail,
+        resumed_from=resumed_from,
+    )
+
+
+def verify_audit_log(
+    *,
+    full: bool = False,
+    digests: list[Digest] | None = None,
+    public_key: Ed25519PublicKey | None = None,
+) -> VerificationResult:
+    """Verify the log: resumed from the latest signed digest, or every event when ``full``.
+
+    The resumed check trusts a digest only once every digest's signature and the chain of
+    digests are checked: a forged or edited digest is reported as a digest mismatch, never
+    resumed from. Without a digest it runs in full and says so.
+    """
+    digests = digests or []
+    if full or not digests:
+        result = verify_audit_chain(digests=digests, public_key=public_key)
+        note = "" if full else "no signed digest to resume from"
+        return replace(result, note=note) if note else result
+    latest = max(digests, key=lambda digest: (digest.last_sequence, digest.path.name))
+    try:
+        check_digests(digests, public_key)
+        start = _digest_heads(digests)
+        rows = _Lookahead(database_rows(after=latest.last_sequence))
+        head_sequence, head = _walk(rows, [latest], position_of_hash, start=start)
+    except _Bad as bad:
+        checked = max((bad.sequence or 1) - latest.last_sequence, 0)
+        return _failed(bad, checked, digests, resumed_from=latest)
+    checked = head_sequence - latest.last_sequence + 1  # the digest's own event is re-hashed too
+    return VerificationResult(checked, head_sequence, head, len(digests), resumed_from=latest)
+
+
+def _digest_heads(digests: list[Digest]) -> tuple[int, str]:
+    """Where to resume: the latest digest's event and hash. The event each digest names must
+    still be in the log, still hash to its own hash, and carry the hash the digest signed."""
+    heads = sorted({digest.last_sequence: digest for digest in digests}.items())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_ROW_COLUMNS} FROM lifecycle_auditevent WHERE sequence = ANY(%s)",
+            [[sequence for sequence, _ in heads]],
+        )
+        rows = {row["sequence"]: row for row in map(_as_row, cursor.fetchall())}
+    for sequence, digest in heads:
+        row = rows.get(sequence)
+        if row is None:
+            last = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True)
+            end = last.first() or 0
+            missing = sequence if end > sequence else end + 1
+            raise _Bad(
+                Problem.MISSING,
+                missing,
+                f"event #{missing} is missing: signed digest {digest.path.name} covers events "
+                f"up to #{sequence}, the log ends at #{end}",
+            )
+        if event_hash(row) != row["hash"]:
+            raise _Bad(Problem.EDITED, sequence, f"event #{sequence} does not match its hash")
+        if row["hash"] != digest.chain_head:
+            raise _Bad(
+                Problem.DIGEST_MISMATCH,
+                sequence,
+                f"digest {digest.path.name} signed hash {digest.chain_head} for event "
+                f"#{sequence}, the log has {row['hash']}: history up to #{sequence} was rewritten",
+            )
+    return heads[-1][0], heads[-1][1].chain_head
+
+
+def verify_configured(*, full: bool = False) -> VerificationResult:
+    """``verify_audit_log`` with the configured digest folder and signing key, as the Audit page
+    and the PDF report run it. An unreadable digest file is a digest mismatch, not skipped."""
+    try:
+        digests = load_digests()
+    except DigestError as error:
+        return VerificationResult(
+            0,
+            0,
+            "",
+            0,
+            Problem.DIGEST_MISMATCH,
+            None,
+            str(error),
+            note="the digest files could not be read",
+            nothing_ran=True,
+        )
+    try:
+        public_key: Ed25519PublicKey | None = default_public_key()
+    except SigningKeyError:
+        public_key = None  # digests, if any, are then refused: nothing can check them
+    return verify_audit_log(full=full, digests=digests, public_key=public_key)

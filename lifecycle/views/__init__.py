@@ -5,6 +5,7 @@ from lifecycle.views.audit import (
     audit_export,
     audit_log,
     audit_report,
+    audit_verify,
     image_timeline,
     request_timeline,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "audit_export",
     "audit_log",
     "audit_report",
+    "audit_verify",
     "image_timeline",
     "request_list",
     "request_timeline",

@@ -16,7 +16,12 @@ from amidash.pagination import Position, SortKey, keyset_rows
 from amidash.rendering import render_page
 from inventory.models import Image
 from lifecycle.exports import FORMATS, start_export, stream_export
-from lifecycle.filtersets import AuditFilterForm, EventCursorForm, ReportScopeForm
+from lifecycle.filtersets import (
+    AuditFilterForm,
+    EventCursorForm,
+    ReportScopeForm,
+    VerificationForm,
+)
 from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
 from lifecycle.reports import REPORT_FORMATS, build_report
 from lifecycle.services.audit import image_history, request_history
@@ -27,6 +32,7 @@ from lifecycle.services.audit_signing import (
     public_key_pem,
     signing_key,
 )
+from lifecycle.services.audit_verification import verify_configured
 from lifecycle.services.report_figures import ReportScope
 from lifecycle.services.requests import visible_requests
 
@@ -100,6 +106,27 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         request,
         "lifecycle/audit_log.html",
         "lifecycle/partials/audit_rows.html",
+        context,
+        status=status,
+    )
+
+
+@require_GET
+@permission_required("lifecycle.view_auditevent", raise_exception=True)
+@reads(query=[VerificationForm])
+def audit_verify(request: HttpRequest) -> HttpResponse:
+    """Verify the chain now, resumed from the latest signed digest or in full (``method``), and
+    say which ran; a partial for the Audit page's Integrity section."""
+    form = VerificationForm(request.GET)
+    if not form.is_valid():
+        context: dict[str, Any] = {"notices": form_problems(form)}
+        status = 400
+    else:
+        context, status = {"result": verify_configured(full=form.full)}, 200
+    return render_page(
+        request,
+        "lifecycle/audit_verify.html",
+        "lifecycle/partials/audit_verification.html",
         context,
         status=status,
     )

@@ -29,6 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("--image", default="", help="one image id")
         parser.add_argument("--format", default="pdf", choices=sorted(REPORT_FORMATS))
         parser.add_argument("--output", type=Path, required=True, help="file to write")
+        parser.add_argument(
+            "--full-verification",
+            action="store_true",
+            help="the PDF's attestation re-hashes every event instead of resuming from the "
+            "latest signed digest",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         form = ReportScopeForm(
@@ -48,7 +54,11 @@ class Command(BaseCommand):
         if not output.parent.is_dir():
             raise CommandError(f"{output.parent} is not a folder", returncode=2)
         plan, body = build_report(
-            actor=None, source=AuditSource.CLI, scope=form.scope(), fmt=options["format"]
+            actor=None,
+            source=AuditSource.CLI,
+            scope=form.scope(),
+            fmt=options["format"],
+            full_verification=options["full_verification"],
         )
         output.write_bytes(body)
         self.stdout.write(f"Wrote {output} (audit event #{plan.event.sequence}).")

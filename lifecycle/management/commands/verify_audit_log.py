@@ -1,4 +1,9 @@
-"""Check the audit chain and signed digests: exit 0 if intact, 1 naming the first bad event."""
+"""Check the audit chain and signed digests: exit 0 if intact, 1 naming the first bad event.
+
+By default the check resumes from the latest signed digest (the digests' signatures and chain,
+the events at their heads, and every event after the latest); ``--full`` re-hashes every event.
+The output says which ran.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from amidash.fields import PATH_ARGUMENT
 from lifecycle.services.audit_digests import DigestError, load_digests
 from lifecycle.services.audit_signing import SigningKeyError, verifying_key
-from lifecycle.services.audit_verification import verify_audit_chain
+from lifecycle.services.audit_verification import verify_audit_log
 
 
 class Command(BaseCommand):
@@ -25,12 +30,21 @@ class Command(BaseCommand):
             type=PATH_ARGUMENT,
             help="PEM public key (default: the configured signing key)",
         )
-        parser.add_argument("--no-digests", action="store_true", help="check the hash chain only")
+        parser.add_argument(
+            "--no-digests",
+            action="store_true",
+            help="check the hash chain only (in full: there is no digest to resume from)",
+        )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="re-hash every event from #1 instead of resuming from the latest signed digest",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         digests = [] if options["no_digests"] else self._digests(options["digest_dir"])
         public_key = self._public_key(options["public_key"], needed=bool(digests))
-        result = verify_audit_chain(digests=digests, public_key=public_key)
+        result = verify_audit_log(full=options["full"], digests=digests, public_key=public_key)
         if not result.ok:
             self.stderr.write(result.summary())
             raise SystemExit(1)

@@ -13,7 +13,6 @@ from functools import partial
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,13 +22,13 @@ from lifecycle.services.audit_digests import load_digests, write_digest
 from lifecycle.services.audit_signing import default_public_key, sign_document
 from lifecycle.services.audit_verification import verify_audit_chain
 from tests.factories import create_audit_events
-from tests.lifecycle.tampering import raw, triggers_disabled
+from tests.lifecycle.tampering import FORGE_MESSAGE, raw, rewrite_from, tampered
 
 EVENTS = 10_000
 _UPDATE = "UPDATE lifecycle_auditevent SET {} WHERE sequence = %s"
 _DELETE = "DELETE FROM lifecycle_auditevent WHERE sequence = %s"
 EDITABLE = {
-    "message": _UPDATE.format("message = message || ' (forged)'"),
+    "message": FORGE_MESSAGE,
     "verb": _UPDATE.format("verb = 'image.gone'"),
     "actor_name": _UPDATE.format("actor_name = 'mallory'"),
     "after": _UPDATE.format("""after = '{"state": "forged"}'"""),
@@ -38,10 +37,6 @@ EDITABLE = {
     "hash": _UPDATE.format("hash = repeat('f', 64)"),
     "previous_hash": _UPDATE.format("previous_hash = repeat('e', 64)"),
 }
-
-
-class Rollback(Exception):
-    pass
 
 
 def verify():
@@ -94,21 +89,6 @@ def replace_fields(event: AuditEvent, **changes) -> AuditEvent:
     return clone
 
 
-def rewrite_from(position: int, last: int) -> None:
-    """Edit an event and re-hash every event after it: only the signed digest can tell."""
-    raw(EDITABLE["message"], [position])
-    previous_hash = AuditEvent.objects.get(sequence=position).previous_hash
-    for event in AuditEvent.objects.filter(sequence__gte=position, sequence__lte=last).order_by(
-        "sequence"
-    ):
-        event.previous_hash = previous_hash
-        previous_hash = event.computed_hash()
-        raw(
-            "UPDATE lifecycle_auditevent SET previous_hash = %s, hash = %s WHERE sequence = %s",
-            [event.previous_hash, previous_hash, event.sequence],
-        )
-
-
 def signed_chain(count: int) -> tuple[int, int]:
     """``count`` events (after whatever earlier tests committed), with a digest of the head."""
     first, last = create_audit_events(count)
@@ -130,16 +110,7 @@ def short_chain(db):
 
 def tamper_and_verify(action):
     """Apply ``action`` with the triggers off, verify, and undo everything."""
-    outcome = {}
-    try:
-        with transaction.atomic():
-            with triggers_disabled():
-                action()
-            outcome["result"] = verify()
-            raise Rollback
-    except Rollback:
-        pass
-    return outcome["result"]
+    return tampered(action, verify)
 
 
 KINDS = ["edit", "rehash", "delete", "swap", "insert", "rewrite"]

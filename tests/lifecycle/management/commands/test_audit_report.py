@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from lifecycle.models import AuditEvent
 from lifecycle.services.audit import Target, record_event
+from lifecycle.services.audit_digests import write_digest
 from tests.factories import last_audit_sequence
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +75,26 @@ def test_the_pdf_starts_with_the_summary(tmp_path):
     ).stdout
     assert f"Sign-in lockouts ({_lockouts_today()})" in whole
     assert "Signing key fingerprint:" in whole
+    assert "Verification: full" in whole  # no digest yet: the attestation says it re-hashed all
     assert "content_sha256:" in whole  # the manifest as key: value lines
     assert "auth.locked_out" in whole  # the appendix lists the event
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs pdftotext (poppler-utils)")
+def test_the_attestation_says_which_verification_ran(tmp_path):
+    _lockout()
+    digest = write_digest()
+    assert digest is not None
+    texts = {}
+    for name, extra in (("resumed", []), ("full", ["--full-verification"])):
+        output = tmp_path / f"{name}.pdf"
+        call_command("audit_report", *_period(), "--output", str(output), *extra)
+        text = subprocess.run(
+            ["pdftotext", str(output), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        texts[name] = " ".join(text.split())  # lines wrap anywhere
+    assert f"Verification: resumed from signed digest {digest.name}" in texts["resumed"]
+    assert "Verification: full (every event re-hashed from #1)." in texts["full"]
 
 
 @pytest.mark.parametrize(
