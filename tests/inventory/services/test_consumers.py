@@ -105,9 +105,7 @@ def test_a_missing_or_stale_report_makes_usage_unknown(aws, settings) -> None:
     later = now + timedelta(hours=25)
 
     assert not Image.objects.usage_unknown(now).exists()
-    assert set(Image.objects.usage_unknown(later).values_list("image_id", flat=True)) == {
-        shared_id
-    }
+    assert set(Image.objects.usage_unknown(later).values_list("image_id", flat=True)) == {shared_id}
     assert image(shared_id).is_usage_unknown_at(later)
     assert not image(private_id).is_usage_unknown_at(later)
 
