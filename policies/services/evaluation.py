@@ -185,11 +185,13 @@ def _days(microseconds: int) -> int:
 # --- guards and keep rules --------------------------------------------------------------------
 
 
-def _in_use_reason(usage: list[dict[str, str]] | None) -> str:
+def _in_use_reason(usage: list[dict[str, str]] | None, external: int = 0) -> str:
     usage = usage or []
     named = ", ".join(f"{u['type'].replace('_', ' ')} {u['id']}" for u in usage[:3])
     more = f" and {len(usage) - 3} more" if len(usage) > 3 else ""
-    return f"in use by {named}{more}" if named else "in use"
+    others = f"{external} resource(s) of other accounts (usage report)" if external else ""
+    users = " and ".join(part for part in (f"{named}{more}" if named else "", others) if part)
+    return f"in use by {users}" if users else "in use"
 
 
 def _unknown_consumers_reason(reported: int | None) -> str:
@@ -231,7 +233,7 @@ def keeper(policy: Policy, context: Context) -> Callable[[Candidate], list[str]]
         reasons = []
         used = usage.get(pk)
         if used or in_use or usage_count:
-            reasons.append(_in_use_reason(used))
+            reasons.append(_in_use_reason(used, image.external_usage_count))
         elif listed is None or listed < cutoff:
             reasons.append(_unknown_usage_reason(listed))
         elif (public or shared) and (
