@@ -104,3 +104,14 @@ def admin_user(db) -> User:
 @pytest.fixture
 def viewer_client(viewer) -> Client:
     return signed_in(viewer)
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks run in this process when queued (after commit for ``delay_on_commit``)."""
+    from amidash.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager

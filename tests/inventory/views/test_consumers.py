@@ -33,17 +33,6 @@ def requester_client(requester):
     return signed_in(requester)
 
 
-@pytest.fixture
-def eager_celery():
-    """Tasks run in this process when queued (after commit for ``delay_on_commit``)."""
-    from amidash.celery import app
-
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = eager
-
-
 def _text(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
