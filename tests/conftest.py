@@ -1,5 +1,5 @@
-"""Shared fixtures: persona users, one per role, and clients signed in as them; the database for
-the lifecycle and policies tests."""
+"""Shared fixtures: persona users, one per role, clients signed in as them, Celery run eagerly;
+the database for the lifecycle and policies tests."""
 
 from __future__ import annotations
 
