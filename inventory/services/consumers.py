@@ -23,13 +23,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from inventory import signals
 from inventory.choices import ConsumerReportStatus
-from inventory.models import ConsumerReport, Image, ImageConsumer, in_use_sql
+from inventory.models import ConsumerReport, Image, ImageConsumer, ImageQ, in_use_sql
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
 
 logger = logging.getLogger(__name__)
@@ -210,10 +210,11 @@ def refresh_consumers(image: Image, actor_name: str = "") -> ConsumerReport:
 
 
 def images_due(limit: int) -> list[Image]:
-    """Current exposed images of enabled accounts, the oldest report (or none) first."""
+    """Current images of enabled accounts that are exposed, or that other accounts used at the
+    last report (unsharing leaves their instances running), the oldest report (or none) first."""
     return list(
         Image.objects.current()
-        .exposed()
+        .filter(ImageQ.exposed() | Q(external_usage_count__gt=0))
         .filter(account__enabled=True)
         .select_related("account")
         .order_by(F("consumers_reported_at").asc(nulls_first=True), "pk")[:limit]

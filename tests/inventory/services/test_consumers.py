@@ -148,6 +148,23 @@ def test_a_report_that_changes_the_consumers_is_audited(aws) -> None:
     refresh_consumers(image(image_id))
     refresh_due_reports(limit=10, per_second=1000)  # the same consumers: nothing to record
 
-    events = AuditEvent.objects.filter(verb=AuditVerb.IMAGE_CONSUMERS_REPORTED)
+    events = AuditEvent.objects.filter(verb=AuditVerb.IMAGE_CONSUMERS_REPORTED, target_id=image_id)
     assert events.count() == 1
     assert events.get().after["consumers"] == [CONSUMER]
+
+
+def test_the_paced_pass_follows_an_image_unshared_while_others_still_run_it(aws) -> None:
+    image_id = shared_image(aws)
+    instance_id = launch_elsewhere(aws, image_id)
+    sync()
+    refresh_consumers(image(image_id))
+    ec2_client(aws).modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Remove": [{"UserId": CONSUMER}]}
+    )
+    Image.objects.filter(image_id=image_id).update(shared_with=[])
+    ec2_client(aws, account_id=CONSUMER).terminate_instances(InstanceIds=[instance_id])
+
+    refresh_due_reports(limit=10, per_second=1000)
+
+    row = image(image_id)
+    assert not row.in_use and row.external_usage_count == 0
