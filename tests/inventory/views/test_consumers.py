@@ -130,3 +130,15 @@ def test_without_htmx_it_redirects_to_the_image_page(requester_client, eager_cel
     row = create_image(public=True)
     response = requester_client.post(_report_url(row))
     assert response.status_code == 302 and response["Location"] == _detail(row)
+
+
+def test_the_image_list_counts_other_accounts_resources_as_in_use(viewer_client) -> None:
+    row = create_image(
+        name="golden-3",
+        shared_with=[CONSUMER],
+        in_use=True,
+        external_usage_count=3,
+        consumers_reported_at=timezone.now(),
+    )
+    text = _text(viewer_client.get(reverse("inventory:image_list") + "?in_use=yes"))
+    assert row.image_id in text and "3 in use" in text
