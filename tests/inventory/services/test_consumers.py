@@ -168,3 +168,25 @@ def test_the_paced_pass_follows_an_image_unshared_while_others_still_run_it(aws)
 
     row = image(image_id)
     assert not row.in_use and row.external_usage_count == 0
+
+
+def test_the_overview_counts_an_image_only_other_accounts_use_as_in_use(aws, admin_user) -> None:
+    import re
+
+    from django.urls import reverse
+
+    from tests.factories import signed_in
+
+    def text() -> str:
+        body = signed_in(admin_user).get(reverse("inventory:overview")).content.decode()
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+    image_id = shared_image(aws)
+    register_image(aws, "private")
+    launch_elsewhere(aws, image_id)
+    sync()
+    assert "2 unused · 0 in use" in text()
+
+    refresh_consumers(image(image_id))
+
+    assert "1 unused · 1 in use" in text()
