@@ -23,8 +23,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from inventory import signals
@@ -191,9 +192,8 @@ def _write_external_usage(image: Image, total: int, reported_at: datetime) -> No
     """Store the report's total and recompute ``in_use`` by the sync's own rule."""
     rows = Image.objects.filter(pk=image.pk)
     rows.update(external_usage_count=total, consumers_reported_at=reported_at)
-    rows.filter(in_use=False, usage_count=0, external_usage_count__gt=0).update(
-        last_seen_in_use_at=timezone.now()
-    )
+    if total:  # seen in use when the report was made (PostgreSQL's GREATEST skips NULL)
+        rows.update(last_seen_in_use_at=Greatest(F("last_seen_in_use_at"), Value(reported_at)))
     rows.update(in_use=RawSQL(in_use_sql("usage_count", "external_usage_count"), []))
     image.refresh_from_db(fields=["external_usage_count", "consumers_reported_at", "in_use"])
 
