@@ -25,6 +25,8 @@ TASK_QUEUES = {
     "inventory.tasks.sync_account_region": SYNC,
     "inventory.tasks.reap_sync_runs": SYNC,
     "inventory.tasks.refresh_launch_permissions": BACKGROUND,
+    "inventory.tasks.refresh_consumer_reports": BACKGROUND,
+    "inventory.tasks.request_consumer_report": BACKGROUND,
     "lifecycle.tasks.write_audit_digest": BACKGROUND,
     "lifecycle.tasks.deliver_monthly_report": BACKGROUND,
     "lifecycle.tasks.look_up_cloudtrail": BACKGROUND,

@@ -349,6 +349,10 @@ LAUNCH_PERMISSIONS_MAX_AGE_HOURS = env_int(
     "AMIDASH_LAUNCH_PERMISSIONS_MAX_AGE_HOURS", 24, minimum=1
 )
 LAUNCH_PERMISSIONS_PER_SECOND = env_float("AMIDASH_LAUNCH_PERMISSIONS_PER_SECOND", 2.0, minimum=0.1)
+# AMI usage reports (consumers outside the synced accounts): older than this is "usage unknown".
+CONSUMER_REPORT_MAX_AGE_HOURS = env_int("AMIDASH_CONSUMER_REPORT_MAX_AGE_HOURS", 24, minimum=1)
+CONSUMER_REPORTS_PER_PASS = env_int("AMIDASH_CONSUMER_REPORTS_PER_PASS", 50, minimum=1)
+CONSUMER_REPORTS_PER_SECOND = env_float("AMIDASH_CONSUMER_REPORTS_PER_SECOND", 1.0, minimum=0.1)
 CELERY_BEAT_SCHEDULE = {
     "inventory-sync": {
         "task": "inventory.tasks.scheduled_sync",
@@ -358,6 +362,10 @@ CELERY_BEAT_SCHEDULE = {
     "inventory-launch-permissions": {
         "task": "inventory.tasks.refresh_launch_permissions",
         "schedule": 3600.0,
+    },
+    "inventory-consumer-reports": {
+        "task": "inventory.tasks.refresh_consumer_reports",
+        "schedule": 900.0,
     },
 }
 

@@ -8,7 +8,16 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from inventory.models import Account, AccountRegion, Image, ImageUsage, SyncRegionResult, SyncRun
+from inventory.models import (
+    Account,
+    AccountRegion,
+    ConsumerReport,
+    Image,
+    ImageConsumer,
+    ImageUsage,
+    SyncRegionResult,
+    SyncRun,
+)
 from inventory.services.accounts import AmbientCredentialsError, check_ambient_account
 
 
@@ -83,6 +92,21 @@ class ImageUsageAdmin(ReadOnlyAdmin):
     list_filter = ["usage_type", "region"]
     search_fields = ["image_ref", "resource_id", "resource_name"]
     list_select_related = ["account"]
+
+
+@admin.register(ConsumerReport)
+class ConsumerReportAdmin(ReadOnlyAdmin):
+    list_display = ["image", "report_id", "status", "requested_at", "requested_by", "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["image__image_id", "report_id"]
+    list_select_related = ["image"]
+
+
+@admin.register(ImageConsumer)
+class ImageConsumerAdmin(ReadOnlyAdmin):
+    list_display = ["image", "account_id", "instances", "launch_templates", "reported_at"]
+    search_fields = ["image__image_id", "account_id"]
+    list_select_related = ["image"]
 
 
 class SyncRegionResultInline(admin.TabularInline):

@@ -82,3 +82,11 @@ class SyncTrigger(models.TextChoices):
     CLI = "cli", "Command line"
     BEAT = "beat", "Schedule"
     WORKER = "worker", "Worker"
+
+
+class ConsumerReportStatus(models.TextChoices):
+    """An AMI usage report as amidash asked for it (EC2's pending, available and error)."""
+
+    PENDING = "pending", "Pending"
+    AVAILABLE = "available", "Available"
+    FAILED = "failed", "Failed"

@@ -294,7 +294,9 @@ def exposure_badge(image: Image) -> SafeString:
 
 def _usage_cell(image: Image) -> SafeString:
     if image.in_use:
-        return format_html('<span class="badge info">{} in use</span>', image.usage_count)
+        # Other accounts' resources count too (their usage report): in use, never "0 in use".
+        users = image.usage_count + image.external_usage_count
+        return format_html('<span class="badge info">{} in use</span>', users)
     return format_html('<span class="badge neutral">{}</span>', "unused")
 
 

@@ -11,6 +11,9 @@ Keyword arguments:
   None means the system part named by ``source``), ``source`` (str: "sync", "web", "cli",
   "worker", "beat").
 - sync_finished: ``sync_run`` (SyncRun), ``actor``, ``source``.
+- consumers_reported (an AMI usage report of the image became available): ``image`` (Image),
+  ``report`` (ConsumerReport), ``before`` and ``after`` (the consuming account ids),
+  ``actor_name`` (str: who asked, empty for the paced pass).
 
 image_appeared, image_state_changed, image_deprecation_changed, image_sharing_changed and
 image_gone name the kind of each ImageObservation (its ``signal``); they are not sent on their
@@ -34,6 +37,7 @@ image_sharing_changed = Signal()
 image_gone = Signal()
 images_observed = Signal()
 sync_finished = Signal()
+consumers_reported = Signal()
 
 #: The kind of change a field stands for, when an image that was and is present changes.
 _CHANGE_OF_FIELD = {"state": image_state_changed, "deprecation_time": image_deprecation_changed}

@@ -20,8 +20,8 @@ from django.db import InterfaceError, OperationalError
 
 from amidash.locks import sync_slot_lock
 from inventory.choices import RegionSyncStatus, SyncTrigger
-from inventory.models import AccountRegion, SyncRegionResult, SyncRun
-from inventory.services import launch_permissions, sync
+from inventory.models import AccountRegion, Image, SyncRegionResult, SyncRun
+from inventory.services import consumers, launch_permissions, sync
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +109,18 @@ def refresh_launch_permissions(limit_per_region: int = 500) -> int:
     for account_region in regions.select_related("account"):
         checked += launch_permissions.refresh_launch_permissions(account_region, limit_per_region)
     return checked
+
+
+@shared_task(**PACED_TIME_LIMITS)
+def refresh_consumer_reports() -> int:
+    """The paced pass over the usage reports of public and shared images, oldest first."""
+    return consumers.refresh_due_reports()
+
+
+@shared_task
+def request_consumer_report(image_pk: int, actor_name: str = "") -> str:
+    """One image's usage report, asked for from the image page or the request preview."""
+    image = Image.objects.select_related("account").filter(pk=image_pk).first()
+    if image is None:
+        return "missing"
+    return consumers.refresh_consumers(image, actor_name).status

@@ -14,6 +14,11 @@ urlpatterns = [
         name="image_export",
     ),
     path("images/<id:pk>/", views.image_detail, name="image_detail"),
+    path(
+        "images/<id:pk>/consumer-report/",
+        views.image_consumer_report,
+        name="image_consumer_report",
+    ),
     path("sync/", views.sync_runs, name="sync_runs"),
     path("sync/start/", views.sync_now, name="sync_now"),
     path("sync/<id:pk>/", views.sync_run_detail, name="sync_run_detail"),

@@ -18,6 +18,7 @@ class LifecycleAction(models.TextChoices):
     DEREGISTER = "deregister", "Deregister"
     RESTORE = "restore", "Restore from Recycle Bin"
     COPY = "copy", "Copy to Regions"
+    UNSHARE = "unshare", "Unshare (remove launch permissions)"
 
 
 class RequestStatus(models.TextChoices):

@@ -112,6 +112,27 @@ def look_up_cloudtrail_after_sync(sender: Any, *, sync_run: Any, **kwargs: Any) 
         look_up_cloudtrail.delay_on_commit()
 
 
+def record_consumers_reported(
+    sender: Any, *, image: Any, report: Any, before: list[str], after: list[str], **kwargs: Any
+) -> None:
+    """A usage report someone asked for, or one that changed who else uses the image."""
+    actor_name = kwargs.get("actor_name", "")
+    if not actor_name and sorted(before) == sorted(after):
+        return
+    # The report is collected by a worker on behalf of whoever asked (by username).
+    actor = get_user_model().objects.filter(username=actor_name).first() if actor_name else None
+    record_event(
+        AuditVerb.IMAGE_CONSUMERS_REPORTED,
+        actor=actor,
+        actor_name=actor_name,
+        source=AuditSource.WORKER if actor_name else AuditSource.BEAT,
+        target=image,
+        before={"consumers": sorted(before)},
+        after={"consumers": sorted(after), "report_id": report.report_id},
+        message=f"Usage report of {image.image_id}: {len(after)} other account(s) use it",
+    )
+
+
 def record_sync_finished(sender: Any, *, sync_run: Any, **kwargs: Any) -> None:
     summary = {name: getattr(sync_run, name, None) for name in _SYNC_RUN_FIELDS}
     record_event(
@@ -379,6 +400,9 @@ def connect() -> None:
         record_image_observations, dispatch_uid="audit-observations"
     )
     inventory_signals.sync_finished.connect(record_sync_finished, dispatch_uid="audit-sync")
+    inventory_signals.consumers_reported.connect(
+        record_consumers_reported, dispatch_uid="audit-consumers"
+    )
     inventory_signals.sync_finished.connect(
         look_up_cloudtrail_after_sync, dispatch_uid="audit-cloudtrail"
     )

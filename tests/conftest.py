@@ -1,5 +1,5 @@
-"""Shared fixtures: persona users, one per role, and clients signed in as them; the database for
-the lifecycle and policies tests."""
+"""Shared fixtures: persona users, one per role, clients signed in as them, Celery run eagerly;
+the database for the lifecycle and policies tests."""
 
 from __future__ import annotations
 
@@ -104,3 +104,14 @@ def admin_user(db) -> User:
 @pytest.fixture
 def viewer_client(viewer) -> Client:
     return signed_in(viewer)
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks run in this process when queued (after commit for ``delay_on_commit``)."""
+    from amidash.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager

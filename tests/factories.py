@@ -314,8 +314,10 @@ def request_events(request: LifecycleRequest):
 
 
 def create_listed_image(name: str, age_days: int = 200, **fields: Any) -> Image:
-    """An image whose Region was listed just now (so its usage is known), first seen long ago."""
+    """An image whose Region was listed just now and whose usage report (for a public or shared
+    one) is from now (so its usage is known), first seen long ago."""
     fields.setdefault("first_seen_at", timezone.now() - datetime.timedelta(days=400))
+    fields.setdefault("consumers_reported_at", timezone.now())
     fields.setdefault("account", create_account())
     image = create_image(name=name, age_days=age_days, **fields)
     AccountRegion.objects.filter(pk=image.account_region_id).update(last_listed_at=timezone.now())

@@ -6,7 +6,8 @@ families with realistic names, versions and ages, everything that can use an ima
 stopped instances, launch template versions, Auto Scaling groups by launch configuration, launch
 template and mixed instances policy, some scaled to zero) and every image state (unused,
 deprecated in the past and in the future, disabled, public, shared, copied across Regions, in the
-Recycle Bin, protected against deregistration). It returns a summary with the counts it promises.
+Recycle Bin, protected against deregistration), and accounts outside the five that use shared
+images (``estate_consumers``). It returns a summary with the counts it promises.
 
 Same name and seed, same estate: ids, names, states and ages (relative to the sandbox clock, or
 to an explicit epoch: then the times themselves repeat, so a restarted sandbox shows the same
@@ -30,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from amidash.sandbox import clock, faults
+from amidash.sandbox.estate_consumers import OUTSIDE_CONSUMERS, add_outside_consumers
 from amidash.sandbox.extensions import images as image_rules
 from amidash.sandbox.extensions.common import parse_timestamp
 
@@ -280,6 +282,7 @@ def _build(estate: Estate) -> None:
                 for prefix in plan.families:
                     _seed_family(estate, plan, region, FAMILIES[prefix])
     _share_golden_images(estate)
+    add_outside_consumers(estate, SHARED_SERVICES)
     _phase(estate, "copies")
     _copy_across_regions(estate)
     _phase(estate, "workloads")
@@ -767,6 +770,7 @@ def _summary(estate: Estate, seconds: float) -> dict[str, Any]:
                 "auto_scaling_groups_launch_configuration",
                 "auto_scaling_groups_mixed_instances",
                 "auto_scaling_groups_scaled_to_zero",
+                "images_used_outside",
             )
         }
     )
@@ -787,6 +791,7 @@ def _summary(estate: Estate, seconds: float) -> dict[str, Any]:
         "management_account_id": MANAGEMENT_ACCOUNT_ID if accounts else None,
         "role_name": ROLE_NAME if accounts else None,
         "accounts": accounts,
+        "outside_consumers": list(OUTSIDE_CONSUMERS) if accounts else [],
         "regions": sorted({region for account in accounts for region in account["regions"]}),
         "counts": {"images": 0, **dict(sorted(counts.items()))},
         "images_by_account": dict(sorted(by_account.items())),

@@ -1,7 +1,8 @@
 """Inventory models; each module is re-exported here."""
 
 from inventory.models.accounts import Account, AccountRegion
-from inventory.models.images import Image, ImageUsage, image_family
+from inventory.models.consumers import ConsumerReport, ImageConsumer
+from inventory.models.images import Image, ImageUsage, image_family, in_use_sql
 from inventory.models.querysets import (
     AGE_BUCKETS,
     AccountQuerySet,
@@ -18,7 +19,9 @@ __all__ = [
     "AccountQuerySet",
     "AccountRegion",
     "AccountRowQuerySet",
+    "ConsumerReport",
     "Image",
+    "ImageConsumer",
     "ImageQ",
     "ImageQuerySet",
     "ImageUsage",
@@ -26,4 +29,5 @@ __all__ = [
     "SyncRun",
     "bucket_of",
     "image_family",
+    "in_use_sql",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -114,6 +114,15 @@ class Image(models.Model):
     in_use = models.BooleanField(default=False)
     usage_count = models.PositiveIntegerField(default=0)
     last_seen_in_use_at = models.DateTimeField(null=True, blank=True)
+    # A database default too: the sync inserts rows by COPY, naming only the columns it knows.
+    external_usage_count = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Resources of other accounts using it, per the latest usage report.",
+    )
+    consumers_reported_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the latest available usage report was made."
+    )
     fingerprint = models.CharField(
         max_length=32, blank=True, help_text="Digest of the observed fields; unchanged = no write."
     )
@@ -186,6 +195,17 @@ class Image(models.Model):
         """Launch permissions name other accounts or organizations (``ImageQ.shared``)."""
         return bool(self.shared_with)
 
+    def is_usage_unknown_at(self, now: datetime) -> bool:
+        """Public or shared without a recent usage report (``ImageQ.usage_unknown``)."""
+        if not (self.public or self.shared_with):
+            return False
+        cutoff = now - timedelta(hours=settings.CONSUMER_REPORT_MAX_AGE_HOURS)
+        return self.consumers_reported_at is None or self.consumers_reported_at < cutoff
+
+    @property
+    def is_usage_unknown(self) -> bool:
+        return self.is_usage_unknown_at(timezone.now())
+
     @property
     def bucket(self) -> ImageBucket:
         """Where the Overview counts the image now (``ImageQ.bucket``): disabled wins over
@@ -235,6 +255,13 @@ class Image(models.Model):
         if self.gone_at is None and self.account_region.last_listed_at:
             return max(self.last_seen_at, self.account_region.last_listed_at)
         return self.last_seen_at
+
+
+def in_use_sql(internal: str, external: str) -> str:
+    """SQL for the one rule of ``Image.in_use``: something in the inventoried accounts uses the
+    image (``internal`` counts it), or another account does (``external``, per the latest usage
+    report). The sync and the consumer store both write the flag with it."""
+    return f"(({internal}) > 0 OR ({external}) > 0)"
 
 
 class ImageUsage(models.Model):

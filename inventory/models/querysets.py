@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -59,13 +60,22 @@ class ImageQ:
 
     @staticmethod
     def in_use() -> Q:
-        """Something used it at the last sync (the ``in_use`` field)."""
+        """Something used it at the last sync, or another account did at the latest usage report
+        (the ``in_use`` field, written by ``in_use_sql``)."""
         return Q(in_use=True)
 
     @staticmethod
     def unused() -> Q:
         """Nothing used it at the last sync."""
         return Q(in_use=False)
+
+    @staticmethod
+    def usage_unknown(now: datetime.datetime) -> Q:
+        """Public or shared, and no AMI usage report younger than
+        AMIDASH_CONSUMER_REPORT_MAX_AGE_HOURS: other accounts may use it unseen."""
+        cutoff = now - datetime.timedelta(hours=settings.CONSUMER_REPORT_MAX_AGE_HOURS)
+        reported = Q(consumers_reported_at__gte=cutoff)
+        return ImageQ.exposed() & ~reported
 
     @staticmethod
     def disabled() -> Q:
@@ -195,6 +205,9 @@ class ImageQuerySet(QuerySet["Image"]):
 
     def unused(self) -> Self:
         return self.filter(ImageQ.unused())
+
+    def usage_unknown(self, now: datetime.datetime | None = None) -> Self:
+        return self.filter(ImageQ.usage_unknown(now or timezone.now()))
 
     def disabled(self) -> Self:
         return self.filter(ImageQ.disabled())

@@ -38,6 +38,7 @@ from inventory.models import (
     ImageUsage,
     SyncRegionResult,
     SyncRun,
+    in_use_sql,
 )
 from inventory.observations import ObservedImage
 from inventory.services.accounts import discover_regions, register_ambient_account
@@ -472,14 +473,14 @@ WITH counts AS (
 )
 UPDATE inventory_image i
 SET usage_count = c.n,
-    in_use = c.n > 0,
+    in_use = {in_use},
     last_seen_in_use_at = CASE
-        WHEN c.n > 0 AND NOT i.in_use THEN %(now)s
-        WHEN c.n = 0 AND i.in_use THEN %(last_seen)s
+        WHEN {in_use} AND NOT i.in_use THEN %(now)s
+        WHEN NOT {in_use} AND i.in_use THEN %(last_seen)s
         ELSE i.last_seen_in_use_at END
 FROM counts c
 WHERE i.id = c.id AND i.usage_count <> c.n
-"""
+""".format(in_use=in_use_sql("c.n", "i.external_usage_count"))
 
 LINK_USAGE_SQL = """
 UPDATE inventory_imageusage u SET image_id = i.id

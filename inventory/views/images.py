@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from amidash.fields import reads
 from amidash.pagination import BadCursor, keyset_page
-from amidash.rendering import render_page
+from amidash.rendering import redirect_page, render_page
 from inventory.choices import UsageType
 from inventory.exports import FORMATS, stream_export
 from inventory.filtersets import (
@@ -28,6 +30,7 @@ from inventory.filtersets import (
 from inventory.forms import PAGE_SIZES, ImageFilterForm
 from inventory.models import Image
 from inventory.registry import ImageAction, image_actions
+from inventory.services import consumers
 
 
 def _action_forms(actions: list[ImageAction]) -> list[tuple[str, list[ImageAction]]]:
@@ -186,6 +189,33 @@ def _related_images(image: Image, user: Any) -> dict[str, Any]:
     return {"source": source, "copies": copies}
 
 
+def _consumers(image: Image, user: Any) -> dict[str, Any]:
+    """The image's consumers in other accounts, per its latest usage report."""
+    return {
+        "consumers": list(image.consumers.all()),
+        "latest_report": image.consumer_reports.first(),
+        "can_report": user.has_perm(consumers.REPORT_PERMISSION)
+        and not image.is_gone
+        and (image.public or bool(image.shared_with)),
+        "max_report_age": settings.CONSUMER_REPORT_MAX_AGE_HOURS,
+    }
+
+
+@require_POST
+def image_consumer_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask for a usage report of one image (the sync right); the card says it is on its way."""
+    image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)
+    try:
+        consumers.ask_for_report(request.user, image)
+    except consumers.ReportRefused as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain")
+    messages.success(request, f"Usage report of {image.image_id} requested.")
+    if getattr(request, "htmx", False):
+        context = {"image": image, **_consumers(image, request.user), "report_requested": True}
+        return render(request, "inventory/partials/image_consumers.html", context)
+    return redirect_page(request, reverse("inventory:image_detail", args=[image.pk]))
+
+
 @require_GET
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One image of the accounts the user may see; any other answers 404, like a missing one."""
@@ -202,6 +232,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": actions,
         "tags": sorted(image.tags.items()) if isinstance(image.tags, dict) else [],
         **_related_images(image, request.user),
+        **_consumers(image, request.user),
     }
     return render_page(
         request, "inventory/image_detail.html", "inventory/partials/image_detail_body.html", context

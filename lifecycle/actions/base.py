@@ -163,7 +163,8 @@ class ActionSpec:
         """Why the image is no longer what was approved (invariant 3), or "" when it still is.
 
         Any change of state, deprecation time or exposure, and any new user, is drift; a
-        guarded action also refuses an image in use without the request's override.
+        guarded action also refuses an image in use, or whose use by other accounts is unknown,
+        without the request's override.
         """
         now = observation.image
         if now.is_gone:
@@ -175,7 +176,10 @@ class ActionSpec:
                 return f"{label} changed from {approved.get(key)} to {current.get(key)}"
         if "public" in changed:
             return "public exposure changed"
-        return self.usage_drift(approved, observation.usage, override)
+        drift = self.usage_drift(approved, observation.usage, override)
+        if not drift and self.guarded and observation.usage_unknown and not override:
+            return "usage by other accounts unknown (no recent usage report), and no override"
+        return drift
 
     def usage_drift(self, approved: dict[str, Any], usage: set[str], override: bool) -> str:
         """New users since approval, or use that the guard refuses."""

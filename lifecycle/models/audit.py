@@ -66,6 +66,7 @@ class AuditVerb(models.TextChoices):
     IMAGE_DEPRECATION_CHANGED = "image.deprecation_changed", "Image deprecation changed"
     IMAGE_SHARING_CHANGED = "image.sharing_changed", "Image sharing changed"
     IMAGE_GONE = "image.gone", "Image gone"
+    IMAGE_CONSUMERS_REPORTED = "image.consumers_reported", "Image consumers reported"
     SYNC_FINISHED = "sync.finished", "Sync finished"
     REQUEST_CREATED = "request.created", "Request created"
     REQUEST_APPROVED = "request.approved", "Request approved"

@@ -30,7 +30,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -47,6 +47,7 @@ from django.utils import timezone
 from inventory.models import AccountRegion, Image
 from inventory.observations import ObservedImage
 from inventory.services.aws import AWS_ERRORS, AwsSession, client_config, describe_error
+from inventory.services.consumers import external_usage_keys
 from inventory.services.images import add_images, apply_observation
 from inventory.services.listing import list_image_usage
 from lifecycle.actions import ACTIONS
@@ -93,6 +94,8 @@ class Observation:
     image: ObservedImage
     usage: set[str] = field(default_factory=set)
     in_recycle_bin: bool = False
+    #: Public or shared with no recent usage report: other accounts may use it unseen.
+    usage_unknown: bool = False
 
     def state(self) -> dict[str, Any]:
         """What the worker records of the image it read (``ObservedImage.to_reading``)."""
@@ -174,7 +177,14 @@ def observe_or_gone(session: AwsSession, region: str, image_id: str) -> Observat
 
 def drift_of(item: RequestItem, request: LifecycleRequest, now: Observation) -> str:
     """Why the image no longer is what was approved, or "" when it still is (the action's spec
-    says which changes count)."""
+    says which changes count). Other accounts' use comes from the image's latest usage report
+    (``external:<account>``), for only the owner's report can see it."""
+    image = Image.objects.get(pk=item.image_id)
+    now = replace(
+        now,
+        usage=now.usage | external_usage_keys(image),
+        usage_unknown=not now.image.is_gone and image.is_usage_unknown,
+    )
     return ACTIONS[request.action].drift(item.observed, now, request.override_in_use)
 
 

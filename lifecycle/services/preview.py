@@ -1,8 +1,11 @@
 """What a request would do to each image: its blast radius, shown before anyone approves.
 
-Usage comes from the inventory (the last complete listing); Recycle Bin coverage is read from the
-account+Region's retention rules, once per account+Region (a failure says "unknown", it never
-blocks). The preview is stored on each item so approvers see exactly what the requester saw.
+Usage comes from the inventory (the last complete listing) and, for public and shared images,
+from the latest AMI usage report (other accounts, ``inventory.services.consumers``; a missing or
+old report is "usage unknown", which the guard refuses like usage unless overridden). Recycle Bin
+coverage is read from the account+Region's retention rules, once per account+Region (a failure
+says "unknown", it never blocks). The preview is stored on each item so approvers see exactly
+what the requester saw.
 """
 
 from __future__ import annotations
@@ -10,12 +13,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
-from inventory.models import Image, ImageUsage
+from django.utils import timezone
+
+from inventory.models import Image, ImageConsumer, ImageUsage
 from inventory.observations import ObservedImage
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
 from lifecycle.actions import ACTIONS, ActionSpec
+
+#: The usage type of another account's use, in approvals: ``external:<account id>``.
+EXTERNAL = "external"
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
 
 
 @dataclass
@@ -33,13 +46,28 @@ class ImagePreview:
     protected: bool = False
     public: bool = False
     shared_with: list[str] = field(default_factory=list)
+    consumers: list[dict[str, Any]] = field(default_factory=list)
+    consumers_reported_at: str = ""
+    usage_unknown: bool = False
     undo: str = ""
     blocked: str = ""
     warnings: list[str] = field(default_factory=list)
 
     @property
     def in_use(self) -> bool:
-        return bool(self.usage)
+        """Something in the inventory, or another account per the usage report, uses it."""
+        return bool(self.usage) or bool(self.consumers)
+
+    @property
+    def needs_override(self) -> bool:
+        """What a guarded action refuses without the request's override (invariant 5)."""
+        return self.in_use or self.usage_unknown
+
+    def all_usage(self) -> list[dict[str, str]]:
+        """The inventory's usage and one ``external`` entry per consuming account: what the
+        approval binds (``observed_state``)."""
+        external = [{"type": EXTERNAL, "id": c["account_id"]} for c in self.consumers]
+        return self.usage + external
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"in_use": self.in_use}
@@ -62,6 +90,21 @@ def usage_by_image(images: Iterable[Image]) -> dict[int, list[dict[str, str]]]:
         pk = refs.get((usage.region, usage.image_ref))
         if pk is not None:
             found[pk].append({"type": usage.usage_type, "id": usage.resource_id})
+    return found
+
+
+def consumers_by_image(images: Iterable[Image]) -> dict[int, list[dict[str, Any]]]:
+    """Other accounts using each image, per its latest usage report (one query)."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    rows = ImageConsumer.objects.filter(image__in=[image.pk for image in images])
+    for consumer in rows.order_by("account_id"):
+        found[consumer.image_id].append(
+            {
+                "account_id": consumer.account_id,
+                "instances": consumer.instances,
+                "launch_templates": consumer.launch_templates,
+            }
+        )
     return found
 
 
@@ -129,6 +172,8 @@ def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
     spec = ACTIONS[action]
     images = list(images)
     usage = usage_by_image(images)
+    consumers = consumers_by_image(images)
+    now = timezone.now()
     rules = _rules_per_region(images) if spec.reads_recycle_bin else {}
     previews = []
     for image in images:
@@ -143,6 +188,9 @@ def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
             protected=image.is_protected,
             public=image.public,
             shared_with=list(image.shared_with or []),
+            consumers=consumers.get(image.pk, []),
+            consumers_reported_at=_iso(image.consumers_reported_at),
+            usage_unknown=image.is_usage_unknown_at(now),
             undo=spec.undo,
         )
         if spec.reads_recycle_bin:
@@ -158,6 +206,13 @@ def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
 def _add_warnings(preview: ImagePreview, spec: ActionSpec, image: Image) -> None:
     """The spec's warnings; a block for the guard, or for an image it refuses outright."""
     if spec.guarded and preview.in_use:
-        preview.blocked = f"in use by {len(preview.usage)} resource(s); needs an explicit override"
+        users = len(preview.usage) + sum(
+            c["instances"] + c["launch_templates"] for c in preview.consumers
+        )
+        preview.blocked = f"in use by {users} resource(s); needs an explicit override"
+    elif spec.guarded and preview.usage_unknown:
+        preview.blocked = (
+            "usage by other accounts unknown (no recent usage report); needs an explicit override"
+        )
     preview.warnings.extend(spec.warnings(preview))
     preview.blocked = spec.refusal(image) or preview.blocked

@@ -187,7 +187,7 @@ def check_draft(draft: RequestDraft, previews: list[ImagePreview]) -> None:
     if draft.override_in_use and not draft.override_reason.strip():
         raise RequestError("An override needs its own justification.", "override_reason")
     for preview in previews:
-        in_use_block = ACTIONS[draft.action].guarded and preview.in_use
+        in_use_block = ACTIONS[draft.action].guarded and preview.needs_override
         if in_use_block and draft.override_in_use:
             continue
         if preview.blocked:
@@ -253,7 +253,7 @@ def _save_request(
                 ami_id=image.image_id,
                 account_id=image.account.account_id,
                 region=image.region,
-                observed=observed_state(image, by_pk[image.pk].usage),
+                observed=observed_state(image, by_pk[image.pk].all_usage()),
                 preview=by_pk[image.pk].as_dict(),
             )
             for image in images

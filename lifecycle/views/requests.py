@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from amidash.fields import PageForm, form_problems, reads
 from amidash.rendering import redirect_page, render_page
 from amidash.twofactor import needs_reauthentication
+from inventory.services import consumers
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.forms import CancelForm, DecisionForm, RequestFilterForm, RequestForm, SelectionForm
@@ -104,6 +105,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
         "spec": spec,
         "images": images,
         "previews": preview_images(action, images),
+        "can_report_consumers": request.user.has_perm(consumers.REPORT_PERMISSION),
         "from_filter": provenance.get("filter"),
         "status_code": 400 if request.method == "POST" else 200,
     }

@@ -103,6 +103,8 @@ class Context:
     open_requests: dict[int, int]
     usage: dict[int, list[dict[str, str]]]
     usage_cutoff: int
+    #: Usage reports older than this leave other accounts' use of an exposed image unknown.
+    consumers_cutoff: int = 0
 
 
 def _last_changes(images: list[Candidate]) -> dict[int, int]:
@@ -169,6 +171,9 @@ def gather_context(images: list[Candidate], now: datetime) -> Context:
         open_requests=_open_requests(),
         usage=_usage(images),
         usage_cutoff=as_microseconds(cutoff),
+        consumers_cutoff=as_microseconds(
+            now - timedelta(hours=settings.CONSUMER_REPORT_MAX_AGE_HOURS)
+        ),
     )
 
 
@@ -180,11 +185,18 @@ def _days(microseconds: int) -> int:
 # --- guards and keep rules --------------------------------------------------------------------
 
 
-def _in_use_reason(usage: list[dict[str, str]] | None) -> str:
+def _in_use_reason(usage: list[dict[str, str]] | None, external: int = 0) -> str:
     usage = usage or []
     named = ", ".join(f"{u['type'].replace('_', ' ')} {u['id']}" for u in usage[:3])
     more = f" and {len(usage) - 3} more" if len(usage) > 3 else ""
-    return f"in use by {named}{more}" if named else "in use"
+    others = f"{external} resource(s) of other accounts (usage report)" if external else ""
+    users = " and ".join(part for part in (f"{named}{more}" if named else "", others) if part)
+    return f"in use by {users}" if users else "in use"
+
+
+def _unknown_consumers_reason(reported: int | None) -> str:
+    when = f"{as_datetime(reported):%Y-%m-%d %H:%M} UTC" if reported is not None else "never"
+    return f"usage by other accounts unknown: its usage report is from {when}"
 
 
 def _unknown_usage_reason(listed: int | None) -> str:
@@ -206,6 +218,7 @@ def keeper(policy: Policy, context: Context) -> Callable[[Candidate], list[str]]
         context.usage_cutoff,
         context.open_requests,
     )
+    consumers_cutoff = context.consumers_cutoff
     newest = policy.keep_newest_per_family or None
     younger = policy.keep_younger_than_days
     younger_cutoff = now - (younger or 0) * DAY
@@ -220,9 +233,13 @@ def keeper(policy: Policy, context: Context) -> Callable[[Candidate], list[str]]
         reasons = []
         used = usage.get(pk)
         if used or in_use or usage_count:
-            reasons.append(_in_use_reason(used))
+            reasons.append(_in_use_reason(used, image.external_usage_count))
         elif listed is None or listed < cutoff:
             reasons.append(_unknown_usage_reason(listed))
+        elif (public or shared) and (
+            image.consumers_reported_us is None or image.consumers_reported_us < consumers_cutoff
+        ):
+            reasons.append(_unknown_consumers_reason(image.consumers_reported_us))
         if pk in open_requests:
             reasons.append(f"already in open request #{open_requests[pk]}")
         if newest and rank <= newest:

@@ -93,6 +93,8 @@ COLUMNS: dict[str, Any] = {
     "in_use": F("in_use"),
     "usage_count": F("usage_count"),
     "deregistration_protection": F("deregistration_protection"),
+    "consumers_reported_us": Microseconds("consumers_reported_at"),
+    "external_usage_count": F("external_usage_count"),
 }
 #: Columns the evaluation adds: whether the scope's tags hold, then one flag per keep tag.
 IN_TAG_SCOPE = len(COLUMNS)
@@ -130,6 +132,8 @@ class Candidate(tuple):
     in_use: bool = property(itemgetter(17))  # type: ignore[assignment]
     usage_count: int = property(itemgetter(18))  # type: ignore[assignment]
     deregistration_protection: str = property(itemgetter(19))  # type: ignore[assignment]
+    consumers_reported_us: int | None = property(itemgetter(20))  # type: ignore[assignment]
+    external_usage_count: int = property(itemgetter(21))  # type: ignore[assignment]
     #: One flag per keep tag of the policy, in ``keep_tag_items``' order.
     keep_tags_matched: tuple[bool, ...] = property(itemgetter(slice(KEEP_TAGS, -2)))  # type: ignore[assignment]
     #: 1 for the newest image of its family (creation date, undated last, then pk).

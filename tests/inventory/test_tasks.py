@@ -195,3 +195,20 @@ def test_it_leaves_fresh_launch_permissions_alone(aws):
 
     assert refresh_launch_permissions(AccountRegion.objects.get(region=REGION)) == 0
     assert not aws.calls(action="DescribeImageAttribute")
+
+
+def test_it_schedules_the_paced_usage_report_pass():
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["inventory-consumer-reports"]["task"] == (
+        "inventory.tasks.refresh_consumer_reports"
+    )
+    assert set(app.tasks) >= {
+        "inventory.tasks.refresh_consumer_reports",
+        "inventory.tasks.request_consumer_report",
+    }
+
+
+def test_a_usage_report_of_an_image_no_longer_stored_does_nothing():
+    from inventory.tasks import request_consumer_report
+
+    assert request_consumer_report(987654321, "rita") == "missing"

@@ -43,14 +43,3 @@ def second_approver(db):
     from amidash.roles import Role
 
     return create_user("bea", Role.APPROVER)
-
-
-@pytest.fixture
-def eager_celery():
-    """Tasks run in this process when queued (after commit for ``delay_on_commit``)."""
-    from amidash.celery import app
-
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = eager

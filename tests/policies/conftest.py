@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lifecycle.conftest import aws, eager_celery  # noqa: F401 (fixtures for these tests
+from tests.lifecycle.conftest import aws  # noqa: F401 (fixtures for these tests
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,8 @@
 Each module patches one area as AWS behaves (docs/architecture.md, "AWS behaviours"): `images`
 (the AMI lifecycle), `cloudtrail` (management events of EC2 mutations, LookupEvents),
 `pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle Bin), `references`
-(DescribeImageReferences), `regions` (DescribeRegions) and `sts` (AssumeRole rules). The same
+(DescribeImageReferences), `regions` (DescribeRegions), `sts` (AssumeRole rules) and
+`usage_reports` (AMI usage reports: how other accounts use an image). The same
 code serves the in-process sandbox and the server, so both behave identically.
 """
 
@@ -45,9 +46,19 @@ def install_extensions() -> None:
             references,
             regions,
             sts,
+            usage_reports,
         )
 
-        for module in (pagination, images, rbin, references, regions, sts, cloudtrail):
+        for module in (
+            pagination,
+            images,
+            rbin,
+            references,
+            regions,
+            sts,
+            usage_reports,
+            cloudtrail,
+        ):
             module.install()
         try:
             from amidash.sandbox import faults

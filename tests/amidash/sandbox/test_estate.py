@@ -290,3 +290,43 @@ def test_it_registers_the_estate_accounts_for_the_demo(db):
     assert prod.name == "prod"
     assert prod.role_arn == "arn:aws:iam::210987654321:role/AmidashReadOnly"
     assert prod.external_id == accounts[1]["external_id"]
+
+
+def test_accounts_outside_the_registered_ones_use_shared_images(inprocess_aws):
+    """A usage report of shared-services' images names the partner and vendor accounts."""
+    from amidash.sandbox.estate import SHARED_SERVICES
+    from amidash.sandbox.estate_consumers import PARTNER, VENDOR
+
+    summary = inprocess_aws.load_estate("demo", seed=42)
+    registered = {account["account_id"] for account in summary["accounts"]}
+    assert summary["outside_consumers"] == [PARTNER, VENDOR]
+    assert not registered & set(summary["outside_consumers"])
+    ec2 = inprocess_aws.client("ec2", "us-east-1", account_id=SHARED_SERVICES)
+    exposed = [
+        image["ImageId"]
+        for image in ec2.describe_images(Owners=["self"])["Images"]
+        if image["Public"]
+        or any(
+            p.get("UserId") == PARTNER
+            for p in ec2.describe_image_attribute(
+                ImageId=image["ImageId"], Attribute="launchPermission"
+            )["LaunchPermissions"]
+        )
+    ]
+    consumers = set()
+    used = set()
+    for image_id in exposed:
+        report_id = ec2.create_image_usage_report(
+            ImageId=image_id,
+            ResourceTypes=[
+                {"ResourceType": "ec2:Instance"},
+                {"ResourceType": "ec2:LaunchTemplate"},
+            ],
+        )["ReportId"]
+        ec2.describe_image_usage_reports(ReportIds=[report_id])
+        entries = ec2.describe_image_usage_report_entries(ReportIds=[report_id])
+        for entry in entries["ImageUsageReportEntries"]:
+            consumers.add(entry["AccountId"])
+            used.add(image_id)
+    assert consumers >= {PARTNER, VENDOR}
+    assert len(used & set(exposed)) >= summary["counts"]["images_used_outside"] > 0

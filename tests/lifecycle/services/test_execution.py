@@ -16,6 +16,7 @@ from django.utils import timezone
 from amidash.locks import sync_lock_key
 from inventory.choices import ImageState
 from inventory.models import Account, Image
+from inventory.services.consumers import refresh_consumers
 from lifecycle.actions.copy import client_token
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import AuditVerb, LifecycleRequest, RequestItem
@@ -125,6 +126,7 @@ def test_it_disables_a_shared_image_and_enables_it_again(aws, requester, approve
         ImageId=image_id, LaunchPermission={"Add": [{"UserId": "210987654321"}]}
     )
     sync()
+    refresh_consumers(image(image_id))  # a shared image's use by others must be known
     request = ask(requester, "disable", [image_id])
     preview = request.items.get().preview
     assert preview["blocked"] == ""

@@ -255,3 +255,27 @@ def test_it_renders_the_form_of_every_action_and_creates_a_deprecation(images, r
     crafted = client.post(reverse("lifecycle:request_create"), data | {"override_in_use": "on"})
     assert crafted.status_code == 400
     assert "An override needs its own justification." in _text(crafted)
+
+
+def test_the_preview_shows_other_accounts_using_an_image(aws, requester):
+    from inventory.services.consumers import refresh_consumers
+    from tests.amidash.sandbox.images import ec2_client
+
+    consumer = "777788889999"
+    used, unknown = register_image(aws, "golden-1"), register_image(aws, "golden-2")
+    for image_id in (used, unknown):
+        ec2_client(aws).modify_image_attribute(
+            ImageId=image_id, LaunchPermission={"Add": [{"UserId": consumer}]}
+        )
+    sync()
+    ec2_client(aws, account_id=consumer).run_instances(ImageId=used, MinCount=2, MaxCount=2)
+    refresh_consumers(image(used))
+
+    text = _text(signed_in(requester).get(_create_url("disable", used, unknown)))
+
+    assert "Other accounts" in text
+    assert f"{consumer} : 2 instances, 0 launch templates" in text
+    assert "Blocked: in use by 2 resource(s)" in text
+    assert "usage unknown" in text
+    assert "Blocked: usage by other accounts unknown" in text
+    assert "Request a usage report" in text

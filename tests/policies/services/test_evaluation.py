@@ -192,3 +192,31 @@ def test_images_without_a_creation_date_rank_after_dated_ones_the_latest_seen_fi
     ]
     assert decided["web-3.0"][1][0].endswith("(#2)")
     assert decided["web-2.0"][0] == "deprecate"
+
+
+def test_an_image_used_by_other_accounts_is_kept():
+    create_listed_image("golden-1", public=True, in_use=True, usage_count=0, external_usage_count=3)
+    decided = _decisions(evaluate(create_policy(deprecate=True, deregister_after_days=0)))
+    assert decided["golden-1"] == (
+        "keep",
+        ["in use by 3 resource(s) of other accounts (usage report)"],
+    )
+
+
+def test_a_shared_image_whose_usage_report_is_old_counts_as_unknown_not_unused(settings):
+    settings.CONSUMER_REPORT_MAX_AGE_HOURS = 24
+    create_listed_image("stale-1", shared_with=["210987654321"], consumers_reported_at=None)
+    create_listed_image(
+        "old-1",
+        shared_with=["210987654321"],
+        consumers_reported_at=timezone.now() - datetime.timedelta(hours=25),
+    )
+    create_listed_image("private-1", consumers_reported_at=None)
+    decided = _decisions(evaluate(create_policy(deprecate=True)))
+    assert decided["stale-1"] == (
+        "keep",
+        ["usage by other accounts unknown: its usage report is from never"],
+    )
+    assert decided["old-1"][0] == "keep"
+    assert decided["old-1"][1][0].startswith("usage by other accounts unknown")
+    assert decided["private-1"][0] == "deprecate"
