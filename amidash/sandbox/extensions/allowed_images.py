@@ -98,17 +98,25 @@ def criterion_matches(
     codes = criterion.get("MarketplaceProductCodes") or []
     if codes and not set(codes) & set(image.product_codes):
         return False
+    return _age_allowed(criterion, image, now)
+
+
+def _age_allowed(criterion: dict[str, Any], image: ImageFacts, now: datetime) -> bool:
+    """The creation and deprecation age conditions; a not-yet-deprecated image passes the
+    latter."""
     created = (criterion.get("CreationDateCondition") or {}).get("MaximumDaysSinceCreated")
-    if created is not None:
-        if image.creation_date is None or _days_since(image.creation_date, now) > int(created):
-            return False
+    if created is not None and (
+        image.creation_date is None or _days_since(image.creation_date, now) > int(created)
+    ):
+        return False
     deprecated = (criterion.get("DeprecationTimeCondition") or {}).get("MaximumDaysSinceDeprecated")
-    if deprecated is not None and image.deprecation_time is not None:
-        if image.deprecation_time <= now and _days_since(image.deprecation_time, now) > int(
-            deprecated
-        ):
-            return False
-    return True
+    moment = image.deprecation_time
+    return (
+        deprecated is None
+        or moment is None
+        or moment > now
+        or (_days_since(moment, now) <= int(deprecated))
+    )
 
 
 def image_allowed(
