@@ -82,3 +82,18 @@ class SyncTrigger(models.TextChoices):
     CLI = "cli", "Command line"
     BEAT = "beat", "Schedule"
     WORKER = "worker", "Worker"
+
+
+class AllowedImagesState(models.TextChoices):
+    """An account+Region's Allowed AMIs state (GetAllowedImagesSettings)."""
+
+    DISABLED = "disabled", "Disabled"
+    AUDIT_MODE = "audit-mode", "Audit mode"
+    ENABLED = "enabled", "Enabled"
+
+
+class AllowedImagesManagedBy(models.TextChoices):
+    """Who manages the setting: the account, or a declarative policy it cannot change."""
+
+    ACCOUNT = "account", "Account"
+    DECLARATIVE_POLICY = "declarative-policy", "Declarative policy"

@@ -1,6 +1,7 @@
 """Inventory models; each module is re-exported here."""
 
 from inventory.models.accounts import Account, AccountRegion
+from inventory.models.allowed_images import AllowedImagesSetting, InstanceImage
 from inventory.models.images import Image, ImageUsage, image_family
 from inventory.models.querysets import (
     AGE_BUCKETS,
@@ -18,10 +19,12 @@ __all__ = [
     "AccountQuerySet",
     "AccountRegion",
     "AccountRowQuerySet",
+    "AllowedImagesSetting",
     "Image",
     "ImageQ",
     "ImageQuerySet",
     "ImageUsage",
+    "InstanceImage",
     "SyncRegionResult",
     "SyncRun",
     "bucket_of",

@@ -26,10 +26,7 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.amis import Ami
 
 from amidash.sandbox import clock
-from amidash.sandbox.extensions.common import (
-    invalid_parameter,
-    parse_timestamp,
-)
+from amidash.sandbox.extensions.common import aws_timestamp, invalid_parameter, parse_timestamp
 from amidash.sandbox.extensions.pagination import PageLimits, read_page_request, take_page
 
 DISABLED, AUDIT_MODE, ENABLED = "disabled", "audit-mode", "enabled"
@@ -312,7 +309,7 @@ def _image_metadata(backend: Any, image_id: str) -> dict[str, Any]:
         "Name": image.name,
         "OwnerId": image.owner_id,
         "State": image.state,
-        "CreationDate": str(image.creation_date),
+        "CreationDate": aws_timestamp(parse_timestamp(image.creation_date)),
         "IsPublic": bool(image.is_public),
     }
     if image.owner_alias:

@@ -1,0 +1,245 @@
+"""Allowed AMIs: reading each account+Region's setting and its instances' images, and the
+compliance view and simulator over what was read (the rule: ``inventory.allowed_images``).
+
+The sync reads GetAllowedImagesSettings and DescribeInstanceImageMetadata after a Region's
+images; a failure of either leaves what was stored before and is noted on the Region's result,
+never failing the image listing. Pages and the simulator read PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from inventory.allowed_images import ImageFacts, image_allowed
+from inventory.choices import AllowedImagesState
+from inventory.models import AccountRegion, AllowedImagesSetting, InstanceImage
+from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
+from inventory.services.listing import PAGE_SIZE, parse_time
+
+BATCH = 1000
+
+
+# --- reading AWS ------------------------------------------------------------------------------
+
+
+@dataclass
+class AllowedImagesReading:
+    """One account+Region's setting and its instances, as AWS answered."""
+
+    setting: dict[str, Any]
+    instances: list[dict[str, Any]]
+
+
+def read_allowed_images(session: AwsSession, region: str) -> AllowedImagesReading:
+    ec2 = session.client("ec2", region)
+    setting = ec2.get_allowed_images_settings()
+    instances: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = ec2.describe_instance_image_metadata(
+            MaxResults=PAGE_SIZE, **({"NextToken": token} if token else {})
+        )
+        instances += page.get("InstanceImageMetadata", [])
+        token = page.get("NextToken")
+        if not token:
+            return AllowedImagesReading(setting, instances)
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+
+def _instance_row(
+    account_region: AccountRegion, entry: dict[str, Any], now: datetime
+) -> InstanceImage:
+    image = entry.get("ImageMetadata") or {}
+    return InstanceImage(
+        account_region=account_region,
+        instance_id=entry["InstanceId"],
+        instance_state=(entry.get("State") or {}).get("Name", ""),
+        image_id=image.get("ImageId", ""),
+        image_name=(image.get("Name") or "")[:255],
+        image_owner_id=image.get("OwnerId", ""),
+        image_owner_alias=image.get("ImageOwnerAlias", ""),
+        image_creation_date=parse_time(image.get("CreationDate")),
+        image_deprecation_time=parse_time(image.get("DeprecationTime")),
+        image_allowed=image.get("ImageAllowed"),
+        observed_at=now,
+    )
+
+
+def save_setting(
+    account_region: AccountRegion, setting: dict[str, Any], now: datetime
+) -> AllowedImagesSetting:
+    stored, _ = AllowedImagesSetting.objects.update_or_create(
+        account_region=account_region,
+        defaults={
+            "state": setting.get("State", AllowedImagesState.DISABLED),
+            "managed_by": setting.get("ManagedBy", "account"),
+            "criteria": setting.get("ImageCriteria", []),
+            "observed_at": now,
+        },
+    )
+    return stored
+
+
+def save_allowed_images(
+    account_region: AccountRegion, reading: AllowedImagesReading, now: datetime | None = None
+) -> int:
+    """Store the setting and make the Region's instance images exactly the observed ones;
+    returns how many instances were stored."""
+    now = now or timezone.now()
+    rows = {e["InstanceId"]: _instance_row(account_region, e, now) for e in reading.instances}
+    fields = [f.name for f in InstanceImage._meta.concrete_fields if f.name not in ("id",)]
+    update_fields = [f for f in fields if f not in ("account_region", "instance_id")]
+    with transaction.atomic():
+        save_setting(account_region, reading.setting, now)
+        InstanceImage.objects.filter(account_region=account_region).exclude(
+            instance_id__in=list(rows)
+        ).delete()
+        batch = list(rows.values())
+        for start in range(0, len(batch), BATCH):
+            InstanceImage.objects.bulk_create(
+                batch[start : start + BATCH],
+                update_conflicts=True,
+                unique_fields=["account_region", "instance_id"],
+                update_fields=update_fields,
+            )
+    return len(rows)
+
+
+def sync_allowed_images(session: AwsSession, account_region: AccountRegion) -> str:
+    """Read and store one account+Region's Allowed AMIs; "" or what went wrong (then nothing
+    stored changes)."""
+    try:
+        reading = read_allowed_images(session, account_region.region)
+    except AWS_ERRORS as error:
+        return f"Allowed AMIs not read: {describe_error(error)}"
+    save_allowed_images(account_region, reading)
+    return ""
+
+
+# --- compliance and the simulator ---------------------------------------------------------------
+
+
+@dataclass
+class ImageVerdict:
+    """One image that instances of one account run, and its instances."""
+
+    account_id: str
+    region: str
+    image_id: str
+    name: str
+    owner: str
+    instances: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Simulation:
+    """What the criteria would disallow, of the images instances run now."""
+
+    criteria: list[dict[str, Any]]
+    regions: int = 0
+    images_checked: int = 0
+    instances_checked: int = 0
+    disallowed: list[ImageVerdict] = field(default_factory=list)
+    newly_disallowed: set[tuple[str, str, str]] = field(default_factory=set)
+
+    @property
+    def disallowed_instances(self) -> int:
+        return sum(len(verdict.instances) for verdict in self.disallowed)
+
+
+def settings_in_scope(user: Any) -> QuerySet[AllowedImagesSetting]:
+    return (
+        AllowedImagesSetting.objects.filter(
+            account_region__in=AccountRegion.objects.visible_to(user)
+        )
+        .select_related("account_region__account")
+        .order_by("account_region__account__account_id", "account_region__region")
+    )
+
+
+def _instance_rows(account_regions: Iterable[int]) -> Iterable[dict[str, Any]]:
+    return (
+        InstanceImage.objects.filter(account_region_id__in=list(account_regions))
+        .order_by("account_region_id", "image_id", "instance_id")
+        .values(
+            "account_region_id",
+            "instance_id",
+            "image_id",
+            "image_name",
+            "image_owner_id",
+            "image_owner_alias",
+            "image_creation_date",
+            "image_deprecation_time",
+        )
+        .iterator(chunk_size=BATCH)
+    )
+
+
+def _facts(row: dict[str, Any]) -> ImageFacts:
+    return ImageFacts(
+        image_id=row["image_id"],
+        owner_id=row["image_owner_id"],
+        name=row["image_name"],
+        creation_date=row["image_creation_date"],
+        owner_alias=row["image_owner_alias"],
+        deprecation_time=row["image_deprecation_time"],
+    )
+
+
+def evaluate(
+    settings: Iterable[AllowedImagesSetting],
+    criteria: list[dict[str, Any]] | None = None,
+    now: datetime | None = None,
+) -> Simulation:
+    """Which images instances run would be disallowed: under ``criteria`` in every Region, or
+    (None) under each Region's own criteria where Allowed AMIs is on. Each image is judged once
+    per account+Region; ``newly_disallowed`` marks those its Region's current setting allows."""
+    now = now or timezone.now()
+    by_pk = {s.account_region_id: s for s in settings}
+    if criteria is None:
+        by_pk = {pk: s for pk, s in by_pk.items() if s.is_on}
+    result = Simulation(criteria=criteria or [], regions=len(by_pk))
+    verdicts: dict[tuple[int, str], bool] = {}
+    for row in _instance_rows(by_pk):
+        setting = by_pk[row["account_region_id"]]
+        account_id = setting.account_region.account.account_id
+        key = (row["account_region_id"], row["image_id"])
+        if key not in verdicts:
+            facts = _facts(row)
+            rules = setting.criteria if criteria is None else criteria
+            verdicts[key] = image_allowed(rules, facts, account_id, now)
+            result.images_checked += 1
+            if not verdicts[key]:
+                _add_verdict(result, setting, row, now)
+        result.instances_checked += 1
+        if not verdicts[key]:
+            result.disallowed[-1].instances.append(row["instance_id"])
+    return result
+
+
+def _add_verdict(
+    result: Simulation, setting: AllowedImagesSetting, row: dict[str, Any], now: datetime
+) -> None:
+    account_id = setting.account_region.account.account_id
+    region = setting.account_region.region
+    result.disallowed.append(
+        ImageVerdict(
+            account_id,
+            region,
+            row["image_id"],
+            row["image_name"],
+            row["image_owner_alias"] or row["image_owner_id"],
+        )
+    )
+    currently = not setting.is_on or image_allowed(setting.criteria, _facts(row), account_id, now)
+    if currently:
+        result.newly_disallowed.add((account_id, region, row["image_id"]))
