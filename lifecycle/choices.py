@@ -18,6 +18,7 @@ class LifecycleAction(models.TextChoices):
     DEREGISTER = "deregister", "Deregister"
     RESTORE = "restore", "Restore from Recycle Bin"
     COPY = "copy", "Copy to Regions"
+    ALLOWED_IMAGES = "allowed_images", "Change Allowed AMIs"
 
 
 class RequestStatus(models.TextChoices):

@@ -138,6 +138,9 @@ class ImageVerdict:
     name: str
     owner: str
     instances: list[str] = field(default_factory=list)
+    #: Allowed under the Region's current setting (or not restricted there): the criteria
+    #: judged would newly disallow it.
+    newly: bool = False
 
 
 @dataclass
@@ -231,6 +234,7 @@ def _add_verdict(
 ) -> None:
     account_id = setting.account_region.account.account_id
     region = setting.account_region.region
+    currently = not setting.is_on or image_allowed(setting.criteria, _facts(row), account_id, now)
     result.disallowed.append(
         ImageVerdict(
             account_id,
@@ -238,8 +242,8 @@ def _add_verdict(
             row["image_id"],
             row["image_name"],
             row["image_owner_alias"] or row["image_owner_id"],
+            newly=currently,
         )
     )
-    currently = not setting.is_on or image_allowed(setting.criteria, _facts(row), account_id, now)
     if currently:
         result.newly_disallowed.add((account_id, region, row["image_id"]))

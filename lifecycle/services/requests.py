@@ -200,6 +200,11 @@ def create_request(actor: AbstractBaseUser, draft: RequestDraft, source: str) ->
         raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
     if draft.action not in ACTIONS:
         raise RequestError(f"Unknown action {draft.action!r}.")
+    if not ACTIONS[draft.action].targets_images:
+        raise RequestError(
+            f"{ACTIONS[draft.action].label} names an account and Region, not images: propose it "
+            "from the compliance page."
+        )
     now = timezone.now()
     parameters = validate_parameters(draft.action, draft.parameters, now)
     images = selected_images(draft.image_pks)

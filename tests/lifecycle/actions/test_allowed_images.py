@@ -1,0 +1,159 @@
+"""Change Allowed AMIs: requested for one account+Region (not images), approved by another
+person, executed by the worker (criteria replaced, state set), observed afterwards and audited;
+refused where a declarative policy manages the setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from amidash.sandbox.extensions.allowed_images import set_allowed_images_setting
+from amidash.sandbox.extensions.common import ec2_backend
+from inventory.models import AccountRegion, AllowedImagesSetting
+from lifecycle.actions import ACTIONS
+from lifecycle.choices import ItemStatus, RequestStatus
+from lifecycle.exceptions import RequestError
+from lifecycle.models import AuditEvent, AuditSource
+from lifecycle.services.allowed_images import request_allowed_images_change
+from lifecycle.services.execution import execute_request
+from tests.amidash.sandbox.images import REGION
+from tests.factories import approve, sync
+
+pytestmark = pytest.mark.django_db
+ACCOUNT = "123456789012"
+CRITERIA = [{"ImageProviders": ["amazon"], "ImageNames": ["al2023-*"]}]
+
+
+def no_sleep(seconds: float) -> None:
+    return None
+
+
+def region_pk() -> int:
+    return AccountRegion.objects.get(account__account_id=ACCOUNT, region=REGION).pk
+
+
+def propose(requester, state: str = "audit-mode", criteria=CRITERIA):
+    return request_allowed_images_change(
+        requester,
+        region_pk(),
+        {"state": state, "criteria": criteria},
+        "audit the golden image rule first",
+        AuditSource.WEB,
+    )
+
+
+def test_it_is_not_offered_on_image_pages(aws):
+    spec = ACTIONS["allowed_images"]
+
+    assert not spec.targets_images
+    from inventory.registry import image_actions
+
+    assert "allowed_images" not in {action.key for action in image_actions}
+
+
+def test_an_approved_change_is_applied_observed_and_audited(aws, requester, approver):
+    sync()
+    request = propose(requester)
+    item = request.items.get()
+    assert (item.image_id, item.account_id, item.region) == (None, ACCOUNT, REGION)
+
+    approve(approver, request)
+    execute_request(request.pk, sleep=no_sleep)
+
+    request.refresh_from_db()
+    item.refresh_from_db()
+    assert request.status == RequestStatus.SUCCEEDED
+    assert item.status == ItemStatus.SUCCEEDED and item.response["confirmed"] is True
+    answer = aws.client("ec2").get_allowed_images_settings()
+    assert (answer["State"], answer["ImageCriteria"]) == ("audit-mode", CRITERIA)
+    stored = AllowedImagesSetting.objects.get(account_region_id=region_pk())
+    assert (stored.state, stored.criteria) == ("audit-mode", CRITERIA)
+    executed = AuditEvent.objects.get(verb="item.executed")
+    assert (executed.target_type, executed.target_id) == ("allowed_images", f"{ACCOUNT}/{REGION}")
+    assert executed.source == AuditSource.WORKER
+
+
+def test_disabling_calls_disable(aws, requester, approver):
+    ec2 = aws.client("ec2")
+    ec2.enable_allowed_images_settings(AllowedImagesSettingsState="enabled")
+    sync()
+    request = propose(requester, state="disabled", criteria=CRITERIA)
+    approve(approver, request)
+
+    execute_request(request.pk, sleep=no_sleep)
+
+    assert ec2.get_allowed_images_settings()["State"] == "disabled"
+
+
+def test_a_change_made_in_aws_since_the_request_makes_it_stale(aws, requester, approver):
+    sync()
+    request = propose(requester)
+    approve(approver, request)
+    aws.client("ec2").enable_allowed_images_settings(AllowedImagesSettingsState="enabled")
+
+    execute_request(request.pk, sleep=no_sleep)
+
+    item = request.items.get()
+    assert item.status == ItemStatus.STALE
+    assert "state changed from disabled to enabled" in item.error
+    assert aws.client("ec2").get_allowed_images_settings().get("ImageCriteria", []) == []
+
+
+def test_a_policy_managed_setting_is_refused_with_a_clear_message(aws, requester):
+    set_allowed_images_setting(ec2_backend(ACCOUNT, REGION), "enabled", [], "declarative-policy")
+    sync()
+
+    with pytest.raises(RequestError, match="managed by a declarative policy"):
+        propose(requester)
+
+
+def test_a_policy_taking_over_after_approval_makes_it_stale(aws, requester, approver):
+    sync()
+    request = propose(requester)
+    approve(approver, request)
+    set_allowed_images_setting(ec2_backend(ACCOUNT, REGION), "enabled", [], "declarative-policy")
+
+    execute_request(request.pk, sleep=no_sleep)
+
+    item = request.items.get()
+    assert item.status == ItemStatus.STALE and "declarative policy" in item.error
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"state": "on", "criteria": CRITERIA}, "Choose disabled, audit mode or enabled"),
+        ({"state": "enabled", "criteria": [{"ImageProviders": ["x"]}]}, "not an image provider"),
+        ({"state": "disabled", "criteria": []}, "would change nothing"),
+    ],
+)
+def test_bad_or_empty_changes_are_refused(aws, requester, parameters, message):
+    sync()
+
+    with pytest.raises(RequestError, match=message):
+        request_allowed_images_change(requester, region_pk(), parameters, "why", AuditSource.WEB)
+
+
+def test_nobody_requests_for_an_account_outside_their_scope(aws):
+    from django.core.exceptions import PermissionDenied
+
+    from amidash.roles import Role
+    from tests.factories import create_user
+
+    sync()
+    scoped = create_user("sam", Role.REQUESTER, all_accounts=False)
+
+    with pytest.raises((RequestError, PermissionDenied)):
+        propose(scoped)
+
+
+def test_the_generic_request_page_refuses_it(aws, requester):
+    from inventory.models import Image
+    from lifecycle.services.requests import RequestDraft, create_request
+    from tests.amidash.sandbox.images import register_image
+
+    register_image(aws, "app-1")
+    sync()
+    draft = RequestDraft("allowed_images", [Image.objects.get().pk], "why")
+
+    with pytest.raises(RequestError, match="compliance page"):
+        create_request(requester, draft, AuditSource.WEB)
