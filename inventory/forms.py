@@ -166,6 +166,11 @@ class CriteriaForm(forms.Form):
                 label=f"Criterion {number}: max days since deprecated",
             )
 
+    @classmethod
+    def every_field(cls) -> dict[str, forms.Field]:
+        """Every field the form reads, the criteria's included (they are made per instance)."""
+        return dict(cls().fields)
+
     def rows(self) -> list[list[forms.BoundField]]:
         """The criterion fields, one row per criterion, for the template."""
         names = ("providers", "names", "created", "deprecated")
