@@ -8,13 +8,15 @@ never failing the image listing. Pages and the simulator read PostgreSQL only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, F, Max, Q, QuerySet, When
 from django.utils import timezone
 
 from inventory.allowed_images import ImageFacts, image_allowed
@@ -169,33 +171,55 @@ def settings_in_scope(user: Any) -> QuerySet[AllowedImagesSetting]:
     )
 
 
-def _instance_rows(account_regions: Iterable[int]) -> Iterable[dict[str, Any]]:
-    return (
-        InstanceImage.objects.filter(account_region_id__in=list(account_regions))
-        .order_by("account_region_id", "image_id", "instance_id")
-        .values(
-            "account_region_id",
-            "instance_id",
-            "image_id",
-            "image_name",
-            "image_owner_id",
-            "image_owner_alias",
-            "image_creation_date",
-            "image_deprecation_time",
+def _image_facts(account_regions: list[int]) -> dict[str, ImageFacts]:
+    """The facts of every image the Regions' instances run, one row per image."""
+    rows = (
+        InstanceImage.objects.filter(account_region_id__in=account_regions)
+        .values("image_id")
+        .annotate(
+            name=Max("image_name"),
+            owner_id=Max("image_owner_id"),
+            owner_alias=Max("image_owner_alias"),
+            created=Max("image_creation_date"),
+            deprecated=Max("image_deprecation_time"),
         )
         .iterator(chunk_size=BATCH)
     )
+    return {
+        row["image_id"]: ImageFacts(
+            image_id=row["image_id"],
+            owner_id=row["owner_id"],
+            name=row["name"],
+            creation_date=row["created"],
+            owner_alias=row["owner_alias"],
+            deprecation_time=row["deprecated"],
+        )
+        for row in rows
+    }
 
 
-def _facts(row: dict[str, Any]) -> ImageFacts:
-    return ImageFacts(
-        image_id=row["image_id"],
-        owner_id=row["image_owner_id"],
-        name=row["image_name"],
-        creation_date=row["image_creation_date"],
-        owner_alias=row["image_owner_alias"],
-        deprecation_time=row["image_deprecation_time"],
-    )
+def _disallowed(
+    criteria: list[dict[str, Any]], images: dict[str, ImageFacts], now: datetime
+) -> list[str]:
+    """The images the criteria disallow for an account that does not own them (whether the
+    account owns one is asked in SQL: its own images are never restricted)."""
+    return [i for i, facts in images.items() if not image_allowed(criteria, facts, "", now)]
+
+
+def _current_condition(
+    settings: dict[int, AllowedImagesSetting], images: dict[str, ImageFacts], now: datetime
+) -> Q:
+    """Instances whose image their Region's own setting disallows (Regions grouped by
+    criteria, so each set of criteria judges each image once)."""
+    groups: dict[str, list[int]] = {}
+    for pk, setting in settings.items():
+        if setting.is_on:
+            groups.setdefault(json.dumps(setting.criteria, sort_keys=True), []).append(pk)
+    condition = Q(pk__in=[])
+    for key, pks in groups.items():
+        ids = _disallowed(json.loads(key), images, now)
+        condition |= Q(account_region_id__in=pks, image_id__in=ids)
+    return condition
 
 
 def evaluate(
@@ -205,45 +229,54 @@ def evaluate(
 ) -> Simulation:
     """Which images instances run would be disallowed: under ``criteria`` in every Region, or
     (None) under each Region's own criteria where Allowed AMIs is on. Each image is judged once
-    per account+Region; ``newly_disallowed`` marks those its Region's current setting allows."""
+    per set of criteria, the instances counted in PostgreSQL; a verdict is ``newly`` when the
+    Region's current setting allows the image."""
     now = now or timezone.now()
     by_pk = {s.account_region_id: s for s in settings}
     if criteria is None:
         by_pk = {pk: s for pk, s in by_pk.items() if s.is_on}
+    images = _image_facts(list(by_pk))
+    current = _current_condition(by_pk, images, now)
+    target = current if criteria is None else Q(image_id__in=_disallowed(criteria, images, now))
+    instances = InstanceImage.objects.filter(account_region_id__in=list(by_pk))
     result = Simulation(criteria=criteria or [], regions=len(by_pk))
-    verdicts: dict[tuple[int, str], bool] = {}
-    for row in _instance_rows(by_pk):
-        setting = by_pk[row["account_region_id"]]
-        account_id = setting.account_region.account.account_id
-        key = (row["account_region_id"], row["image_id"])
-        if key not in verdicts:
-            facts = _facts(row)
-            rules = setting.criteria if criteria is None else criteria
-            verdicts[key] = image_allowed(rules, facts, account_id, now)
-            result.images_checked += 1
-            if not verdicts[key]:
-                _add_verdict(result, setting, row, now)
-        result.instances_checked += 1
-        if not verdicts[key]:
-            result.disallowed[-1].instances.append(row["instance_id"])
+    result.instances_checked = instances.count()
+    result.images_checked = instances.values("account_region_id", "image_id").distinct().count()
+    pairs = (
+        instances.exclude(image_owner_id=F("account_region__account__account_id"))
+        .filter(target)
+        .values("account_region_id", "image_id")
+        .annotate(
+            instances=ArrayAgg("instance_id", ordering="instance_id"),
+            current=Max(Case(When(current, then=1), default=0)),
+        )
+        .order_by("account_region_id", "image_id")
+    )
+    for row in pairs.iterator(chunk_size=BATCH):
+        setting, facts = by_pk[row["account_region_id"]], images[row["image_id"]]
+        _add_verdict(result, setting, facts, row["instances"], newly=not row["current"])
     return result
 
 
 def _add_verdict(
-    result: Simulation, setting: AllowedImagesSetting, row: dict[str, Any], now: datetime
+    result: Simulation,
+    setting: AllowedImagesSetting,
+    facts: ImageFacts,
+    instances: list[str],
+    newly: bool,
 ) -> None:
     account_id = setting.account_region.account.account_id
     region = setting.account_region.region
-    currently = not setting.is_on or image_allowed(setting.criteria, _facts(row), account_id, now)
     result.disallowed.append(
         ImageVerdict(
             account_id,
             region,
-            row["image_id"],
-            row["image_name"],
-            row["image_owner_alias"] or row["image_owner_id"],
-            newly=currently,
+            facts.image_id,
+            facts.name,
+            facts.owner_alias or facts.owner_id,
+            instances=instances,
+            newly=newly,
         )
     )
-    if currently:
-        result.newly_disallowed.add((account_id, region, row["image_id"]))
+    if newly:
+        result.newly_disallowed.add((account_id, region, facts.image_id))
