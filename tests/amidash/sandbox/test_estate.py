@@ -290,3 +290,30 @@ def test_it_registers_the_estate_accounts_for_the_demo(db):
     assert prod.name == "prod"
     assert prod.role_arn == "arn:aws:iam::210987654321:role/AmidashReadOnly"
     assert prod.external_id == accounts[1]["external_id"]
+
+
+def test_the_demo_audits_allowed_amis_in_some_regions_and_a_policy_manages_one(inprocess_aws):
+    """GetAllowedImagesSettings per account and Region; DescribeInstanceImageMetadata's
+    ImageAllowed outside disabled mode."""
+    inprocess_aws.load_estate("demo", seed=42)
+
+    def setting(account_id: str, region: str = "us-east-1") -> dict:
+        ec2 = inprocess_aws.client("ec2", region, account_id=account_id)
+        return ec2.get_allowed_images_settings()
+
+    assert (setting("210987654321")["State"], setting("210987654321")["ManagedBy"]) == (
+        "audit-mode",
+        "account",
+    )
+    assert setting("345678901234")["State"] == "audit-mode"
+    assert setting("456789012345")["ManagedBy"] == "declarative-policy"
+    assert setting("210987654321", "eu-west-1")["State"] == "disabled"
+    staging = inprocess_aws.client("ec2", "us-east-1", account_id="345678901234")
+    entries = staging.describe_instance_image_metadata()["InstanceImageMetadata"]
+    refused = {
+        e["ImageMetadata"]["ImageId"] for e in entries if not e["ImageMetadata"]["ImageAllowed"]
+    }
+    owners = {
+        e["ImageMetadata"]["OwnerId"] for e in entries if e["ImageMetadata"]["ImageId"] in refused
+    }
+    assert refused and owners == {"567890123456"}
