@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import transaction
-from django.db.models import Case, F, Max, Q, QuerySet, When
+from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, When
 from django.utils import timezone
 
 from inventory.allowed_images import ImageFacts, image_allowed
@@ -26,6 +26,8 @@ from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
 from inventory.services.listing import PAGE_SIZE, parse_time
 
 BATCH = 1000
+#: Disallowed images a simulation lists (its totals cover them all).
+SHOWN = 200
 
 
 # --- reading AWS ------------------------------------------------------------------------------
@@ -153,12 +155,12 @@ class Simulation:
     regions: int = 0
     images_checked: int = 0
     instances_checked: int = 0
+    #: Totals over every account+Region and image disallowed (``disallowed`` lists the first).
+    disallowed_images: int = 0
+    disallowed_instances: int = 0
+    newly_disallowed_images: int = 0
     disallowed: list[ImageVerdict] = field(default_factory=list)
     newly_disallowed: set[tuple[str, str, str]] = field(default_factory=set)
-
-    @property
-    def disallowed_instances(self) -> int:
-        return sum(len(verdict.instances) for verdict in self.disallowed)
 
 
 def settings_in_scope(user: Any) -> QuerySet[AllowedImagesSetting]:
@@ -226,11 +228,13 @@ def evaluate(
     settings: Iterable[AllowedImagesSetting],
     criteria: list[dict[str, Any]] | None = None,
     now: datetime | None = None,
+    limit: int = SHOWN,
 ) -> Simulation:
     """Which images instances run would be disallowed: under ``criteria`` in every Region, or
     (None) under each Region's own criteria where Allowed AMIs is on. Each image is judged once
-    per set of criteria, the instances counted in PostgreSQL; a verdict is ``newly`` when the
-    Region's current setting allows the image."""
+    per set of criteria, the instances counted in PostgreSQL; the first ``limit`` account+Region
+    and image pairs are listed. A verdict is ``newly`` when the Region's current setting allows
+    the image."""
     now = now or timezone.now()
     by_pk = {s.account_region_id: s for s in settings}
     if criteria is None:
@@ -246,13 +250,14 @@ def evaluate(
         instances.exclude(image_owner_id=F("account_region__account__account_id"))
         .filter(target)
         .values("account_region_id", "image_id")
-        .annotate(
-            instances=ArrayAgg("instance_id", ordering="instance_id"),
-            current=Max(Case(When(current, then=1), default=0)),
-        )
-        .order_by("account_region_id", "image_id")
+        .annotate(count=Count("pk"), current=Max(Case(When(current, then=1), default=0)))
     )
-    for row in pairs.iterator(chunk_size=BATCH):
+    totals = pairs.aggregate(images=Count("image_id"), instances=Sum("count"))
+    result.disallowed_images = totals["images"] or 0
+    result.disallowed_instances = totals["instances"] or 0
+    result.newly_disallowed_images = pairs.filter(current=0).count()
+    shown = pairs.annotate(instances=ArrayAgg("instance_id", ordering="instance_id"))
+    for row in shown.order_by("account_region_id", "image_id")[:limit]:
         setting, facts = by_pk[row["account_region_id"]], images[row["image_id"]]
         _add_verdict(result, setting, facts, row["instances"], newly=not row["current"])
     return result

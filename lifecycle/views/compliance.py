@@ -29,9 +29,6 @@ from lifecycle.models import AuditSource
 from lifecycle.services.allowed_images import request_allowed_images_change
 from lifecycle.services.requests import may_request
 
-#: Disallowed images listed on the page (the counts cover them all).
-SHOWN = 200
-
 
 def _chosen(
     settings: list[AllowedImagesSetting], region_pk: int | None
@@ -68,7 +65,6 @@ def compliance(request: HttpRequest) -> HttpResponse:
         "form": form,
         "simulating": simulating,
         "simulation": simulation,
-        "shown": SHOWN,
         "target": chosen,
         "proposal": _proposal_form(request, chosen, form),
         "policy_managed": POLICY_MANAGED,
