@@ -16,7 +16,8 @@ from typing import Any
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import transaction
-from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, When
+from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from inventory.allowed_images import ImageFacts, image_allowed
@@ -244,18 +245,25 @@ def evaluate(
     target = current if criteria is None else Q(image_id__in=_disallowed(criteria, images, now))
     instances = InstanceImage.objects.filter(account_region_id__in=list(by_pk))
     result = Simulation(criteria=criteria or [], regions=len(by_pk))
-    result.instances_checked = instances.count()
-    result.images_checked = instances.values("account_region_id", "image_id").distinct().count()
+    checked = instances.aggregate(
+        instances=Count("pk"),
+        pairs=Count(Concat("account_region_id", Value(" "), "image_id"), distinct=True),
+    )
+    result.instances_checked, result.images_checked = checked["instances"], checked["pairs"]
     pairs = (
         instances.exclude(image_owner_id=F("account_region__account__account_id"))
         .filter(target)
         .values("account_region_id", "image_id")
         .annotate(count=Count("pk"), current=Max(Case(When(current, then=1), default=0)))
     )
-    totals = pairs.aggregate(images=Count("image_id"), instances=Sum("count"))
+    totals = pairs.aggregate(
+        images=Count("image_id"),
+        instances=Sum("count"),
+        newly=Count("image_id", filter=Q(current=0)),
+    )
     result.disallowed_images = totals["images"] or 0
     result.disallowed_instances = totals["instances"] or 0
-    result.newly_disallowed_images = pairs.filter(current=0).count()
+    result.newly_disallowed_images = totals["newly"] or 0
     shown = pairs.annotate(instances=ArrayAgg("instance_id", ordering="instance_id"))
     for row in shown.order_by("account_region_id", "image_id")[:limit]:
         setting, facts = by_pk[row["account_region_id"]], images[row["image_id"]]
