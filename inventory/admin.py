@@ -8,7 +8,16 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from inventory.models import Account, AccountRegion, Image, ImageUsage, SyncRegionResult, SyncRun
+from inventory.models import (
+    Account,
+    AccountRegion,
+    AllowedImagesSetting,
+    Image,
+    ImageUsage,
+    InstanceImage,
+    SyncRegionResult,
+    SyncRun,
+)
 from inventory.services.accounts import AmbientCredentialsError, check_ambient_account
 
 
@@ -83,6 +92,22 @@ class ImageUsageAdmin(ReadOnlyAdmin):
     list_filter = ["usage_type", "region"]
     search_fields = ["image_ref", "resource_id", "resource_name"]
     list_select_related = ["account"]
+
+
+@admin.register(AllowedImagesSetting)
+class AllowedImagesSettingAdmin(ReadOnlyAdmin):
+    list_display = ["account_region", "state", "managed_by", "observed_at"]
+    list_filter = ["state", "managed_by"]
+    list_select_related = ["account_region__account"]
+
+
+@admin.register(InstanceImage)
+class InstanceImageAdmin(ReadOnlyAdmin):
+    list_display = ["instance_id", "image_id", "image_name", "image_owner_id", "image_allowed"]
+    list_filter = ["image_allowed", "instance_state"]
+    search_fields = ["instance_id", "image_id", "image_name"]
+    list_select_related = ["account_region__account"]
+    show_full_result_count = False
 
 
 class SyncRegionResultInline(admin.TabularInline):
