@@ -23,15 +23,13 @@ from lifecycle.actions import ACTIONS
 from lifecycle.actions.allowed_images import POLICY_MANAGED
 from lifecycle.choices import LifecycleAction
 from lifecycle.exceptions import RequestError
-from lifecycle.models import AuditVerb, LifecycleRequest, RequestItem
-from lifecycle.services import notifications
-from lifecycle.services.audit import record_event
+from lifecycle.models import LifecycleRequest, RequestItem
 from lifecycle.services.requests import (
     _check_scope,
+    announce_created,
     approvals_required,
     may_request,
     request_fingerprint,
-    request_summary,
 )
 
 ACTION = LifecycleAction.ALLOWED_IMAGES
@@ -82,16 +80,7 @@ def request_allowed_images_change(
         raise RequestError("Give a reason for the request.", "reason")
     with transaction.atomic():
         request = _save(actor, account_region, observed, cleaned, reason, ticket)
-        record_event(
-            AuditVerb.REQUEST_CREATED,
-            actor=actor,
-            source=source,
-            target=request,
-            after=request_summary(request),
-            message=reason.strip(),
-            correlation_id=f"request:{request.pk}",
-        )
-        notifications.queue_notice(notifications.WAITING, request.pk)
+        announce_created(request, actor, source, reason.strip())
     return request
 
 

@@ -15,22 +15,11 @@ from amidash.sandbox import sandbox
 from inventory.models import AllowedImagesSetting
 from inventory.services.sync import run_sync
 from lifecycle.models import AuditEvent, LifecycleRequest
+from tests.amidash.sandbox.images import VENDOR, public_image
 from tests.e2e.browser import screenshot, sign_in
 from tests.factories import PASSWORD, create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-VENDOR = "222222222222"
-
-
-def vendor_image(aws, name: str) -> str:
-    vendor = aws.client("ec2", account_id=VENDOR)
-    image_id = vendor.register_image(
-        Name=name,
-        RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
-    )["ImageId"]
-    vendor.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]})
-    return image_id
 
 
 @pytest.fixture
@@ -44,7 +33,7 @@ def estate(settings) -> Iterator[dict]:
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
     with sandbox() as aws:
-        golden, scratch = vendor_image(aws, "golden-2026.05"), vendor_image(aws, "scratch-7")
+        golden, scratch = public_image(aws, "golden-2026.05"), public_image(aws, "scratch-7")
         ec2 = aws.client("ec2")
         for image_id in (golden, scratch, scratch):
             ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)

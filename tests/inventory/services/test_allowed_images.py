@@ -10,23 +10,17 @@ from amidash.sandbox.extensions.common import ec2_backend
 from inventory.choices import RegionSyncStatus
 from inventory.models import AllowedImagesSetting, InstanceImage
 from inventory.services.allowed_images import evaluate
-from tests.amidash.sandbox.images import OTHER_REGION, REGION, register_image
+from tests.amidash.sandbox.images import (
+    OTHER_REGION,
+    REGION,
+    VENDOR,
+    public_image,
+    register_image,
+)
 from tests.factories import sync
 
 pytestmark = pytest.mark.django_db
-VENDOR = "222222222222"
 ACCOUNT = "123456789012"
-
-
-def vendor_image(aws, name: str) -> str:
-    vendor = aws.client("ec2", account_id=VENDOR)
-    image_id = vendor.register_image(
-        Name=name,
-        RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
-    )["ImageId"]
-    vendor.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]})
-    return image_id
 
 
 def launch(aws, image_id: str) -> str:
@@ -38,7 +32,7 @@ def launch(aws, image_id: str) -> str:
 def audited(aws):
     """us-east-1 in audit mode allowing golden-* images; two instances, one on a disallowed
     public image, one on the account's own image."""
-    golden_id, other_id = vendor_image(aws, "golden-1"), vendor_image(aws, "random-1")
+    golden_id, other_id = public_image(aws, "golden-1"), public_image(aws, "random-1")
     own_id = register_image(aws, "own-1")
     instances = {image_id: launch(aws, image_id) for image_id in (golden_id, other_id, own_id)}
     ec2 = aws.client("ec2")

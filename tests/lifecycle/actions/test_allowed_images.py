@@ -8,14 +8,13 @@ import pytest
 
 from amidash.sandbox.extensions.allowed_images import set_allowed_images_setting
 from amidash.sandbox.extensions.common import ec2_backend
-from inventory.models import AccountRegion, AllowedImagesSetting
+from inventory.models import AllowedImagesSetting
 from lifecycle.actions import ACTIONS
 from lifecycle.choices import ItemStatus, RequestStatus
 from lifecycle.models import AuditEvent, AuditSource
-from lifecycle.services.allowed_images import request_allowed_images_change
 from lifecycle.services.execution import execute_request
 from tests.amidash.sandbox.images import REGION
-from tests.factories import approve, sync
+from tests.factories import approve, ask_allowed_images, sync
 
 pytestmark = pytest.mark.django_db
 ACCOUNT = "123456789012"
@@ -24,20 +23,6 @@ CRITERIA = [{"ImageProviders": ["amazon"], "ImageNames": ["al2023-*"]}]
 
 def no_sleep(seconds: float) -> None:
     return None
-
-
-def region_pk() -> int:
-    return AccountRegion.objects.get(account__account_id=ACCOUNT, region=REGION).pk
-
-
-def propose(requester, state: str = "audit-mode", criteria=CRITERIA):
-    return request_allowed_images_change(
-        requester,
-        region_pk(),
-        {"state": state, "criteria": criteria},
-        "audit the golden image rule first",
-        AuditSource.WEB,
-    )
 
 
 def test_it_is_not_offered_on_image_pages(aws):
@@ -51,7 +36,7 @@ def test_it_is_not_offered_on_image_pages(aws):
 
 def test_an_approved_change_is_applied_observed_and_audited(aws, requester, approver):
     sync()
-    request = propose(requester)
+    request = ask_allowed_images(requester, criteria=CRITERIA)
     item = request.items.get()
     assert (item.image_id, item.account_id, item.region) == (None, ACCOUNT, REGION)
 
@@ -64,7 +49,7 @@ def test_an_approved_change_is_applied_observed_and_audited(aws, requester, appr
     assert item.status == ItemStatus.SUCCEEDED and item.response["confirmed"] is True
     answer = aws.client("ec2").get_allowed_images_settings()
     assert (answer["State"], answer["ImageCriteria"]) == ("audit-mode", CRITERIA)
-    stored = AllowedImagesSetting.objects.get(account_region_id=region_pk())
+    stored = AllowedImagesSetting.objects.get(account_region__region=REGION)
     assert (stored.state, stored.criteria) == ("audit-mode", CRITERIA)
     executed = AuditEvent.objects.get(verb="item.executed", correlation_id=f"request:{request.pk}")
     assert (executed.target_type, executed.target_id) == ("allowed_images", f"{ACCOUNT}/{REGION}")
@@ -75,7 +60,7 @@ def test_disabling_calls_disable(aws, requester, approver):
     ec2 = aws.client("ec2")
     ec2.enable_allowed_images_settings(AllowedImagesSettingsState="enabled")
     sync()
-    request = propose(requester, state="disabled", criteria=CRITERIA)
+    request = ask_allowed_images(requester, state="disabled", criteria=CRITERIA)
     approve(approver, request)
 
     execute_request(request.pk, sleep=no_sleep)
@@ -85,7 +70,7 @@ def test_disabling_calls_disable(aws, requester, approver):
 
 def test_a_change_made_in_aws_since_the_request_makes_it_stale(aws, requester, approver):
     sync()
-    request = propose(requester)
+    request = ask_allowed_images(requester, criteria=CRITERIA)
     approve(approver, request)
     aws.client("ec2").enable_allowed_images_settings(AllowedImagesSettingsState="enabled")
 
@@ -99,7 +84,7 @@ def test_a_change_made_in_aws_since_the_request_makes_it_stale(aws, requester, a
 
 def test_a_policy_taking_over_after_approval_makes_it_stale(aws, requester, approver):
     sync()
-    request = propose(requester)
+    request = ask_allowed_images(requester, criteria=CRITERIA)
     approve(approver, request)
     set_allowed_images_setting(ec2_backend(ACCOUNT, REGION), "enabled", [], "declarative-policy")
 

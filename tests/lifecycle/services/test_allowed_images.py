@@ -12,25 +12,11 @@ from lifecycle.exceptions import RequestError
 from lifecycle.models import AuditSource
 from lifecycle.services.allowed_images import request_allowed_images_change
 from tests.amidash.sandbox.images import REGION
-from tests.factories import sync
+from tests.factories import ask_allowed_images, sync
 
 pytestmark = pytest.mark.django_db
 ACCOUNT = "123456789012"
 CRITERIA = [{"ImageProviders": ["amazon"], "ImageNames": ["al2023-*"]}]
-
-
-def region_pk() -> int:
-    return AccountRegion.objects.get(account__account_id=ACCOUNT, region=REGION).pk
-
-
-def propose(requester, state: str = "audit-mode", criteria=CRITERIA):
-    return request_allowed_images_change(
-        requester,
-        region_pk(),
-        {"state": state, "criteria": criteria},
-        "audit the golden image rule first",
-        AuditSource.WEB,
-    )
 
 
 def test_a_policy_managed_setting_is_refused_with_a_clear_message(aws, requester):
@@ -38,7 +24,7 @@ def test_a_policy_managed_setting_is_refused_with_a_clear_message(aws, requester
     sync()
 
     with pytest.raises(RequestError, match="managed by a declarative policy"):
-        propose(requester)
+        ask_allowed_images(requester)
 
 
 @pytest.mark.parametrize(
@@ -52,21 +38,23 @@ def test_a_policy_managed_setting_is_refused_with_a_clear_message(aws, requester
 def test_bad_or_empty_changes_are_refused(aws, requester, parameters, message):
     sync()
 
+    pk = AccountRegion.objects.get(region=REGION).pk
+
     with pytest.raises(RequestError, match=message):
-        request_allowed_images_change(requester, region_pk(), parameters, "why", AuditSource.WEB)
+        request_allowed_images_change(requester, pk, parameters, "why", AuditSource.WEB)
 
 
 def test_nobody_requests_for_an_account_outside_their_scope(aws):
     from django.core.exceptions import PermissionDenied
 
     from amidash.roles import Role
-    from tests.factories import create_user
+    from tests.factories import ask_allowed_images, create_user
 
     sync()
     scoped = create_user("sam", Role.REQUESTER, all_accounts=False)
 
     with pytest.raises((RequestError, PermissionDenied)):
-        propose(scoped)
+        ask_allowed_images(scoped)
 
 
 def test_the_generic_request_page_refuses_it(aws, requester):

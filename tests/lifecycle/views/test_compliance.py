@@ -13,12 +13,11 @@ from amidash.sandbox.extensions.allowed_images import set_allowed_images_setting
 from amidash.sandbox.extensions.common import ec2_backend
 from inventory.models import AccountRegion
 from lifecycle.models import LifecycleRequest
-from tests.amidash.sandbox.images import REGION
+from tests.amidash.sandbox.images import REGION, public_image
 from tests.factories import create_user, signed_in, sync
 
 pytestmark = pytest.mark.django_db
 ACCOUNT = "123456789012"
-VENDOR = "222222222222"
 URL = "/compliance/"
 
 
@@ -26,20 +25,9 @@ def text(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
 
-def vendor_image(aws, name: str) -> str:
-    vendor = aws.client("ec2", account_id=VENDOR)
-    image_id = vendor.register_image(
-        Name=name,
-        RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
-    )["ImageId"]
-    vendor.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]})
-    return image_id
-
-
 @pytest.fixture
 def estate(aws):
-    golden, other = vendor_image(aws, "golden-1"), vendor_image(aws, "random-1")
+    golden, other = public_image(aws, "golden-1"), public_image(aws, "random-1")
     ec2 = aws.client("ec2")
     for image_id in (golden, other):
         ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)

@@ -13,8 +13,7 @@ from botocore.exceptions import ClientError
 from amidash.sandbox.extensions import allowed_images
 from amidash.sandbox.extensions.common import ec2_backend
 from tests.allowed_images_cases import CASES, NOW, Case
-
-VENDOR = "222222222222"
+from tests.amidash.sandbox.images import VENDOR, public_image
 
 
 def register(ec2, name: str) -> str:
@@ -23,13 +22,6 @@ def register(ec2, name: str) -> str:
         RootDeviceName="/dev/xvda",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
     )["ImageId"]
-
-
-def public_vendor_image(aws, name: str) -> str:
-    vendor = aws.client("ec2", account_id=VENDOR)
-    image_id = register(vendor, name)
-    vendor.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]})
-    return image_id
 
 
 def flags(ec2, image_ids: list[str]) -> dict[str, object]:
@@ -125,8 +117,8 @@ def test_audit_mode_flags_every_image_and_never_restricts_own_images(aws):
     allowed. Disabled: no ImageAllowed."""
     ec2 = aws.client("ec2")
     own_id = register(ec2, "scratch-own")
-    golden_id = public_vendor_image(aws, "golden-2026")
-    other_id = public_vendor_image(aws, "random-2026")
+    golden_id = public_image(aws, "golden-2026")
+    other_id = public_image(aws, "random-2026")
     ids = [own_id, golden_id, other_id]
     assert set(flags(ec2, ids).values()) == {None}
 
@@ -142,8 +134,8 @@ def test_enabled_hides_disallowed_shared_or_public_images(aws):
     """Enabled: only AMIs matching the criteria (and the account's own) are discoverable."""
     ec2 = aws.client("ec2")
     own_id = register(ec2, "scratch-own")
-    golden_id = public_vendor_image(aws, "golden-2026")
-    other_id = public_vendor_image(aws, "random-2026")
+    golden_id = public_image(aws, "golden-2026")
+    other_id = public_image(aws, "random-2026")
     ec2.replace_image_criteria_in_allowed_images_settings(
         ImageCriteria=[{"ImageNames": ["golden-*"]}]
     )
@@ -185,8 +177,8 @@ def test_instance_image_metadata_reports_whether_running_images_are_allowed(aws)
     """DescribeInstanceImageMetadata: each instance with its ImageMetadata, ImageAllowed
     included once Allowed AMIs is in audit mode or enabled; paginated."""
     ec2 = aws.client("ec2")
-    golden_id = public_vendor_image(aws, "golden-2026")
-    other_id = public_vendor_image(aws, "random-2026")
+    golden_id = public_image(aws, "golden-2026")
+    other_id = public_image(aws, "random-2026")
     for image_id in (golden_id, other_id):
         ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)
     ec2.replace_image_criteria_in_allowed_images_settings(
