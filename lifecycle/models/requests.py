@@ -172,7 +172,7 @@ class RequestItem(models.Model):
         indexes = [models.Index(fields=["status", "claimed_at"], name="item_status_claimed")]
 
     def __str__(self) -> str:
-        return f"{self.ami_id or self.target_label} in request #{self.request_id}"
+        return f"{self.target_label} in request #{self.request_id}"
 
     @property
     def target_label(self) -> str:

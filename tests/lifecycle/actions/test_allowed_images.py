@@ -92,3 +92,35 @@ def test_a_policy_taking_over_after_approval_makes_it_stale(aws, requester, appr
 
     item = request.items.get()
     assert item.status == ItemStatus.STALE and "declarative policy" in item.error
+
+
+def test_an_interrupted_change_is_settled_by_reading_the_setting(aws, requester, approver):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from lifecycle.models import RequestItem
+    from lifecycle.services.execution import reconcile_items, start_request
+
+    sync()
+    request = ask_allowed_images(requester, criteria=CRITERIA)
+    approve(approver, request)
+    start_request(request.pk)
+    ec2 = aws.client("ec2")  # the worker's calls went out, then it died
+    ec2.replace_image_criteria_in_allowed_images_settings(ImageCriteria=CRITERIA)
+    ec2.enable_allowed_images_settings(AllowedImagesSettingsState="audit-mode")
+    past = timezone.now() - timedelta(hours=1)
+    RequestItem.objects.filter(request=request).update(
+        status=ItemStatus.EXECUTING,
+        claimed_at=past,
+        lease_token="dead-worker",
+        lease_expires_at=past,
+        mutation_sent_at=past,
+    )
+
+    assert reconcile_items() == 1
+
+    item = request.items.get()
+    assert item.status == ItemStatus.SUCCEEDED and item.response["reconciled"] is True
+    stored = AllowedImagesSetting.objects.get(account_region__region=REGION)
+    assert (stored.state, stored.criteria) == ("audit-mode", CRITERIA)
