@@ -11,10 +11,12 @@ from django.http import HttpRequest
 from inventory.models import (
     Account,
     AccountRegion,
+    AllowedImagesSetting,
     ConsumerReport,
     Image,
     ImageConsumer,
     ImageUsage,
+    InstanceImage,
     SyncRegionResult,
     SyncRun,
 )
@@ -107,6 +109,22 @@ class ImageConsumerAdmin(ReadOnlyAdmin):
     list_display = ["image", "account_id", "instances", "launch_templates", "reported_at"]
     search_fields = ["image__image_id", "account_id"]
     list_select_related = ["image"]
+
+
+@admin.register(AllowedImagesSetting)
+class AllowedImagesSettingAdmin(ReadOnlyAdmin):
+    list_display = ["account_region", "state", "managed_by", "observed_at"]
+    list_filter = ["state", "managed_by"]
+    list_select_related = ["account_region__account"]
+
+
+@admin.register(InstanceImage)
+class InstanceImageAdmin(ReadOnlyAdmin):
+    list_display = ["instance_id", "image_id", "image_name", "image_owner_id", "image_allowed"]
+    list_filter = ["image_allowed", "instance_state"]
+    search_fields = ["instance_id", "image_id", "image_name"]
+    list_select_related = ["account_region__account"]
+    show_full_result_count = False
 
 
 class SyncRegionResultInline(admin.TabularInline):

@@ -90,3 +90,18 @@ class ConsumerReportStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     AVAILABLE = "available", "Available"
     FAILED = "failed", "Failed"
+
+
+class AllowedImagesState(models.TextChoices):
+    """An account+Region's Allowed AMIs state (GetAllowedImagesSettings)."""
+
+    DISABLED = "disabled", "Disabled"
+    AUDIT_MODE = "audit-mode", "Audit mode"
+    ENABLED = "enabled", "Enabled"
+
+
+class AllowedImagesManagedBy(models.TextChoices):
+    """Who manages the setting: the account, or a declarative policy it cannot change."""
+
+    ACCOUNT = "account", "Account"
+    DECLARATIVE_POLICY = "declarative-policy", "Declarative policy"

@@ -120,3 +120,113 @@ class SyncNowForm(forms.Form):
 
     account = AccountIdField(required=False)
     region = RegionField(required=False)
+
+
+#: How many criteria the simulator's form offers (AWS takes up to 10).
+CRITERIA_ROWS = 3
+MAX_DAYS = 36_500
+
+
+def criterion_prefix(number: int) -> str:
+    return f"c{number}"
+
+
+class CriteriaForm(forms.Form):
+    """Allowed AMIs criteria as the simulator edits them: per criterion, providers and name
+    patterns (comma or line separated) and the two age conditions; optionally one account+
+    Region (its pk) instead of every Region in scope. ``criteria`` is the cleaned list in
+    AWS's shape; the checks are ``inventory.allowed_images.clean_criteria``'s."""
+
+    region = IntegerField(min_value=1, required=False, label="Account and Region")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for number in range(1, CRITERIA_ROWS + 1):
+            prefix = criterion_prefix(number)
+            self.fields[f"{prefix}_providers"] = TextField(
+                max_length=4000, required=False, label=f"Criterion {number}: providers"
+            )
+            self.fields[f"{prefix}_names"] = TextField(
+                max_length=8000,
+                multiline=True,
+                required=False,
+                label=f"Criterion {number}: name patterns",
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+            self.fields[f"{prefix}_created"] = IntegerField(
+                min_value=0,
+                max_value=MAX_DAYS,
+                required=False,
+                label=f"Criterion {number}: max days since created",
+            )
+            self.fields[f"{prefix}_deprecated"] = IntegerField(
+                min_value=0,
+                max_value=MAX_DAYS,
+                required=False,
+                label=f"Criterion {number}: max days since deprecated",
+            )
+
+    @classmethod
+    def every_field(cls) -> dict[str, forms.Field]:
+        """Every field the form reads, the criteria's included (they are made per instance)."""
+        return dict(cls().fields)
+
+    def rows(self) -> list[list[forms.BoundField]]:
+        """The criterion fields, one row per criterion, for the template."""
+        names = ("providers", "names", "created", "deprecated")
+        return [
+            [self[f"{criterion_prefix(n)}_{name}"] for name in names]
+            for n in range(1, CRITERIA_ROWS + 1)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        from inventory.allowed_images import CriteriaError, clean_criteria
+
+        data = super().clean()
+        raw = [self._raw_criterion(n, data) for n in range(1, CRITERIA_ROWS + 1)]
+        raw = [criterion for criterion in raw if criterion]
+        try:
+            data["criteria"] = clean_criteria(raw)
+        except CriteriaError as error:
+            for message in error.messages:
+                self.add_error(None, message)
+        return data
+
+    @staticmethod
+    def _raw_criterion(number: int, data: dict[str, Any]) -> dict[str, Any]:
+        prefix = criterion_prefix(number)
+        raw: dict[str, Any] = {}
+        providers = _split(data.get(f"{prefix}_providers"))
+        names = _split(data.get(f"{prefix}_names"))
+        if providers:
+            raw["ImageProviders"] = providers
+        if names:
+            raw["ImageNames"] = names
+        if data.get(f"{prefix}_created") is not None:
+            raw["CreationDateCondition"] = {"MaximumDaysSinceCreated": data[f"{prefix}_created"]}
+        if data.get(f"{prefix}_deprecated") is not None:
+            raw["DeprecationTimeCondition"] = {
+                "MaximumDaysSinceDeprecated": data[f"{prefix}_deprecated"]
+            }
+        return raw
+
+
+def _split(text: str | None) -> list[str]:
+    """Values separated by commas or line breaks (a name pattern may hold spaces)."""
+    if not text:
+        return []
+    return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+def criteria_initial(criteria: list[dict[str, Any]]) -> dict[str, Any]:
+    """The form's initial values for stored criteria (the first ``CRITERIA_ROWS``)."""
+    initial: dict[str, Any] = {}
+    for number, criterion in enumerate(criteria[:CRITERIA_ROWS], start=1):
+        prefix = criterion_prefix(number)
+        initial[f"{prefix}_providers"] = ", ".join(criterion.get("ImageProviders", []))
+        initial[f"{prefix}_names"] = "\n".join(criterion.get("ImageNames", []))
+        created = criterion.get("CreationDateCondition", {}).get("MaximumDaysSinceCreated")
+        deprecated = criterion.get("DeprecationTimeCondition", {}).get("MaximumDaysSinceDeprecated")
+        initial[f"{prefix}_created"] = created
+        initial[f"{prefix}_deprecated"] = deprecated
+    return initial

@@ -19,6 +19,7 @@ class LifecycleAction(models.TextChoices):
     RESTORE = "restore", "Restore from Recycle Bin"
     COPY = "copy", "Copy to Regions"
     UNSHARE = "unshare", "Unshare (remove launch permissions)"
+    ALLOWED_IMAGES = "allowed_images", "Change Allowed AMIs"
 
 
 class RequestStatus(models.TextChoices):

@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 
 from amidash.fields import ChoiceField, IdField, ListField, TextField
+from inventory.choices import AllowedImagesState
+from inventory.forms import CriteriaForm
 from lifecycle.actions import ACTIONS, ActionSpec, action_choices
 from lifecycle.services.requests import MAX_IMAGES_PER_REQUEST
 
@@ -127,3 +129,21 @@ class RequestFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", "Any status"), *RequestStatus.choices]
         self.fields["action"].choices = [("", "Any action"), *action_choices()]
+
+
+class AllowedImagesRequestForm(CriteriaForm):
+    """A proposed Allowed AMIs change of one account+Region: the simulator's criteria, the
+    state to set, and the reason."""
+
+    state = ChoiceField(choices=AllowedImagesState.choices, label="State")
+    reason = TextField(
+        max_length=MAX_TEXT,
+        multiline=True,
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    ticket = TextField(max_length=128, required=False, label="Ticket")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["region"].required = True

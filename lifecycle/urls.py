@@ -1,6 +1,7 @@
 from django.urls import path
 
 from lifecycle import views
+from lifecycle.views import compliance as compliance_views
 from lifecycle.views import requests as request_views
 
 app_name = "lifecycle"
@@ -11,6 +12,12 @@ urlpatterns = [
     path("requests/<id:pk>/", request_views.request_detail, name="request_detail"),
     path("requests/<id:pk>/decide/", request_views.request_decide, name="request_decide"),
     path("requests/<id:pk>/cancel/", request_views.request_cancel, name="request_cancel"),
+    path("compliance/", compliance_views.compliance, name="compliance"),
+    path(
+        "compliance/propose/",
+        compliance_views.allowed_images_request,
+        name="allowed_images_request",
+    ),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/verify/", views.audit_verify, name="audit_verify"),
     path("audit/events/<id:sequence>/", views.audit_event, name="audit_event"),

@@ -257,6 +257,24 @@ def ask(
     return create_request(requester, draft, AuditSource.WEB)
 
 
+def ask_allowed_images(
+    requester,
+    state: str = "audit-mode",
+    criteria: list[dict[str, Any]] | None = None,
+    account_id: str = "123456789012",
+    region: str = "us-east-1",
+) -> LifecycleRequest:
+    """An Allowed AMIs change of a synced account+Region, as the compliance page proposes it."""
+    from lifecycle.services.allowed_images import request_allowed_images_change
+
+    pk = AccountRegion.objects.get(account__account_id=account_id, region=region).pk
+    criteria = [{"ImageProviders": ["amazon"]}] if criteria is None else criteria
+    parameters = {"state": state, "criteria": criteria}
+    return request_allowed_images_change(
+        requester, pk, parameters, "audit the golden image rule first", AuditSource.WEB
+    )
+
+
 def approve(approver, request: LifecycleRequest, comment: str = "ok") -> LifecycleRequest:
     """An approval made through the request service, on the request's fingerprint."""
     return approve_request(approver, request.pk, request.fingerprint, comment, AuditSource.WEB)

@@ -290,6 +290,8 @@ def _build(estate: Estate) -> None:
         if plan.workloads:
             for region in _regions_of(plan, estate.name)[:2]:
                 _add_workloads(estate, plan, region)
+    _phase(estate, "allowed-images")
+    _set_allowed_images(estate)
     _phase(estate, "recycle-bin")
     _fill_recycle_bin(estate)
     _settle_times(estate)
@@ -585,6 +587,46 @@ def _copy_across_regions(estate: Estate) -> None:
                         }
                     ],
                 )
+
+
+#: Allowed AMIs of the demo's member accounts in us-east-1: prod audits a rule that allows
+#: recent golden images of shared-services, staging audits an Amazon-only rule (which would
+#: disallow the golden images it runs), and dev's setting comes from a declarative policy.
+ALLOWED_IMAGES = {
+    PROD: (
+        "audit-mode",
+        [
+            {
+                "ImageProviders": [SHARED_SERVICES],
+                "ImageNames": ["base-*"],
+                "CreationDateCondition": {"MaximumDaysSinceCreated": 30},
+            }
+        ],
+        "account",
+    ),
+    STAGING: ("audit-mode", [{"ImageProviders": ["amazon"]}], "account"),
+    DEV: ("enabled", [{"ImageProviders": [SHARED_SERVICES]}], "declarative-policy"),
+}
+
+
+def _set_allowed_images(estate: Estate) -> None:
+    """Members run instances from shared-services' golden images (a recent and an older
+    version), which Allowed AMIs judges; then their us-east-1 settings are set."""
+    from amidash.sandbox.extensions.allowed_images import set_allowed_images_setting
+    from amidash.sandbox.extensions.common import ec2_backend
+
+    golden = estate.images.get((SHARED_SERVICES, "us-east-1", "base-al2023-x86_64"), [])
+    shared = [seeded for seeded in golden[:8] if seeded.image.state == "available"]
+    for account_id, (state, criteria, managed_by) in ALLOWED_IMAGES.items():
+        if shared:
+            ec2 = estate.clients("ec2", "us-east-1", account_id)
+            for seeded in (shared[0], shared[-1]):
+                ec2.run_instances(
+                    ImageId=seeded.image.id, MinCount=1, MaxCount=1, InstanceType="t3.micro"
+                )
+                estate.used_images.add(seeded.image.id)
+        backend = ec2_backend(account_id, "us-east-1")
+        set_allowed_images_setting(backend, state, criteria, managed_by)
 
 
 def _pick(images: list[SeededImage], index: int) -> SeededImage:

@@ -42,6 +42,7 @@ from inventory.models import (
 )
 from inventory.observations import ObservedImage
 from inventory.services.accounts import discover_regions, register_ambient_account
+from inventory.services.allowed_images import sync_allowed_images
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
 from inventory.services.images import announce, listed_observations
 from inventory.services.launch_permissions import LaunchPermissions, fetch_launch_permissions
@@ -252,11 +253,14 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
     for key, value in counts.items():
         setattr(result, key, value)
     result.status = RegionSyncStatus.SUCCEEDED
+    notes = [sync_allowed_images(session, account_region)]
     if permissions.error:
-        result.error = (
+        notes.insert(
+            0,
             f"launch permissions of {permissions.unchecked} images left to the paced pass: "
-            f"{permissions.error}"
+            f"{permissions.error}",
         )
+    result.error = "; ".join(note for note in notes if note)
     return _finish_result(result, session, started)
 
 

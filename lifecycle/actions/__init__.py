@@ -56,6 +56,8 @@ def offer_on_image_pages() -> None:
     from lifecycle.services.requests import REQUEST_PERMISSION
 
     for spec in ACTIONS.values():
+        if not spec.targets_images:
+            continue
         image_actions.register(
             ImageAction(
                 key=spec.key,

@@ -22,6 +22,7 @@ from inventory.services.listing import parse_time
 
 if TYPE_CHECKING:
     from inventory.models import Image
+    from inventory.services.aws import AwsSession
     from lifecycle.models import RequestItem
     from lifecycle.services.execution import Observation
     from lifecycle.services.preview import ImagePreview
@@ -94,6 +95,9 @@ class ActionSpec:
     #: The calls carry an idempotency token (same token and parameters: same answer, nothing
     #: done twice), so an interrupted item is finished by repeating them.
     repeatable: ClassVar[bool] = False
+    #: What an item names: an image (the default), or with False one account+Region's setting
+    #: (no image; the spec then reads and records the setting itself).
+    targets_images: ClassVar[bool] = True
 
     @property
     def key(self) -> str:
@@ -194,3 +198,17 @@ class ActionSpec:
     def effect_visible(self, state: dict[str, Any], parameters: dict[str, Any]) -> bool:
         """Does the image as AWS shows it now (``Observation.state()``) carry the effect?"""
         raise NotImplementedError
+
+    # --- reading and recording what the item targets ----------------------------------------
+
+    def observe(self, session: AwsSession, item: RequestItem) -> Any:
+        """What AWS shows now of the item's target (an ``Observation`` of its image)."""
+        from lifecycle.services.execution import observe_or_gone
+
+        return observe_or_gone(session, item.region, item.ami_id)
+
+    def record(self, item: RequestItem, observation: Any, action: str) -> None:
+        """Have the inventory record what AWS now shows of the item's target."""
+        from lifecycle.services.execution import store_observation
+
+        store_observation(item.image, observation, action)

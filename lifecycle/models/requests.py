@@ -129,11 +129,17 @@ class LifecycleRequest(models.Model):
 
 
 class RequestItem(models.Model):
-    """One image of a request: what it looked like when requested, and what AWS answered."""
+    """One image of a request (or, for an action on a setting, one account+Region with no
+    image): what it looked like when requested, and what AWS answered."""
 
     request = models.ForeignKey(LifecycleRequest, on_delete=models.CASCADE, related_name="items")
     image = models.ForeignKey(
-        "inventory.Image", on_delete=models.PROTECT, related_name="lifecycle_items"
+        "inventory.Image",
+        on_delete=models.PROTECT,
+        related_name="lifecycle_items",
+        null=True,
+        blank=True,
+        help_text="None when the item targets an account+Region's setting.",
     )
     ami_id = models.CharField(max_length=32, help_text="The AMI id, kept after the image is gone.")
     account_id = models.CharField(max_length=12)
@@ -166,11 +172,19 @@ class RequestItem(models.Model):
         indexes = [models.Index(fields=["status", "claimed_at"], name="item_status_claimed")]
 
     def __str__(self) -> str:
-        return f"{self.ami_id} in request #{self.request_id}"
+        return f"{self.target_label} in request #{self.request_id}"
+
+    @property
+    def target_label(self) -> str:
+        return self.ami_id or f"{self.account_id} · {self.region}"
 
     def audit_target(self):  # -> lifecycle.services.audit.Target
         from lifecycle.services.audit import Target
 
+        if self.image_id is None and not self.ami_id:
+            return Target(
+                "allowed_images", f"{self.account_id}/{self.region}", self.account_id, self.region
+            )
         return Target("image", self.ami_id, self.account_id, self.region)
 
 

@@ -44,7 +44,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inventory.models import AccountRegion, Image
+from inventory.models import Account, AccountRegion, Image
 from inventory.observations import ObservedImage
 from inventory.services.aws import AWS_ERRORS, AwsSession, client_config, describe_error
 from inventory.services.consumers import external_usage_keys
@@ -110,17 +110,24 @@ class Sessions:
     reading: dict[str, AwsSession] = field(default_factory=dict)
     mutating: dict[str, MutationSession] = field(default_factory=dict)
 
-    def read(self, image: Image) -> AwsSession:
-        key = image.account.account_id
+    def read(self, item: RequestItem) -> AwsSession:
+        key = item.account_id
         if key not in self.reading:
-            self.reading[key] = AwsSession(image.account, self.actor_name)
+            self.reading[key] = AwsSession(item_account(item), self.actor_name)
         return self.reading[key]
 
-    def mutate(self, image: Image) -> MutationSession:
-        key = image.account.account_id
+    def mutate(self, item: RequestItem) -> MutationSession:
+        key = item.account_id
         if key not in self.mutating:
-            self.mutating[key] = MutationSession(image.account, self.actor_name)
+            self.mutating[key] = MutationSession(item_account(item), self.actor_name)
         return self.mutating[key]
+
+
+def item_account(item: RequestItem) -> Account:
+    """The account an item acts in: its image's, or the one it names (a setting's item)."""
+    if item.image_id is not None:
+        return item.image.account
+    return Account.objects.get(account_id=item.account_id)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -178,13 +185,15 @@ def observe_or_gone(session: AwsSession, region: str, image_id: str) -> Observat
 def drift_of(item: RequestItem, request: LifecycleRequest, now: Observation) -> str:
     """Why the image no longer is what was approved, or "" when it still is (the action's spec
     says which changes count). Other accounts' use comes from the image's latest usage report
-    (``external:<account>``), for only the owner's report can see it."""
-    image = Image.objects.get(pk=item.image_id)
-    now = replace(
-        now,
-        usage=now.usage | external_usage_keys(image),
-        usage_unknown=not now.image.is_gone and image.is_usage_unknown,
-    )
+    (``external:<account>``), for only the owner's report can see it. An item that targets no
+    image (an account+Region setting) has no such use."""
+    if item.image_id is not None:
+        image = Image.objects.get(pk=item.image_id)
+        now = replace(
+            now,
+            usage=now.usage | external_usage_keys(image),
+            usage_unknown=not now.image.is_gone and image.is_usage_unknown,
+        )
     return ACTIONS[request.action].drift(item.observed, now, request.override_in_use)
 
 
@@ -228,7 +237,7 @@ def mutate(
     after renewing the item's lease; returns what AWS answered, as the action records it. Each
     answer is saved on the item as it comes, so none is lost to a later error or a dead worker."""
     spec = ACTIONS[request.action]
-    session = sessions.mutate(item.image)
+    session = sessions.mutate(item)
     answers = []
     wait = heartbeat(item, sleep)
     for call in spec.calls(item, request.parameters):
@@ -263,7 +272,9 @@ def store_observation(image: Image, observation: Observation, action: str) -> No
 def store_copies(item: RequestItem, copies: dict[str, str], sessions: Sessions) -> None:
     """Add the copies to the inventory where their Region is inventoried (unless a sync of it
     is writing its listing: that sync, or the next, adds them)."""
-    session = sessions.read(item.image)
+    if not copies:
+        return
+    session = sessions.read(item)
     for region, image_id in copies.items():
         account_region = AccountRegion.objects.filter(
             account=item.image.account, region=region
@@ -404,9 +415,9 @@ def execute_item(
         _event(
             item, AuditVerb.ITEM_CLAIMED, {"status": ItemStatus.EXECUTING, "attempt": item.attempts}
         )
-    reader = sessions.read(item.image)
+    spec = ACTIONS[request.action]
     try:
-        before = observe_or_gone(reader, item.region, item.ami_id)
+        before = spec.observe(sessions.read(item), item)
     except AWS_ERRORS as error:
         settle_item(
             item,
@@ -437,14 +448,15 @@ def confirm_item(
     item: RequestItem, request: LifecycleRequest, sessions: Sessions, answer: dict[str, Any]
 ) -> str:
     """Re-read after the mutation, update the inventory, record the answer."""
+    spec = ACTIONS[request.action]
     try:
-        after = observe_or_gone(sessions.read(item.image), item.region, item.ami_id)
+        after = spec.observe(sessions.read(item), item)
     except AWS_ERRORS as error:
         after = None
         answer = answer | {"confirmation": f"re-read failed: {describe_error(error)}"}
     with transaction.atomic():
         if after is not None:
-            store_observation(item.image, after, request.action)
+            spec.record(item, after, request.action)
         store_copies(item, answer.get("Copies", {}), sessions)
         confirmed = after is not None and effect_visible(request.action, after, request.parameters)
         answer = answer | {"confirmed": confirmed}
@@ -632,7 +644,7 @@ def _reconcile(item: RequestItem, sessions: Sessions) -> int:
     if spec.repeatable:
         return _reconcile_by_repeating(item, request, sessions)
     try:
-        observation = observe_or_gone(sessions.read(item.image), item.region, item.ami_id)
+        observation = spec.observe(sessions.read(item), item)
     except AWS_ERRORS as error:
         logger.warning("reconciling item %s: %s", item.pk, describe_error(error))
         return 0
@@ -640,7 +652,7 @@ def _reconcile(item: RequestItem, sessions: Sessions) -> int:
         request.action, observation, request.parameters
     ):
         with transaction.atomic():
-            store_observation(item.image, observation, request.action)
+            spec.record(item, observation, request.action)
             done = settle_item(
                 item,
                 ItemStatus.SUCCEEDED,

@@ -200,6 +200,11 @@ def create_request(actor: AbstractBaseUser, draft: RequestDraft, source: str) ->
         raise PermissionDenied("Requesting lifecycle actions needs the Requester role.")
     if draft.action not in ACTIONS:
         raise RequestError(f"Unknown action {draft.action!r}.")
+    if not ACTIONS[draft.action].targets_images:
+        raise RequestError(
+            f"{ACTIONS[draft.action].label} names an account and Region, not images: propose it "
+            "from the compliance page."
+        )
     now = timezone.now()
     parameters = validate_parameters(draft.action, draft.parameters, now)
     images = selected_images(draft.image_pks)
@@ -208,17 +213,24 @@ def create_request(actor: AbstractBaseUser, draft: RequestDraft, source: str) ->
     check_draft(draft, previews)
     with transaction.atomic():
         request = _save_request(actor, draft, parameters, images, previews, now)
-        record_event(
-            AuditVerb.REQUEST_CREATED,
-            actor=actor,
-            source=source,
-            target=request,
-            after=request_summary(request),
-            message=draft.reason,
-            correlation_id=f"request:{request.pk}",
-        )
-        notifications.queue_notice(notifications.WAITING, request.pk)
+        announce_created(request, actor, source, draft.reason)
     return request
+
+
+def announce_created(
+    request: LifecycleRequest, actor: AbstractBaseUser, source: str, reason: str
+) -> None:
+    """The audit event of a new request and the approvers' notice (inside its transaction)."""
+    record_event(
+        AuditVerb.REQUEST_CREATED,
+        actor=actor,
+        source=source,
+        target=request,
+        after=request_summary(request),
+        message=reason,
+        correlation_id=f"request:{request.pk}",
+    )
+    notifications.queue_notice(notifications.WAITING, request.pk)
 
 
 def _save_request(

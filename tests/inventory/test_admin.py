@@ -61,3 +61,16 @@ def test_it_adds_the_ambient_account_and_an_account_with_its_own_role(aws, admin
         (AMBIENT, ""),
         (OTHER, role),
     ]
+
+
+@pytest.mark.django_db
+def test_allowed_amis_as_synced_are_read_only_in_the_admin(aws, admin_user):
+    from tests.factories import sync
+
+    sync()
+    client = signed_in(admin_user)
+
+    for model in ("allowedimagessetting", "instanceimage"):
+        assert client.get(f"/admin/inventory/{model}/").status_code == 200
+        assert client.get(f"/admin/inventory/{model}/add/").status_code == 403
+    assert "disabled" in client.get("/admin/inventory/allowedimagessetting/").content.decode()

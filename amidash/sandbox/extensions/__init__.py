@@ -3,7 +3,8 @@
 Each module patches one area as AWS behaves (docs/architecture.md, "AWS behaviours"): `images`
 (the AMI lifecycle), `cloudtrail` (management events of EC2 mutations, LookupEvents),
 `pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle Bin), `references`
-(DescribeImageReferences), `regions` (DescribeRegions), `sts` (AssumeRole rules) and
+(DescribeImageReferences), `allowed_images` (Allowed AMIs settings and
+DescribeInstanceImageMetadata), `regions` (DescribeRegions), `sts` (AssumeRole rules) and
 `usage_reports` (AMI usage reports: how other accounts use an image). The same
 code serves the in-process sandbox and the server, so both behave identically.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import threading
 
+from amidash.sandbox.extensions.allowed_images import set_allowed_images_setting
 from amidash.sandbox.extensions.images import (
     set_creation_date,
     set_deprecation_time,
@@ -22,6 +24,7 @@ from amidash.sandbox.extensions.images import (
 
 __all__ = [
     "install_extensions",
+    "set_allowed_images_setting",
     "set_creation_date",
     "set_deprecation_time",
     "set_deregistration_protection",
@@ -39,6 +42,7 @@ def install_extensions() -> None:
         if _installed:
             return
         from amidash.sandbox.extensions import (
+            allowed_images,
             cloudtrail,
             images,
             pagination,
@@ -52,6 +56,7 @@ def install_extensions() -> None:
         for module in (
             pagination,
             images,
+            allowed_images,
             rbin,
             references,
             regions,

@@ -23,6 +23,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.utils import generic_filter, random_ami_id
 
 from amidash.sandbox import clock
+from amidash.sandbox.extensions import allowed_images
 from amidash.sandbox.extensions.common import (
     aws_timestamp,
     boolean,
@@ -315,7 +316,8 @@ def list_images(
         images = [
             image for image in images if image.owner_id == me or not is_deprecated(image, now)
         ]
-    return images
+    # Allowed AMIs enabled: images the criteria do not allow are not discoverable.
+    return [image for image in images if not allowed_images.hides(backend, image)]
 
 
 # --- responses (methods added to moto's AmisResponse) ---------------------------------------
@@ -324,6 +326,7 @@ def list_images(
 def describe_images(self: Any) -> ActionResult:
     self.error_on_dryrun()
     request = read_page_request(self.params, "DescribeImages", EC2_DESCRIBE)
+    allowed_images.set_viewer(self.ec2_backend)  # whose ImageAllowed the answer reports
     images = list_images(
         self.ec2_backend,
         ami_ids=self._get_param("ImageIds", []),

@@ -63,3 +63,16 @@ def launch(aws: Any, image_id: str, region: str = REGION) -> str:
         ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.micro"
     )
     return answer["Instances"][0]["InstanceId"]
+
+
+#: The account whose public images the Allowed AMIs tests run (not the caller's own).
+VENDOR = "222222222222"
+
+
+def public_image(aws: Any, name: str, account_id: str = VENDOR, region: str = REGION) -> str:
+    """An image of another account, made public: Allowed AMIs judges it (own images never)."""
+    image_id = register_image(aws, name, region, account_id=account_id)
+    ec2_client(aws, region, account_id).modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]}
+    )
+    return image_id

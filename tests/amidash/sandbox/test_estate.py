@@ -330,3 +330,30 @@ def test_accounts_outside_the_registered_ones_use_shared_images(inprocess_aws):
             used.add(image_id)
     assert consumers >= {PARTNER, VENDOR}
     assert len(used & set(exposed)) >= summary["counts"]["images_used_outside"] > 0
+
+
+def test_the_demo_audits_allowed_amis_in_some_regions_and_a_policy_manages_one(inprocess_aws):
+    """GetAllowedImagesSettings per account and Region; DescribeInstanceImageMetadata's
+    ImageAllowed outside disabled mode."""
+    inprocess_aws.load_estate("demo", seed=42)
+
+    def setting(account_id: str, region: str = "us-east-1") -> dict:
+        ec2 = inprocess_aws.client("ec2", region, account_id=account_id)
+        return ec2.get_allowed_images_settings()
+
+    assert (setting("210987654321")["State"], setting("210987654321")["ManagedBy"]) == (
+        "audit-mode",
+        "account",
+    )
+    assert setting("345678901234")["State"] == "audit-mode"
+    assert setting("456789012345")["ManagedBy"] == "declarative-policy"
+    assert setting("210987654321", "eu-west-1")["State"] == "disabled"
+    staging = inprocess_aws.client("ec2", "us-east-1", account_id="345678901234")
+    entries = staging.describe_instance_image_metadata()["InstanceImageMetadata"]
+    refused = {
+        e["ImageMetadata"]["ImageId"] for e in entries if not e["ImageMetadata"]["ImageAllowed"]
+    }
+    owners = {
+        e["ImageMetadata"]["OwnerId"] for e in entries if e["ImageMetadata"]["ImageId"] in refused
+    }
+    assert refused and owners == {"567890123456"}
