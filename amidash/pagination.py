@@ -204,11 +204,15 @@ def keyset_page(
     descending: bool,
     size: int,
     cursor: str | None = None,
+    total: int | None = None,
 ) -> KeysetPage:
-    """Fetch one page of ``queryset`` ordered by ``key`` (then pk), with its total counted up to
-    ``COUNT_BOUND``; raises BadCursor."""
+    """Fetch one page of ``queryset`` ordered by ``key`` (then pk), with its ``total`` when the
+    caller knows it exactly, or else counted up to ``COUNT_BOUND``; raises BadCursor."""
     position = decode_cursor(cursor, key) if cursor else None
     page = keyset_rows(queryset, key, descending=descending, size=size, position=position)
+    if total is not None:
+        page.total = total
+        return page
     total = queryset.order_by()[: COUNT_BOUND + 1].count()
     page.total, page.total_is_bound = min(total, COUNT_BOUND), total > COUNT_BOUND
     return page

@@ -8,8 +8,11 @@ from inventory.models.querysets import (
     AccountRowQuerySet,
     ImageQ,
     ImageQuerySet,
+    age_in_days,
     bucket_of,
+    deprecation_day_range,
 )
+from inventory.models.rollups import ImageRollup, rollup_condition
 from inventory.models.sync import SyncRegionResult, SyncRun
 
 __all__ = [
@@ -21,9 +24,13 @@ __all__ = [
     "Image",
     "ImageQ",
     "ImageQuerySet",
+    "ImageRollup",
     "ImageUsage",
     "SyncRegionResult",
     "SyncRun",
+    "age_in_days",
     "bucket_of",
+    "deprecation_day_range",
     "image_family",
+    "rollup_condition",
 ]

@@ -1,0 +1,63 @@
+"""The image rollup table (inventory.models.rollups); its triggers come in 0008."""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("inventory", "0006_account_id_ascii_digits"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="ImageRollup",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(max_length=32)),
+                ("gone", models.BooleanField()),
+                ("state", models.CharField(max_length=16)),
+                ("in_use", models.BooleanField()),
+                ("public", models.BooleanField()),
+                ("shared", models.BooleanField()),
+                ("creation_day", models.DateField(null=True)),
+                ("deprecation_day", models.DateField(null=True)),
+                ("images", models.BigIntegerField(default=0)),
+                ("storage_gib", models.BigIntegerField(default=0)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="image_rollups",
+                        to="inventory.account",
+                    ),
+                ),
+            ],
+            options={
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=(
+                            "account",
+                            "region",
+                            "gone",
+                            "state",
+                            "in_use",
+                            "public",
+                            "shared",
+                            "creation_day",
+                            "deprecation_day",
+                        ),
+                        name="image_rollup_key",
+                        nulls_distinct=False,
+                    )
+                ],
+            },
+        ),
+    ]

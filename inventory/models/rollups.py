@@ -1,0 +1,145 @@
+"""Image rollups: counts and storage of the images, grouped by what the Overview and the image
+list's totals ask about, kept by the database itself.
+
+Every write to the image table (the sync's bulk upsert, a lifecycle execution, the admin, a raw
+SQL statement) changes the rollups in the same transaction: statement-level triggers on
+``inventory_image`` (migration 0008) add the rows a statement inserted or updated and subtract
+the rows it deleted or replaced. So the figures read from here are exactly the counts of the
+image table, without scanning it.
+
+Figures that depend on *now* stay exact because the key holds dates at day granularity: an
+image's age is counted in whole UTC calendar days (``age_in_days``), so "at least 90 days old"
+is a condition on the creation day; "deprecated" compares the exact deprecation time with now,
+which the deprecation day decides for every day but today, and the images whose deprecation
+time falls today are counted from the image table itself (an indexed range, see
+``inventory.queries``). ``rollup_condition`` turns an ``ImageQ`` condition into the same
+condition on rollups, so the rules keep one home.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from inventory.models.accounts import Account
+from inventory.models.querysets import AccountRowQuerySet
+
+
+class ImageRollup(models.Model):
+    """How many images (and how much storage) share one combination of the key columns.
+
+    Written only by the triggers on the image table; read by the Overview, the accounts page and
+    the image list's totals. Rows whose count fell to zero stay (they cost nothing to sum).
+    """
+
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="image_rollups",
+        db_index=False,
+        db_constraint=False,
+    )
+    region = models.CharField(max_length=32)
+    gone = models.BooleanField()
+    state = models.CharField(max_length=16)
+    in_use = models.BooleanField()
+    public = models.BooleanField()
+    shared = models.BooleanField()
+    creation_day = models.DateField(null=True)
+    deprecation_day = models.DateField(null=True)
+    images = models.BigIntegerField(default=0)
+    storage_gib = models.BigIntegerField(default=0)
+
+    objects = AccountRowQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "account",
+                    "region",
+                    "gone",
+                    "state",
+                    "in_use",
+                    "public",
+                    "shared",
+                    "creation_day",
+                    "deprecation_day",
+                ],
+                name="image_rollup_key",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.region}: {self.images} images"
+
+
+def _day(value: Any) -> datetime.date:
+    """The UTC day of a midnight; anything else cannot be said at day granularity."""
+    if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+        raise _Unmapped
+    value = value.astimezone(datetime.UTC)
+    if value.time() != datetime.time.min:
+        raise _Unmapped
+    return value.date()
+
+
+class _Unmapped(Exception):
+    """A condition on the images that the rollup key cannot express."""
+
+
+def _same_as(field: str) -> Any:
+    def translate(value: Any) -> tuple[str, Any]:
+        return field, value
+
+    return translate
+
+
+#: Image lookups and the rollup lookup that says the same; anything else is not in the key.
+_LOOKUPS: dict[str, Any] = {
+    "gone_at__isnull": lambda value: ("gone", not value),
+    "in_use": _same_as("in_use"),
+    "public": _same_as("public"),
+    "state": _same_as("state"),
+    "region": _same_as("region"),
+    "account__account_id": _same_as("account__account_id"),
+    # Only on rollups whose deprecation day is not today (callers exclude those): a deprecation
+    # day before today is a time before now, a day after today one after now.
+    "deprecation_time__lte": lambda value: (
+        "deprecation_day__lte",
+        value.astimezone(datetime.UTC).date(),
+    ),
+    "creation_date__lt": lambda value: ("creation_day__lt", _day(value)),
+    "creation_date__gte": lambda value: ("creation_day__gte", _day(value)),
+}
+
+
+def _translate_child(child: Any) -> Any:
+    if isinstance(child, Q):
+        return _translate(child)
+    lookup, value = child
+    if lookup == "shared_with" and value == []:
+        return ("shared", False)
+    if lookup not in _LOOKUPS:
+        raise _Unmapped
+    return _LOOKUPS[lookup](value)
+
+
+def _translate(condition: Q) -> Q:
+    children = [_translate_child(child) for child in condition.children]
+    return Q(*children, _connector=condition.connector, _negated=condition.negated)
+
+
+def rollup_condition(condition: Q) -> Q | None:
+    """``condition`` on images (built from ``ImageQ`` and the list's filters) as a condition on
+    rollups, or None when it names something the key does not hold (a name, a tag...).
+
+    Exact on rollups whose deprecation day is not today (see the module docstring)."""
+    try:
+        return _translate(condition)
+    except _Unmapped:
+        return None
