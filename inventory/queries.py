@@ -7,11 +7,11 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import BigIntegerField, Count, Q, Sum, Value
 
 from inventory.choices import ImageBucket, RegionSyncStatus
 from inventory.models.querysets import AGE_BUCKETS, ImageQ, deprecation_day_range
-from inventory.models.rollups import rollup_condition
+from inventory.models.rollups import DEPRECATION_GRAIN, rollup_condition
 
 # --- Overview -----------------------------------------------------------------------------------
 
@@ -58,23 +58,34 @@ def _conditions(now: datetime.datetime, cleanup_days: int) -> dict[str, tuple[st
     return conditions
 
 
-def _image_aggregates(conditions: dict[str, tuple[str, Q]]) -> dict[str, Any]:
-    """The figures as filtered aggregates over image rows."""
-    return {
-        name: Count("pk", filter=condition)
-        if measure == IMAGES
-        else Sum("storage_gib", filter=condition, default=0)
-        for name, (measure, condition) in conditions.items()
-    }
+def _on_rollups(condition: Q) -> tuple[str, Q]:
+    """An Overview condition on rollups; every one maps onto a grain (tested)."""
+    mapped = rollup_condition(condition)
+    if mapped is None:
+        raise ValueError(f"No rollup grain can count {condition!r}.")
+    return mapped
 
 
 def _rollup_aggregates(conditions: dict[str, tuple[str, Q]]) -> dict[str, Any]:
-    """The figures as filtered sums over rollup rows (every Overview condition maps onto the
-    rollup key)."""
+    """The figures as filtered sums over rollup rows."""
     return {
-        name: Sum(measure, filter=rollup_condition(condition), default=0)
+        name: Sum(measure, filter=_on_rollups(condition)[1], default=0)
         for name, (measure, condition) in conditions.items()
     }
+
+
+def _deprecated_today_aggregates(conditions: dict[str, tuple[str, Q]]) -> dict[str, Any]:
+    """The figures summed from the deprecation grain, as filtered aggregates over the image rows
+    whose deprecation day is today (the rollups leave those out); 0 for the other figures."""
+    aggregates: dict[str, Any] = {}
+    for name, (measure, condition) in conditions.items():
+        if _on_rollups(condition)[0] != DEPRECATION_GRAIN:
+            aggregates[name] = Value(0, output_field=BigIntegerField())
+        elif measure == IMAGES:
+            aggregates[name] = Count("pk", filter=condition)
+        else:
+            aggregates[name] = Sum("storage_gib", filter=condition, default=0)
+    return aggregates
 
 
 def _derive(figures: dict[str, Any]) -> dict[str, Any]:
@@ -91,9 +102,10 @@ def _derive(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def _groups(now: datetime.datetime, cleanup_days: int, user: Any) -> list[dict[str, Any]]:
-    """The figures per account and Region: the rollups, except those whose deprecation day is
-    today, plus the images deprecated today counted one by one (an indexed range), whose
-    deprecation the exact time decides."""
+    """The figures per account and Region (None for the figures of the age grain, which holds
+    no Region): the rollups, except those whose deprecation day is today, plus the images
+    deprecated today counted one by one (an indexed range), whose deprecation the exact time
+    decides."""
     from inventory.models import Image, ImageRollup
 
     conditions = _conditions(now, cleanup_days)
@@ -109,7 +121,7 @@ def _groups(now: datetime.datetime, cleanup_days: int, user: Any) -> list[dict[s
         Image.objects.visible_to(user)
         .filter(deprecation_time__gte=start, deprecation_time__lt=end)
         .values("account_id", "region")
-        .annotate(**_image_aggregates(conditions))
+        .annotate(**_deprecated_today_aggregates(conditions))
         .order_by()
     )
     return list(rollups.union(today, all=True))  # one query
@@ -131,16 +143,20 @@ def estate_figures(now: datetime.datetime, cleanup_days: int, user: Any) -> Esta
     regions: dict[str, dict[str, Any]] = {}
     accounts: dict[int, dict[str, Any]] = {}
     for row in groups:
-        if not row["all"]:
+        sums = [(key, int(row[key])) for key in keys if row[key]]
+        if not sums:
             continue  # rollup rows whose images all changed key or were deleted
-        region = regions.setdefault(
-            row["region"], {"region": row["region"]} | dict.fromkeys(keys, 0)
-        )
         account = accounts.setdefault(row["account_id"], dict.fromkeys(keys, 0))
-        for key in keys:
-            totals[key] += row[key]
-            region[key] += row[key]
-            account[key] += row[key]
+        region = None
+        if row["region"] is not None:
+            region = regions.setdefault(
+                row["region"], {"region": row["region"]} | dict.fromkeys(keys, 0)
+            )
+        for key, value in sums:
+            totals[key] += value
+            account[key] += value
+            if region is not None:
+                region[key] += value
     if not keys:
         totals = dict.fromkeys(_conditions(now, cleanup_days), 0)
     for pk, account_id, name in Account.objects.filter(pk__in=accounts).values_list(
@@ -164,12 +180,12 @@ def current_images_by_account(user: Any) -> dict[int, int]:
 
     rows = (
         ImageRollup.objects.visible_to(user)
-        .filter(rollup_condition(ImageQ.current()))
+        .filter(_on_rollups(ImageQ.current())[1])
         .values("account_id")
         .annotate(images=Sum("images"))
         .order_by()
     )
-    return {row["account_id"]: row["images"] for row in rows}
+    return {row["account_id"]: int(row["images"]) for row in rows}
 
 
 def image_list_total(conditions: Q, now: datetime.datetime, user: Any) -> int | None:
@@ -178,9 +194,10 @@ def image_list_total(conditions: Q, now: datetime.datetime, user: Any) -> int | 
     tag...), and the list counts its rows instead."""
     from inventory.models import Image, ImageRollup
 
-    on_rollups = rollup_condition(conditions)
-    if on_rollups is None:
+    mapped = rollup_condition(conditions)
+    if mapped is None:
         return None
+    grain, on_rollups = mapped
     start, end = deprecation_day_range(now)
     rolled = (
         ImageRollup.objects.visible_to(user)
@@ -188,12 +205,14 @@ def image_list_total(conditions: Q, now: datetime.datetime, user: Any) -> int | 
         .filter(on_rollups)
         .aggregate(images=Sum("images", default=0))["images"]
     )
+    if grain != DEPRECATION_GRAIN:
+        return int(rolled)
     today = (
         Image.objects.visible_to(user)
         .filter(conditions, deprecation_time__gte=start, deprecation_time__lt=end)
         .count()
     )
-    return rolled + today
+    return int(rolled) + today
 
 
 def recent_runs(limit: int = TREND_RUNS) -> list[Any]:

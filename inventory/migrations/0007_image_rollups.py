@@ -19,12 +19,13 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("region", models.CharField(max_length=32)),
+                ("grain", models.CharField(max_length=16)),
+                ("region", models.CharField(max_length=32, null=True)),
                 ("gone", models.BooleanField()),
-                ("state", models.CharField(max_length=16)),
-                ("in_use", models.BooleanField()),
-                ("public", models.BooleanField()),
-                ("shared", models.BooleanField()),
+                ("state", models.CharField(max_length=16, null=True)),
+                ("in_use", models.BooleanField(null=True)),
+                ("public", models.BooleanField(null=True)),
+                ("shared", models.BooleanField(null=True)),
                 ("creation_day", models.DateField(null=True)),
                 ("deprecation_day", models.DateField(null=True)),
                 ("images", models.BigIntegerField(default=0)),
@@ -44,6 +45,7 @@ class Migration(migrations.Migration):
                 "constraints": [
                     models.UniqueConstraint(
                         fields=(
+                            "grain",
                             "account",
                             "region",
                             "gone",

@@ -9,9 +9,11 @@ present, after the triggers exist: creating them locks out writers until this co
 
 from django.db import migrations
 
-KEY = "account_id, region, gone, state, in_use, public, shared, creation_day, deprecation_day"
+KEY = (
+    "grain, account_id, region, gone, state, in_use, public, shared, creation_day, deprecation_day"
+)
 
-#: One image row as its rollup key, its count and its storage (``sign`` 1 adds, -1 removes).
+#: Image rows as their rollup columns, their count and storage (``sign`` 1 adds, -1 removes).
 ROW = """
     SELECT account_id, region, gone_at IS NOT NULL AS gone, state, in_use, public,
            shared_with <> '[]'::jsonb AS shared,
@@ -21,12 +23,22 @@ ROW = """
     FROM {table}
 """
 
+#: One delta per key of every grain (inventory.models.rollups.GRAINS), in one pass: GROUPING()
+#: tells the grain of a group (bits 4, 2, 1 for public, creation_day, deprecation_day left out).
 APPLY = f"""
     INSERT INTO inventory_imagerollup AS rollup ({KEY}, images, storage_gib)
-    SELECT {KEY}, sum(images), sum(storage_gib) FROM ({{rows}}) AS delta
-    GROUP BY {KEY}
+    SELECT CASE GROUPING(public, creation_day, deprecation_day)
+               WHEN 3 THEN 'flags' WHEN 6 THEN 'deprecation' ELSE 'age' END,
+           account_id, region, gone, state, in_use, public, shared, creation_day,
+           deprecation_day, sum(images), sum(storage_gib)
+    FROM ({{rows}}) AS delta
+    GROUP BY GROUPING SETS (
+        (account_id, region, gone, state, in_use, public, shared),
+        (account_id, region, gone, state, deprecation_day),
+        (account_id, gone, in_use, creation_day)
+    )
     HAVING sum(images) <> 0 OR sum(storage_gib) <> 0
-    ORDER BY {KEY}
+    ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
     ON CONFLICT ON CONSTRAINT image_rollup_key DO UPDATE
     SET images = rollup.images + excluded.images,
         storage_gib = rollup.storage_gib + excluded.storage_gib;

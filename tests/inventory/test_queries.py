@@ -26,7 +26,7 @@ FILTERS = [
     {"deprecated": "no", "gone": "no"},
     {"account": "444455556666", "region": "eu-west-1"},
     {"in_use": "no", "exposure": "exposed"},
-    {"exposure": "private", "min_age": 30, "max_age": 89},
+    {"in_use": "no", "min_age": 30, "max_age": 89},
     {"min_age": 365},
 ]
 
@@ -56,9 +56,14 @@ def test_it_counts_the_exact_total_of_a_list_from_the_rollups(images, admin_user
     assert queries.image_list_total(conditions, now, admin_user) == expected
 
 
-def test_it_leaves_a_name_or_tag_search_to_the_list_count(images, admin_user) -> None:
+def test_it_leaves_filters_no_grain_holds_to_the_list_count(images, admin_user) -> None:
     now = timezone.now()
-    for filters in ({"q": "app"}, {"tag_key": "team"}, {"family": "app-server"}):
+    for filters in (
+        {"q": "app"},
+        {"tag_key": "team"},
+        {"family": "app-server"},
+        {"exposure": "private", "min_age": 30},  # no grain holds both
+    ):
         assert queries.image_list_total(image_conditions(filters, now), now, admin_user) is None
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from inventory.models import Image, ImageRollup
+from inventory.models.rollups import GRAINS
 from lifecycle.services.execution import execute_request
 from tests.amidash.sandbox.images import ec2_client, launch, register_image
 from tests.factories import approve, ask, create_account, create_image, image, sync
@@ -22,41 +23,53 @@ def _day(moment: datetime.datetime | None) -> datetime.date | None:
     return moment.astimezone(datetime.UTC).date() if moment else None
 
 
+COLUMNS = (
+    "account",
+    "region",
+    "gone",
+    "state",
+    "in_use",
+    "public",
+    "shared",
+    "creation_day",
+    "deprecation_day",
+)
+
+
+def _columns(row: Image) -> dict[str, object]:
+    return {
+        "account": row.account_id,
+        "region": row.region,
+        "gone": row.gone_at is not None,
+        "state": row.state,
+        "in_use": row.in_use,
+        "public": row.public,
+        "shared": bool(row.shared_with),
+        "creation_day": _day(row.creation_date),
+        "deprecation_day": _day(row.deprecation_time),
+    }
+
+
 def from_scratch() -> dict[tuple, tuple[int, int]]:
-    """Images and storage per rollup key, counted from the image rows themselves."""
+    """Images and storage per grain and key, counted from the image rows themselves."""
     images: Counter[tuple] = Counter()
     storage: Counter[tuple] = Counter()
     for row in Image.objects.all():
-        key = (
-            row.account_id,
-            row.region,
-            row.gone_at is not None,
-            row.state,
-            row.in_use,
-            row.public,
-            bool(row.shared_with),
-            _day(row.creation_date),
-            _day(row.deprecation_time),
-        )
-        images[key] += 1
-        storage[key] += row.storage_gib
+        columns = _columns(row)
+        for grain, kept in GRAINS.items():
+            key = (grain, *(columns[name] if name in kept else None for name in COLUMNS))
+            images[key] += 1
+            storage[key] += row.storage_gib
     return {key: (images[key], storage[key]) for key in images}
 
 
 def rolled_up() -> dict[tuple, tuple[int, int]]:
     """The rollups that hold any image (rows whose images all moved away stay at zero)."""
     return {
-        (
-            row.account_id,
-            row.region,
-            row.gone,
-            row.state,
-            row.in_use,
-            row.public,
-            row.shared,
-            row.creation_day,
-            row.deprecation_day,
-        ): (row.images, row.storage_gib)
+        (row.grain, row.account_id, *(getattr(row, name) for name in COLUMNS[1:])): (
+            row.images,
+            row.storage_gib,
+        )
         for row in ImageRollup.objects.all()
         if row.images or row.storage_gib
     }
@@ -116,7 +129,9 @@ def test_it_counts_changes_made_outside_the_services() -> None:
     Image.objects.filter(pk=images[4].pk).update(creation_date=None, public=True)
 
     assert_rollups_match()
-    assert sum(row.images for row in ImageRollup.objects.all()) == Image.objects.count() == 5
+    for grain in GRAINS:
+        rows = ImageRollup.objects.filter(grain=grain)
+        assert sum(row.images for row in rows) == Image.objects.count() == 5
 
 
 def test_it_counts_a_bulk_upsert_that_inserts_and_updates_at_once() -> None:
@@ -141,4 +156,5 @@ def test_it_counts_a_bulk_upsert_that_inserts_and_updates_at_once() -> None:
     )
 
     assert_rollups_match()
-    assert ImageRollup.objects.filter(storage_gib=30, images=1).exists()
+    (flags,) = ImageRollup.objects.filter(grain="flags")
+    assert (flags.images, flags.storage_gib) == (2, 35)
