@@ -11,7 +11,11 @@ from django.db.models import BigIntegerField, Count, Q, Sum, Value
 
 from inventory.choices import ImageBucket, RegionSyncStatus
 from inventory.models.querysets import AGE_BUCKETS, ImageQ, deprecation_day_range
-from inventory.models.rollups import DEPRECATION_GRAIN, rollup_condition
+from inventory.models.rollups import (
+    DEPRECATION_GRAIN,
+    required_rollup_condition,
+    rollup_condition,
+)
 
 # --- Overview -----------------------------------------------------------------------------------
 
@@ -58,18 +62,10 @@ def _conditions(now: datetime.datetime, cleanup_days: int) -> dict[str, tuple[st
     return conditions
 
 
-def _on_rollups(condition: Q) -> tuple[str, Q]:
-    """An Overview condition on rollups; every one maps onto a grain (tested)."""
-    mapped = rollup_condition(condition)
-    if mapped is None:
-        raise ValueError(f"No rollup grain can count {condition!r}.")
-    return mapped
-
-
 def _rollup_aggregates(conditions: dict[str, tuple[str, Q]]) -> dict[str, Any]:
     """The figures as filtered sums over rollup rows."""
     return {
-        name: Sum(measure, filter=_on_rollups(condition)[1], default=0)
+        name: Sum(measure, filter=required_rollup_condition(condition)[1], default=0)
         for name, (measure, condition) in conditions.items()
     }
 
@@ -79,7 +75,7 @@ def _deprecated_today_aggregates(conditions: dict[str, tuple[str, Q]]) -> dict[s
     whose deprecation day is today (the rollups leave those out); 0 for the other figures."""
     aggregates: dict[str, Any] = {}
     for name, (measure, condition) in conditions.items():
-        if _on_rollups(condition)[0] != DEPRECATION_GRAIN:
+        if required_rollup_condition(condition)[0] != DEPRECATION_GRAIN:
             aggregates[name] = Value(0, output_field=BigIntegerField())
         elif measure == IMAGES:
             aggregates[name] = Count("pk", filter=condition)
@@ -180,7 +176,7 @@ def current_images_by_account(user: Any) -> dict[int, int]:
 
     rows = (
         ImageRollup.objects.visible_to(user)
-        .filter(_on_rollups(ImageQ.current())[1])
+        .filter(required_rollup_condition(ImageQ.current())[1])
         .values("account_id")
         .annotate(images=Sum("images"))
         .order_by()
@@ -225,30 +221,23 @@ def recent_runs(limit: int = TREND_RUNS) -> list[Any]:
 
 def trend_points(runs: list[Any], user: Any) -> list[dict[str, Any]]:
     """The estate of the accounts ``user`` may see as it stood when each run finished: images
-    present, their storage, images gone so far. Rebuilt from first_seen_at and gone_at in one
-    scan (2 aggregates per run)."""
-    from django.db.models import Count, Sum
-
-    from inventory.models import Image
+    present, their storage, images gone so far; summed from the runs' estate snapshots (one
+    query, whatever the number of images)."""
+    from inventory.models import EstateSnapshot
 
     if not runs:
         return []
-    aggregates: dict[str, Any] = {}
-    for index, run in enumerate(runs):
-        moment = run.finished_at
-        present = Q(first_seen_at__lte=moment) & (ImageQ.current() | Q(gone_at__gt=moment))
-        aggregates[f"present_{index}"] = Count("pk", filter=present)
-        aggregates[f"storage_{index}"] = Sum("storage_gib", filter=present, default=0)
-        aggregates[f"gone_{index}"] = Count("pk", filter=Q(gone_at__lte=moment))
-    figures = Image.objects.visible_to(user).aggregate(**aggregates)
+    sums = {
+        row["sync_run_id"]: row
+        for row in EstateSnapshot.objects.visible_to(user)
+        .filter(sync_run__in=runs)
+        .values("sync_run_id")
+        .annotate(present=Sum("images"), storage=Sum("storage_gib"), gone=Sum("gone"))
+        .order_by()
+    }
+    empty = {"present": 0, "storage": 0, "gone": 0}
     return [
-        {
-            "run": run,
-            "present": figures[f"present_{index}"],
-            "storage": figures[f"storage_{index}"],
-            "gone": figures[f"gone_{index}"],
-        }
-        for index, run in enumerate(runs)
+        {"run": run, **{key: int(sums.get(run.pk, empty)[key]) for key in empty}} for run in runs
     ]
 
 

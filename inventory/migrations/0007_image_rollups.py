@@ -1,4 +1,7 @@
-"""The image rollup table (inventory.models.rollups); its triggers come in 0008."""
+"""The image rollup table (inventory.models.rollups); its triggers come in 0008.
+
+Sorting by storage pages by (storage_gib, id): the index holds both, so a deep page seeks instead
+of sorting every image of the same size."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -61,5 +64,13 @@ class Migration(migrations.Migration):
                     )
                 ],
             },
+        ),
+        migrations.RemoveIndex(
+            model_name="image",
+            name="image_storage",
+        ),
+        migrations.AddIndex(
+            model_name="image",
+            index=models.Index(fields=["storage_gib", "id"], name="image_storage_id"),
         ),
     ]

@@ -13,7 +13,7 @@ from inventory.models.querysets import (
     deprecation_day_range,
 )
 from inventory.models.rollups import ImageRollup, rollup_condition
-from inventory.models.sync import SyncRegionResult, SyncRun
+from inventory.models.sync import EstateSnapshot, SyncRegionResult, SyncRun
 
 __all__ = [
     "AGE_BUCKETS",
@@ -21,6 +21,7 @@ __all__ = [
     "AccountQuerySet",
     "AccountRegion",
     "AccountRowQuerySet",
+    "EstateSnapshot",
     "Image",
     "ImageQ",
     "ImageQuerySet",

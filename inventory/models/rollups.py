@@ -167,3 +167,12 @@ def rollup_condition(condition: Q) -> tuple[str, Q] | None:
         except _Unmapped:
             continue
     return None
+
+
+def required_rollup_condition(condition: Q) -> tuple[str, Q]:
+    """``rollup_condition`` for the figures that must come from the rollups (the Overview's, the
+    accounts page's); ValueError when no grain holds the condition."""
+    mapped = rollup_condition(condition)
+    if mapped is None:
+        raise ValueError(f"No rollup grain can count {condition!r}.")
+    return mapped
