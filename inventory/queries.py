@@ -98,10 +98,9 @@ def _derive(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def _groups(now: datetime.datetime, cleanup_days: int, user: Any) -> list[dict[str, Any]]:
-    """The figures per account and Region (None for the figures of the age grain, which holds
-    no Region): the rollups, except those whose deprecation day is today, plus the images
-    deprecated today counted one by one (an indexed range), whose deprecation the exact time
-    decides."""
+    """The figures per account and Region: the rollups, except those whose deprecation day is
+    today, plus the images deprecated today counted one by one (an indexed range), whose
+    deprecation the exact time decides."""
     from inventory.models import Image, ImageRollup
 
     conditions = _conditions(now, cleanup_days)
@@ -143,16 +142,13 @@ def estate_figures(now: datetime.datetime, cleanup_days: int, user: Any) -> Esta
         if not sums:
             continue  # rollup rows whose images all changed key or were deleted
         account = accounts.setdefault(row["account_id"], dict.fromkeys(keys, 0))
-        region = None
-        if row["region"] is not None:
-            region = regions.setdefault(
-                row["region"], {"region": row["region"]} | dict.fromkeys(keys, 0)
-            )
+        region = regions.setdefault(
+            row["region"], {"region": row["region"]} | dict.fromkeys(keys, 0)
+        )
         for key, value in sums:
             totals[key] += value
             account[key] += value
-            if region is not None:
-                region[key] += value
+            region[key] += value
     if not keys:
         totals = dict.fromkeys(_conditions(now, cleanup_days), 0)
     for pk, account_id, name in Account.objects.filter(pk__in=accounts).values_list(

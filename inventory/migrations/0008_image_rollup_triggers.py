@@ -35,7 +35,7 @@ APPLY = f"""
     GROUP BY GROUPING SETS (
         (account_id, region, gone, state, in_use, public, shared),
         (account_id, region, gone, state, deprecation_day),
-        (account_id, gone, in_use, creation_day)
+        (account_id, region, gone, in_use, creation_day)
     )
     HAVING sum(images) <> 0 OR sum(storage_gib) <> 0
     ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10

@@ -9,7 +9,7 @@ image table, without scanning it.
 
 Each image counts once in each grain (``GRAINS``): one by its flags (state, gone, in use,
 public, shared), one by its deprecation day, one by its creation day. Keeping the days apart
-keeps each grain small: a million images make a few thousand rows per grain.
+keeps each grain small: a million images make thousands of rows per grain, not a million.
 
 Figures that depend on *now* stay exact because the key holds dates at day granularity: an
 image's age is counted in whole UTC calendar days (``age_in_days``), so "at least 90 days old"
@@ -33,12 +33,14 @@ from inventory.models.querysets import AccountRowQuerySet
 
 #: The grains of the rollups: which image columns each one groups by. Each image counts once in
 #: every grain; a figure is summed from the first grain whose columns can say it (the smallest
-#: first), so the Overview sums a few thousand rows at most. Columns a grain leaves out are NULL.
+#: first). Columns a grain leaves out are NULL. Every grain holds the account and the Region:
+#: syncs of different account+Regions, each one transaction, never wait on (or deadlock over)
+#: the same rollup rows.
 DEPRECATION_GRAIN = "deprecation"
 GRAINS: dict[str, frozenset[str]] = {
     "flags": frozenset({"account", "region", "gone", "state", "in_use", "public", "shared"}),
     DEPRECATION_GRAIN: frozenset({"account", "region", "gone", "state", "deprecation_day"}),
-    "age": frozenset({"account", "gone", "in_use", "creation_day"}),
+    "age": frozenset({"account", "region", "gone", "in_use", "creation_day"}),
 }
 
 

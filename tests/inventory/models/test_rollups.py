@@ -7,7 +7,7 @@ import datetime
 from collections import Counter
 
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from inventory.models import Image, ImageRollup
@@ -158,3 +158,24 @@ def test_it_counts_a_bulk_upsert_that_inserts_and_updates_at_once() -> None:
     assert_rollups_match()
     (flags,) = ImageRollup.objects.filter(grain="flags")
     assert (flags.images, flags.storage_gib) == (2, 35)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_to_two_regions_of_one_account_never_wait_on_each_other() -> None:
+    """Syncs of an account's Regions run side by side, one transaction each: the rollup rows
+    one of them changes are never the other's (every grain holds the Region)."""
+    account = create_account()
+    east = create_image(account=account, region="us-east-1", age_days=10, storage_gib=8)
+    west = create_image(account=account, region="eu-west-1", age_days=10, storage_gib=8)
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("UPDATE inventory_image SET in_use = true WHERE id = %s", [east.pk])
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+            cursor.execute("UPDATE inventory_image SET in_use = true WHERE id = %s", [west.pk])
+        other.commit()
+    finally:
+        other.close()
+    assert_rollups_match()
