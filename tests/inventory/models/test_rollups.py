@@ -23,17 +23,8 @@ def _day(moment: datetime.datetime | None) -> datetime.date | None:
     return moment.astimezone(datetime.UTC).date() if moment else None
 
 
-COLUMNS = (
-    "account",
-    "region",
-    "gone",
-    "state",
-    "in_use",
-    "public",
-    "shared",
-    "creation_day",
-    "deprecation_day",
-)
+#: The key columns after the grain, in the order of the rollup's unique key.
+COLUMNS = tuple(ImageRollup._meta.constraints[0].fields[1:])
 
 
 def _columns(row: Image) -> dict[str, object]:
