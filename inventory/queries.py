@@ -47,7 +47,6 @@ def _conditions(now: datetime.datetime, cleanup_days: int) -> dict[str, tuple[st
         for bucket in (*COUNTED_BUCKETS, ImageBucket.GONE)
     }
     conditions |= {
-        "all": (IMAGES, Q()),
         "current": (IMAGES, current),
         "in_use_count": (IMAGES, current & ImageQ.in_use()),
         "public_count": (IMAGES, current & ImageQ.public()),
