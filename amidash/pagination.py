@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.db.models import F, Model, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
 COUNT_BOUND = 10_000
 
@@ -121,28 +122,30 @@ def _ordering(key: SortKey, descending: bool) -> list[Any]:
     return [F(key.field).asc(), F("pk").asc()]
 
 
+def _row(key: SortKey) -> Tuple:
+    return Tuple(F(key.field), F("pk"))
+
+
 def _greater(key: SortKey, value: Any, pk: int) -> Q:
     """Rows after (value, pk) in ascending order, NULL counting as the largest value."""
     column = key.field
     if value is None:
         return Q(**{f"{column}__isnull": True, "pk__gt": pk})
-    # The redundant ``>=`` bound lets PostgreSQL start the index scan at the cursor.
-    condition = Q(**{f"{column}__gte": value}) & (
-        Q(**{f"{column}__gt": value}) | Q(**{column: value, "pk__gt": pk})
-    )
+    # A row comparison, ``(sort, pk) > (value, pk)``: PostgreSQL starts the index scan at the
+    # cursor, on an index of both columns even where many rows share the sort value.
+    condition = Q(TupleGreaterThan(_row(key), (value, pk)))
     if key.nullable:
         condition |= Q(**{f"{column}__isnull": True})
     return condition
 
 
 def _smaller(key: SortKey, value: Any, pk: int) -> Q:
-    """Rows before (value, pk) in ascending order, NULL counting as the largest value."""
+    """Rows before (value, pk) in ascending order, NULL counting as the largest value (a row
+    comparison with a NULL is never true: NULL rows are not before any value)."""
     column = key.field
     if value is None:
         return Q(**{f"{column}__isnull": False}) | Q(**{f"{column}__isnull": True, "pk__lt": pk})
-    return Q(**{f"{column}__lte": value}) & (
-        Q(**{f"{column}__lt": value}) | Q(**{column: value, "pk__lt": pk})
-    )
+    return Q(TupleLessThan(_row(key), (value, pk)))
 
 
 def _after(key: SortKey, descending: bool, value: Any, pk: int) -> Q:
@@ -204,11 +207,15 @@ def keyset_page(
     descending: bool,
     size: int,
     cursor: str | None = None,
+    total: int | None = None,
 ) -> KeysetPage:
-    """Fetch one page of ``queryset`` ordered by ``key`` (then pk), with its total counted up to
-    ``COUNT_BOUND``; raises BadCursor."""
+    """Fetch one page of ``queryset`` ordered by ``key`` (then pk), with its ``total`` when the
+    caller knows it exactly, or else counted up to ``COUNT_BOUND``; raises BadCursor."""
     position = decode_cursor(cursor, key) if cursor else None
     page = keyset_rows(queryset, key, descending=descending, size=size, position=position)
+    if total is not None:
+        page.total = total
+        return page
     total = queryset.order_by()[: COUNT_BOUND + 1].count()
     page.total, page.total_is_bound = min(total, COUNT_BOUND), total > COUNT_BOUND
     return page

@@ -188,7 +188,11 @@ EXPOSURE_FILTERS: dict[str, Callable[[], Q]] = {
 
 def filter_images(queryset: QuerySet[Image], filters: dict[str, Any]) -> QuerySet[Image]:
     """Apply valid filters (ImageFilterForm.active_filters) to an Image queryset."""
-    now = timezone.now()
+    return queryset.filter(image_conditions(filters, timezone.now()))
+
+
+def image_conditions(filters: dict[str, Any], now: datetime.datetime) -> Q:
+    """The valid filters (ImageFilterForm.active_filters) as one condition on images at ``now``."""
     conditions = Q()
     if text := filters.get("q"):
         if text.lower().startswith("ami-"):
@@ -223,7 +227,7 @@ def filter_images(queryset: QuerySet[Image], filters: dict[str, Any]) -> QuerySe
             conditions &= Q(tags__has_key=key)
     if family := filters.get("family"):
         conditions &= Q(family=family)
-    return queryset.filter(conditions)
+    return conditions
 
 
 def image_list_queryset(user: Any) -> QuerySet[Image]:

@@ -7,10 +7,15 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import BigIntegerField, Count, Q, Sum, Value
 
 from inventory.choices import ImageBucket, RegionSyncStatus
-from inventory.models.querysets import AGE_BUCKETS, ImageQ
+from inventory.models.querysets import AGE_BUCKETS, ImageQ, deprecation_day_range
+from inventory.models.rollups import (
+    DEPRECATION_GRAIN,
+    required_rollup_condition,
+    rollup_condition,
+)
 
 # --- Overview -----------------------------------------------------------------------------------
 
@@ -28,29 +33,53 @@ class EstateFigures:
     accounts: list[dict[str, Any]]
 
 
-def _aggregates(now: datetime.datetime, cleanup_days: int) -> dict[str, Any]:
-    """The figures counted in the database, as filtered aggregates of one scan; the rest of
-    FIGURE_KEYS is derived from these (see _derive)."""
-    from django.db.models import Count, Sum
+#: What a figure sums: images (a count) or their storage in GiB.
+IMAGES, STORAGE = "images", "storage_gib"
 
+
+def _conditions(now: datetime.datetime, cleanup_days: int) -> dict[str, tuple[str, Q]]:
+    """The figures counted in the database: name -> (what is summed, which images, as ImageQ
+    conditions); the others are derived from these (see _derive)."""
     current = ImageQ.current()
     cleanup = ImageQ.cleanup_candidates(now, cleanup_days)
-    aggregates: dict[str, Any] = {
-        f"state_{bucket.value}": Count("pk", filter=ImageQ.bucket(bucket, now))
+    conditions: dict[str, tuple[str, Q]] = {
+        f"state_{bucket.value}": (IMAGES, ImageQ.bucket(bucket, now))
         for bucket in (*COUNTED_BUCKETS, ImageBucket.GONE)
     }
-    aggregates |= {
-        "current": Count("pk", filter=current),
-        "in_use_count": Count("pk", filter=current & ImageQ.in_use()),
-        "public_count": Count("pk", filter=current & ImageQ.public()),
-        "shared_count": Count("pk", filter=current & ImageQ.shared()),
-        "public_unused_count": Count("pk", filter=current & ImageQ.public() & ImageQ.unused()),
-        "storage_total": Sum("storage_gib", filter=current, default=0),
-        "cleanup_count": Count("pk", filter=cleanup),
-        "cleanup_gib": Sum("storage_gib", filter=cleanup, default=0),
+    conditions |= {
+        "current": (IMAGES, current),
+        "in_use_count": (IMAGES, current & ImageQ.in_use()),
+        "public_count": (IMAGES, current & ImageQ.public()),
+        "shared_count": (IMAGES, current & ImageQ.shared()),
+        "public_unused_count": (IMAGES, current & ImageQ.public() & ImageQ.unused()),
+        "storage_total": (STORAGE, current),
+        "cleanup_count": (IMAGES, cleanup),
+        "cleanup_gib": (STORAGE, cleanup),
     }
     for index, (_label, low, high) in enumerate(AGE_BUCKETS):
-        aggregates[f"age_{index}"] = Count("pk", filter=current & ImageQ.aged(now, low, high))
+        conditions[f"age_{index}"] = (IMAGES, current & ImageQ.aged(now, low, high))
+    return conditions
+
+
+def _rollup_aggregates(conditions: dict[str, tuple[str, Q]]) -> dict[str, Any]:
+    """The figures as filtered sums over rollup rows."""
+    return {
+        name: Sum(measure, filter=required_rollup_condition(condition)[1], default=0)
+        for name, (measure, condition) in conditions.items()
+    }
+
+
+def _deprecated_today_aggregates(conditions: dict[str, tuple[str, Q]]) -> dict[str, Any]:
+    """The figures summed from the deprecation grain, as filtered aggregates over the image rows
+    whose deprecation day is today (the rollups leave those out); 0 for the other figures."""
+    aggregates: dict[str, Any] = {}
+    for name, (measure, condition) in conditions.items():
+        if required_rollup_condition(condition)[0] != DEPRECATION_GRAIN:
+            aggregates[name] = Value(0, output_field=BigIntegerField())
+        elif measure == IMAGES:
+            aggregates[name] = Count("pk", filter=condition)
+        else:
+            aggregates[name] = Sum("storage_gib", filter=condition, default=0)
     return aggregates
 
 
@@ -67,35 +96,60 @@ def _derive(figures: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
-def estate_figures(now: datetime.datetime, cleanup_days: int, user: Any) -> EstateFigures:
-    """All of the overview's image figures, of the accounts ``user`` may see, from ONE scan of
-    the image table (the image list applies the same scope, so every figure equals its list).
+def _groups(now: datetime.datetime, cleanup_days: int, user: Any) -> list[dict[str, Any]]:
+    """The figures per account and Region: the rollups, except those whose deprecation day is
+    today, plus the images deprecated today counted one by one (an indexed range), whose
+    deprecation the exact time decides."""
+    from inventory.models import Image, ImageRollup
 
-    The scan groups by account and Region (a few dozen groups however many images there are);
-    the estate totals, the Region grid and the account table are sums of those groups.
-    """
-    from inventory.models import Account, Image
-
-    aggregates = _aggregates(now, cleanup_days)
-    keys = list(aggregates)
-    rows = (
-        Image.objects.visible_to(user)
+    conditions = _conditions(now, cleanup_days)
+    start, end = deprecation_day_range(now)
+    rollups = (
+        ImageRollup.objects.visible_to(user)
+        .exclude(deprecation_day=start.date())
         .values("account_id", "region")
-        .annotate(**aggregates)
+        .annotate(**_rollup_aggregates(conditions))
         .order_by()
     )
+    today = (
+        Image.objects.visible_to(user)
+        .filter(deprecation_time__gte=start, deprecation_time__lt=end)
+        .values("account_id", "region")
+        .annotate(**_deprecated_today_aggregates(conditions))
+        .order_by()
+    )
+    return list(rollups.union(today, all=True))  # one query
+
+
+def estate_figures(now: datetime.datetime, cleanup_days: int, user: Any) -> EstateFigures:
+    """All of the overview's image figures, of the accounts ``user`` may see, from the image
+    rollups (inventory.models.rollups; the image list applies the same scope and the same
+    ImageQ conditions, so every figure equals its list).
+
+    The rollups are summed by account and Region (a few dozen groups however many images there
+    are); the estate totals, the Region grid and the account table are sums of those groups.
+    """
+    from inventory.models import Account
+
+    groups = _groups(now, cleanup_days, user)
+    keys = [key for key in groups[0] if key not in ("account_id", "region")] if groups else []
     totals = dict.fromkeys(keys, 0)
     regions: dict[str, dict[str, Any]] = {}
     accounts: dict[int, dict[str, Any]] = {}
-    for row in rows:
+    for row in groups:
+        sums = [(key, int(row[key])) for key in keys if row[key]]
+        if not sums:
+            continue  # rollup rows whose images all changed key or were deleted
+        account = accounts.setdefault(row["account_id"], dict.fromkeys(keys, 0))
         region = regions.setdefault(
             row["region"], {"region": row["region"]} | dict.fromkeys(keys, 0)
         )
-        account = accounts.setdefault(row["account_id"], dict.fromkeys(keys, 0))
-        for key in keys:
-            totals[key] += row[key]
-            region[key] += row[key]
-            account[key] += row[key]
+        for key, value in sums:
+            totals[key] += value
+            account[key] += value
+            region[key] += value
+    if not keys:
+        totals = dict.fromkeys(_conditions(now, cleanup_days), 0)
     for pk, account_id, name in Account.objects.filter(pk__in=accounts).values_list(
         "pk", "account_id", "name"
     ):
@@ -110,6 +164,48 @@ def estate_figures(now: datetime.datetime, cleanup_days: int, user: Any) -> Esta
     )
 
 
+def current_images_by_account(user: Any) -> dict[int, int]:
+    """How many current images each account ``user`` may see holds (its list's total), from the
+    rollups."""
+    from inventory.models import ImageRollup
+
+    rows = (
+        ImageRollup.objects.visible_to(user)
+        .filter(required_rollup_condition(ImageQ.current())[1])
+        .values("account_id")
+        .annotate(images=Sum("images"))
+        .order_by()
+    )
+    return {row["account_id"]: int(row["images"]) for row in rows}
+
+
+def image_list_total(conditions: Q, now: datetime.datetime, user: Any) -> int | None:
+    """The exact number of images of ``user``'s accounts that meet ``conditions`` (the image
+    list's filters), from the rollups; None when a filter is not in the rollup key (a name, a
+    tag...), and the list counts its rows instead."""
+    from inventory.models import Image, ImageRollup
+
+    mapped = rollup_condition(conditions)
+    if mapped is None:
+        return None
+    grain, on_rollups = mapped
+    start, end = deprecation_day_range(now)
+    rolled = (
+        ImageRollup.objects.visible_to(user)
+        .exclude(deprecation_day=start.date())
+        .filter(on_rollups)
+        .aggregate(images=Sum("images", default=0))["images"]
+    )
+    if grain != DEPRECATION_GRAIN:
+        return int(rolled)
+    today = (
+        Image.objects.visible_to(user)
+        .filter(conditions, deprecation_time__gte=start, deprecation_time__lt=end)
+        .count()
+    )
+    return int(rolled) + today
+
+
 def recent_runs(limit: int = TREND_RUNS) -> list[Any]:
     """The last finished sync runs, oldest first, for the trend chart."""
     from inventory.models import SyncRun
@@ -120,30 +216,23 @@ def recent_runs(limit: int = TREND_RUNS) -> list[Any]:
 
 def trend_points(runs: list[Any], user: Any) -> list[dict[str, Any]]:
     """The estate of the accounts ``user`` may see as it stood when each run finished: images
-    present, their storage, images gone so far. Rebuilt from first_seen_at and gone_at in one
-    scan (2 aggregates per run)."""
-    from django.db.models import Count, Sum
-
-    from inventory.models import Image
+    present, their storage, images gone so far; summed from the runs' estate snapshots (one
+    query, whatever the number of images)."""
+    from inventory.models import EstateSnapshot
 
     if not runs:
         return []
-    aggregates: dict[str, Any] = {}
-    for index, run in enumerate(runs):
-        moment = run.finished_at
-        present = Q(first_seen_at__lte=moment) & (ImageQ.current() | Q(gone_at__gt=moment))
-        aggregates[f"present_{index}"] = Count("pk", filter=present)
-        aggregates[f"storage_{index}"] = Sum("storage_gib", filter=present, default=0)
-        aggregates[f"gone_{index}"] = Count("pk", filter=Q(gone_at__lte=moment))
-    figures = Image.objects.visible_to(user).aggregate(**aggregates)
+    sums = {
+        row["sync_run_id"]: row
+        for row in EstateSnapshot.objects.visible_to(user)
+        .filter(sync_run__in=runs)
+        .values("sync_run_id")
+        .annotate(present=Sum("images"), storage=Sum("storage_gib"), gone=Sum("gone"))
+        .order_by()
+    }
+    empty = {"present": 0, "storage": 0, "gone": 0}
     return [
-        {
-            "run": run,
-            "present": figures[f"present_{index}"],
-            "storage": figures[f"storage_{index}"],
-            "gone": figures[f"gone_{index}"],
-        }
-        for index, run in enumerate(runs)
+        {"run": run, **{key: int(sums.get(run.pk, empty)[key]) for key in empty}} for run in runs
     ]
 
 

@@ -25,6 +25,7 @@ from inventory.models import (
     SyncRun,
     image_family,
 )
+from inventory.services.snapshots import record_estate_snapshot
 from inventory.services.sync import run_sync
 from lifecycle.choices import Decision
 from lifecycle.models import (
@@ -158,7 +159,8 @@ def create_sync_run(
     results: list[tuple[Account, str, str, str]] = (),
     **fields: Any,
 ) -> SyncRun:
-    """A sync run with (account, region, status, error) results."""
+    """A sync run with (account, region, status, error) results; a finished one snapshots the
+    estate, as closing a run does."""
     now = timezone.now()
     finished = status in {SyncStatus.SUCCEEDED, SyncStatus.PARTIAL, SyncStatus.FAILED}
     values = {
@@ -172,6 +174,8 @@ def create_sync_run(
     run = SyncRun.objects.create(status=status, **values)
     for account, region, region_status, error in results:
         create_sync_region_result(run, account, region, region_status, error)
+    if finished:
+        record_estate_snapshot(run)
     return run
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0006_account_id_ascii_digits"),
+        ("inventory", "0009_estate_snapshots"),
     ]
 
     operations = [

@@ -10,9 +10,12 @@ from inventory.models.querysets import (
     AccountRowQuerySet,
     ImageQ,
     ImageQuerySet,
+    age_in_days,
     bucket_of,
+    deprecation_day_range,
 )
-from inventory.models.sync import SyncRegionResult, SyncRun
+from inventory.models.rollups import ImageRollup, rollup_condition
+from inventory.models.sync import EstateSnapshot, SyncRegionResult, SyncRun
 
 __all__ = [
     "AGE_BUCKETS",
@@ -22,15 +25,20 @@ __all__ = [
     "AccountRowQuerySet",
     "AllowedImagesSetting",
     "ConsumerReport",
+    "EstateSnapshot",
     "Image",
     "ImageConsumer",
     "ImageQ",
     "ImageQuerySet",
+    "ImageRollup",
     "ImageUsage",
     "InstanceImage",
     "SyncRegionResult",
     "SyncRun",
+    "age_in_days",
     "bucket_of",
+    "deprecation_day_range",
     "image_family",
     "in_use_sql",
+    "rollup_condition",
 ]

@@ -15,7 +15,12 @@ from django.utils.dateparse import parse_datetime
 
 from inventory.choices import ImageBucket, ImageState, UsageType
 from inventory.models.accounts import Account, AccountRegion
-from inventory.models.querysets import AccountRowQuerySet, ImageQuerySet, bucket_of
+from inventory.models.querysets import (
+    AccountRowQuerySet,
+    ImageQuerySet,
+    age_in_days,
+    bucket_of,
+)
 
 # A name token that is a version, a date or a build stamp: "1.2.3", "v12", "20240101",
 # "2024-01-01T10-00-00Z", "hvm-2.0.20240101.0" (the digit-only parts).
@@ -157,7 +162,8 @@ class Image(models.Model):
                 condition=models.Q(gone_at__isnull=False),
             ),
             models.Index(fields=["family"], name="image_family"),
-            models.Index(fields=["storage_gib"], name="image_storage"),
+            # With the id: storage sizes repeat a lot, and a keyset page orders by (size, id).
+            models.Index(fields=["storage_gib", "id"], name="image_storage_id"),
             models.Index(fields=["name"], name="image_name"),
             # Partial: most images are not copies, and the image page looks up an image's copies.
             models.Index(
@@ -226,10 +232,11 @@ class Image(models.Model):
 
     @property
     def age_days(self) -> int | None:
-        """Whole days since creation (None when EC2 gave no creation date)."""
+        """Whole UTC calendar days since creation, ``age_in_days`` (None when EC2 gave no
+        creation date)."""
         if self.creation_date is None:
             return None
-        return max((timezone.now() - self.creation_date).days, 0)
+        return age_in_days(self.creation_date, timezone.now())
 
     @property
     def days_since_launch(self) -> int | None:

@@ -45,6 +45,32 @@ AGE_BUCKETS: list[tuple[str, int, int | None]] = [
 ]
 
 
+def utc_day(moment: datetime.datetime) -> datetime.date:
+    """The UTC calendar day of ``moment``."""
+    return moment.astimezone(datetime.UTC).date()
+
+
+def _midnight(day: datetime.date, plus_days: int = 0) -> datetime.datetime:
+    """The UTC midnight that starts ``day`` (shifted by ``plus_days``)."""
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
+    return start + datetime.timedelta(days=plus_days)
+
+
+def age_in_days(created: datetime.datetime, now: datetime.datetime) -> int:
+    """An image's age: the whole UTC calendar days from its creation day to ``now``'s day
+    (0 on the day it was made, 1 from the next UTC midnight). The image list's age filters,
+    the Overview's age buckets and its cleanup count all use this rule (``ImageQ.aged``); so
+    can the rollups, which hold creation days rather than times."""
+    return max((utc_day(now) - utc_day(created)).days, 0)
+
+
+def deprecation_day_range(now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    """Today's UTC day as [start, end): the deprecation times the rollups cannot place against
+    ``now`` by their day alone."""
+    start = _midnight(utc_day(now))
+    return start, start + datetime.timedelta(days=1)
+
+
 class ImageQ:
     """The conditions on images, as Q objects; each one's in-memory twin is named beside it."""
 
@@ -115,16 +141,19 @@ class ImageQ:
     def aged(
         now: datetime.datetime, at_least_days: int | None = None, below_days: int | None = None
     ) -> Q:
-        """Created at least ``at_least_days`` and less than ``below_days`` days before ``now``
-        (None: no bound on that side).
+        """At least ``at_least_days`` and less than ``below_days`` days old at ``now`` (None: no
+        bound on that side), age counted in whole UTC calendar days (``age_in_days``).
 
         An image without a creation date has no age: it is in no bounded range.
         """
+        today = utc_day(now)
         condition = Q()
         if at_least_days is not None:
-            condition &= Q(creation_date__lte=now - datetime.timedelta(days=at_least_days))
+            # age >= n: created on or before today - n, before the midnight that follows.
+            condition &= Q(creation_date__lt=_midnight(today, 1 - at_least_days))
         if below_days is not None:
-            condition &= Q(creation_date__gt=now - datetime.timedelta(days=below_days))
+            # age < n: created after today - n, from the midnight that starts the next day.
+            condition &= Q(creation_date__gte=_midnight(today, 1 - below_days))
         return condition
 
     @staticmethod

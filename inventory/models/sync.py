@@ -106,3 +106,26 @@ class SyncRegionResult(models.Model):
             f"{self.images_changed} changed, {self.images_gone} gone, {self.usages_seen} usages, "
             f"{self.api_calls} API calls, {self.retries} retries, {self.duration_seconds:.1f}s"
         )
+
+
+class EstateSnapshot(models.Model):
+    """One account's images as they stood when a sync run finished, for the Overview's trend:
+    current images, their storage, and the images gone so far. Written once per run from the
+    image rollups (``inventory.services.snapshots``), so the trend reads a dozen runs' rows
+    instead of rebuilding the past from every image."""
+
+    sync_run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="snapshots")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    images = models.PositiveIntegerField(default=0)
+    storage_gib = models.PositiveBigIntegerField(default=0)
+    gone = models.PositiveIntegerField(default=0)
+
+    objects = AccountRowQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sync_run", "account"], name="estate_snapshot_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync #{self.sync_run_id}, account {self.account_id}: {self.images} images"

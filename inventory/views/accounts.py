@@ -6,12 +6,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from amidash.rendering import render_page
-from inventory.models import Account, AccountRegion, ImageQ, SyncRegionResult
+from inventory.models import Account, AccountRegion, SyncRegionResult
+from inventory.queries import current_images_by_account
 
 
 def _last_results(user: Any) -> dict[tuple[int, str], SyncRegionResult]:
@@ -30,17 +30,17 @@ def _last_results(user: Any) -> dict[tuple[int, str], SyncRegionResult]:
 @require_GET
 def account_list(request: HttpRequest) -> HttpResponse:
     """The accounts the user may see (deny by default: none without scope)."""
-    accounts = (
-        Account.objects.visible_to(request.user)
-        .annotate(image_count=Count("images", filter=ImageQ.through("images", ImageQ.current())))
-        .order_by("name", "account_id")
-    )
+    accounts = Account.objects.visible_to(request.user).order_by("name", "account_id")
+    image_counts = current_images_by_account(request.user)
     regions = defaultdict(list)
     last = _last_results(request.user)
     for region in AccountRegion.objects.visible_to(request.user).order_by("account_id", "region"):
         region.last_result = last.get((region.account_id, region.region))
         regions[region.account_id].append(region)
-    rows = [_account_row(account, regions.get(account.pk, [])) for account in accounts]
+    rows = []
+    for account in accounts:
+        account.image_count = image_counts.get(account.pk, 0)
+        rows.append(_account_row(account, regions.get(account.pk, [])))
     return render_page(
         request,
         "inventory/account_list.html",

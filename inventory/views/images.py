@@ -23,12 +23,14 @@ from inventory.filtersets import (
     DEFAULT_SORT,
     ImageListForm,
     filter_images,
+    image_conditions,
     image_list_queryset,
     parse_image_query,
     render_row,
 )
 from inventory.forms import PAGE_SIZES, ImageFilterForm
 from inventory.models import Image
+from inventory.queries import image_list_total
 from inventory.registry import ImageAction, image_actions
 from inventory.services import consumers
 
@@ -73,20 +75,16 @@ def _page_query(params: Any, cursor: str | None) -> str | None:
 def image_list(request: HttpRequest) -> HttpResponse:
     """The filtered table; what was not understood is named above it and answered with 400."""
     query = parse_image_query(request.GET, request.user)
-    images = filter_images(image_list_queryset(request.user), query.filters)
+    now = timezone.now()
+    conditions = image_conditions(query.filters, now)
+    images = image_list_queryset(request.user).filter(conditions)
+    total = image_list_total(conditions, now, request.user)
+    shown = {"descending": query.descending, "size": query.page_size, "total": total}
     try:
-        page = keyset_page(
-            images,
-            query.sort_key,
-            descending=query.descending,
-            size=query.page_size,
-            cursor=query.cursor,
-        )
+        page = keyset_page(images, query.sort_key, cursor=query.cursor, **shown)
     except BadCursor as error:
         query.notices.append(str(error))
-        page = keyset_page(
-            images, query.sort_key, descending=query.descending, size=query.page_size
-        )
+        page = keyset_page(images, query.sort_key, **shown)
     params = request.GET.copy()
     first = params.copy()
     first.pop("cursor", None)

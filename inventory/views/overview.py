@@ -137,7 +137,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def overview_trend(request: HttpRequest) -> HttpResponse:
-    """The trend over the last sync runs; loaded after the overview (it scans the images)."""
+    """The trend over the last sync runs, from their estate snapshots; loaded after the overview."""
     points = queries.trend_points(queries.recent_runs(), request.user)
     labels = [timezone.localtime(p["run"].finished_at).strftime("%b %d %H:%M") for p in points]
     images = [

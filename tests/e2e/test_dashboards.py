@@ -49,7 +49,7 @@ def test_it_signs_in_filters_images_and_opens_one(page, demo_estate) -> None:
     assert page.get_by_role("heading", level=1).inner_text() == "Overview"
     assert page.locator("svg.chart").count() >= 3
     page.get_by_text("current images").first.wait_for()
-    page.locator("#overview-trend").get_by_text("Rebuilt from").wait_for()  # loaded by htmx
+    page.locator("#overview-trend").get_by_text("As the inventory stood").wait_for()  # by htmx
     screenshot(page, "overview", publish=True)
 
     page.get_by_role("link", name="Images", exact=True).click()

@@ -78,27 +78,35 @@ def test_it_loads_the_trend_after_the_page_with_a_plain_link(viewer_client, esta
     assert '<a href="/overview/trend/">Show the trend</a>' in body
 
 
-def test_it_rebuilds_the_estate_at_each_past_run(viewer_client, estate) -> None:
-    import datetime
-
+def test_it_shows_the_estate_as_each_run_left_it(viewer_client, estate) -> None:
     from django.utils import timezone
 
     from inventory.models import Image
     from tests.factories import create_sync_run
 
-    now = timezone.now()
-    Image.objects.update(first_seen_at=now - datetime.timedelta(days=20))
+    # The estate's own run: 6 current images of 70 GiB, 1 gone.
     newest = estate["images"]["web_new"]
-    Image.objects.filter(pk=newest.pk).update(first_seen_at=now - datetime.timedelta(days=5))
-    gone = estate["images"]["old_gone"]
-    Image.objects.filter(pk=gone.pk).update(gone_at=now - datetime.timedelta(days=2))
-    for days in (10, 3, 1):
-        create_sync_run(finished_at=now - datetime.timedelta(days=days))
+    Image.objects.filter(pk=newest.pk).update(gone_at=timezone.now(), state="deregistered")
+    create_sync_run()  # 5 current (62 GiB), 2 gone
+    create_image(name="grow", storage_gib=100)
+    create_sync_run()  # 6 current (162 GiB), 2 gone
     response = viewer_client.get("/overview/trend/", headers={"HX-Request": "true"})
     text = _text(response)
     assert "<html" not in response.content.decode()
     assert "<svg" in response.content.decode()
-    # 10 days ago: 6 images (not the newest), none gone; 3 days ago: 7; 1 day ago: 6, 1 gone;
-    # the estate's own run, now: the same.
     rows = re.findall(r"#\d+ \S+ \S+ (\d+) (\d+) (\d+)", text)
-    assert [(int(a), int(b)) for a, b, _ in rows] == [(6, 0), (7, 0), (6, 1), (6, 1)]
+    assert [tuple(map(int, row)) for row in rows] == [(6, 1, 70), (5, 2, 62), (6, 2, 162)]
+
+
+def test_it_reads_the_trend_from_the_runs_not_the_images(viewer_client, estate) -> None:
+    from django.db import connection
+
+    from inventory.models import Image
+    from tests.factories import create_sync_run
+
+    create_sync_run()
+    Image.objects.all().delete()  # out of band: the snapshots keep what each run saw
+    with CaptureQueriesContext(connection) as queries:
+        text = _text(viewer_client.get("/overview/trend/"))
+    assert re.findall(r"#\d+ \S+ \S+ (\d+) (\d+) (\d+)", text) == [("6", "1", "70")] * 2
+    assert not any("inventory_image" in query["sql"] for query in queries.captured_queries)

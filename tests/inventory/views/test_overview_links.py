@@ -27,6 +27,8 @@ CHART_GROUP = re.compile(r"<g>(.*?)</g>", re.DOTALL)
 CHART_LINK = re.compile(r'<a href="([^"]+)">')
 CHART_VALUE = re.compile(r"<title>[^<]*: (\d[\d,]*)</title>")
 LIST_TOTAL = re.compile(r'class="result-count"><strong>(\d[\d,]*)</strong>')
+LIST_ROW = re.compile(r'<a class="mono" href="/images/\d+/">ami-')
+NEXT_PAGE = re.compile(r'rel="next" href="(\?[^"]+)"')
 # A slice of the demo estate that syncs quickly: three accounts have images in these Regions.
 DEMO_REGIONS = ["eu-west-1", "eu-central-1"]
 
@@ -81,13 +83,20 @@ def linked_numbers(body: str) -> list[tuple[str, int]]:
 
 
 def listed_total(client: Client, href: str) -> int:
-    response = client.get(href)
+    """The total the list shows, once checked against the rows its pages hold (the total comes
+    from the rollups, the rows from the image table)."""
+    response = client.get(href + "&size=200")
     assert response.status_code == 200, href
     body = response.content.decode()
     assert "message warning" not in body, f"{href} has a filter the list cannot read"
     match = LIST_TOTAL.search(body)
     assert match, f"{href} shows no total"
-    return _number(match.group(1))
+    rows = len(LIST_ROW.findall(body))
+    while following := NEXT_PAGE.search(body):
+        body = client.get("/images/" + html.unescape(following.group(1))).content.decode()
+        rows += len(LIST_ROW.findall(body))
+    assert _number(match.group(1)) == rows, f"{href} shows a total that is not its rows"
+    return rows
 
 
 def walk(client: Client) -> dict[str, int]:
