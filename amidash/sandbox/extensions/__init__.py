@@ -2,8 +2,9 @@
 
 Each module patches one area as AWS behaves (docs/architecture.md, "AWS behaviours"): `images`
 (the AMI lifecycle), `cloudtrail` (management events of EC2 mutations, LookupEvents),
-`pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle Bin), `references`
-(DescribeImageReferences), `regions` (DescribeRegions) and `sts` (AssumeRole rules). The same
+`findings` (GetImageFindings), `lineage` (GetImageAncestry), `pagination` (MaxResults /
+NextToken on every listing), `rbin` (Recycle Bin), `references` (DescribeImageReferences),
+`regions` (DescribeRegions) and `sts` (AssumeRole rules). The same
 code serves the in-process sandbox and the server, so both behave identically.
 """
 
@@ -39,7 +40,9 @@ def install_extensions() -> None:
             return
         from amidash.sandbox.extensions import (
             cloudtrail,
+            findings,
             images,
+            lineage,
             pagination,
             rbin,
             references,
@@ -47,7 +50,18 @@ def install_extensions() -> None:
             sts,
         )
 
-        for module in (pagination, images, rbin, references, regions, sts, cloudtrail):
+        modules = (
+            pagination,
+            images,
+            rbin,
+            references,
+            lineage,
+            findings,
+            regions,
+            sts,
+            cloudtrail,
+        )
+        for module in modules:
             module.install()
         try:
             from amidash.sandbox import faults
