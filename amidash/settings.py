@@ -349,6 +349,9 @@ LAUNCH_PERMISSIONS_MAX_AGE_HOURS = env_int(
     "AMIDASH_LAUNCH_PERMISSIONS_MAX_AGE_HOURS", 24, minimum=1
 )
 LAUNCH_PERMISSIONS_PER_SECOND = env_float("AMIDASH_LAUNCH_PERMISSIONS_PER_SECOND", 2.0, minimum=0.1)
+# Inspector findings (GetImageFindings) older than this are read again by the same paced pass,
+# at LAUNCH_PERMISSIONS_PER_SECOND.
+FINDINGS_MAX_AGE_HOURS = env_int("AMIDASH_FINDINGS_MAX_AGE_HOURS", 24, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "inventory-sync": {
         "task": "inventory.tasks.scheduled_sync",

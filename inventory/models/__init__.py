@@ -2,6 +2,7 @@
 
 from inventory.models.accounts import Account, AccountRegion
 from inventory.models.images import Image, ImageUsage, image_family
+from inventory.models.lineage import ImageAncestry, ImageFindings
 from inventory.models.querysets import (
     AGE_BUCKETS,
     AccountQuerySet,
@@ -19,6 +20,8 @@ __all__ = [
     "AccountRegion",
     "AccountRowQuerySet",
     "Image",
+    "ImageAncestry",
+    "ImageFindings",
     "ImageQ",
     "ImageQuerySet",
     "ImageUsage",
