@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from inventory.choices import ImageBucket, RegionSyncStatus
+from inventory.choices import FindingsStatus, ImageBucket, RegionSyncStatus
 from inventory.models.querysets import AGE_BUCKETS, ImageQ
 
 # --- Overview -----------------------------------------------------------------------------------
@@ -108,6 +108,25 @@ def estate_figures(now: datetime.datetime, cleanup_days: int, user: Any) -> Esta
             key=lambda a: (a["account__name"], a["account__account_id"]),
         ),
     )
+
+
+def findings_summary(user: Any) -> dict[str, int]:
+    """The Overview's findings card: current images of ``user``'s accounts with critical and
+    with high findings, scanned, and not scanned (unknown, never counted as clean). One
+    aggregate over the findings joined to their images, kept apart from the estate scan."""
+    from django.db.models import Count
+
+    from inventory.models import Image
+
+    current = Image.objects.visible_to(user).filter(ImageQ.current())
+    figures = current.aggregate(
+        current=Count("pk"),
+        critical=Count("pk", filter=ImageQ.critical_findings()),
+        high=Count("pk", filter=Q(findings__high__gt=0)),
+        scanned=Count("pk", filter=Q(findings__status=FindingsStatus.SCANNED)),
+    )
+    figures["not_scanned"] = figures.pop("current") - figures["scanned"]
+    return figures
 
 
 def recent_runs(limit: int = TREND_RUNS) -> list[Any]:

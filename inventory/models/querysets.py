@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from amidash.scope import visible_accounts
-from inventory.choices import ImageBucket, ImageState
+from inventory.choices import FindingsStatus, ImageBucket, ImageState
 
 if TYPE_CHECKING:
     from inventory.models.images import Image
@@ -66,6 +66,16 @@ class ImageQ:
     def unused() -> Q:
         """Nothing used it at the last sync."""
         return Q(in_use=False)
+
+    @staticmethod
+    def critical_findings() -> Q:
+        """Amazon Inspector found at least one critical vulnerability (``ImageFindings``)."""
+        return Q(findings__critical__gt=0)
+
+    @staticmethod
+    def not_scanned() -> Q:
+        """Inspector findings could not be read, or were never read: unknown, not zero."""
+        return Q(findings__isnull=True) | Q(findings__status=FindingsStatus.NOT_SCANNED)
 
     @staticmethod
     def disabled() -> Q:

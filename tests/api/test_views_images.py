@@ -29,6 +29,21 @@ def test_it_filters_like_the_image_list(viewer, api):
     assert names({"q": "db"}) == ["db-1.0"]
 
 
+def test_it_filters_images_with_critical_findings(viewer, api):
+    from inventory.choices import FindingsStatus
+    from inventory.models import ImageFindings
+
+    critical, clean = create_image(name="critical-1.0"), create_image(name="clean-1.0")
+    for image, count in ((critical, 1), (clean, 0)):
+        ImageFindings.objects.create(
+            image=image, status=FindingsStatus.SCANNED, critical=count, checked_at=timezone.now()
+        )
+
+    answer = api(viewer).get("/api/v1/images/", {"findings": "critical"}).json()
+
+    assert [row["name"] for row in answer["results"]] == ["critical-1.0"]
+
+
 def test_it_pages_with_a_cursor_and_a_stable_count(viewer, api):
     for _ in range(30):
         create_image()
