@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -196,6 +197,23 @@ class ImageQuerySet(QuerySet["Image"]):
 
     def current(self) -> Self:
         return self.filter(ImageQ.current())
+
+    def with_lineage_root(self) -> Self:
+        """Annotate ``lineage_root``: the id of the oldest known ancestor (GetImageAncestry's
+        last entry), else the image's source, else the image itself (a root of its own)."""
+        from django.apps import apps
+        from django.db.models import F, OuterRef, Subquery
+        from django.db.models.functions import Coalesce, NullIf
+
+        ancestry = apps.get_model("inventory", "ImageAncestry")
+        root = ancestry.objects.filter(image=OuterRef("pk")).order_by("-position")
+        return self.annotate(
+            lineage_root=Coalesce(
+                Subquery(root.values("ancestor_image_id")[:1]),
+                NullIf(F("source_image_id"), models.Value("")),
+                F("image_id"),
+            )
+        )
 
     def gone(self) -> Self:
         return self.filter(ImageQ.gone())
