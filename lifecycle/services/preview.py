@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from inventory.lineage import current_descendants
 from inventory.models import Image, ImageUsage
 from inventory.observations import ObservedImage
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
@@ -33,6 +34,7 @@ class ImagePreview:
     protected: bool = False
     public: bool = False
     shared_with: list[str] = field(default_factory=list)
+    descendants: list[str] = field(default_factory=list)
     undo: str = ""
     blocked: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -129,6 +131,7 @@ def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
     spec = ACTIONS[action]
     images = list(images)
     usage = usage_by_image(images)
+    descendants = current_descendants(images) if spec.warns_of_descendants else {}
     rules = _rules_per_region(images) if spec.reads_recycle_bin else {}
     previews = []
     for image in images:
@@ -143,6 +146,7 @@ def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
             protected=image.is_protected,
             public=image.public,
             shared_with=list(image.shared_with or []),
+            descendants=descendants.get(image.image_id, []),
             undo=spec.undo,
         )
         if spec.reads_recycle_bin:
