@@ -62,6 +62,13 @@ def current_descendants(images: list[Image]) -> dict[str, list[str]]:
     return {image_id: sorted(descendants) for image_id, descendants in found.items()}
 
 
+def lineage_roots() -> dict[int, str]:
+    """pk -> lineage root image id of every current copy (an image that is no copy is the root
+    of its own lineage). One query over the copies, which are few, naming no image."""
+    copies = Image.objects.current().exclude(source_image_id="").with_lineage_root()
+    return dict(copies.values_list("pk", "lineage_root"))
+
+
 def ancestor_chain(image: Image) -> list[tuple[str, str]]:
     """(image id, Region) of the image's ancestors, parent first, root last."""
     rows = list(
