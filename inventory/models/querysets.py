@@ -198,6 +198,11 @@ class ImageQuerySet(QuerySet["Image"]):
     def current(self) -> Self:
         return self.filter(ImageQ.current())
 
+    def pks_by_image_id(self, account_id: int, region: str, image_ids: Any) -> dict[str, int]:
+        """AMI id -> primary key of the given images of one account+Region."""
+        rows = self.filter(account_id=account_id, region=region, image_id__in=list(image_ids))
+        return dict(rows.values_list("image_id", "pk"))
+
     def with_lineage_root(self) -> Self:
         """Annotate ``lineage_root``: the id of the oldest known ancestor (GetImageAncestry's
         last entry), else the image's source, else the image itself (a root of its own)."""

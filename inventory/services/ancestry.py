@@ -83,11 +83,7 @@ def save_ancestry(
     """Replace the ancestry rows of the given images of one account+Region; returns rows."""
     if not ancestry:
         return 0
-    images = dict(
-        Image.objects.filter(
-            account_id=account_id, region=region, image_id__in=list(ancestry)
-        ).values_list("image_id", "pk")
-    )
+    images = Image.objects.pks_by_image_id(account_id, region, ancestry)
     ImageAncestry.objects.filter(image_id__in=images.values()).delete()
     rows = [
         ImageAncestry(

@@ -92,11 +92,7 @@ def save_findings(account_id: int, region: str, found: FindingsRound, now: datet
     wanted = set(found.counts) | set(found.not_scanned)
     if not wanted:
         return 0
-    images = dict(
-        Image.objects.filter(
-            account_id=account_id, region=region, image_id__in=list(wanted)
-        ).values_list("image_id", "pk")
-    )
+    images = Image.objects.pks_by_image_id(account_id, region, wanted)
     rows = [
         ImageFindings(
             image_id=pk,

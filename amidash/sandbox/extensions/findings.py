@@ -13,15 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.ec2.exceptions import InvalidAMIIdError, MalformedAMIIdError
 
 from amidash.sandbox.extensions.common import (
     aws_timestamp,
     ec2_backend,
-    missing_parameter,
     parse_timestamp,
 )
-from amidash.sandbox.extensions.images import find_image, visible_to
+from amidash.sandbox.extensions.images import visible_image
 from amidash.sandbox.extensions.pagination import PageLimits, read_page_request, take_page
 
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
@@ -72,15 +70,7 @@ def _root_snapshot(image: Any) -> str:
 
 def get_image_findings(self: Any) -> ActionResult:
     request = read_page_request(self.params, "GetImageFindings", FINDINGS_PAGE)
-    image_id = self._get_param("ImageId")
-    if not image_id:
-        raise missing_parameter("ImageId")
-    if not image_id.startswith("ami-"):
-        raise MalformedAMIIdError([image_id])
-    backend = self.ec2_backend
-    image = find_image(backend.region_name, image_id)
-    if image is None or not visible_to(image, backend.account_id):
-        raise InvalidAMIIdError(image_id)
+    image = visible_image(self.ec2_backend, self._get_param("ImageId"))
     self.error_on_dryrun()
     findings = getattr(image, "amidash_findings", None) or []
     page, token = take_page(findings, lambda finding: finding["Key"], request)

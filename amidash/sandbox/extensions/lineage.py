@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.ec2.exceptions import InvalidAMIIdError, MalformedAMIIdError
 from moto.ec2.models.amis import Ami
 
-from amidash.sandbox.extensions.common import aws_timestamp, missing_parameter, parse_timestamp
-from amidash.sandbox.extensions.images import find_image, visible_to
+from amidash.sandbox.extensions.common import aws_timestamp, parse_timestamp
+from amidash.sandbox.extensions.images import find_image, visible_image
 
 #: A cycle cannot happen in AWS (a copy is always newer than its source); a bound all the same.
 MAX_DEPTH = 100
@@ -51,15 +50,7 @@ def image_ancestry(image: Ami) -> list[dict[str, Any]]:
 
 
 def get_image_ancestry(self: Any) -> ActionResult:
-    image_id = self._get_param("ImageId")
-    if not image_id:
-        raise missing_parameter("ImageId")
-    if not image_id.startswith("ami-"):
-        raise MalformedAMIIdError([image_id])
-    backend = self.ec2_backend
-    image = find_image(backend.region_name, image_id)
-    if image is None or not visible_to(image, backend.account_id):
-        raise InvalidAMIIdError(image_id)
+    image = visible_image(self.ec2_backend, self._get_param("ImageId"))
     self.error_on_dryrun()
     return ActionResult({"ImageAncestryEntries": image_ancestry(image)})
 
