@@ -67,6 +67,11 @@ class ImageFindings(models.Model):
         return self.status == FindingsStatus.SCANNED
 
     @property
+    def counts(self) -> dict[str, int]:
+        """Severity (as Inspector spells it) -> count, from critical to informational."""
+        return {s.value: getattr(self, s.value) for s in FindingSeverity}
+
+    @property
     def by_severity(self) -> list[tuple[str, int]]:
         """(label, count) from critical to informational."""
         return [(s.label, getattr(self, s.value)) for s in FindingSeverity]

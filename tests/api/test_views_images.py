@@ -94,6 +94,37 @@ def test_the_detail_shows_usage_permissions_snapshots_and_history(viewer, api):
     assert isinstance(body["history"], list)
 
 
+def test_the_detail_shows_ancestors_and_findings_or_that_they_are_unknown(viewer, api):
+    from inventory.choices import FindingsStatus
+    from inventory.models import ImageAncestry, ImageFindings
+
+    root = create_image()
+    copy = create_image(region="eu-west-1", source_image_id=root.image_id)
+    ImageAncestry.objects.create(
+        image=copy,
+        position=1,
+        ancestor_image_id=root.image_id,
+        ancestor_region="us-east-1",
+        observed_at=timezone.now(),
+    )
+    ImageFindings.objects.create(
+        image=copy, status=FindingsStatus.SCANNED, critical=2, checked_at=timezone.now()
+    )
+    ImageFindings.objects.create(
+        image=root, status=FindingsStatus.NOT_SCANNED, reason="denied", checked_at=timezone.now()
+    )
+    client = api(viewer)
+
+    body = client.get(f"/api/v1/images/{copy.image_id}/").json()
+    unknown = client.get(f"/api/v1/images/{root.image_id}/").json()
+
+    assert body["ancestors"] == [{"image_id": root.image_id, "region": "us-east-1"}]
+    assert body["findings"]["status"] == "scanned"
+    assert body["findings"]["counts"]["critical"] == 2
+    assert unknown["ancestors"] == []
+    assert (unknown["findings"]["status"], unknown["findings"]["counts"]) == ("not_scanned", None)
+
+
 def test_the_status_gate_allows_an_available_image_only(viewer, api):
     good = create_image()
     old = create_image(deprecation_time=timezone.now() - datetime.timedelta(days=1))
