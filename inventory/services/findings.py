@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
@@ -65,13 +66,16 @@ def fetch_findings(
     return found
 
 
-def _count(ec2: object, image_id: str) -> Counter:
-    pages = ec2.get_paginator("get_image_findings").paginate(ImageId=image_id)
-    return Counter(
-        finding.get("SeverityLabel", "").lower()
-        for page in pages
-        for finding in page.get("ImageFindings", [])
-    )
+def _count(ec2: Any, image_id: str) -> Counter:
+    """Findings by severity over every page (a paginator per image costs more than its call)."""
+    counts: Counter = Counter()
+    token: dict[str, str] = {}
+    while True:
+        page = ec2.get_image_findings(ImageId=image_id, **token)
+        counts.update(f.get("SeverityLabel", "").lower() for f in page.get("ImageFindings", []))
+        if not page.get("NextToken"):
+            return counts
+        token = {"NextToken": page["NextToken"]}
 
 
 def _not_scanned_reason(error: Exception) -> str:
