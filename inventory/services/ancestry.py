@@ -45,15 +45,16 @@ def fetch_ancestry(
     for image in images:
         if not image.get("SourceImageId"):
             continue
+        ancestors: list[Ancestor] = []
         if not failed:
             try:
-                entries = ec2.get_image_ancestry(ImageId=image["ImageId"])["ImageAncestryEntries"]
-                found[image["ImageId"]] = _ancestors(entries)
-                continue
+                answer = ec2.get_image_ancestry(ImageId=image["ImageId"])
+                ancestors = _ancestors(answer.get("ImageAncestryEntries") or [])
             except AWS_ERRORS as error:
                 logger.warning("GetImageAncestry in %s stopped: %s", region, describe_error(error))
                 failed = True
-        found[image["ImageId"]] = [
+        # An empty or failed answer: the copy's own source is its parent all the same.
+        found[image["ImageId"]] = ancestors or [
             Ancestor(image["SourceImageId"], image.get("SourceImageRegion") or region)
         ]
     return found
