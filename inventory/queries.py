@@ -110,22 +110,25 @@ def estate_figures(now: datetime.datetime, cleanup_days: int, user: Any) -> Esta
     )
 
 
-def findings_summary(user: Any) -> dict[str, int]:
-    """The Overview's findings card: current images of ``user``'s accounts with critical and
-    with high findings, scanned, and not scanned (unknown, never counted as clean). One
-    aggregate over the findings joined to their images, kept apart from the estate scan."""
+def findings_summary(user: Any, current: int) -> dict[str, int]:
+    """The Overview's findings card: of the ``current`` images of ``user``'s accounts, those
+    with critical and with high findings, scanned, and not scanned (unknown, never counted as
+    clean). One aggregate over the findings table (only images with findings rows), kept apart
+    from the estate scan."""
     from django.db.models import Count
 
-    from inventory.models import Image
+    from inventory.models import Image, ImageFindings
 
-    current = Image.objects.visible_to(user).filter(ImageQ.current())
-    figures = current.aggregate(
-        current=Count("pk"),
-        critical=Count("pk", filter=ImageQ.critical_findings()),
-        high=Count("pk", filter=Q(findings__high__gt=0)),
-        scanned=Count("pk", filter=Q(findings__status=FindingsStatus.SCANNED)),
+    images = Image.objects.visible_to(user).filter(ImageQ.current())
+    scanned = ImageFindings.objects.filter(
+        image__in=images.values("pk"), status=FindingsStatus.SCANNED
     )
-    figures["not_scanned"] = figures.pop("current") - figures["scanned"]
+    figures = scanned.aggregate(
+        scanned=Count("pk"),
+        critical=Count("pk", filter=Q(critical__gt=0)),
+        high=Count("pk", filter=Q(high__gt=0)),
+    )
+    figures["not_scanned"] = current - figures["scanned"]
     return figures
 
 
