@@ -353,6 +353,9 @@ LAUNCH_PERMISSIONS_PER_SECOND = env_float("AMIDASH_LAUNCH_PERMISSIONS_PER_SECOND
 CONSUMER_REPORT_MAX_AGE_HOURS = env_int("AMIDASH_CONSUMER_REPORT_MAX_AGE_HOURS", 24, minimum=1)
 CONSUMER_REPORTS_PER_PASS = env_int("AMIDASH_CONSUMER_REPORTS_PER_PASS", 50, minimum=1)
 CONSUMER_REPORTS_PER_SECOND = env_float("AMIDASH_CONSUMER_REPORTS_PER_SECOND", 1.0, minimum=0.1)
+# Inspector findings (GetImageFindings) older than this are read again by the same paced pass,
+# at LAUNCH_PERMISSIONS_PER_SECOND.
+FINDINGS_MAX_AGE_HOURS = env_int("AMIDASH_FINDINGS_MAX_AGE_HOURS", 24, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "inventory-sync": {
         "task": "inventory.tasks.scheduled_sync",

@@ -12,6 +12,7 @@ from typing import Any
 from rest_framework import serializers
 
 from api.models import ApiToken
+from inventory.choices import FindingsStatus
 from lifecycle.actions import action_choices
 from lifecycle.models import Approval, AuditEvent, LifecycleRequest, RequestItem
 from policies.models import PlanEntry, Policy, PolicyPlan
@@ -87,10 +88,27 @@ class AuditEventSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class FindingsSerializer(serializers.Serializer):
+    """Inspector findings by severity; ``not_scanned`` (or never read) counts are unknown."""
+
+    status = serializers.ChoiceField(choices=[*FindingsStatus.values, "not_read"])
+    reason = serializers.CharField(allow_blank=True)
+    counts = serializers.DictField(child=serializers.IntegerField(), allow_null=True)
+    checked_at = serializers.DateTimeField(allow_null=True)
+
+
+class AncestorSerializer(serializers.Serializer):
+    image_id = serializers.CharField()
+    region = serializers.CharField(allow_blank=True)
+
+
 class ImageDetailSerializer(ImageSerializer):
-    """An image with what uses it, who may launch it, its snapshots and its recent history."""
+    """An image with what uses it, who may launch it, its snapshots, its ancestors (parent
+    first), its Inspector findings and its recent history."""
 
     usages = UsageSerializer(many=True)
+    ancestors = AncestorSerializer(many=True)
+    findings = FindingsSerializer()
     launch_permissions = LaunchPermissionsSerializer()
     snapshots = serializers.ListField(child=serializers.DictField())
     history = AuditEventSerializer(many=True)

@@ -31,7 +31,8 @@ from inventory.choices import ImageBucket
 from inventory.exports import export_queryset, image_record
 from inventory.filtersets import DEFAULT_SORT, SORTABLE, filter_images, parse_image_query
 from inventory.forms import ImageFilterForm, SyncNowForm
-from inventory.models import Account, AccountRegion, Image, ImageQ, SyncRun
+from inventory.lineage import ancestor_chain
+from inventory.models import Account, AccountRegion, Image, ImageFindings, ImageQ, SyncRun
 from inventory.services.sync import SyncScopeError, start_sync
 from inventory.views.sync import SYNC_PERMISSION
 from lifecycle.choices import RequestStatus
@@ -148,9 +149,27 @@ class ImageDetail(APIView):
                     "checked_at": image.launch_permissions_checked_at,
                 },
                 "snapshots": list(image.block_devices),
+                "ancestors": [
+                    {"image_id": image_id, "region": region}
+                    for image_id, region in ancestor_chain(image)
+                ],
+                "findings": _findings(image),
                 "history": s.AuditEventSerializer(history, many=True).data,
             }
         )
+
+
+def _findings(image: Any) -> dict[str, Any]:
+    """The image's Inspector findings; counts are null where they are unknown."""
+    found = ImageFindings.objects.filter(image=image).first()
+    if found is None:
+        return {"status": "not_read", "reason": "not read yet", "counts": None, "checked_at": None}
+    return {
+        "status": found.status,
+        "reason": found.reason,
+        "counts": found.counts if found.is_scanned else None,
+        "checked_at": found.checked_at,
+    }
 
 
 def _usage(usage: Any) -> dict[str, Any]:

@@ -7,8 +7,8 @@ Starts ``manage.py sandbox --port 0 --estate empty`` (stopped at the end), fills
 API, then measures, sequentially (one Region at a time, as the baseline):
 - the bare sweep: DescribeRegions, then per Region DescribeImages (1000 a page),
   DescribeInstances, DescribeLaunchTemplateVersions, DescribeAutoScalingGroups,
-  DescribeLaunchConfigurations, DescribeImageReferences and, for a first sync, one
-  DescribeImageAttribute per image;
+  DescribeLaunchConfigurations, DescribeImageReferences (10 images a call) and, for a first
+  sync, one DescribeImageAttribute and one GetImageFindings per image (GetImageAncestry per copy);
 - the sync (first, then a re-sync of the unchanged estate) into a throwaway database.
 Prints seconds, the ratio sync / sweep (goal: at most 1.3), API calls per account+Region and
 how many image rows the re-sync wrote (goal: 0).
@@ -128,17 +128,21 @@ def bare_sweep(regions: list[str], with_attributes: bool) -> tuple[float, int]:
         calls += 3
         ids = [image["ImageId"] for image in images]
         try:
-            for start in range(0, len(ids), 1000):
+            for start in range(0, len(ids), 10):  # ImageId.N: 1 to 10 images a call
                 ec2.describe_image_references(
-                    ImageIds=ids[start : start + 1000], IncludeAllResourceTypes=True
+                    ImageIds=ids[start : start + 10], IncludeAllResourceTypes=True
                 )
                 calls += 1
         except Exception:  # an endpoint without the call, as the sync tolerates
             calls += 1
         if with_attributes:
-            for image_id in ids:
-                ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
-                calls += 1
+            for image in images:
+                ec2.describe_image_attribute(ImageId=image["ImageId"], Attribute="launchPermission")
+                ec2.get_image_findings(ImageId=image["ImageId"])
+                calls += 2
+                if image.get("SourceImageId"):
+                    ec2.get_image_ancestry(ImageId=image["ImageId"])
+                    calls += 1
     return time.perf_counter() - started, calls
 
 

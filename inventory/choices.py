@@ -34,7 +34,31 @@ class UsageType(models.TextChoices):
     LAUNCH_TEMPLATE = "launch_template", "Launch template"
     AUTOSCALING_GROUP = "autoscaling_group", "Auto Scaling group"
     LAUNCH_CONFIGURATION = "launch_configuration", "Launch configuration"
+    SSM_PARAMETER = "ssm_parameter", "SSM parameter"
+    IMAGE_RECIPE = "image_recipe", "Image Builder image recipe"
+    CONTAINER_RECIPE = "container_recipe", "Image Builder container recipe"
     OTHER = "other", "Other reference"
+
+
+class FindingsStatus(models.TextChoices):
+    """Whether amidash could read an image's Amazon Inspector findings (GetImageFindings).
+
+    ``not_scanned``: the endpoint lacks the call or the role may not make it; the image's counts
+    are then unknown, never zero.
+    """
+
+    SCANNED = "scanned", "Scanned"
+    NOT_SCANNED = "not_scanned", "Not scanned"
+
+
+class FindingSeverity(models.TextChoices):
+    """Amazon Inspector's SeverityLabel, most severe first."""
+
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFORMATIONAL = "informational", "Informational"
 
 
 class OptInStatus(models.TextChoices):

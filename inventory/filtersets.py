@@ -186,6 +186,12 @@ EXPOSURE_FILTERS: dict[str, Callable[[], Q]] = {
 }
 
 
+FINDINGS_FILTERS: dict[str, Callable[[], Q]] = {
+    "critical": ImageQ.critical_findings,
+    "not_scanned": ImageQ.not_scanned,
+}
+
+
 def filter_images(queryset: QuerySet[Image], filters: dict[str, Any]) -> QuerySet[Image]:
     """Apply valid filters (ImageFilterForm.active_filters) to an Image queryset."""
     return queryset.filter(image_conditions(filters, timezone.now()))
@@ -214,6 +220,8 @@ def image_conditions(filters: dict[str, Any], now: datetime.datetime) -> Q:
         conditions &= ImageQ.gone() if gone == "yes" else ImageQ.current()
     if exposure := filters.get("exposure"):
         conditions &= EXPOSURE_FILTERS[exposure]()
+    if findings := filters.get("findings"):
+        conditions &= FINDINGS_FILTERS[findings]()
     low, high = filters.get("min_age"), filters.get("max_age")
     # "Age to 89 days" includes day 89: younger than 90 days.
     conditions &= ImageQ.aged(now, low, None if high is None else high + 1)

@@ -26,6 +26,11 @@ EXPOSURE = [
     ("exposed", "Public or shared"),
     ("private", "Private"),
 ]
+FINDINGS = [
+    ("", "Any"),
+    ("critical", "Critical findings"),
+    ("not_scanned", "Not scanned"),
+]
 # "deprecated" is not an AWS state but what admins ask for: an available image past its
 # deprecation time. "gone" means deregistered (no longer listed).
 STATE_FILTERS = [("", "Any"), *ImageState.choices, ("deprecated", "Deprecated")]
@@ -56,6 +61,7 @@ class ImageFilterForm(forms.Form):
     in_use = ChoiceField(label="In use", required=False, choices=YES_NO)
     gone = ChoiceField(label="Gone", required=False, choices=YES_NO)
     exposure = ChoiceField(label="Public / shared", required=False, choices=EXPOSURE)
+    findings = ChoiceField(label="Inspector findings", required=False, choices=FINDINGS)
     min_age = IntegerField(
         label="Age from (days)", required=False, min_value=0, max_value=MAX_AGE_DAYS
     )

@@ -21,7 +21,7 @@ from django.db import InterfaceError, OperationalError
 from amidash.locks import sync_slot_lock
 from inventory.choices import RegionSyncStatus, SyncTrigger
 from inventory.models import AccountRegion, Image, SyncRegionResult, SyncRun
-from inventory.services import consumers, launch_permissions, sync
+from inventory.services import consumers, findings, launch_permissions, sync
 
 logger = logging.getLogger(__name__)
 
@@ -101,13 +101,15 @@ def reap_sync_runs() -> dict[str, int]:
 
 @shared_task(**PACED_TIME_LIMITS)
 def refresh_launch_permissions(limit_per_region: int = 500) -> int:
-    """The paced pass over launch permissions older than LAUNCH_PERMISSIONS_MAX_AGE_HOURS."""
+    """The paced pass over launch permissions older than LAUNCH_PERMISSIONS_MAX_AGE_HOURS, then
+    over Inspector findings older than FINDINGS_MAX_AGE_HOURS, at the same pace."""
     checked = 0
     regions = AccountRegion.objects.filter(
         account__enabled=True, synced=True, last_listed_at__isnull=False
     )
     for account_region in regions.select_related("account"):
         checked += launch_permissions.refresh_launch_permissions(account_region, limit_per_region)
+        checked += findings.refresh_findings(account_region, limit_per_region)
     return checked
 
 

@@ -6,8 +6,10 @@ families with realistic names, versions and ages, everything that can use an ima
 stopped instances, launch template versions, Auto Scaling groups by launch configuration, launch
 template and mixed instances policy, some scaled to zero) and every image state (unused,
 deprecated in the past and in the future, disabled, public, shared, copied across Regions, in the
-Recycle Bin, protected against deregistration), and accounts outside the five that use shared
-images (``estate_consumers``). It returns a summary with the counts it promises.
+Recycle Bin, protected against deregistration), accounts outside the five that use shared
+images (``estate_consumers``) and, from ``estate_lineage``, copy chains, Inspector findings and
+SSM parameters and Image Builder recipes naming images. It returns a summary with the counts it
+promises.
 
 Same name and seed, same estate: ids, names, states and ages (relative to the sandbox clock, or
 to an explicit epoch: then the times themselves repeat, so a restarted sandbox shows the same
@@ -32,6 +34,7 @@ from typing import Any
 
 from amidash.sandbox import clock, faults
 from amidash.sandbox.estate_consumers import OUTSIDE_CONSUMERS, add_outside_consumers
+from amidash.sandbox.estate_lineage import add_lineage_references_and_findings
 from amidash.sandbox.extensions import images as image_rules
 from amidash.sandbox.extensions.common import parse_timestamp
 
@@ -294,6 +297,8 @@ def _build(estate: Estate) -> None:
     _set_allowed_images(estate)
     _phase(estate, "recycle-bin")
     _fill_recycle_bin(estate)
+    _phase(estate, "lineage")
+    add_lineage_references_and_findings(estate)
     _settle_times(estate)
 
 
@@ -808,6 +813,12 @@ def _summary(estate: Estate, seconds: float) -> dict[str, Any]:
             key: estate.counts[key]
             for key in (
                 "recycle_bin",
+                "copy_chain_links",
+                "ssm_parameters",
+                "image_recipes",
+                "container_recipes",
+                "images_with_findings",
+                "images_with_critical_findings",
                 "auto_scaling_groups_launch_template",
                 "auto_scaling_groups_launch_configuration",
                 "auto_scaling_groups_mixed_instances",

@@ -107,6 +107,24 @@ def load_estate_state(
     return summary
 
 
+def add_image_recipe_state(
+    account_id: str, region: str, name: str, parent_image: str, container: bool = False
+) -> str:
+    """An Image Builder recipe naming an AMI as its parent (see extensions.references)."""
+    from amidash.sandbox.extensions.references import add_image_recipe
+
+    return add_image_recipe(account_id, region, name, parent_image, container=container)
+
+
+def set_image_findings_state(
+    account_id: str, region: str, image_id: str, findings: list[dict[str, Any]]
+) -> int:
+    """An image's Inspector findings (see extensions.findings)."""
+    from amidash.sandbox.extensions.findings import set_image_findings
+
+    return set_image_findings(account_id, region, image_id, findings)
+
+
 def estate_summary() -> dict[str, Any] | None:
     return _estate_summary
 
@@ -279,6 +297,37 @@ class Sandbox:
             except ValueError as error:
                 raise SandboxControlError(str(error)) from error
         return self._control("POST", "outside-changes", {})
+
+    def add_image_recipe(
+        self,
+        name: str,
+        parent_image: str,
+        container: bool = False,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        region: str = DEFAULT_REGION,
+    ) -> str:
+        """Add an Image Builder image (or container) recipe whose parent is an AMI; its ARN."""
+        options = {"account_id": account_id, "region": region, "name": name}
+        options |= {"parent_image": parent_image, "container": container}
+        if self.mode == "inprocess":
+            return add_image_recipe_state(**options)
+        return self._control("POST", "image-recipes", options)["arn"]
+
+    def set_image_findings(
+        self,
+        image_id: str,
+        findings: list[dict[str, Any]],
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        region: str = DEFAULT_REGION,
+    ) -> int:
+        """Give an image Amazon Inspector findings (Title, SeverityLabel, ...)."""
+        options = {"account_id": account_id, "region": region, "image_id": image_id}
+        if self.mode == "inprocess":
+            try:
+                return set_image_findings_state(**options, findings=findings)
+            except ValueError as error:
+                raise SandboxControlError(str(error)) from error
+        return self._control("POST", "image-findings", {**options, "findings": findings})["count"]
 
     def estate(self) -> dict[str, Any] | None:
         """The summary of the estate loaded last, or None."""

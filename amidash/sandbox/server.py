@@ -151,6 +151,29 @@ class SandboxApplication:
         include_faulted = query.get("include_faulted", "true").lower() != "false"
         return {"calls": call_log.calls(**criteria, include_faulted=include_faulted)}
 
+    def _image_recipes(self, method: str, path: str, payload: dict, query: dict) -> dict[str, Any]:
+        _require(method, "POST")
+        options = {key: payload.get(key) for key in ("account_id", "region", "name")}
+        options["parent_image"] = payload.get("parent_image")
+        if not all(isinstance(value, str) and value for value in options.values()):
+            raise ControlError("an image recipe needs account_id, region, name and parent_image")
+        with self.state_lock:
+            arn = runtime.add_image_recipe_state(
+                **options, container=bool(payload.get("container"))
+            )
+        return {"arn": arn}
+
+    def _image_findings(self, method: str, path: str, payload: dict, query: dict) -> dict[str, Any]:
+        _require(method, "POST")
+        options = {key: payload.get(key) for key in ("account_id", "region", "image_id")}
+        findings = payload.get("findings")
+        if not all(isinstance(value, str) for value in options.values()):
+            raise ControlError("image findings need account_id, region and image_id")
+        if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
+            raise ControlError("findings must be a list of objects")
+        with self.state_lock:  # a ValueError (no such image, bad finding) answers 400
+            return {"count": runtime.set_image_findings_state(**options, findings=findings)}
+
     def _outside_changes(
         self, method: str, path: str, payload: dict, query: dict
     ) -> dict[str, Any]:

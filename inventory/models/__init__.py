@@ -4,6 +4,7 @@ from inventory.models.accounts import Account, AccountRegion
 from inventory.models.allowed_images import AllowedImagesSetting, InstanceImage
 from inventory.models.consumers import ConsumerReport, ImageConsumer
 from inventory.models.images import Image, ImageUsage, image_family, in_use_sql
+from inventory.models.lineage import ImageAncestry, ImageFindings
 from inventory.models.querysets import (
     AGE_BUCKETS,
     AccountQuerySet,
@@ -27,7 +28,9 @@ __all__ = [
     "ConsumerReport",
     "EstateSnapshot",
     "Image",
+    "ImageAncestry",
     "ImageConsumer",
+    "ImageFindings",
     "ImageQ",
     "ImageQuerySet",
     "ImageRollup",

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from amidash.scope import visible_accounts
-from inventory.choices import ImageBucket, ImageState
+from inventory.choices import FindingsStatus, ImageBucket, ImageState
 
 if TYPE_CHECKING:
     from inventory.models.images import Image
@@ -102,6 +103,16 @@ class ImageQ:
         cutoff = now - datetime.timedelta(hours=settings.CONSUMER_REPORT_MAX_AGE_HOURS)
         reported = Q(consumers_reported_at__gte=cutoff)
         return ImageQ.exposed() & ~reported
+
+    @staticmethod
+    def critical_findings() -> Q:
+        """Amazon Inspector found at least one critical vulnerability (``ImageFindings``)."""
+        return Q(findings__critical__gt=0)
+
+    @staticmethod
+    def not_scanned() -> Q:
+        """Inspector findings could not be read, or were never read: unknown, not zero."""
+        return Q(findings__isnull=True) | Q(findings__status=FindingsStatus.NOT_SCANNED)
 
     @staticmethod
     def disabled() -> Q:
@@ -225,6 +236,28 @@ class ImageQuerySet(QuerySet["Image"]):
 
     def current(self) -> Self:
         return self.filter(ImageQ.current())
+
+    def pks_by_image_id(self, account_id: int, region: str, image_ids: Any) -> dict[str, int]:
+        """AMI id -> primary key of the given images of one account+Region."""
+        rows = self.filter(account_id=account_id, region=region, image_id__in=list(image_ids))
+        return dict(rows.values_list("image_id", "pk"))
+
+    def with_lineage_root(self) -> Self:
+        """Annotate ``lineage_root``: the id of the oldest known ancestor (GetImageAncestry's
+        last entry), else the image's source, else the image itself (a root of its own)."""
+        from django.apps import apps
+        from django.db.models import F, OuterRef, Subquery
+        from django.db.models.functions import Coalesce, NullIf
+
+        ancestry = apps.get_model("inventory", "ImageAncestry")
+        root = ancestry.objects.filter(image=OuterRef("pk")).order_by("-position")
+        return self.annotate(
+            lineage_root=Coalesce(
+                Subquery(root.values("ancestor_image_id")[:1]),
+                NullIf(F("source_image_id"), models.Value("")),
+                F("image_id"),
+            )
+        )
 
     def gone(self) -> Self:
         return self.filter(ImageQ.gone())

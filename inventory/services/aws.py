@@ -47,6 +47,9 @@ AWS_ERRORS: tuple[type[Exception], ...] = (
     WrongAccount,
 )
 
+#: What AWS answers a role that may not make a call.
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+
 _SAFE_SOURCE_IDENTITY = re.compile(r"[^\w+=,.@-]")
 
 

@@ -28,7 +28,12 @@ UNSUPPORTED_CODES = {"InvalidAction", "UnsupportedOperation", "NotImplemented", 
 REFERENCE_TYPES = {
     "ec2:Instance": UsageType.INSTANCE,
     "ec2:LaunchTemplate": UsageType.LAUNCH_TEMPLATE,
+    "ssm:Parameter": UsageType.SSM_PARAMETER,
+    "imagebuilder:ImageRecipe": UsageType.IMAGE_RECIPE,
+    "imagebuilder:ContainerRecipe": UsageType.CONTAINER_RECIPE,
 }
+#: DescribeImageReferences takes 1 to 10 image ids per call (EC2 API reference, ImageId.N).
+REFERENCE_BATCH = 10
 
 
 @dataclass(frozen=True)
@@ -374,8 +379,8 @@ def list_image_references(
     so usage it would have named never silently disappears.
     """
     ec2 = session.client("ec2", region)
-    for start in range(0, len(image_ids), PAGE_SIZE):
-        chunk = image_ids[start : start + PAGE_SIZE]
+    for start in range(0, len(image_ids), REFERENCE_BATCH):
+        chunk = image_ids[start : start + REFERENCE_BATCH]
         try:
             pages = ec2.get_paginator("describe_image_references").paginate(
                 ImageIds=chunk, IncludeAllResourceTypes=True
@@ -394,11 +399,24 @@ def list_image_references(
 def _reference_usage(reference: dict[str, Any]) -> UsageObservation:
     arn = reference.get("Arn", "")
     kind = reference.get("ResourceType", "")
-    resource_id = arn.rsplit("/", 1)[-1] if "/" in arn else arn
     usage_type = REFERENCE_TYPES.get(kind, UsageType.OTHER)
+    resource_id, name = _reference_resource(usage_type, arn)
     return UsageObservation(
-        reference["ImageId"], usage_type, resource_id, "", {"arn": arn, "resource_type": kind}
+        reference["ImageId"], usage_type, resource_id, name, {"arn": arn, "resource_type": kind}
     )
+
+
+def _reference_resource(usage_type: str, arn: str) -> tuple[str, str]:
+    """The resource id and name an ARN names: an instance or launch template id; an SSM
+    parameter's path (arn:...:parameter/golden/web is /golden/web); a recipe's name/version."""
+    resource = arn.split(":", 5)[-1]  # after arn:partition:service:region:account:
+    if usage_type == UsageType.SSM_PARAMETER:
+        path = resource.removeprefix("parameter")
+        return path, path
+    if usage_type in (UsageType.IMAGE_RECIPE, UsageType.CONTAINER_RECIPE):
+        name_version = resource.partition("/")[2]
+        return name_version, name_version.partition("/")[0]
+    return (arn.rsplit("/", 1)[-1] if "/" in arn else arn), ""
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -43,9 +43,11 @@ from inventory.models import (
 from inventory.observations import ObservedImage
 from inventory.services.accounts import discover_regions, register_ambient_account
 from inventory.services.allowed_images import sync_allowed_images
+from inventory.services.ancestry import Ancestor, fetch_ancestry, save_ancestry
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
+from inventory.services.findings import FindingsRound, fetch_findings, save_findings
 from inventory.services.images import announce, listed_observations
-from inventory.services.launch_permissions import LaunchPermissions, fetch_launch_permissions
+from inventory.services.launch_permissions import fetch_launch_permissions
 from inventory.services.listing import (
     RegionListing,
     UnreadableImage,
@@ -240,9 +242,12 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
     try:
         session = AwsSession(result.account, run.actor_name or None)
         listing = list_region(session, result.region)
-        permissions = _new_launch_permissions(session, account_region, listing)
+        due = _new_or_changed(account_region, listing)
+        permissions = fetch_launch_permissions(session, result.region, _ids(due))
+        extras = _read_extras(session, result.region, due)
         with transaction.atomic():
             counts = save_listing(account_region, listing, permissions.shared_with, run)
+            _save_extras(account_region, extras)
     except AWS_ERRORS as error:
         return _fail(result, describe_error(error), session, started)
     except UnreadableImage as error:
@@ -285,21 +290,46 @@ def _fail(
     return _finish_result(result, session, started)
 
 
-def _new_launch_permissions(
-    session: AwsSession, account_region: AccountRegion, listing: RegionListing
-) -> LaunchPermissions:
-    """Launch permissions for images that are new or changed since the last listing."""
+def _new_or_changed(account_region: AccountRegion, listing: RegionListing) -> list[dict[str, Any]]:
+    """The listed images that are new or changed since the last listing: the ones whose launch
+    permissions, ancestry and findings the sync reads (the rest wait for the paced pass)."""
     known = dict(
         Image.objects.filter(
             account_id=account_region.account_id, region=account_region.region
         ).values_list("image_id", "fingerprint")
     )
-    due = [
-        image["ImageId"]
+    return [
+        image
         for image in listing.images
         if image["ImageId"] not in known or known[image["ImageId"]] != listing.digest(image)
     ]
-    return fetch_launch_permissions(session, account_region.region, due)
+
+
+def _ids(images: list[dict[str, Any]]) -> list[str]:
+    return [image["ImageId"] for image in images]
+
+
+@dataclass
+class ListingExtras:
+    """What the sync reads besides the listing, for new and changed images only."""
+
+    ancestry: dict[str, list[Ancestor]]
+    findings: FindingsRound
+
+
+def _read_extras(session: AwsSession, region: str, due: list[dict[str, Any]]) -> ListingExtras:
+    return ListingExtras(
+        ancestry=fetch_ancestry(session, region, due),
+        findings=fetch_findings(session, region, _ids(due)),
+    )
+
+
+def _save_extras(account_region: AccountRegion, extras: ListingExtras) -> None:
+    """Ancestry and findings of the images just saved (same transaction as the listing)."""
+    now = timezone.now()
+    account_id, region = account_region.account_id, account_region.region
+    save_ancestry(account_id, region, extras.ancestry, now)
+    save_findings(account_id, region, extras.findings, now)
 
 
 # --- saving a complete listing ----------------------------------------------------------------

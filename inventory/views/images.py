@@ -29,7 +29,8 @@ from inventory.filtersets import (
     render_row,
 )
 from inventory.forms import PAGE_SIZES, ImageFilterForm
-from inventory.models import Image
+from inventory.lineage import family_tree
+from inventory.models import Image, ImageFindings
 from inventory.queries import image_list_total
 from inventory.registry import ImageAction, image_actions
 from inventory.services import consumers
@@ -231,6 +232,8 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tags": sorted(image.tags.items()) if isinstance(image.tags, dict) else [],
         **_related_images(image, request.user),
         **_consumers(image, request.user),
+        "family_tree": family_tree(image, request.user),
+        "findings": ImageFindings.objects.filter(image=image).first(),
     }
     return render_page(
         request, "inventory/image_detail.html", "inventory/partials/image_detail_body.html", context

@@ -87,6 +87,8 @@ class ActionSpec:
     guarded: ClassVar[bool] = False
     #: The preview reads the Recycle Bin's retention rules (what deregistering would keep).
     reads_recycle_bin: ClassVar[bool] = False
+    #: The preview names the image's current descendants (copies of it, and copies of those).
+    warns_of_descendants: ClassVar[bool] = False
     #: AWS removes every launch permission of the image (the inventory forgets its sharing).
     removes_launch_permissions: ClassVar[bool] = False
     #: Re-reading the image shows whether the action took effect, so an interrupted item can be

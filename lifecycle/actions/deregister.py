@@ -27,11 +27,20 @@ class Deregister(ActionSpec):
     operation = "DeregisterImage"
     guarded = True
     reads_recycle_bin = True
+    warns_of_descendants = True
 
     def warnings(self, preview: ImagePreview) -> list[str]:
+        found = []
         if preview.protected:
-            return ["deregistration protection is on: AWS will refuse"]
-        return []
+            found.append("deregistration protection is on: AWS will refuse")
+        if preview.descendants:
+            count, shown = len(preview.descendants), ", ".join(preview.descendants[:5])
+            more = f" and {count - 5} more" if count > 5 else ""
+            found.append(
+                f"{count} current descendant{'s' if count > 1 else ''} ({shown}{more}) were "
+                "copied from it: they stay, but their lineage will end at a deregistered image"
+            )
+        return found
 
     def form_fields(self) -> dict[str, forms.Field]:
         return {

@@ -44,7 +44,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from inventory.models import Account
-from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
+from inventory.services.aws import AWS_ERRORS, DENIED_CODES, AwsSession, describe_error
 from lifecycle.actions import ACTIONS
 from lifecycle.models import ActorType, AuditEvent, AuditSource, AuditVerb, LifecycleRequest
 from lifecycle.services import pacing
@@ -66,7 +66,6 @@ THROTTLING_CODES = {
     "RequestLimitExceeded",
     "TooManyRequestsException",
 }
-DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 #: Observed changes the pass explains (what the report lists as made outside amidash).
 OBSERVED_VERBS = (
     AuditVerb.IMAGE_STATE_CHANGED,

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from inventory.lineage import current_descendants
 from inventory.models import Image, ImageConsumer, ImageUsage
 from inventory.observations import ObservedImage
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
@@ -49,6 +50,7 @@ class ImagePreview:
     consumers: list[dict[str, Any]] = field(default_factory=list)
     consumers_reported_at: str = ""
     usage_unknown: bool = False
+    descendants: list[str] = field(default_factory=list)
     undo: str = ""
     blocked: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -174,6 +176,7 @@ def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
     usage = usage_by_image(images)
     consumers = consumers_by_image(images)
     now = timezone.now()
+    descendants = current_descendants(images) if spec.warns_of_descendants else {}
     rules = _rules_per_region(images) if spec.reads_recycle_bin else {}
     previews = []
     for image in images:
@@ -191,6 +194,7 @@ def preview_images(action: str, images: Iterable[Image]) -> list[ImagePreview]:
             consumers=consumers.get(image.pk, []),
             consumers_reported_at=_iso(image.consumers_reported_at),
             usage_unknown=image.is_usage_unknown_at(now),
+            descendants=descendants.get(image.image_id, []),
             undo=spec.undo,
         )
         if spec.reads_recycle_bin:

@@ -33,6 +33,9 @@ class Policy(models.Model):
     keep_tags = models.JSONField(default=dict, blank=True, help_text="Any one keeps.")
     keep_public = models.BooleanField(default=False)
     keep_shared = models.BooleanField(default=False)
+    keep_newest_per_lineage = models.BooleanField(
+        default=False, help_text="The newest image of each copy chain (GetImageAncestry)."
+    )
 
     deprecate = models.BooleanField(default=False)
     deprecate_at = models.DateTimeField(null=True, blank=True)
@@ -98,6 +101,7 @@ class Policy(models.Model):
             "tags": self.keep_tags,
             "public": self.keep_public,
             "shared": self.keep_shared,
+            "newest_per_lineage": self.keep_newest_per_lineage,
         }
         deprecate: Any = self.deprecate
         if self.deprecate and self.deprecate_at:

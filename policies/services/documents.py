@@ -41,6 +41,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "tags": "keep_tags",
         "public": "keep_public",
         "shared": "keep_shared",
+        "newest_per_lineage": "keep_newest_per_lineage",
     },
     "stages": {
         "deprecate": "deprecate",
@@ -59,7 +60,13 @@ FIELD_PATHS = {
     for section, keys in SECTIONS.items()
     for key, field in keys.items()
 } | {"deprecate_at": "stages.deprecate"}
-BOOLEAN_FIELDS = {"enabled", "keep_public", "keep_shared", "delete_snapshots"}
+BOOLEAN_FIELDS = {
+    "enabled",
+    "keep_public",
+    "keep_shared",
+    "keep_newest_per_lineage",
+    "delete_snapshots",
+}
 
 
 class DocumentError(ValueError):

@@ -28,6 +28,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from inventory.choices import ImageState
+from inventory.lineage import lineage_roots
 from inventory.models import ImageUsage
 from lifecycle.choices import FINAL_REQUEST_STATES, ItemStatus
 from lifecycle.models import AuditEvent, AuditVerb, RequestItem
@@ -105,6 +106,9 @@ class Context:
     usage_cutoff: int
     #: Usage reports older than this leave other accounts' use of an exposed image unknown.
     consumers_cutoff: int = 0
+    #: The newest image in scope of each lineage (pk -> the lineage's root image id), when the
+    #: policy keeps them.
+    newest_of_lineage: dict[int, str] = field(default_factory=dict)
 
 
 def _last_changes(images: list[Candidate]) -> dict[int, int]:
@@ -163,8 +167,20 @@ def _usage(images: list[Candidate]) -> dict[int, list[dict[str, str]]]:
     return found
 
 
-def gather_context(images: list[Candidate], now: datetime) -> Context:
+def _newest_of_lineage(images: list[Candidate]) -> dict[int, str]:
+    """The newest of each lineage among ``images`` (oldest first), by pk, with its root: the
+    images of a lineage share a root (``inventory.lineage.lineage_roots``); an image without
+    ancestors is the root of its own."""
+    roots = lineage_roots()
+    newest: dict[str, int] = {}
+    for image in images:  # oldest first: the last one seen of a lineage is its newest
+        newest[roots.get(image.pk, image.image_id)] = image.pk
+    return {pk: root for root, pk in newest.items()}
+
+
+def gather_context(images: list[Candidate], now: datetime, policy: Policy | None = None) -> Context:
     cutoff = now - timedelta(hours=settings.POLICY_USAGE_MAX_AGE_HOURS)
+    lineage = policy is not None and policy.keep_newest_per_lineage
     return Context(
         now=as_microseconds(now),
         last_change=_last_changes(images),
@@ -174,6 +190,7 @@ def gather_context(images: list[Candidate], now: datetime) -> Context:
         consumers_cutoff=as_microseconds(
             now - timedelta(hours=settings.CONSUMER_REPORT_MAX_AGE_HOURS)
         ),
+        newest_of_lineage=_newest_of_lineage(images) if lineage else {},
     )
 
 
@@ -226,6 +243,7 @@ def keeper(policy: Policy, context: Context) -> Callable[[Candidate], list[str]]
     launch_cutoff = now - (within or 0) * DAY
     tag_reasons = tuple(f"tagged {key}={value}" for key, value in keep_tag_items(policy))
     public_keeps, shared_keeps = policy.keep_public, policy.keep_shared
+    newest_of_lineage = context.newest_of_lineage
 
     def reasons_to_keep(image: Candidate) -> list[str]:
         (pk, account, region, family, created, launched, seen, listed, public, shared, in_use,
@@ -265,6 +283,8 @@ def keeper(policy: Policy, context: Context) -> Callable[[Candidate], list[str]]
             reasons.append("public")
         if shared_keeps and shared:
             reasons.append(f"shared with {shared} other account(s) or organization(s)")
+        if pk in newest_of_lineage:
+            reasons.append(f"the newest image of lineage {newest_of_lineage[pk]}")
         return reasons
 
     return reasons_to_keep
@@ -392,7 +412,7 @@ def evaluate(policy: Policy, now: datetime | None = None) -> Plan:
     now = now or timezone.now()
     with _collecting_later():
         images = candidates(policy)
-        context = gather_context(images, now)
+        context = gather_context(images, now, policy)
         rows = list(map(decider(policy, context), images))
         apply_limits(rows, policy)
     return Plan(policy, now, rows)

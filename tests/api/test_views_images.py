@@ -29,6 +29,21 @@ def test_it_filters_like_the_image_list(viewer, api):
     assert names({"q": "db"}) == ["db-1.0"]
 
 
+def test_it_filters_images_with_critical_findings(viewer, api):
+    from inventory.choices import FindingsStatus
+    from inventory.models import ImageFindings
+
+    critical, clean = create_image(name="critical-1.0"), create_image(name="clean-1.0")
+    for image, count in ((critical, 1), (clean, 0)):
+        ImageFindings.objects.create(
+            image=image, status=FindingsStatus.SCANNED, critical=count, checked_at=timezone.now()
+        )
+
+    answer = api(viewer).get("/api/v1/images/", {"findings": "critical"}).json()
+
+    assert [row["name"] for row in answer["results"]] == ["critical-1.0"]
+
+
 def test_it_pages_with_a_cursor_and_a_stable_count(viewer, api):
     for _ in range(30):
         create_image()
@@ -77,6 +92,37 @@ def test_the_detail_shows_usage_permissions_snapshots_and_history(viewer, api):
     assert body["launch_permissions"]["shared_with"] == ["999988887777"]
     assert body["snapshots"][0]["snapshot_id"].startswith("snap-")
     assert isinstance(body["history"], list)
+
+
+def test_the_detail_shows_ancestors_and_findings_or_that_they_are_unknown(viewer, api):
+    from inventory.choices import FindingsStatus
+    from inventory.models import ImageAncestry, ImageFindings
+
+    root = create_image()
+    copy = create_image(region="eu-west-1", source_image_id=root.image_id)
+    ImageAncestry.objects.create(
+        image=copy,
+        position=1,
+        ancestor_image_id=root.image_id,
+        ancestor_region="us-east-1",
+        observed_at=timezone.now(),
+    )
+    ImageFindings.objects.create(
+        image=copy, status=FindingsStatus.SCANNED, critical=2, checked_at=timezone.now()
+    )
+    ImageFindings.objects.create(
+        image=root, status=FindingsStatus.NOT_SCANNED, reason="denied", checked_at=timezone.now()
+    )
+    client = api(viewer)
+
+    body = client.get(f"/api/v1/images/{copy.image_id}/").json()
+    unknown = client.get(f"/api/v1/images/{root.image_id}/").json()
+
+    assert body["ancestors"] == [{"image_id": root.image_id, "region": "us-east-1"}]
+    assert body["findings"]["status"] == "scanned"
+    assert body["findings"]["counts"]["critical"] == 2
+    assert unknown["ancestors"] == []
+    assert (unknown["findings"]["status"], unknown["findings"]["counts"]) == ("not_scanned", None)
 
 
 def test_the_status_gate_allows_an_available_image_only(viewer, api):

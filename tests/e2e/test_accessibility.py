@@ -32,10 +32,14 @@ PERSONAS = {
 
 @pytest.fixture
 def estate(settings) -> Iterator[dict]:
-    """A synced Region with a few images, a pending request, a policy and an API token."""
+    """A synced Region with a few images (one copied, with findings), a pending request, a
+    policy and an API token."""
     settings.SYNC_REGIONS = ["us-east-1"]
     with sandbox() as aws:
         images = [register_image(aws, f"web-2024.0{n}") for n in range(1, 4)]
+        # The first image's page draws a family tree and a findings table.
+        aws.client("ec2").copy_image(SourceImageId=images[0], SourceRegion="us-east-1", Name="web")
+        aws.set_image_findings(images[0], [{"Title": "CVE-1", "SeverityLabel": "critical"}])
         run_sync(None)
         users = {name: create_user(name, role) for name, role in PERSONAS.items()}
         request = ask(users["rita"], "deregister", images[:1])

@@ -2,10 +2,11 @@
 
 Each module patches one area as AWS behaves (docs/architecture.md, "AWS behaviours"): `images`
 (the AMI lifecycle), `cloudtrail` (management events of EC2 mutations, LookupEvents),
-`pagination` (MaxResults / NextToken on every listing), `rbin` (Recycle Bin), `references`
-(DescribeImageReferences), `allowed_images` (Allowed AMIs settings and
-DescribeInstanceImageMetadata), `regions` (DescribeRegions), `sts` (AssumeRole rules) and
-`usage_reports` (AMI usage reports: how other accounts use an image). The same
+`findings` (GetImageFindings), `lineage` (GetImageAncestry), `pagination` (MaxResults /
+NextToken on every listing), `rbin` (Recycle Bin), `references` (DescribeImageReferences),
+`allowed_images` (Allowed AMIs settings and DescribeInstanceImageMetadata), `regions`
+(DescribeRegions), `sts` (AssumeRole rules) and `usage_reports` (AMI usage reports: how other
+accounts use an image). The same
 code serves the in-process sandbox and the server, so both behave identically.
 """
 
@@ -44,7 +45,9 @@ def install_extensions() -> None:
         from amidash.sandbox.extensions import (
             allowed_images,
             cloudtrail,
+            findings,
             images,
+            lineage,
             pagination,
             rbin,
             references,
@@ -53,17 +56,20 @@ def install_extensions() -> None:
             usage_reports,
         )
 
-        for module in (
+        modules = (
             pagination,
             images,
             allowed_images,
             rbin,
             references,
+            lineage,
+            findings,
             regions,
             sts,
             usage_reports,
             cloudtrail,
-        ):
+        )
+        for module in modules:
             module.install()
         try:
             from amidash.sandbox import faults

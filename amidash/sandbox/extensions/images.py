@@ -221,6 +221,19 @@ def owned_image(backend: Any, image_id: str | None) -> Ami:
     raise InvalidAMIIdError(image_id)
 
 
+def visible_image(backend: Any, image_id: str | None) -> Ami:
+    """An image of any account in the caller's Region that the caller may see (own, shared or
+    public), or the error AWS gives for a missing, malformed or hidden one."""
+    if not image_id:
+        raise missing_parameter("ImageId")
+    if not image_id.startswith("ami-"):
+        raise MalformedAMIIdError([image_id])
+    image = find_image(backend.region_name, image_id)
+    if image is None or not visible_to(image, backend.account_id):
+        raise InvalidAMIIdError(image_id)
+    return image
+
+
 def record_launch(backend: Any, image_id: str | None) -> None:
     """LastLaunchedTime: the owner's image records when an instance was last launched from it."""
     if not image_id:

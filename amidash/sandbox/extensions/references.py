@@ -2,8 +2,12 @@
 
 moto lacks the call (docs/architecture.md, AWS behaviours). Checked here: instances in any
 state but terminated, launch template versions (the most recent `version-depth`, default 20)
-and SSM parameters whose value is the image (the most recent `version-depth` versions, default
-20). Image Builder recipes are not modelled. Answers are paginated like every EC2 listing.
+SSM parameters whose value is the image (the most recent `version-depth` versions, default
+20) and Image Builder image and container recipes whose parent image it is. moto has no Image
+Builder: recipes live in a small store on the account+Region's EC2 backend, filled by
+`add_image_recipe` (the estate, and tests through the sandbox handle). A call names 1 to 10
+images (ImageId.N: "Minimum number of 1 item. Maximum number of 10 items."). Answers are
+paginated like every EC2 listing.
 """
 
 from __future__ import annotations
@@ -14,13 +18,23 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError, MalformedAMIIdError
 
-from amidash.sandbox.extensions.common import boolean, missing_parameter, region_exists
+from amidash.sandbox.extensions.common import (
+    boolean,
+    ec2_backend,
+    invalid_parameter,
+    missing_parameter,
+    region_exists,
+)
 from amidash.sandbox.extensions.pagination import PageLimits, read_page_request, take_page
 
 INSTANCE = "ec2:Instance"
 LAUNCH_TEMPLATE = "ec2:LaunchTemplate"
 SSM_PARAMETER = "ssm:Parameter"
-SUPPORTED = (INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER)
+IMAGE_RECIPE = "imagebuilder:ImageRecipe"
+CONTAINER_RECIPE = "imagebuilder:ContainerRecipe"
+SUPPORTED = (INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER, IMAGE_RECIPE, CONTAINER_RECIPE)
+RECIPE_KINDS = {IMAGE_RECIPE: "image-recipe", CONTAINER_RECIPE: "container-recipe"}
+MAX_IMAGE_IDS = 10
 DEFAULT_VERSION_DEPTH = 20
 REFERENCES_PAGE = PageLimits(5, 1000)
 
@@ -41,6 +55,11 @@ def requested_types(include_all: bool, resource_types: list[dict[str, Any]]) -> 
         )
     chosen = dict.fromkeys(SUPPORTED, DEFAULT_VERSION_DEPTH) if include_all else {}
     for entry in resource_types or []:
+        if entry.get("ResourceType") not in SUPPORTED:
+            raise invalid_parameter(
+                f"The resource type '{entry.get('ResourceType')}' is not supported. "
+                f"Supported resource types: {' | '.join(SUPPORTED)}"
+            )
         chosen[entry["ResourceType"]] = _version_depth(entry.get("ResourceTypeOptions", []))
     return chosen
 
@@ -86,6 +105,38 @@ def ssm_parameter_references(
             )
 
 
+def add_image_recipe(
+    account_id: str,
+    region: str,
+    name: str,
+    parent_image: str,
+    version: str = "1.0.0",
+    container: bool = False,
+) -> str:
+    """Record an Image Builder image (or container) recipe whose parent image is an AMI; returns
+    its ARN. Image Builder is not simulated beyond what DescribeImageReferences reads."""
+    kind = RECIPE_KINDS[CONTAINER_RECIPE if container else IMAGE_RECIPE]
+    arn = f"arn:aws:imagebuilder:{region}:{account_id}:{kind}/{name.lower()}/{version}"
+    recipes = _recipes(ec2_backend(account_id, region))
+    recipes[arn] = (CONTAINER_RECIPE if container else IMAGE_RECIPE, parent_image)
+    return arn
+
+
+def _recipes(backend: Any) -> dict[str, tuple[str, str]]:
+    """ARN -> (resource type, parent image) of the account+Region's recipes (reset with moto)."""
+    if not hasattr(backend, "amidash_recipes"):
+        backend.amidash_recipes = {}
+    return backend.amidash_recipes
+
+
+def recipe_references(
+    backend: Any, image_ids: set[str], types: dict[str, int]
+) -> Iterator[dict[str, str]]:
+    for arn, (resource_type, parent_image) in sorted(_recipes(backend).items()):
+        if resource_type in types and parent_image in image_ids:
+            yield _reference(parent_image, resource_type, arn)
+
+
 def _reference(image_id: str, resource_type: str, arn: str) -> dict[str, str]:
     return {"ImageId": image_id, "ResourceType": resource_type, "Arn": arn}
 
@@ -104,6 +155,7 @@ def find_references(
                 backend.account_id, backend.region_name, image_ids, types[SSM_PARAMETER]
             )
         )
+    references.extend(recipe_references(backend, image_ids, types))
     return references
 
 
@@ -113,6 +165,10 @@ def describe_image_references(self: Any) -> ActionResult:
     image_ids = self._get_param("ImageIds", [])
     if not image_ids:
         raise missing_parameter("ImageIds")
+    if len(image_ids) > MAX_IMAGE_IDS:
+        raise invalid_parameter(
+            f"The request names {len(image_ids)} images; at most {MAX_IMAGE_IDS} are allowed."
+        )
     malformed = [image_id for image_id in image_ids if not image_id.startswith("ami-")]
     if malformed:
         raise MalformedAMIIdError(malformed)

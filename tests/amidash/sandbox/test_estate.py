@@ -96,6 +96,55 @@ def test_it_shows_through_the_api_every_count_its_summary_promises(inprocess_aws
     summary = inprocess_aws.load_estate("demo", seed=42)
     _check_images(inprocess_aws, summary)
     _check_usage(inprocess_aws, summary)
+    _check_lineage_references_and_findings(inprocess_aws, summary)
+
+
+def _check_lineage_references_and_findings(inprocess_aws, summary: dict) -> None:
+    """Copy chains three generations deep, SSM parameters and Image Builder recipes naming
+    golden images, and Inspector findings, as GetImageAncestry, DescribeImageReferences and
+    GetImageFindings answer them."""
+    counts = summary["counts"]
+    golden = "567890123456"
+    far = inprocess_aws.client("ec2", "ap-southeast-2", account_id=golden)
+    copies = [i for i in all_images(far) if "SourceImageId" in i]
+    depths = {
+        len(far.get_image_ancestry(ImageId=i["ImageId"])["ImageAncestryEntries"]) for i in copies
+    }
+    assert counts["copy_chain_links"] > 0 and depths == {4}  # the copy and three ancestors
+
+    ec2 = inprocess_aws.client("ec2", "us-east-1", account_id=golden)
+    ids = [image["ImageId"] for image in all_images(ec2)]
+    kinds: Counter = Counter()
+    for start in range(0, len(ids), 10):
+        pages = ec2.get_paginator("describe_image_references").paginate(
+            ImageIds=ids[start : start + 10],
+            ResourceTypes=[
+                {"ResourceType": kind}
+                for kind in (
+                    "ssm:Parameter",
+                    "imagebuilder:ImageRecipe",
+                    "imagebuilder:ContainerRecipe",
+                )
+            ],
+        )
+        kinds.update(r["ResourceType"] for page in pages for r in page["ImageReferences"])
+    assert kinds == {
+        "ssm:Parameter": counts["ssm_parameters"],
+        "imagebuilder:ImageRecipe": counts["image_recipes"],
+        "imagebuilder:ContainerRecipe": counts["container_recipes"],
+    }
+    assert counts["ssm_parameters"] > 0 and counts["container_recipes"] > 0
+
+    with_findings = critical = 0
+    for account in summary["accounts"]:
+        for region in account["regions"]:
+            client = inprocess_aws.client("ec2", region, account_id=account["account_id"])
+            for image in all_images(client):
+                found = client.get_image_findings(ImageId=image["ImageId"])["ImageFindings"]
+                with_findings += bool(found)
+                critical += any(f["SeverityLabel"] == "critical" for f in found)
+    assert with_findings == counts["images_with_findings"] > 0
+    assert critical == counts["images_with_critical_findings"] > 0
 
 
 def _check_images(inprocess_aws, summary: dict) -> None:

@@ -226,8 +226,8 @@ def test_it_adds_what_describe_image_references_finds(aws):
     image = Image.objects.get(image_id=image_id)
     assert image.in_use
     usage = ImageUsage.objects.get(image=image)
-    assert usage.usage_type == UsageType.OTHER
-    assert "ssm" in usage.detail["resource_type"].lower()
+    assert usage.usage_type == UsageType.SSM_PARAMETER
+    assert (usage.resource_id, usage.detail["resource_type"]) == ("/golden/latest", "ssm:Parameter")
 
 
 def test_it_counts_an_instance_once_when_both_paths_report_it(aws):

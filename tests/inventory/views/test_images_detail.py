@@ -101,3 +101,72 @@ def test_it_keeps_queries_constant_however_much_uses_the_image(viewer_client, es
     with CaptureQueriesContext(connection) as many:
         viewer_client.get(url)
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_it_draws_the_family_tree_from_root_to_descendants(viewer_client, estate) -> None:
+    from django.utils import timezone
+
+    from inventory.models import ImageAncestry
+
+    root = estate["images"]["web_new"]
+    child = create_image(
+        account=root.account,
+        region="eu-west-1",
+        source_image_id=root.image_id,
+        source_image_region="us-east-1",
+    )
+    grandchild = create_image(
+        account=root.account,
+        region="us-west-2",
+        source_image_id=child.image_id,
+        source_image_region="eu-west-1",
+    )
+    for position, (ancestor, region) in enumerate(
+        [(child.image_id, "eu-west-1"), (root.image_id, "us-east-1")], start=1
+    ):
+        ImageAncestry.objects.create(
+            image=grandchild,
+            position=position,
+            ancestor_image_id=ancestor,
+            ancestor_region=region,
+            observed_at=timezone.now(),
+        )
+
+    response = viewer_client.get(reverse("inventory:image_detail", args=[child.pk]))
+
+    text, body = _text(response), response.content.decode()
+    assert "1 ancestor · 1 descendant" in text
+    tree = body[body.index('<ul class="family-tree"') :]
+    # Root, then this image nested under it, then the grandchild nested under this image.
+    assert tree.index(root.image_id) < tree.index(child.image_id) < tree.index(grandchild.image_id)
+    assert f'<li aria-current="page"><strong class="mono">{child.image_id}</strong>' in tree
+    assert f'href="{reverse("inventory:image_detail", args=[grandchild.pk])}"' in tree
+
+
+def test_it_shows_findings_by_severity_or_not_scanned(viewer_client, estate) -> None:
+    from django.utils import timezone
+
+    from inventory.choices import FindingsStatus
+    from inventory.models import ImageFindings
+
+    scanned, refused = estate["images"]["web_new"], estate["images"]["web_old"]
+    ImageFindings.objects.create(
+        image=scanned,
+        status=FindingsStatus.SCANNED,
+        critical=3,
+        medium=2,
+        checked_at=timezone.now(),
+    )
+    ImageFindings.objects.create(
+        image=refused,
+        status=FindingsStatus.NOT_SCANNED,
+        reason="not permitted to read Inspector findings (UnauthorizedOperation)",
+        checked_at=timezone.now(),
+    )
+
+    def findings_text(image) -> str:
+        text = _text(viewer_client.get(reverse("inventory:image_detail", args=[image.pk])))
+        return text[text.index("Inspector findings") :]
+
+    assert "Critical High Medium Low Informational 3 0 2 0 0" in findings_text(scanned)
+    assert "not scanned not permitted to read Inspector findings" in findings_text(refused)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.factories import create_image
 
@@ -68,8 +69,8 @@ def test_it_keeps_its_queries_constant_as_the_estate_grows(viewer_client, estate
     with CaptureQueriesContext(connection) as after:
         viewer_client.get(URL)
     assert (
-        len(after.captured_queries) == len(before.captured_queries) <= 13
-    )  # 13: whether the user sees every account, for the policies panel
+        len(after.captured_queries) == len(before.captured_queries) <= 14
+    )  # 13: whether the user sees every account, for the policies panel; 14: findings card
 
 
 def test_it_loads_the_trend_after_the_page_with_a_plain_link(viewer_client, estate) -> None:
@@ -110,3 +111,26 @@ def test_it_reads_the_trend_from_the_runs_not_the_images(viewer_client, estate) 
         text = _text(viewer_client.get("/overview/trend/"))
     assert re.findall(r"#\d+ \S+ \S+ (\d+) (\d+) (\d+)", text) == [("6", "1", "70")] * 2
     assert not any("inventory_image" in query["sql"] for query in queries.captured_queries)
+
+
+def test_it_counts_images_with_critical_findings_and_those_not_scanned(viewer_client, estate):
+    from inventory.choices import FindingsStatus
+    from inventory.models import Image, ImageFindings
+
+    now = timezone.now()
+    first, second, third = Image.objects.filter(gone_at__isnull=True).order_by("pk")[:3]
+    ImageFindings.objects.create(
+        image=first, status=FindingsStatus.SCANNED, critical=2, high=1, checked_at=now
+    )
+    ImageFindings.objects.create(image=second, status=FindingsStatus.SCANNED, checked_at=now)
+    ImageFindings.objects.create(
+        image=third, status=FindingsStatus.NOT_SCANNED, reason="denied", checked_at=now
+    )
+
+    response = viewer_client.get(URL)
+
+    text = _text(response)
+    assert "1 with critical findings" in text and "1 with high findings" in text
+    # 6 current images: 2 scanned; the other 4 (one refused, three never read) are unknown.
+    assert "2 scanned · 4 not scanned" in text
+    assert "?findings=critical&amp;gone=no" in response.content.decode()

@@ -129,7 +129,10 @@ def test_every_linked_number_counts_the_images_of_its_list(viewer_client, db) ->
     assert numbers["/images/?gone=yes"] == 4 * in_bucket[ImageBucket.GONE]
     current = len(KINDS) - in_bucket[ImageBucket.GONE]
     assert numbers["/images/?account=111122223333&gone=no"] == 2 * current
-    assert len(numbers) == 27  # every linked number of the four pages, by its link
+    # No image was scanned: none has critical findings, every current one is "not scanned".
+    assert numbers["/images/?findings=critical&gone=no"] == 0
+    assert numbers["/images/?findings=not_scanned&gone=no"] == 4 * current
+    assert len(numbers) == 29  # every linked number of the four pages, by its link
 
 
 def test_the_overview_says_how_a_deprecated_and_disabled_image_counts(viewer_client, db) -> None:

@@ -10,7 +10,13 @@ from inventory.choices import ImageState
 from lifecycle.actions import ACTIONS
 from lifecycle.exceptions import RequestError
 from lifecycle.services.preview import preview_images
-from tests.amidash.sandbox.images import ec2_client, launch, register_image
+from tests.amidash.sandbox.images import (
+    OTHER_REGION,
+    REGION,
+    ec2_client,
+    launch,
+    register_image,
+)
 from tests.factories import ask, image, sync
 from tests.lifecycle.actions.conftest import perform, shown, unsaved_image
 
@@ -47,6 +53,35 @@ def test_it_says_deregistering_is_final_without_a_recycle_bin_rule(aws) -> None:
     assert preview.recycle_bin == "permanent: no Recycle Bin rule covers it"
     assert preview.undo == "None: deregistering is final"
     assert preview.warnings == ["deregistration protection is on: AWS will refuse"]
+
+
+def test_the_preview_warns_about_current_descendants(aws, requester, settings) -> None:
+    """A copy chain root -> child (eu-west-1) -> grandchild: deregistering the root names both
+    descendants; a gone descendant is not named."""
+    settings.SYNC_REGIONS = [REGION, OTHER_REGION]
+    root = register_image(aws, "base-1")
+    child = ec2_client(aws, OTHER_REGION).copy_image(
+        SourceImageId=root, SourceRegion=REGION, Name="base-1-copy"
+    )["ImageId"]
+    grandchild = ec2_client(aws).copy_image(
+        SourceImageId=child, SourceRegion=OTHER_REGION, Name="base-1-again"
+    )["ImageId"]
+    sync()
+
+    (preview,) = preview_images("deregister", [image(root)])
+    (leaf,) = preview_images("deregister", [image(grandchild)])
+    (disable,) = preview_images("disable", [image(root)])
+
+    assert preview.descendants == sorted([child, grandchild])
+    assert any("2 current descendants" in w and child in w for w in preview.warnings)
+    assert leaf.descendants == [] and leaf.warnings == []
+    assert disable.descendants == []
+
+    ec2_client(aws).deregister_image(ImageId=grandchild)
+    sync()
+    request = ask(requester, "deregister", [root])
+    (item,) = request.items.all()
+    assert item.preview["descendants"] == [child]
 
 
 def test_it_deregisters_the_image_and_its_snapshots_in_aws(aws, requester) -> None:

@@ -19,7 +19,7 @@ policies:
     scope: {accounts: ["123456789012"], regions: ["eu-west-1"], families: ["web*"],
             names: ["web-*"], tags: {env: prod}}
     keep: {newest_per_family: 2, younger_than_days: 90, launched_within_days: 30,
-           tags: {keep: "true"}, public: true, shared: true}
+           tags: {keep: "true"}, public: true, shared: true, newest_per_lineage: true}
     stages: {deprecate: true, disable_after_days: 30, deregister_after_days: 30,
              delete_snapshots: false}
     limits: {max_images_per_run: 500, max_share_of_family: 0.5}
@@ -50,6 +50,7 @@ def test_it_round_trips_every_policy(tmp_path, requester):
     policy = Policy.objects.get(name="tidy-web")
     assert policy.scope_families == ["web*"] and policy.keep_tags == {"keep": "true"}
     assert policy.max_share_of_family == 0.5 and policy.updated_by == requester
+    assert policy.keep_newest_per_lineage
     exported = tmp_path / "out.yaml"
     call_command("policies", "export", str(exported))
     before = policy.document()
@@ -106,3 +107,12 @@ def test_a_missing_file_is_a_usage_error(tmp_path):
     with pytest.raises(CommandError, match="Cannot read") as raised:
         call_command("policies", "import", str(tmp_path / "nope.yaml"))
     assert raised.value.returncode == 2
+
+
+def test_it_refuses_a_lineage_rule_that_is_not_a_boolean(tmp_path):
+    text = "policies:\n  - name: tidy\n    keep: {newest_per_lineage: 2}\n"
+    with pytest.raises(
+        CommandError, match=r"line 3: 'keep\.newest_per_lineage' must be true/false"
+    ):
+        call_command("policies", "import", _write(tmp_path, text))
+    assert not Policy.objects.exists()

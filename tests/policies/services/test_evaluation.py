@@ -31,6 +31,53 @@ def test_it_keeps_the_newest_n_of_each_family_and_deprecates_the_rest():
     assert decided["web-1.2.0"][0] == decided["web-1.1.0"][0] == "deprecate"
 
 
+def test_it_keeps_the_newest_image_of_each_lineage_across_regions():
+    """A lineage is a copy chain: base-1 and its copies (in any Region, under any name), and
+    base-2 with its own copy. The newest of each is kept, the others follow the stages."""
+    from django.utils import timezone as tz
+
+    from inventory.models import ImageAncestry
+
+    root = create_listed_image("base-1", age_days=90)
+    copy = create_listed_image(
+        "base-1-copy", age_days=60, region="eu-west-1", source_image_id=root.image_id
+    )
+    newest = create_listed_image(
+        "base-1-copy-again", age_days=30, region="us-west-2", source_image_id=copy.image_id
+    )
+    for position, ancestor in enumerate([copy, root], start=1):
+        ImageAncestry.objects.create(
+            image=newest,
+            position=position,
+            ancestor_image_id=ancestor.image_id,
+            ancestor_region=ancestor.region,
+            observed_at=tz.now(),
+        )
+    other_root = create_listed_image("other-1", age_days=80)
+    other_copy = create_listed_image(
+        "other-1-copy", age_days=70, source_image_id=other_root.image_id
+    )
+
+    decided = _decisions(evaluate(create_policy(keep_newest_per_lineage=True, deprecate=True)))
+
+    assert decided["base-1-copy-again"] == (
+        "keep",
+        [f"the newest image of lineage {root.image_id}"],
+    )
+    assert decided["other-1-copy"][0] == "keep"
+    assert other_copy.image_id not in decided["other-1-copy"][1][0]
+    assert decided["base-1"][0] == decided["base-1-copy"][0] == decided["other-1"][0] == "deprecate"
+
+
+def test_without_the_lineage_rule_copies_are_not_kept():
+    root = create_listed_image("base-1", age_days=90)
+    create_listed_image("base-1-copy", age_days=60, source_image_id=root.image_id)
+
+    decided = _decisions(evaluate(create_policy(deprecate=True)))
+
+    assert {decision for decision, _ in decided.values()} == {"deprecate"}
+
+
 def test_it_ranks_families_per_account_and_region():
     create_listed_image("web-1.1.0", age_days=50)
     create_listed_image("web-1.2.0", age_days=40, region="eu-west-1")

@@ -1,0 +1,151 @@
+"""Amazon Inspector findings per image (GetImageFindings), counted by severity.
+
+One paginated call per image, made for new and changed images during the sync and, paced with
+the launch-permission pass, for images whose counts are older than FINDINGS_MAX_AGE_HOURS. An
+endpoint without the call, or a role without the permission, makes the images "not scanned"
+(unknown, never zero: invariant 10 in docs/architecture.md). Throttling or another error stops
+the round and leaves the rest as they were. Findings never fail a Region.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from inventory.choices import FindingSeverity, FindingsStatus
+from inventory.models import AccountRegion, Image, ImageFindings
+from inventory.services.aws import AWS_ERRORS, DENIED_CODES, AwsSession, describe_error
+from inventory.services.listing import UNSUPPORTED_CODES
+
+logger = logging.getLogger(__name__)
+
+SEVERITIES = [severity.value for severity in FindingSeverity]
+
+
+@dataclass
+class FindingsRound:
+    """Counts by severity of the images read, and the images that cannot be scanned and why."""
+
+    counts: dict[str, Counter] = field(default_factory=dict)
+    not_scanned: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+def fetch_findings(
+    session: AwsSession, region: str, image_ids: list[str], per_second: float | None = None
+) -> FindingsRound:
+    """Findings of each image, one paginated call per image, ``per_second`` paced."""
+    ec2 = session.client("ec2", region)
+    interval = 1.0 / per_second if per_second else 0.0
+    found = FindingsRound()
+    for position, image_id in enumerate(image_ids):
+        started = time.monotonic()
+        try:
+            found.counts[image_id] = _count(ec2, image_id)
+        except AWS_ERRORS as error:
+            reason = _not_scanned_reason(error)
+            if reason:
+                found.not_scanned |= dict.fromkeys(image_ids[position:], reason)
+            else:
+                found.error = describe_error(error)
+                logger.warning("GetImageFindings in %s stopped: %s", region, found.error)
+            return found
+        if interval:
+            time.sleep(max(interval - (time.monotonic() - started), 0.0))
+    return found
+
+
+def _count(ec2: Any, image_id: str) -> Counter:
+    """Findings by severity over every page (a paginator per image costs more than its call)."""
+    counts: Counter = Counter()
+    token: dict[str, str] = {}
+    while True:
+        page = ec2.get_image_findings(ImageId=image_id, **token)
+        counts.update(f.get("SeverityLabel", "").lower() for f in page.get("ImageFindings", []))
+        if not page.get("NextToken"):
+            return counts
+        token = {"NextToken": page["NextToken"]}
+
+
+def _not_scanned_reason(error: Exception) -> str:
+    """Why images cannot be scanned at all, or "" for a passing error (throttling, outage)."""
+    if isinstance(error, ResponseParserError):  # an emulator answering HTML for unknown calls
+        return "GetImageFindings is not available at this endpoint"
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code")
+        if code in UNSUPPORTED_CODES:
+            return "GetImageFindings is not available at this endpoint"
+        if code in DENIED_CODES:
+            return f"not permitted to read Inspector findings ({code})"
+    return ""
+
+
+def save_findings(account_id: int, region: str, found: FindingsRound, now: datetime) -> int:
+    """Upsert the findings of the images read or found unscannable; returns rows written."""
+    wanted = set(found.counts) | set(found.not_scanned)
+    if not wanted:
+        return 0
+    images = Image.objects.pks_by_image_id(account_id, region, wanted)
+    rows = [
+        ImageFindings(
+            image_id=pk,
+            status=FindingsStatus.SCANNED
+            if image_id in found.counts
+            else FindingsStatus.NOT_SCANNED,
+            reason=found.not_scanned.get(image_id, "")[:255],
+            checked_at=now,
+            **{s: found.counts.get(image_id, Counter())[s] for s in SEVERITIES},
+        )
+        for image_id, pk in images.items()
+    ]
+    ImageFindings.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["image"],
+        update_fields=["status", "reason", "checked_at", *SEVERITIES],
+    )
+    return len(rows)
+
+
+def images_due(account_region: AccountRegion, limit: int) -> list[str]:
+    """Present images never checked or checked longer ago than FINDINGS_MAX_AGE_HOURS."""
+    cutoff = timezone.now() - timedelta(hours=settings.FINDINGS_MAX_AGE_HOURS)
+    return list(
+        Image.objects.current()
+        .filter(account_id=account_region.account_id, region=account_region.region)
+        .filter(Q(findings__isnull=True) | Q(findings__checked_at__lt=cutoff))
+        .order_by(F("findings__checked_at").asc(nulls_first=True), "pk")
+        .values_list("image_id", flat=True)[:limit]
+    )
+
+
+def refresh_findings(account_region: AccountRegion, limit: int = 500) -> int:
+    """Read the findings of up to ``limit`` due images, paced like the launch-permission pass
+    (LAUNCH_PERMISSIONS_PER_SECOND); returns how many images were written."""
+    image_ids = images_due(account_region, limit)
+    if not image_ids:
+        return 0
+    try:
+        session = AwsSession(account_region.account)
+    except AWS_ERRORS as error:
+        logger.warning("Findings of %s skipped: %s", account_region, describe_error(error))
+        return 0
+    found = fetch_findings(
+        session, account_region.region, image_ids, settings.LAUNCH_PERMISSIONS_PER_SECOND
+    )
+    with transaction.atomic():
+        return save_findings(
+            account_region.account_id, account_region.region, found, timezone.now()
+        )

@@ -1,0 +1,167 @@
+"""The sync beyond the listing: every reference type as a usage, each copy's ancestry, and
+Amazon Inspector findings (scanned or not)."""
+
+from __future__ import annotations
+
+import pytest
+
+from inventory.choices import FindingsStatus, UsageType
+from inventory.models import Image, ImageAncestry, ImageFindings, ImageUsage
+from inventory.services.findings import refresh_findings
+from tests.amidash.sandbox.images import OTHER_REGION, REGION, ec2_client, register_image
+from tests.factories import sync
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNT = "123456789012"
+
+
+def usages(image_id: str) -> set[tuple[str, str]]:
+    return set(
+        ImageUsage.objects.filter(image__image_id=image_id).values_list("usage_type", "resource_id")
+    )
+
+
+def test_it_records_each_reference_type_as_a_usage(aws):
+    """SSM parameters and Image Builder recipes use an image as instances do."""
+    image_id = register_image(aws, "golden-1")
+    aws.client("ssm", REGION).put_parameter(
+        Name="/golden/web", Value=image_id, Type="String", DataType="aws:ec2:image"
+    )
+    aws.add_image_recipe("web", image_id)
+    aws.add_image_recipe("web-container", image_id, container=True)
+
+    sync()
+
+    assert usages(image_id) == {
+        (UsageType.SSM_PARAMETER, "/golden/web"),
+        (UsageType.IMAGE_RECIPE, "web/1.0.0"),
+        (UsageType.CONTAINER_RECIPE, "web-container/1.0.0"),
+    }
+    image = Image.objects.get(image_id=image_id)
+    assert (image.in_use, image.usage_count) == (True, 3)
+    recipe = ImageUsage.objects.get(usage_type=UsageType.IMAGE_RECIPE)
+    assert recipe.get_usage_type_display() == "Image Builder image recipe"
+    assert recipe.resource_name == "web"
+
+
+def test_a_pinned_launch_template_version_counts_as_usage(aws):
+    """A launch template version that is neither $Default nor $Latest still uses its image
+    (DescribeImageReferences with version depth)."""
+    ec2 = ec2_client(aws)
+    pinned, newest = register_image(aws, "app-1"), register_image(aws, "app-2")
+    template = ec2.create_launch_template(
+        LaunchTemplateName="app", LaunchTemplateData={"ImageId": pinned}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    for _ in range(2):
+        ec2.create_launch_template_version(
+            LaunchTemplateId=template, LaunchTemplateData={"ImageId": newest}
+        )
+    ec2.modify_launch_template(LaunchTemplateId=template, DefaultVersion="3")
+
+    sync()
+
+    assert Image.objects.get(image_id=pinned).in_use
+    assert (UsageType.LAUNCH_TEMPLATE, template) in usages(pinned)
+
+
+def test_it_asks_for_references_ten_images_at_a_time(aws):
+    """DescribeImageReferences takes at most 10 image ids (EC2 API reference)."""
+    for number in range(23):
+        register_image(aws, f"many-{number}")
+
+    sync(regions=[REGION])
+
+    calls = aws.calls(action="DescribeImageReferences", region=REGION)
+    assert len(calls) == 3
+    assert Image.objects.count() == 23
+
+
+def test_it_records_the_ancestry_of_a_copy_chain(aws):
+    root = register_image(aws, "base-1")
+    child = ec2_client(aws, OTHER_REGION).copy_image(
+        SourceImageId=root, SourceRegion=REGION, Name="base-1-copy"
+    )["ImageId"]
+    grandchild = ec2_client(aws).copy_image(
+        SourceImageId=child, SourceRegion=OTHER_REGION, Name="base-1-back"
+    )["ImageId"]
+
+    sync()
+
+    chain = list(
+        ImageAncestry.objects.filter(image__image_id=grandchild).values_list(
+            "position", "ancestor_image_id", "ancestor_region"
+        )
+    )
+    assert chain == [(1, child, OTHER_REGION), (2, root, REGION)]
+    assert not ImageAncestry.objects.filter(image__image_id=root).exists()
+    descendants = Image.objects.filter(ancestry__ancestor_image_id=root)
+    assert set(descendants.values_list("image_id", flat=True)) == {child, grandchild}
+
+
+def test_a_copy_keeps_its_parent_when_ancestry_cannot_be_read(aws):
+    root = register_image(aws, "base-2")
+    child = ec2_client(aws).copy_image(SourceImageId=root, SourceRegion=REGION, Name="copy")[
+        "ImageId"
+    ]
+    aws.set_fault("deny", action="GetImageAncestry", scope="calls", account_id=ACCOUNT)
+
+    run = sync(regions=[REGION])
+
+    assert run.regions_failed == 0
+    chain = ImageAncestry.objects.filter(image__image_id=child)
+    assert list(chain.values_list("ancestor_image_id", flat=True)) == [root]
+
+
+def test_it_counts_findings_by_severity(aws):
+    image_id = register_image(aws, "scanned-1")
+    clean_id = register_image(aws, "scanned-2")
+    aws.set_image_findings(
+        image_id,
+        [
+            {"Title": "CVE-1", "SeverityLabel": "critical"},
+            {"Title": "CVE-2", "SeverityLabel": "critical"},
+            {"Title": "CVE-3", "SeverityLabel": "low"},
+        ],
+    )
+
+    sync(regions=[REGION])
+
+    findings = ImageFindings.objects.get(image__image_id=image_id)
+    assert findings.status == FindingsStatus.SCANNED
+    assert (findings.critical, findings.high, findings.low, findings.total) == (2, 0, 1, 3)
+    clean = ImageFindings.objects.get(image__image_id=clean_id)
+    assert clean.is_scanned and clean.total == 0
+
+
+@pytest.mark.parametrize("kind", ["deny", "unsupported"])
+def test_images_are_not_scanned_without_the_api_or_permission(aws, kind):
+    """No GetImageFindings, or no permission: "not scanned", never zero findings."""
+    image_id = register_image(aws, "unscannable-1")
+    aws.set_image_findings(image_id, [{"Title": "CVE-1", "SeverityLabel": "critical"}])
+    denial = {"scope": "calls", "account_id": ACCOUNT} if kind == "deny" else {}
+    aws.set_fault(kind, action="GetImageFindings", **denial)
+
+    run = sync(regions=[REGION])
+
+    assert run.regions_failed == 0
+    findings = ImageFindings.objects.get(image__image_id=image_id)
+    assert findings.status == FindingsStatus.NOT_SCANNED
+    assert findings.reason
+    assert not Image.objects.filter(findings__critical__gt=0).exists()
+
+
+def test_throttled_findings_leave_the_images_unchecked_for_the_paced_pass(aws, settings):
+    settings.LAUNCH_PERMISSIONS_PER_SECOND = 1000
+    image_id = register_image(aws, "later-1")
+    aws.set_image_findings(image_id, [{"Title": "CVE-1", "SeverityLabel": "high"}])
+    fault = aws.set_fault("throttle", action="GetImageFindings")
+    sync(regions=[REGION])
+    assert not ImageFindings.objects.exists()
+    aws.clear_faults()
+    assert fault["id"]
+
+    account_region = Image.objects.get(image_id=image_id).account_region
+    assert refresh_findings(account_region) == 1
+
+    assert ImageFindings.objects.get(image__image_id=image_id).high == 1
