@@ -44,6 +44,7 @@ from inventory.services.accounts import discover_regions, register_ambient_accou
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
 from inventory.services.images import announce, listed_observations
 from inventory.services.launch_permissions import LaunchPermissions, fetch_launch_permissions
+from inventory.services.schedule import spread_regions
 from inventory.services.listing import (
     RegionListing,
     UnreadableImage,
@@ -157,6 +158,7 @@ def prepare_run(run: SyncRun) -> list[SyncRegionResult] | None:
     pending: list[SyncRegionResult] = []
     for account in accounts.order_by("account_id"):
         pending += _prepare_account(run, account)
+    spread_regions(run)
     SyncRun.objects.filter(pk=run.pk).update(regions_total=run.results.count())
     if not run.results.exists():
         _close(run, SyncStatus.FAILED, "nothing to sync: no enabled account in scope")
@@ -185,7 +187,7 @@ def _prepare_account(run: SyncRun, account: Account) -> list[SyncRegionResult]:
             )
             return []
     wanted = set(run.regions or settings.SYNC_REGIONS or [])
-    pending = []
+    results = []
     for account_region in account_regions:
         if wanted and account_region.region not in wanted:
             continue
@@ -194,19 +196,20 @@ def _prepare_account(run: SyncRun, account: Account) -> list[SyncRegionResult]:
             result.status, result.error = RegionSyncStatus.SKIPPED, "not opted in"
         elif not account_region.synced:
             result.status, result.error = RegionSyncStatus.SKIPPED, "sync switched off"
-        result.save()
-        if result.status == RegionSyncStatus.PENDING:
-            pending.append(result)
+        results.append(result)
     missing = wanted - {r.region for r in account_regions}
-    for region in sorted(missing):
-        SyncRegionResult.objects.create(
+    results += [
+        SyncRegionResult(
             sync_run=run,
             account=account,
             region=region,
             status=RegionSyncStatus.SKIPPED,
             error="not a Region of this account's partition",
         )
-    return pending
+        for region in sorted(missing)
+    ]
+    SyncRegionResult.objects.bulk_create(results)  # in Region order: the run page pages by id
+    return [result for result in results if result.status == RegionSyncStatus.PENDING]
 
 
 # --- one account+Region -----------------------------------------------------------------------
@@ -561,17 +564,15 @@ def reap_runs(now: datetime | None = None) -> int:
 
     A running Region is lost when nobody holds its sync lock any more (the lock is a session
     lock, released when the worker's connection dies) and it started longer ago than
-    SYNC_REAP_AFTER_SECONDS. A Region still pending after the task's hard time limit never
-    started. Runs that never got a Region are closed as failed after that limit too.
+    SYNC_REAP_AFTER_SECONDS. A Region still pending the task's hard time limit after it was
+    queued never started (one not queued yet waits for the dispatcher: services/schedule.py). Runs that never got a Region are closed as failed after that limit too.
     """
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
     never = now - timedelta(seconds=settings.SYNC_REGION_TIME_LIMIT + 60)
     running = SyncRegionResult.objects.filter(status=RegionSyncStatus.RUNNING, started_at__lt=grace)
     lost = [r for r in running.select_related("account") if not _is_held(r)]
-    pending = SyncRegionResult.objects.filter(
-        status=RegionSyncStatus.PENDING, sync_run__created_at__lt=never
-    )
+    pending = SyncRegionResult.objects.filter(status=RegionSyncStatus.PENDING, queued_at__lt=never)
     lost += list(pending.select_related("account"))
     for result in lost:
         _fail_lost(result)
@@ -596,15 +597,16 @@ def stalled_regions(now: datetime | None = None) -> list[int]:
     """Pending Regions whose task may be lost, to be queued again; returns their ids.
 
     A broker restarted without persistence loses the queued messages of a run's Regions (and a
-    worker's retry waiting for a slot). A Region pending for longer than SYNC_REAP_AFTER_SECONDS
-    while no Region of its account holds a slot is not waiting for one: its message is gone, or
-    every worker is busy elsewhere. Queuing it again is safe either way (the task claims a
+    worker's retry waiting for a slot). A Region queued longer than SYNC_REAP_AFTER_SECONDS ago,
+    still pending while no Region of its account holds a slot, is not waiting for one: its
+    message is gone, or every worker is busy elsewhere (Regions not queued yet are the
+    dispatcher's). Queuing it again is safe either way (the task claims a
     pending Region with a conditional UPDATE; a duplicate finds it claimed and does nothing).
     """
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
     pending = SyncRegionResult.objects.filter(
-        status=RegionSyncStatus.PENDING, sync_run__started_at__lt=grace
+        status=RegionSyncStatus.PENDING, queued_at__lt=grace
     ).select_related("account")
     busy: dict[str, bool] = {}
     stalled = []
@@ -689,6 +691,8 @@ def run_sync(
     """
     run = create_run(actor, account_ids, regions, source)
     pending = prepare_run(run) or []
+    # This process syncs them: the dispatcher must not queue them for a worker too.
+    run.results.filter(pk__in=[r.pk for r in pending]).update(queued_at=timezone.now())
     for result in run.results.exclude(status=RegionSyncStatus.PENDING):
         if on_result:
             on_result(result)
