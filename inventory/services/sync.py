@@ -44,13 +44,13 @@ from inventory.services.accounts import discover_regions, register_ambient_accou
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
 from inventory.services.images import announce, listed_observations
 from inventory.services.launch_permissions import LaunchPermissions, fetch_launch_permissions
-from inventory.services.schedule import spread_regions
 from inventory.services.listing import (
     RegionListing,
     UnreadableImage,
     UsageObservation,
     list_region,
 )
+from inventory.services.schedule import spread_regions
 from inventory.services.upsert import upsert_images
 from inventory.signals import ImageObservation
 
@@ -565,7 +565,8 @@ def reap_runs(now: datetime | None = None) -> int:
     A running Region is lost when nobody holds its sync lock any more (the lock is a session
     lock, released when the worker's connection dies) and it started longer ago than
     SYNC_REAP_AFTER_SECONDS. A Region still pending the task's hard time limit after it was
-    queued never started (one not queued yet waits for the dispatcher: services/schedule.py). Runs that never got a Region are closed as failed after that limit too.
+    queued never started (one not queued yet waits for the dispatcher: services/schedule.py).
+    Runs that never got a Region are closed as failed after that limit too.
     """
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
