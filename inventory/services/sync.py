@@ -228,12 +228,14 @@ def sync_result(result: SyncRegionResult) -> SyncRegionResult:
 
 
 def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
+    started_at = timezone.now()
     claimed = SyncRegionResult.objects.filter(pk=result.pk, status=RegionSyncStatus.PENDING).update(
-        status=RegionSyncStatus.RUNNING, started_at=timezone.now()
+        status=RegionSyncStatus.RUNNING, started_at=started_at
     )
     if claimed != 1:
         result.refresh_from_db()
         return result
+    result.status, result.started_at = RegionSyncStatus.RUNNING, started_at  # saved again below
     run = result.sync_run
     started = time.monotonic()
     session: AwsSession | None = None
@@ -693,7 +695,10 @@ def run_sync(
     run = create_run(actor, account_ids, regions, source)
     pending = prepare_run(run) or []
     # This process syncs them: the dispatcher must not queue them for a worker too.
-    run.results.filter(pk__in=[r.pk for r in pending]).update(queued_at=timezone.now())
+    queued_at = timezone.now()
+    run.results.filter(pk__in=[r.pk for r in pending]).update(queued_at=queued_at)
+    for result in pending:
+        result.queued_at = queued_at
     for result in run.results.exclude(status=RegionSyncStatus.PENDING):
         if on_result:
             on_result(result)
