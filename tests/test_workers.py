@@ -9,6 +9,7 @@ Regions that were listed at overlapping times were listed by different processes
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "ap-south-1"]
 def _overlapping(run: SyncRun) -> bool:
     """Did two Regions of the run sync at the same time (so in two worker processes)?"""
     spans = sorted(run.results.values_list("started_at", "finished_at"))
-    return any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:]))
+    return any(later_start < end for (_, end), (later_start, _) in pairwise(spans))
 
 
 def _listings(aws: Any) -> dict[str, int]:
@@ -51,7 +52,12 @@ def _listings(aws: Any) -> dict[str, int]:
 
 
 def test_two_workers_share_a_sync_and_a_request_and_run_nothing_twice(
-    transactional_db, sandbox_server, workers, requester, approver, settings
+    transactional_db,
+    sandbox_server,  # noqa: F811 (the fixture imported above)
+    workers,  # noqa: F811
+    requester,
+    approver,
+    settings,
 ):
     aws = sandbox_server
     settings.SYNC_REGIONS = REGIONS
