@@ -14,7 +14,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -57,6 +56,9 @@ from inventory.signals import ImageObservation
 logger = logging.getLogger(__name__)
 
 UPSERT_BATCH_SIZE = 2000
+#: Images saved (and announced) at a time: a first sync of 100,000 images never holds them all
+#: as dicts, rows and observations at once.
+SAVE_BATCH_SIZE = 5000
 
 
 class SyncScopeError(ValueError):
@@ -295,9 +297,9 @@ def _new_launch_permissions(
         ).values_list("image_id", "fingerprint")
     )
     due = [
-        image["ImageId"]
-        for image in listing.images
-        if image["ImageId"] not in known or known[image["ImageId"]] != listing.digest(image)
+        image_id
+        for image_id in listing.image_ids
+        if image_id not in known or known[image_id] != listing.digest(image_id)
     ]
     return fetch_launch_permissions(session, account_region.region, due)
 
@@ -311,13 +313,13 @@ class ListingChanges:
 
     known: dict[str, tuple[str, bool]]  # image id -> (fingerprint, present, i.e. not gone)
     digests: dict[str, str]  # fingerprints of listed images already stored
-    written: list[dict[str, Any]]  # listed images that are new, changed or back
+    written: list[str]  # listed images that are new, changed or back
     gone_ids: list[str]  # present images the listing no longer has
     existing: dict[str, Image]  # stored rows about to change or go
 
     @property
     def new(self) -> set[str]:
-        return {data["ImageId"] for data in self.written} - self.known.keys()
+        return set(self.written) - self.known.keys()
 
 
 def save_listing(
@@ -330,23 +332,23 @@ def save_listing(
     Region's usage and send the domain signals. Call inside a transaction."""
     now = timezone.now()
     changes = _listing_changes(account_region, listing)
-    fields = upsert_images(
-        account_region,
-        changes.written,
-        now,
-        digests=changes.digests,
-        permissions=permissions,
-        new=changes.new,
-    )
+    new, created = changes.new, 0
+    for start in range(0, len(changes.written), SAVE_BATCH_SIZE):
+        batch = listing.images_of(changes.written[start : start + SAVE_BATCH_SIZE])
+        fields = upsert_images(
+            account_region, batch, now, digests=changes.digests, permissions=permissions, new=new
+        )
+        observations, appeared = listed_observations(
+            account_region, batch, fields, changes.existing, permissions
+        )
+        created += appeared
+        announce(observations, source="sync", sync_run=run)
     gone = [changes.existing[image_id] for image_id in changes.gone_ids]
-    observations, created = listed_observations(
-        account_region, changes.written, fields, changes.existing, permissions
-    )
-    observations += _mark_gone(gone, now)
+    observations = _mark_gone(gone, now)
     usage_rows, summaries = _save_usage(account_region, listing, now)
     announce(observations, source="sync", sync_run=run)
     return {
-        "images_seen": len(listing.images),
+        "images_seen": len(listing),
         "images_created": created,
         "images_changed": len(changes.written) - created,
         "images_gone": len(gone),
@@ -359,17 +361,16 @@ def _listing_changes(account_region: AccountRegion, listing: RegionListing) -> L
     """Compare a listing with the stored fingerprints: only new or changed images are written,
     and only present images the listing lacks go (the listing is complete)."""
     known = _stored_fingerprints(account_region)
-    images = listing.images
+    listed = listing.image_ids
     # Digests of new images are made with their rows, off this thread (see upsert_images).
-    digests = {data["ImageId"]: listing.digest(data) for data in images if data["ImageId"] in known}
+    digests = {image_id: listing.digest(image_id) for image_id in listed if image_id in known}
     written = [
-        data
-        for data in images
-        if (image_id := data["ImageId"]) not in known
-        or known[image_id] != (digests[image_id], True)
+        image_id
+        for image_id in listed
+        if image_id not in known or known[image_id] != (digests[image_id], True)
     ]
-    stale = [data["ImageId"] for data in written if data["ImageId"] in known]
-    listed = {data["ImageId"] for data in images}
+    stale = [image_id for image_id in written if image_id in known]
+    listed = set(listed)
     gone_ids = [i for i, (_, present) in known.items() if present and i not in listed]
     existing = _stored_images(account_region, stale + gone_ids)
     return ListingChanges(known, digests, written, gone_ids, existing)
