@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="also time a 1 s polling")
     arguments = parser.parse_args()
     test_settings = connection.settings_dict.setdefault("TEST", {})
-    test_settings["NAME"] = f"bench_{connection.settings_dict['NAME']}"
+    test_settings["NAME"] = f"bench_demo_{connection.settings_dict['NAME']}"
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     sandbox, endpoint = start_sandbox(arguments.seed)
     try:
