@@ -144,7 +144,8 @@ def measure(images: int) -> None:
             if (match := re.search(r"(http://127\.0\.0\.1:\d+)", line))
         )
         env = os.environ | SANDBOX_ENVIRONMENT | {"AWS_ENDPOINT_URL": endpoint}
-        env |= {"DATABASE_URL": database_url(connection)}
+        # As a worker runs in production: with DEBUG on, Django keeps the text of every query.
+        env |= {"DATABASE_URL": database_url(connection), "DEBUG": "false", "SECRET_KEY": "x" * 50}
         fixed, _ = peak_mb([sys.executable, __file__, "--idle"], env)
         bare, bare_seconds = peak_mb([sys.executable, __file__, "--bare"], env)
         sync = [sys.executable, "manage.py", "sync_inventory", "--region"]

@@ -93,7 +93,7 @@ def sync_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "previous_query": _page_link(
             request, "before", page.rows[0].pk if page.previous_cursor else None
         ),
-        "poll_query": request.GET.urlencode(),
+        "poll_query": _page_query(request, {}) if valid else "",
         **_skipped(visible, counts.get(RegionSyncStatus.SKIPPED, 0)),
         "progress_done": sum(n for status, n in counts.items() if status in FINAL_REGION_STATES),
         "progress_total": max(run.regions_total, sum(counts.values())),
@@ -118,12 +118,19 @@ def _result_position(cursor: dict[str, Any]) -> Position | None:
 
 
 def _page_link(request: HttpRequest, name: str, result_id: int | None) -> str | None:
+    """The query string of the page after or before a result (None: no such page)."""
     if result_id is None:
         return None
+    return _page_query(request, {name: str(result_id)})
+
+
+def _page_query(request: HttpRequest, cursor: dict[str, str]) -> str:
     query = request.GET.copy()
     for key in ("after", "before", "poll"):
         query.pop(key, None)
-    query[name] = str(result_id)
+    if not cursor:  # the page shown now, as the poll reloads it
+        cursor = {k: request.GET[k] for k in ("after", "before") if k in request.GET}
+    query.update(cursor)
     return query.urlencode()
 
 
