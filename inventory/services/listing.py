@@ -7,6 +7,7 @@ keeps its images exactly as they were (invariant 1 in docs/architecture.md).
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import InitVar, dataclass, field
@@ -52,16 +53,16 @@ class RegionListing:
 
     One record per image, the last one listed, even if pages overlapped (a listing that changed
     between pages, or a page repeated by a faulty endpoint). Images are kept compact as they
-    arrive, page by page: each as its JSON text with sorted keys (its fingerprint is the digest
-    of that text), not as boto3's nested dicts, which cost several times more; a 100,000-image
-    Region fits a worker (bench/sync_memory.py). ``images_of`` gives the dicts back, a batch at a
-    time. Text, not orjson's bytes: those keep orjson's whole output buffer (about 8 KB).
+    arrive, page by page: each as its JSON with sorted keys (its fingerprint is the digest of
+    that JSON), compressed (about 400 bytes an image), not as boto3's nested dicts, which cost
+    several times more; a 100,000-image Region fits a worker (bench/sync_memory.py).
+    ``images_of`` gives the dicts back, a batch at a time.
     """
 
     images: InitVar[Iterable[dict[str, Any]]]
     usages: list[UsageObservation]
     references_supported: bool = True
-    _encoded: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _encoded: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
     _digests: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self, images: Iterable[dict[str, Any]]) -> None:
@@ -72,7 +73,7 @@ class RegionListing:
                 raise UnreadableImage(
                     "malformed DescribeImages answer: an image without ImageId"
                 ) from error
-            self._encoded[image_id] = _encode(image).decode()
+            self._encoded[image_id] = zlib.compress(_encode(image), 1)
 
     def __len__(self) -> int:
         return len(self._encoded)
@@ -84,12 +85,12 @@ class RegionListing:
 
     def images_of(self, image_ids: Iterable[str]) -> list[dict[str, Any]]:
         """The listed Image shapes of these images (ids this listing has)."""
-        return [orjson.loads(self._encoded[image_id]) for image_id in image_ids]
+        return [orjson.loads(zlib.decompress(self._encoded[image_id])) for image_id in image_ids]
 
     def digest(self, image_id: str) -> str:
         """The fingerprint of one of the listed images, made once per listing."""
         if image_id not in self._digests:
-            self._digests[image_id] = _digest(self._encoded[image_id].encode())
+            self._digests[image_id] = _digest(zlib.decompress(self._encoded[image_id]))
         return self._digests[image_id]
 
 
