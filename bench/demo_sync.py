@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,20 +32,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from bench.scratch import database_url, drop_database, use_scratch_database  # noqa: E402
 
 GOAL_SECONDS = 30.0
-
-
-def database_url() -> str:
-    """This process's database, for the worker (TCP or the embedded server's socket)."""
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-    socket_dir = (db.get("OPTIONS") or {}).get("host") or ""
-    if socket_dir.startswith("/"):
-        return f"postgres://{db['USER']}{password}@/{db['NAME']}?host={quote(socket_dir)}"
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or "5432"
-    return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
 
 
 def start_sandbox(seed: int) -> tuple[subprocess.Popen, str]:
@@ -118,9 +106,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--baseline", action="store_true", help="also time a 1 s polling")
     arguments = parser.parse_args()
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    test_settings["NAME"] = f"bench_demo_{connection.settings_dict['NAME']}"
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    name = use_scratch_database("bench_demo")
     sandbox, endpoint = start_sandbox(arguments.seed)
     try:
         from django.core.management import call_command
@@ -134,8 +120,7 @@ def main() -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
-        connection.close()
-        connection.creation.destroy_test_db(name, verbosity=0)
+        drop_database(name)
 
 
 if __name__ == "__main__":

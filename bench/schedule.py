@@ -43,6 +43,8 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.scratch import drop_database, use_scratch_database  # noqa: E402
+
 REGIONS = [
     "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2",
     "eu-west-3", "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
@@ -161,9 +163,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--regions", type=int, default=17)
     arguments = parser.parse_args()
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    test_settings["NAME"] = f"bench_schedule_{connection.settings_dict['NAME']}"
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    name = use_scratch_database("bench_schedule")
     try:
         run, created, spread = make_run(arguments.accounts, arguments.regions)
         total = arguments.accounts * arguments.regions
@@ -182,8 +182,7 @@ def main() -> None:
         verdict = "met" if max(middle, last) <= 2 * first and same else "not met"
         print(f"any page within 2x of the first, same queries: {verdict}")
     finally:
-        connection.close()
-        connection.creation.destroy_test_db(name, verbosity=0)
+        drop_database(name)
 
 
 def report_schedule(played: dict, total: int, interval: int) -> None:

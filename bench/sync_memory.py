@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -112,27 +111,14 @@ def peak_mb(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return peak / 1024, time.perf_counter() - started
 
 
-def database_url(connection) -> str:
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-    socket_dir = (db.get("OPTIONS") or {}).get("host") or ""
-    if socket_dir.startswith("/"):
-        return f"postgres://{db['USER']}{password}@/{db['NAME']}?host={quote(socket_dir)}"
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or "5432"
-    return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
-
-
 def measure(images: int) -> None:
     import django
 
     django.setup()
-    from django.db import connection
-
     from amidash.sandbox.runtime import SANDBOX_ENVIRONMENT
+    from bench.scratch import database_url, drop_database, use_scratch_database
 
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    test_settings["NAME"] = f"bench_memory_{connection.settings_dict['NAME']}"
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    name = use_scratch_database("bench_memory")
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(images)], cwd=ROOT, stdout=subprocess.PIPE,
         text=True,
@@ -145,7 +131,7 @@ def measure(images: int) -> None:
         )
         env = os.environ | SANDBOX_ENVIRONMENT | {"AWS_ENDPOINT_URL": endpoint}
         # As a worker runs in production: with DEBUG on, Django keeps the text of every query.
-        env |= {"DATABASE_URL": database_url(connection), "DEBUG": "false", "SECRET_KEY": "x" * 50}
+        env |= {"DATABASE_URL": database_url(), "DEBUG": "false", "SECRET_KEY": "x" * 50}
         fixed, _ = peak_mb([sys.executable, __file__, "--idle"], env)
         bare, bare_seconds = peak_mb([sys.executable, __file__, "--bare"], env)
         sync = [sys.executable, "manage.py", "sync_inventory", "--region"]
@@ -155,8 +141,7 @@ def measure(images: int) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        connection.close()
-        connection.creation.destroy_test_db(name, verbosity=0)
+        drop_database(name)
 
 
 def report(
@@ -169,7 +154,11 @@ def report(
     print(f"  the sync of a Region of {images:>7,} images: {synced:7.1f} MB  ({s:.0f} s)")
     per_image = max(synced - small, 0.0) / (images - images // 4)  # fixed costs cancel out
     at_goal = synced + per_image * max(GOAL_IMAGES - images, 0)
+    from inventory.services.sync import SAVE_BATCH_SIZE
+
     how = "measured" if images >= GOAL_IMAGES else "extrapolated from the two Regions"
+    if images // 4 < SAVE_BATCH_SIZE:
+        how += f"; unreliable: both must exceed the sync's batch of {SAVE_BATCH_SIZE}"
     verdict = "met" if at_goal < GOAL_MB else "not met"
     print(
         f"  per image: {per_image * 1024:.2f} KB; at {GOAL_IMAGES:,} images ({how}): "
