@@ -3,7 +3,7 @@ twice: more workers is how amidash scales (README, "Scaling").
 
 The workers reach the test database, a dedicated Redis database (queues of this test only) and
 a sandbox server, as in tests/lifecycle/test_tasks.py, whose fixtures this module uses. Each
-worker runs one task at a time (``-c 1``) and every listing takes a second (a latency fault):
+worker runs one task at a time (``-c 1``) and every listing takes two seconds (a latency fault):
 Regions that were listed at overlapping times were listed by different processes.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.db.models import Count
 
+from amidash.celery import app
 from inventory.choices import RegionSyncStatus, SyncStatus
 from inventory.models import SyncRun
 from inventory.services.sync import start_sync
@@ -32,7 +33,7 @@ from tests.lifecycle.test_tasks import (  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.integration]
 
-REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "ap-south-1"]
+REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "ap-south-1", "eu-central-1", "sa-east-1"]
 
 
 def _overlapping(run: SyncRun) -> bool:
@@ -69,9 +70,10 @@ def test_two_workers_share_a_sync_and_a_request_and_run_nothing_twice(
     sync(regions=["us-west-2"])
     request = ask(requester, "deregister", old)
     aws.clear_calls()
-    aws.set_fault("latency", action="DescribeImages", seconds=1)
+    aws.set_fault("latency", action="DescribeImages", seconds=2)
     workers.start()
     workers.start()
+    wait_for(lambda: len(app.control.ping(timeout=1)) == 2, timeout=90, what="two workers up")
 
     run = start_sync(None, source="web")
     approve(approver, request)
