@@ -23,6 +23,7 @@ TASK_QUEUES = {
     "inventory.tasks.scheduled_sync": SYNC,
     "inventory.tasks.prepare_sync_run": SYNC,
     "inventory.tasks.sync_account_region": SYNC,
+    "inventory.tasks.queue_due_regions": SYNC,
     "inventory.tasks.reap_sync_runs": SYNC,
     "inventory.tasks.refresh_launch_permissions": BACKGROUND,
     "inventory.tasks.refresh_consumer_reports": BACKGROUND,

@@ -310,6 +310,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         # Exchange bindings; unset, kombu writes them to ./control in the working directory.
         "control_folder": str(BROKER_DIR / "control"),
+        # How often a worker looks for new files: kombu's default of a second is paid at every
+        # hop (run -> Regions -> the next Regions), which made the demo's first sync slow.
+        "polling_interval": env_float("AMIDASH_BROKER_POLLING_SECONDS", 0.1, minimum=0.01),
     }
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_SERIALIZER = "json"
@@ -345,6 +348,10 @@ SYNC_REGION_TIME_LIMIT = env_int("AMIDASH_SYNC_REGION_TIME_LIMIT", 1800, minimum
 SYNC_REAP_AFTER_SECONDS = env_int("AMIDASH_SYNC_REAP_AFTER_SECONDS", 60, minimum=1)
 SYNC_REGIONS = env_list("AMIDASH_SYNC_REGIONS", [])
 SYNC_REGIONS_PER_ACCOUNT = env_int("AMIDASH_SYNC_REGIONS_PER_ACCOUNT", 4, minimum=1)
+# At most this many Regions' tasks are queued per minute (queue_due_regions): a thousand
+# accounts never flood the broker and the workers in one burst. A scheduled run spreads its
+# Regions over the sync interval; a run somebody starts is due at once, paced by this budget.
+SYNC_REGIONS_PER_MINUTE = env_int("AMIDASH_SYNC_REGIONS_PER_MINUTE", 500, minimum=1)
 LAUNCH_PERMISSIONS_MAX_AGE_HOURS = env_int(
     "AMIDASH_LAUNCH_PERMISSIONS_MAX_AGE_HOURS", 24, minimum=1
 )
@@ -362,6 +369,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SYNC_INTERVAL_MINUTES * 60.0,
     },
     "inventory-reap": {"task": "inventory.tasks.reap_sync_runs", "schedule": 60.0},
+    "inventory-queue-due": {"task": "inventory.tasks.queue_due_regions", "schedule": 30.0},
     "inventory-launch-permissions": {
         "task": "inventory.tasks.refresh_launch_permissions",
         "schedule": 3600.0,

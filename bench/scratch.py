@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import psycopg
 from django.conf import settings
 from django.core.management import call_command
@@ -38,3 +40,15 @@ def drop_database(name: str) -> None:
     connections.close_all()
     with admin_connection() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_url() -> str:
+    """The database Django uses now, as a DATABASE_URL for a worker or command it starts (TCP,
+    or the embedded server's socket)."""
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    socket_dir = (db.get("OPTIONS") or {}).get("host") or ""
+    if socket_dir.startswith("/"):
+        return f"postgres://{db['USER']}{password}@/{db['NAME']}?host={quote(socket_dir)}"
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or "5432"
+    return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"

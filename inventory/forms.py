@@ -10,6 +10,7 @@ from amidash.fields import (
     AccountIdField,
     ChoiceField,
     DateField,
+    IdField,
     IntegerField,
     NumberChoiceField,
     RegionField,
@@ -236,3 +237,17 @@ def criteria_initial(criteria: list[dict[str, Any]]) -> dict[str, Any]:
         initial[f"{prefix}_created"] = created
         initial[f"{prefix}_deprecated"] = deprecated
     return initial
+
+
+class ResultCursorForm(forms.Form):
+    """Where a page of a sync run's results starts: after or before a result (the page links).
+    Both at once name no page."""
+
+    after = IdField(required=False, label="After result")
+    before = IdField(required=False, label="Before result")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("after") is not None and data.get("before") is not None:
+            raise forms.ValidationError("A page starts after a result or before one, not both.")
+        return data

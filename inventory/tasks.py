@@ -1,9 +1,12 @@
 """Celery tasks of the inventory: thin wrappers that take primary keys and call services.
 
-The fan-out: ``prepare_sync_run`` discovers the Regions and queues one ``sync_account_region``
-per account+Region; each of those, once done, tries to close the run (``finish_run`` closes it
-only when every result is final, exactly once). At most SYNC_REGIONS_PER_ACCOUNT Regions of one
-account run at a time (slots are PostgreSQL advisory locks; a task finding none free retries).
+The fan-out: ``prepare_sync_run`` discovers the Regions and gives each a due time (a scheduled
+run spreads them over the interval); ``queue_due_regions`` (beat, and after the run is prepared
+and each Region finishes) queues one ``sync_account_region`` per due account+Region within the
+budget per minute (inventory/services/schedule.py); each of those, once done, tries to close the
+run (``finish_run`` closes it only when every result is final, exactly once). At most
+SYNC_REGIONS_PER_ACCOUNT Regions of one account run at a time (slots are PostgreSQL advisory
+locks; a task finding none free retries).
 Every task has soft and hard time limits; ``reap_sync_runs`` (beat, every minute) fails the
 Regions whose worker was lost and queues again those whose message was lost, so no run stays
 running. Queues: amidash/queues.py.
@@ -21,7 +24,7 @@ from django.db import InterfaceError, OperationalError
 from amidash.locks import sync_slot_lock
 from inventory.choices import RegionSyncStatus, SyncTrigger
 from inventory.models import AccountRegion, Image, SyncRegionResult, SyncRun
-from inventory.services import consumers, findings, launch_permissions, sync
+from inventory.services import consumers, findings, launch_permissions, schedule, sync
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +46,22 @@ def prepare_sync_run(run_id: int) -> int:
     pending = sync.prepare_run(run)
     if pending is None:  # another task has it (a redelivered or repeated message)
         return 0
-    for result in pending:
-        sync_account_region.delay(result.pk)
+    _queue_due()
     sync.finish_run(run.pk)  # closes a run with nothing left to do
     return len(pending)
+
+
+@shared_task
+def queue_due_regions() -> int:
+    """Queue the account+Regions that are due, within the budget per minute."""
+    return _queue_due()
+
+
+def _queue_due() -> int:
+    claimed = schedule.claim_due_regions()
+    for result_id in claimed:
+        sync_account_region.delay(result_id)
+    return len(claimed)
 
 
 @shared_task(bind=True, max_retries=None, acks_late=True, **REGION_TIME_LIMITS)
@@ -67,6 +82,7 @@ def sync_account_region(self, result_id: int) -> str:
             logger.warning("Sync of result %s lost its database connection: %s", result_id, error)
             return sync.fail_after_connection_loss(result_id, error).status
     sync.finish_run(result.sync_run_id)
+    _queue_due()  # a slot of the account and some budget may be free now
     return result.status
 
 

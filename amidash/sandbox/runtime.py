@@ -12,6 +12,7 @@ it exactly as it reaches AWS.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import urllib.error
@@ -147,6 +148,27 @@ def install() -> None:
     faults.install_fault_hook()
     install_fast_tag_lookup()
     install_fast_image_lookup()
+    install_fast_dispatch()
+
+
+def install_fast_dispatch() -> None:
+    """Answer each call without moto's per-call introspection.
+
+    For every call moto lists the methods of the responding class (``inspect.getmembers``) and,
+    in the server, the folders of its own package to find the service: about two thirds of a
+    DescribeImageAttribute's time in the server. Neither changes while the process runs, so
+    each is worked out once. Same answers; the demo's first sync makes thousands of such calls.
+    """
+    from moto import backends
+    from moto.core import responses
+
+    if getattr(responses.method_names_from_class, "_amidash_fast", False):
+        return
+    method_names = functools.lru_cache(maxsize=None)(responses.method_names_from_class)
+    modules = tuple(backends.list_of_moto_modules())
+    method_names._amidash_fast = True  # type: ignore[attr-defined]
+    responses.method_names_from_class = method_names  # type: ignore[assignment]
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
 
 
 def install_fast_image_lookup() -> None:

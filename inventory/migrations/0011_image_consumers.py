@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0009_estate_snapshots"),
+        ("inventory", "0010_sync_result_schedule"),
     ]
 
     operations = [

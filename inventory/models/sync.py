@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from inventory.choices import FINAL_SYNC_STATES, RegionSyncStatus, SyncStatus, SyncTrigger
 from inventory.models.accounts import Account
@@ -77,6 +78,12 @@ class SyncRegionResult(models.Model):
     api_calls = models.PositiveIntegerField(default=0)
     retries = models.PositiveIntegerField(default=0)
     duration_seconds = models.FloatField(default=0)
+    due_at = models.DateTimeField(
+        default=timezone.now, help_text="When the dispatcher may queue this Region's task."
+    )
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task was queued; empty while it waits."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -89,6 +96,16 @@ class SyncRegionResult(models.Model):
             models.UniqueConstraint(
                 fields=["sync_run", "account", "region"], name="sync_result_unique"
             )
+        ]
+        indexes = [
+            # The dispatcher's look-up of Regions due and not yet queued (queue_due_regions).
+            models.Index(
+                fields=["due_at"],
+                name="sync_result_due",
+                condition=models.Q(status=RegionSyncStatus.PENDING, queued_at__isnull=True),
+            ),
+            # Its budget (queued in the last minute) and the Regions in flight per account.
+            models.Index(fields=["queued_at"], name="sync_result_queued"),
         ]
 
     def __str__(self) -> str:

@@ -54,12 +54,17 @@ from inventory.services.listing import (
     UsageObservation,
     list_region,
 )
+from inventory.services.schedule import spread_regions
 from inventory.services.upsert import upsert_images
 from inventory.signals import ImageObservation
 
 logger = logging.getLogger(__name__)
 
 UPSERT_BATCH_SIZE = 2000
+#: Images saved (and announced) at a time: a first sync of 100,000 images never holds them all
+#: as dicts, rows, observations and audit events at once (each image in a batch costs about
+#: 20 KB while it is saved; the listing keeps about 1 KB per image: bench/sync_memory.py).
+SAVE_BATCH_SIZE = 2000
 
 
 class SyncScopeError(ValueError):
@@ -161,6 +166,7 @@ def prepare_run(run: SyncRun) -> list[SyncRegionResult] | None:
     pending: list[SyncRegionResult] = []
     for account in accounts.order_by("account_id"):
         pending += _prepare_account(run, account)
+    spread_regions(run)
     SyncRun.objects.filter(pk=run.pk).update(regions_total=run.results.count())
     if not run.results.exists():
         _close(run, SyncStatus.FAILED, "nothing to sync: no enabled account in scope")
@@ -189,7 +195,7 @@ def _prepare_account(run: SyncRun, account: Account) -> list[SyncRegionResult]:
             )
             return []
     wanted = set(run.regions or settings.SYNC_REGIONS or [])
-    pending = []
+    results = []
     for account_region in account_regions:
         if wanted and account_region.region not in wanted:
             continue
@@ -198,19 +204,20 @@ def _prepare_account(run: SyncRun, account: Account) -> list[SyncRegionResult]:
             result.status, result.error = RegionSyncStatus.SKIPPED, "not opted in"
         elif not account_region.synced:
             result.status, result.error = RegionSyncStatus.SKIPPED, "sync switched off"
-        result.save()
-        if result.status == RegionSyncStatus.PENDING:
-            pending.append(result)
+        results.append(result)
     missing = wanted - {r.region for r in account_regions}
-    for region in sorted(missing):
-        SyncRegionResult.objects.create(
+    results += [
+        SyncRegionResult(
             sync_run=run,
             account=account,
             region=region,
             status=RegionSyncStatus.SKIPPED,
             error="not a Region of this account's partition",
         )
-    return pending
+        for region in sorted(missing)
+    ]
+    SyncRegionResult.objects.bulk_create(results)  # in Region order: the run page pages by id
+    return [result for result in results if result.status == RegionSyncStatus.PENDING]
 
 
 # --- one account+Region -----------------------------------------------------------------------
@@ -229,12 +236,14 @@ def sync_result(result: SyncRegionResult) -> SyncRegionResult:
 
 
 def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
+    started_at = timezone.now()
     claimed = SyncRegionResult.objects.filter(pk=result.pk, status=RegionSyncStatus.PENDING).update(
-        status=RegionSyncStatus.RUNNING, started_at=timezone.now()
+        status=RegionSyncStatus.RUNNING, started_at=started_at
     )
     if claimed != 1:
         result.refresh_from_db()
         return result
+    result.status, result.started_at = RegionSyncStatus.RUNNING, started_at  # saved again below
     run = result.sync_run
     started = time.monotonic()
     session: AwsSession | None = None
@@ -298,11 +307,11 @@ def _new_or_changed(account_region: AccountRegion, listing: RegionListing) -> li
             account_id=account_region.account_id, region=account_region.region
         ).values_list("image_id", "fingerprint")
     )
-    return [
-        image
-        for image in listing.images
-        if image["ImageId"] not in known or known[image["ImageId"]] != listing.digest(image)
-    ]
+    return listing.images_of(
+        image_id
+        for image_id in listing.image_ids
+        if image_id not in known or known[image_id] != listing.digest(image_id)
+    )
 
 
 def _ids(images: list[dict[str, Any]]) -> list[str]:
@@ -341,13 +350,13 @@ class ListingChanges:
 
     known: dict[str, tuple[str, bool]]  # image id -> (fingerprint, present, i.e. not gone)
     digests: dict[str, str]  # fingerprints of listed images already stored
-    written: list[dict[str, Any]]  # listed images that are new, changed or back
+    written: list[str]  # listed images that are new, changed or back
     gone_ids: list[str]  # present images the listing no longer has
     existing: dict[str, Image]  # stored rows about to change or go
 
     @property
     def new(self) -> set[str]:
-        return {data["ImageId"] for data in self.written} - self.known.keys()
+        return set(self.written) - self.known.keys()
 
 
 def save_listing(
@@ -360,23 +369,23 @@ def save_listing(
     Region's usage and send the domain signals. Call inside a transaction."""
     now = timezone.now()
     changes = _listing_changes(account_region, listing)
-    fields = upsert_images(
-        account_region,
-        changes.written,
-        now,
-        digests=changes.digests,
-        permissions=permissions,
-        new=changes.new,
-    )
+    new, created = changes.new, 0
+    for start in range(0, len(changes.written), SAVE_BATCH_SIZE):
+        batch = listing.images_of(changes.written[start : start + SAVE_BATCH_SIZE])
+        fields = upsert_images(
+            account_region, batch, now, digests=changes.digests, permissions=permissions, new=new
+        )
+        observations, appeared = listed_observations(
+            account_region, batch, fields, changes.existing, permissions
+        )
+        created += appeared
+        announce(observations, source="sync", sync_run=run)
     gone = [changes.existing[image_id] for image_id in changes.gone_ids]
-    observations, created = listed_observations(
-        account_region, changes.written, fields, changes.existing, permissions
-    )
-    observations += _mark_gone(gone, now)
+    observations = _mark_gone(gone, now)
     usage_rows, summaries = _save_usage(account_region, listing, now)
     announce(observations, source="sync", sync_run=run)
     return {
-        "images_seen": len(listing.images),
+        "images_seen": len(listing),
         "images_created": created,
         "images_changed": len(changes.written) - created,
         "images_gone": len(gone),
@@ -389,17 +398,16 @@ def _listing_changes(account_region: AccountRegion, listing: RegionListing) -> L
     """Compare a listing with the stored fingerprints: only new or changed images are written,
     and only present images the listing lacks go (the listing is complete)."""
     known = _stored_fingerprints(account_region)
-    images = listing.images
+    listed = listing.image_ids
     # Digests of new images are made with their rows, off this thread (see upsert_images).
-    digests = {data["ImageId"]: listing.digest(data) for data in images if data["ImageId"] in known}
+    digests = {image_id: listing.digest(image_id) for image_id in listed if image_id in known}
     written = [
-        data
-        for data in images
-        if (image_id := data["ImageId"]) not in known
-        or known[image_id] != (digests[image_id], True)
+        image_id
+        for image_id in listed
+        if image_id not in known or known[image_id] != (digests[image_id], True)
     ]
-    stale = [data["ImageId"] for data in written if data["ImageId"] in known]
-    listed = {data["ImageId"] for data in images}
+    stale = [image_id for image_id in written if image_id in known]
+    listed = set(listed)
     gone_ids = [i for i, (_, present) in known.items() if present and i not in listed]
     existing = _stored_images(account_region, stale + gone_ids)
     return ListingChanges(known, digests, written, gone_ids, existing)
@@ -596,17 +604,16 @@ def reap_runs(now: datetime | None = None) -> int:
 
     A running Region is lost when nobody holds its sync lock any more (the lock is a session
     lock, released when the worker's connection dies) and it started longer ago than
-    SYNC_REAP_AFTER_SECONDS. A Region still pending after the task's hard time limit never
-    started. Runs that never got a Region are closed as failed after that limit too.
+    SYNC_REAP_AFTER_SECONDS. A Region still pending the task's hard time limit after it was
+    queued never started (one not queued yet waits for the dispatcher: services/schedule.py).
+    Runs that never got a Region are closed as failed after that limit too.
     """
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
     never = now - timedelta(seconds=settings.SYNC_REGION_TIME_LIMIT + 60)
     running = SyncRegionResult.objects.filter(status=RegionSyncStatus.RUNNING, started_at__lt=grace)
     lost = [r for r in running.select_related("account") if not _is_held(r)]
-    pending = SyncRegionResult.objects.filter(
-        status=RegionSyncStatus.PENDING, sync_run__created_at__lt=never
-    )
+    pending = SyncRegionResult.objects.filter(status=RegionSyncStatus.PENDING, queued_at__lt=never)
     lost += list(pending.select_related("account"))
     for result in lost:
         _fail_lost(result)
@@ -631,15 +638,16 @@ def stalled_regions(now: datetime | None = None) -> list[int]:
     """Pending Regions whose task may be lost, to be queued again; returns their ids.
 
     A broker restarted without persistence loses the queued messages of a run's Regions (and a
-    worker's retry waiting for a slot). A Region pending for longer than SYNC_REAP_AFTER_SECONDS
-    while no Region of its account holds a slot is not waiting for one: its message is gone, or
-    every worker is busy elsewhere. Queuing it again is safe either way (the task claims a
+    worker's retry waiting for a slot). A Region queued longer than SYNC_REAP_AFTER_SECONDS ago,
+    still pending while no Region of its account holds a slot, is not waiting for one: its
+    message is gone, or every worker is busy elsewhere (Regions not queued yet are the
+    dispatcher's). Queuing it again is safe either way (the task claims a
     pending Region with a conditional UPDATE; a duplicate finds it claimed and does nothing).
     """
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
     pending = SyncRegionResult.objects.filter(
-        status=RegionSyncStatus.PENDING, sync_run__started_at__lt=grace
+        status=RegionSyncStatus.PENDING, queued_at__lt=grace
     ).select_related("account")
     busy: dict[str, bool] = {}
     stalled = []
@@ -724,6 +732,11 @@ def run_sync(
     """
     run = create_run(actor, account_ids, regions, source)
     pending = prepare_run(run) or []
+    # This process syncs them: the dispatcher must not queue them for a worker too.
+    queued_at = timezone.now()
+    run.results.filter(pk__in=[r.pk for r in pending]).update(queued_at=queued_at)
+    for result in pending:
+        result.queued_at = queued_at
     for result in run.results.exclude(status=RegionSyncStatus.PENDING):
         if on_result:
             on_result(result)

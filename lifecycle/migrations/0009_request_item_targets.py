@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0015_allowed_images"),
+        ("inventory", "0012_allowed_images"),
         ("lifecycle", "0008_item_leases"),
     ]
 

@@ -72,3 +72,29 @@ def test_a_task_runs_through_a_real_worker_over_the_filesystem_broker(tmp_path: 
             output, _ = worker.communicate()
     assert "amidash.tasks.ping" in output
     assert "succeeded" in output
+
+
+def test_the_filesystem_broker_polls_as_often_as_configured(tmp_path: Path, settings):
+    """kombu's filesystem transport waits a second between looks unless told otherwise: each
+    hop of the demo's sync (run, Regions) paid it."""
+    env = {**os.environ, "AMIDASH_DATA_DIR": str(tmp_path), "SECRET_KEY": "test"}
+    env.pop("CELERY_BROKER_URL", None)
+    read = (
+        "import django; django.setup(); from amidash.celery import app;"
+        "print(app.connection().transport_options['polling_interval'])"
+    )
+
+    def polling(**extra: str) -> str:
+        answer = subprocess.run(
+            [sys.executable, "-c", read],
+            cwd=settings.BASE_DIR,
+            env={**env, "DJANGO_SETTINGS_MODULE": "amidash.settings", **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert answer.returncode == 0, answer.stderr
+        return answer.stdout.strip()
+
+    assert polling() == "0.1"
+    assert polling(AMIDASH_BROKER_POLLING_SECONDS="0.5") == "0.5"

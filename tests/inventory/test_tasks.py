@@ -55,7 +55,7 @@ def test_it_refuses_a_bad_scope_before_queueing(aws, requester):
 
 
 def test_it_closes_a_run_once_and_only_when_every_region_is_final(aws, eager_celery):
-    run = SyncRun.objects.create(trigger=SyncTrigger.BEAT)
+    run = SyncRun.objects.create(trigger=SyncTrigger.WEB)  # due at once, not spread
     tasks.prepare_sync_run.apply(args=[run.pk])
     run.refresh_from_db()
     finished_at = run.finished_at
@@ -80,7 +80,7 @@ def test_a_repeated_prepare_makes_no_second_results(aws, eager_celery):
 
 def test_the_reaper_queues_again_a_run_whose_message_was_lost(aws, eager_celery):
     register_image(aws, "web-1")
-    run = SyncRun.objects.create(trigger=SyncTrigger.BEAT)  # its message never arrives
+    run = SyncRun.objects.create(trigger=SyncTrigger.WEB)  # its message never arrives
     SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     busy = SyncRun.objects.create(trigger=SyncTrigger.BEAT, status=SyncStatus.RUNNING)
     region = busy.results.create(

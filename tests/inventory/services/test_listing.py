@@ -293,3 +293,21 @@ def test_it_reads_around_an_endpoint_without_references(aws, used_image):
 
     assert run.results.get(region=REGION).status == RegionSyncStatus.SUCCEEDED
     assert not ImageUsage.objects.filter(image_ref=used_image).exists()
+
+
+def test_a_listing_keeps_each_image_compact_and_gives_it_back_unchanged(aws):
+    """Pages are kept as compressed sorted JSON as they arrive, never as boto3's dicts; the dicts
+    come back a batch at a time, with the fingerprint the stored rows were made with."""
+    from inventory.services.aws import AwsSession
+    from inventory.services.listing import fingerprint, list_images, list_region
+
+    ids = [register_image(aws, f"app-{n}") for n in range(3)]
+    session = AwsSession()
+
+    listing = list_region(session, REGION)
+
+    assert sorted(listing.image_ids) == sorted(ids) and len(listing) == 3
+    assert all(isinstance(kept, bytes) for kept in vars(listing)["_encoded"].values())
+    listed = {image["ImageId"]: image for image in list_images(session, REGION)}
+    assert listing.images_of(ids) == [listed[image_id] for image_id in ids]
+    assert [listing.digest(i) for i in ids] == [fingerprint(listed[i]) for i in ids]

@@ -352,8 +352,12 @@ def test_it_queues_again_a_pending_region_only_while_its_account_syncs_nothing(s
     queued again, unless a Region of its account holds a slot (then it waits for that slot)."""
     run, _, _ = stuck_run
     account = Account.objects.get(account_id=ACCOUNT)
-    SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(minutes=10))
-    waiting = SyncRegionResult.objects.create(sync_run=run, account=account, region=OTHER_REGION)
+    waiting = SyncRegionResult.objects.create(
+        sync_run=run,
+        account=account,
+        region=OTHER_REGION,
+        queued_at=timezone.now() - timedelta(minutes=10),
+    )
     worker = connections.create_connection("default")
     try:
         with worker.cursor() as cursor:
@@ -365,7 +369,7 @@ def test_it_queues_again_a_pending_region_only_while_its_account_syncs_nothing(s
         worker.close()
 
     assert stalled_regions() == [waiting.pk]
-    SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now())
+    SyncRegionResult.objects.filter(pk=waiting.pk).update(queued_at=timezone.now())
     assert stalled_regions() == []  # just queued: not yet
 
 

@@ -159,3 +159,28 @@ def test_a_failed_copy_leaves_nothing_behind(region):
         )
 
     assert list(Image.objects.values_list("name", flat=True)) == ["svc-1-1.0.1"]
+
+
+def test_a_large_listing_is_saved_and_announced_in_batches(region, monkeypatch):
+    from inventory import signals
+    from inventory.services import sync
+
+    monkeypatch.setattr(sync, "SAVE_BATCH_SIZE", 4)
+    announced: list[int] = []
+
+    def count(sender, observations, **kwargs):
+        announced.append(len({o.image_id for o in observations}))
+
+    images = [shape(n) for n in range(10)]
+    signals.images_observed.connect(count, weak=False)
+    try:
+        with transaction.atomic():
+            counts = save_listing(region, RegionListing(images, []), {}, None)
+    finally:
+        signals.images_observed.disconnect(count)
+
+    assert announced == [4, 4, 2]  # each image once, a batch at a time
+    assert Image.objects.count() == 10 and counts["images_created"] == 10
+    with transaction.atomic():
+        again = save_listing(region, RegionListing(images, []), {}, None)
+    assert again["image_rows_written"] == 0 and announced == [4, 4, 2]

@@ -137,3 +137,64 @@ def test_it_refreshes_the_run_list_only_while_a_sync_runs(viewer_client, db) -> 
     SyncRun.objects.filter(pk=run.pk).update(status=SyncStatus.SUCCEEDED)
     body = viewer_client.get(reverse("inventory:sync_runs")).content.decode()
     assert "every 3s" not in body
+
+
+def _large_run(accounts: int, regions: int) -> SyncRun:
+    """A run of ``accounts`` x ``regions`` results, created in account and Region order."""
+    from inventory.models import SyncRegionResult
+
+    run = create_sync_run(SyncStatus.RUNNING)
+    for n in range(accounts):
+        account = create_account(f"{n:012d}", name=f"account-{n}")
+        SyncRegionResult.objects.bulk_create(
+            SyncRegionResult(sync_run=run, account=account, region=f"region-{r:02d}")
+            for r in range(regions)
+        )
+    return run
+
+
+def _shown(response) -> list[tuple[str, str]]:
+    return [(r.account.account_id, r.region) for r in response.context["results"]]
+
+
+def test_it_pages_a_large_runs_results_forward_and_back(viewer_client, db) -> None:
+    from inventory.views.sync import RESULTS_PER_PAGE
+
+    run = _large_run(accounts=13, regions=17)  # 221 results: three pages
+    url = reverse("inventory:sync_run_detail", args=[run.pk])
+
+    first = viewer_client.get(url)
+    assert len(_shown(first)) == RESULTS_PER_PAGE
+    assert _shown(first)[0] == ("000000000000", "region-00")
+    assert "0 of 221 Regions done" in _text(first)
+    second = viewer_client.get(f"{url}?{first.context['next_query']}")
+    third = viewer_client.get(f"{url}?{second.context['next_query']}")
+    pages = [_shown(first), _shown(second), _shown(third)]
+    assert [len(page) for page in pages] == [100, 100, 21]
+    every = [row for page in pages for row in page]
+    assert every == sorted(every) and len(set(every)) == 221
+    assert third.context["next_query"] is None
+    back = viewer_client.get(f"{url}?{third.context['previous_query']}")
+    assert _shown(back) == _shown(second)
+    assert 'rel="next"' in second.content.decode() and 'rel="prev"' in second.content.decode()
+
+
+def test_it_keeps_the_page_while_it_polls(viewer_client, db) -> None:
+    run = _large_run(accounts=7, regions=17)
+    url = reverse("inventory:sync_run_detail", args=[run.pk])
+    after = run.results.order_by("pk")[99].pk
+
+    page = viewer_client.get(f"{url}?after={after}").content.decode()
+
+    assert f"?after={after}&amp;poll=1" in page
+
+
+def test_it_answers_a_bad_page_link_with_400_and_the_first_page(viewer_client, db) -> None:
+    run = _large_run(accounts=1, regions=3)
+    url = reverse("inventory:sync_run_detail", args=[run.pk])
+
+    for query in ("after=abc", "before=-1", "after=99999999999999999999999", "after=1&before=2"):
+        response = viewer_client.get(f"{url}?{query}")
+        assert response.status_code == 400, query
+        assert len(_shown(response)) == 3
+        assert 'role="alert"' in response.content.decode()

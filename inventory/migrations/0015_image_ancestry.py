@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0013_image_findings"),
+        ("inventory", "0014_image_findings"),
     ]
 
     operations = [

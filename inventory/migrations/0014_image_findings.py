@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0012_usage_reference_types"),
+        ("inventory", "0013_usage_reference_types"),
     ]
 
     operations = [
