@@ -15,7 +15,7 @@ from django.conf import settings as django_settings
 from amidash.demo import register_estate_accounts
 from amidash.sandbox import sandbox
 from amidash.sandbox.estate import estate_accounts, generate_estate
-from inventory.models import SyncRun
+from inventory.models import ImageAncestry, SyncRun
 from inventory.services import sync as sync_service
 from tests.e2e.browser import screenshot, sign_in
 from tests.factories import PASSWORD, create_user
@@ -84,6 +84,23 @@ def test_it_signs_in_filters_images_and_opens_one(page, demo_estate) -> None:
     for heading in ("Fields", "What uses it", "Snapshots and storage", "Launch permissions"):
         assert page.get_by_role("heading", name=heading).is_visible()
     screenshot(page, "image-detail", publish=True)
+
+    # A copy in the middle of a copy chain: its family tree names its source and its own copy.
+    middle = (
+        ImageAncestry.objects.filter(
+            position=1,
+            image__image_id__in=ImageAncestry.objects.values("ancestor_image_id"),
+        )
+        .select_related("image")
+        .first()
+    )
+    assert middle is not None, "the demo estate has copy chains"
+    copy = ImageAncestry.objects.filter(ancestor_image_id=middle.image.image_id).first()
+    page.goto(f"/images/{middle.image.pk}/")
+    tree = page.locator("ul.family-tree")
+    assert middle.ancestor_image_id in tree.inner_text()
+    assert copy.image.image_id in tree.inner_text()
+    screenshot(page, "image-lineage", publish=True)
     # Everything above (htmx included) works under the Content-Security-Policy, unwidened.
     assert not [text for text in console if "Content Security Policy" in text], console
 
