@@ -109,11 +109,33 @@ FROM inventory_image AS image
 CROSS JOIN (VALUES ('instance', 'i'), ('launch_template', 'lt')) AS kind (usage_type, prefix)
 WHERE image.in_use AND image.id > %(after)s
 """
+#: Inspector findings of the new images with ids in (after, upto]: 8 % never read (no row), 2 %
+#: not permitted, the rest scanned; of those, 4 % with critical findings and 15 % with high ones.
+#: The findings table's triggers copy them onto the image rows, as for the sync's own writes.
+FINDINGS_SQL = """
+INSERT INTO inventory_imagefindings (
+    image_id, status, reason, critical, high, medium, low, informational, checked_at
+)
+SELECT id, CASE WHEN draw < 10 THEN 'not_scanned' ELSE 'scanned' END,
+       CASE WHEN draw < 10 THEN 'not permitted to read Inspector findings (AccessDenied)'
+            ELSE '' END,
+       CASE WHEN draw >= 10 AND severity < 4 THEN 1 + id %% 3 ELSE 0 END,
+       CASE WHEN draw >= 10 AND severity < 15 THEN 1 + id %% 5 ELSE 0 END,
+       CASE WHEN draw >= 10 THEN id %% 7 ELSE 0 END,
+       CASE WHEN draw >= 10 THEN id %% 11 ELSE 0 END, 0, %(now)s
+FROM (
+    SELECT id, (id * 2654435761 %% 4294967296) %% 100 AS draw,
+           (id * 40503 + 7) %% 100 AS severity
+    FROM inventory_image WHERE id > %(after)s AND id <= %(upto)s
+) AS drawn
+WHERE draw >= 8
+"""
 LOAD_CHUNK = 100_000
 
 
 def load_images(total: int, start: int) -> None:
-    """Insert images start..total-1 in PostgreSQL, a tenth of them in use with two usage rows."""
+    """Insert images start..total-1 in PostgreSQL, a tenth of them in use with two usage rows,
+    most with Inspector findings (FINDINGS_SQL)."""
     from inventory.models import Account, AccountRegion, Image
 
     accounts = [
@@ -140,8 +162,12 @@ def load_images(total: int, start: int) -> None:
             stop = min(chunk + LOAD_CHUNK, total)
             cursor.execute(IMAGES_SQL, {**params, "start": chunk, "stop": stop})
         cursor.execute(USAGES_SQL, {"now": now, "after": after})
+        last = Image.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        for low in range(after, last, LOAD_CHUNK):
+            cursor.execute(FINDINGS_SQL, {"now": now, "after": low, "upto": low + LOAD_CHUNK})
         # Vacuumed now, not by autovacuum in the middle of the measurements.
-        for table in ("inventory_image", "inventory_imageusage", "inventory_imagerollup"):
+        tables = ("image", "imageusage", "imagefindings", "imagerollup")
+        for table in (f"inventory_{name}" for name in tables):
             cursor.execute(f"VACUUM ANALYZE {table}")
     if start == 0:
         _make_runs(now)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import BigIntegerField, Count, Q, Sum, Value
 
-from inventory.choices import FindingsStatus, ImageBucket, RegionSyncStatus
+from inventory.choices import ImageBucket, RegionSyncStatus
 from inventory.models.querysets import AGE_BUCKETS, ImageQ, deprecation_day_range
 from inventory.models.rollups import (
     DEPRECATION_GRAIN,
@@ -55,6 +55,9 @@ def _conditions(now: datetime.datetime, cleanup_days: int) -> dict[str, tuple[st
         "storage_total": (STORAGE, current),
         "cleanup_count": (IMAGES, cleanup),
         "cleanup_gib": (STORAGE, cleanup),
+        "findings_scanned": (IMAGES, current & ImageQ.scanned()),
+        "findings_critical": (IMAGES, current & ImageQ.critical_findings()),
+        "findings_high": (IMAGES, current & ImageQ.scanned() & ImageQ.high_findings()),
     }
     for index, (_label, low, high) in enumerate(AGE_BUCKETS):
         conditions[f"age_{index}"] = (IMAGES, current & ImageQ.aged(now, low, high))
@@ -206,26 +209,16 @@ def image_list_total(conditions: Q, now: datetime.datetime, user: Any) -> int | 
     return int(rolled) + today
 
 
-def findings_summary(user: Any, current: int) -> dict[str, int]:
-    """The Overview's findings card: of the ``current`` images of ``user``'s accounts, those
-    with critical and with high findings, scanned, and not scanned (unknown, never counted as
-    clean). One aggregate over the findings table (only images with findings rows), kept apart
-    from the estate scan."""
-    from django.db.models import Count
-
-    from inventory.models import Image, ImageFindings
-
-    images = Image.objects.visible_to(user).filter(ImageQ.current())
-    scanned = ImageFindings.objects.filter(
-        image__in=images.values("pk"), status=FindingsStatus.SCANNED
-    )
-    figures = scanned.aggregate(
-        scanned=Count("pk"),
-        critical=Count("pk", filter=Q(critical__gt=0)),
-        high=Count("pk", filter=Q(high__gt=0)),
-    )
-    figures["not_scanned"] = current - figures["scanned"]
-    return figures
+def findings_summary(totals: dict[str, Any]) -> dict[str, int]:
+    """The Overview's findings card, from its estate ``totals`` (the rollups): of the current
+    images, those with critical and with high findings, scanned, and not scanned (unknown, never
+    counted as clean)."""
+    return {
+        "critical": totals["findings_critical"],
+        "high": totals["findings_high"],
+        "scanned": totals["findings_scanned"],
+        "not_scanned": totals["current"] - totals["findings_scanned"],
+    }
 
 
 def recent_runs(limit: int = TREND_RUNS) -> list[Any]:

@@ -131,6 +131,12 @@ class Image(models.Model):
     fingerprint = models.CharField(
         max_length=32, blank=True, help_text="Digest of the observed fields; unchanged = no write."
     )
+    # What the Overview's findings card and the findings filters ask of ``ImageFindings``, kept
+    # equal to it by a trigger on the findings table (migration 0016), so that the rollups can
+    # count it: critical and high findings of a scanned image (0 when not scanned).
+    findings_scanned = models.BooleanField(default=False, db_default=False)
+    findings_critical = models.PositiveIntegerField(default=0, db_default=0)
+    findings_high = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = ImageQuerySet.as_manager()
 
@@ -155,6 +161,11 @@ class Image(models.Model):
             models.Index(fields=["in_use", "creation_date"], name="image_in_use"),
             models.Index(
                 fields=["public"], name="image_public_only", condition=models.Q(public=True)
+            ),
+            models.Index(
+                fields=["findings_critical"],
+                name="image_critical_findings",
+                condition=models.Q(findings_critical__gt=0),
             ),
             models.Index(
                 fields=["gone_at"],

@@ -30,7 +30,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from amidash.scope import visible_accounts
-from inventory.choices import FindingsStatus, ImageBucket, ImageState
+from inventory.choices import ImageBucket, ImageState
 
 if TYPE_CHECKING:
     from inventory.models.images import Image
@@ -106,13 +106,24 @@ class ImageQ:
 
     @staticmethod
     def critical_findings() -> Q:
-        """Amazon Inspector found at least one critical vulnerability (``ImageFindings``)."""
-        return Q(findings__critical__gt=0)
+        """Amazon Inspector found at least one critical vulnerability (``ImageFindings``, as the
+        image's ``findings_critical`` mirrors it)."""
+        return Q(findings_critical__gt=0)
+
+    @staticmethod
+    def high_findings() -> Q:
+        """Amazon Inspector found at least one high vulnerability (``findings_high``)."""
+        return Q(findings_high__gt=0)
+
+    @staticmethod
+    def scanned() -> Q:
+        """Inspector findings were read (``findings_scanned``)."""
+        return Q(findings_scanned=True)
 
     @staticmethod
     def not_scanned() -> Q:
         """Inspector findings could not be read, or were never read: unknown, not zero."""
-        return Q(findings__isnull=True) | Q(findings__status=FindingsStatus.NOT_SCANNED)
+        return Q(findings_scanned=False)
 
     @staticmethod
     def disabled() -> Q:

@@ -8,8 +8,9 @@ the rows it deleted or replaced. So the figures read from here are exactly the c
 image table, without scanning it.
 
 Each image counts once in each grain (``GRAINS``): one by its flags (state, gone, in use,
-public, shared), one by its deprecation day, one by its creation day. Keeping the days apart
-keeps each grain small: a million images make thousands of rows per grain, not a million.
+public, shared, and its Inspector findings: scanned, any critical, any high, as the image row
+mirrors them), one by its deprecation day, one by its creation day. Keeping the days apart keeps
+each grain small: a million images make thousands of rows per grain, not a million.
 
 Figures that depend on *now* stay exact because the key holds dates at day granularity: an
 image's age is counted in whole UTC calendar days (``age_in_days``), so "at least 90 days old"
@@ -38,7 +39,20 @@ from inventory.models.querysets import AccountRowQuerySet
 #: the same rollup rows.
 DEPRECATION_GRAIN = "deprecation"
 GRAINS: dict[str, frozenset[str]] = {
-    "flags": frozenset({"account", "region", "gone", "state", "in_use", "public", "shared"}),
+    "flags": frozenset(
+        {
+            "account",
+            "region",
+            "gone",
+            "state",
+            "in_use",
+            "public",
+            "shared",
+            "scanned",
+            "critical",
+            "high",
+        }
+    ),
     DEPRECATION_GRAIN: frozenset({"account", "region", "gone", "state", "deprecation_day"}),
     "age": frozenset({"account", "region", "gone", "in_use", "creation_day"}),
 }
@@ -66,6 +80,10 @@ class ImageRollup(models.Model):
     in_use = models.BooleanField(null=True)
     public = models.BooleanField(null=True)
     shared = models.BooleanField(null=True)
+    # Inspector findings (``Image.findings_*``): scanned, any critical, any high.
+    scanned = models.BooleanField(null=True)
+    critical = models.BooleanField(null=True)
+    high = models.BooleanField(null=True)
     creation_day = models.DateField(null=True)
     deprecation_day = models.DateField(null=True)
     images = models.BigIntegerField(default=0)
@@ -85,6 +103,9 @@ class ImageRollup(models.Model):
                     "in_use",
                     "public",
                     "shared",
+                    "scanned",
+                    "critical",
+                    "high",
                     "creation_day",
                     "deprecation_day",
                 ],
@@ -107,6 +128,13 @@ def _day(value: Any) -> datetime.date:
     return value.date()
 
 
+def _none_above(value: Any) -> bool:
+    """``count > 0`` is "has any"; other thresholds are not in the key."""
+    if value != 0:
+        raise _Unmapped
+    return True
+
+
 class _Unmapped(Exception):
     """A condition on the images that the rollup key cannot express."""
 
@@ -125,6 +153,9 @@ _LOOKUPS: dict[str, Any] = {
     "public": _same_as("public"),
     "state": _same_as("state"),
     "region": _same_as("region"),
+    "findings_scanned": _same_as("scanned"),
+    "findings_critical__gt": lambda value: ("critical", _none_above(value)),
+    "findings_high__gt": lambda value: ("high", _none_above(value)),
     "account__account_id": _same_as("account__account_id"),
     # Only on rollups whose deprecation day is not today (callers exclude those): a deprecation
     # day before today is a time before now, a day after today one after now.

@@ -92,7 +92,10 @@ def _not_scanned_reason(error: Exception) -> str:
 
 
 def save_findings(account_id: int, region: str, found: FindingsRound, now: datetime) -> int:
-    """Upsert the findings of the images read or found unscannable; returns rows written."""
+    """Upsert the findings of the images read or found unscannable; returns rows written.
+
+    The findings table's triggers (migration 0016) copy what the Overview counts (scanned, critical,
+    high) onto the image rows in the same statement, and so into the image rollups."""
     wanted = set(found.counts) | set(found.not_scanned)
     if not wanted:
         return 0

@@ -124,7 +124,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "notice": notice,
         "has_images": totals["current"] or totals["state_gone"],
         "cleanup_panels": _cleanup_panels(request.user),
-        "findings": queries.findings_summary(request.user, totals["current"]),
+        "findings": queries.findings_summary(totals),
         **_charts(totals),
     }
     return render_page(

@@ -10,8 +10,10 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from inventory.models import Image, ImageRollup
+from inventory.choices import FindingsStatus
+from inventory.models import Image, ImageFindings, ImageRollup
 from inventory.models.rollups import GRAINS
+from inventory.services.findings import refresh_findings
 from lifecycle.services.execution import execute_request
 from tests.amidash.sandbox.images import ec2_client, launch, register_image
 from tests.factories import approve, ask, create_account, create_image, image, sync
@@ -28,6 +30,9 @@ COLUMNS = tuple(ImageRollup._meta.constraints[0].fields[1:])
 
 
 def _columns(row: Image) -> dict[str, object]:
+    """The rollup key of an image, its findings read from the findings table itself."""
+    findings = ImageFindings.objects.filter(image=row).first()
+    scanned = findings is not None and findings.status == FindingsStatus.SCANNED
     return {
         "account": row.account_id,
         "region": row.region,
@@ -36,6 +41,9 @@ def _columns(row: Image) -> dict[str, object]:
         "in_use": row.in_use,
         "public": row.public,
         "shared": bool(row.shared_with),
+        "scanned": scanned,
+        "critical": scanned and findings.critical > 0,
+        "high": scanned and findings.high > 0,
         "creation_day": _day(row.creation_date),
         "deprecation_day": _day(row.deprecation_time),
     }
@@ -86,6 +94,64 @@ def test_it_counts_what_a_sync_inserts_updates_and_marks_gone(aws) -> None:
     sync()
 
     assert image(dropped).gone_at is not None and image(used).in_use and image(kept).public
+    assert_rollups_match()
+
+
+def _flags(**key: object) -> int:
+    """Current images of the flags grain with this findings key, summed from the rollups."""
+    rows = ImageRollup.objects.filter(grain="flags", gone=False, **key)
+    return sum(row.images for row in rows)
+
+
+def test_it_counts_the_findings_a_sync_and_the_paced_pass_read(aws, settings) -> None:
+    settings.LAUNCH_PERMISSIONS_PER_SECOND = 1000
+    critical = register_image(aws, "vulnerable-1")
+    high = register_image(aws, "vulnerable-2")
+    register_image(aws, "clean-1")
+    aws.set_image_findings(critical, [{"Title": "CVE-1", "SeverityLabel": "critical"}])
+    aws.set_image_findings(high, [{"Title": "CVE-2", "SeverityLabel": "high"}] * 2)
+    sync()
+
+    assert image(critical).findings_critical == 1 and image(high).findings_high == 2
+    assert (_flags(critical=True), _flags(high=True), _flags(scanned=True)) == (1, 1, 3)
+    assert_rollups_match()
+
+    # Fixed since: the paced pass reads them again (they are due) and the rollups follow.
+    aws.set_image_findings(critical, [])
+    settings.FINDINGS_MAX_AGE_HOURS = 0
+    assert refresh_findings(image(critical).account_region) == 3
+    assert (_flags(critical=True), _flags(high=True), _flags(scanned=True)) == (0, 1, 3)
+    assert_rollups_match()
+
+
+def test_it_counts_findings_written_outside_the_services() -> None:
+    now = timezone.now()
+    scanned, refused, later = (create_image(storage_gib=8) for _ in range(3))
+    ImageFindings.objects.create(
+        image=scanned, status=FindingsStatus.SCANNED, critical=2, high=1, checked_at=now
+    )
+    ImageFindings.objects.create(
+        image=refused, status=FindingsStatus.NOT_SCANNED, reason="denied", checked_at=now
+    )
+    assert (_flags(critical=True), _flags(high=True), _flags(scanned=False)) == (1, 1, 2)
+    assert_rollups_match()
+
+    ImageFindings.objects.filter(image=scanned).update(critical=0)
+    ImageFindings.objects.filter(image=refused).update(status=FindingsStatus.SCANNED, high=3)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO inventory_imagefindings (image_id, status, reason, critical, high,"
+            " medium, low, informational, checked_at) VALUES (%s, 'scanned', '', 4, 0, 0, 0, 0,"
+            " now())",
+            [later.pk],
+        )
+    assert (_flags(critical=True), _flags(high=True), _flags(scanned=True)) == (1, 2, 3)
+    assert_rollups_match()
+
+    ImageFindings.objects.filter(image=later).delete()
+    Image.objects.filter(pk=scanned.pk).update(state="disabled")
+    assert image(later.image_id).findings_critical == 0
+    assert (_flags(critical=True), _flags(scanned=False)) == (0, 1)
     assert_rollups_match()
 
 

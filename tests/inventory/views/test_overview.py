@@ -69,8 +69,8 @@ def test_it_keeps_its_queries_constant_as_the_estate_grows(viewer_client, estate
     with CaptureQueriesContext(connection) as after:
         viewer_client.get(URL)
     assert (
-        len(after.captured_queries) == len(before.captured_queries) <= 14
-    )  # 13: whether the user sees every account, for the policies panel; 14: findings card
+        len(after.captured_queries) == len(before.captured_queries) <= 13
+    )  # 13: whether the user sees every account, for the policies panel
 
 
 def test_it_loads_the_trend_after_the_page_with_a_plain_link(viewer_client, estate) -> None:
@@ -134,3 +134,27 @@ def test_it_counts_images_with_critical_findings_and_those_not_scanned(viewer_cl
     # 6 current images: 2 scanned; the other 4 (one refused, three never read) are unknown.
     assert "2 scanned · 4 not scanned" in text
     assert "?findings=critical&amp;gone=no" in response.content.decode()
+
+
+def test_it_counts_the_findings_from_the_rollups_not_the_images(viewer_client, estate):
+    """The findings card is summed with the other figures from the rollups: no query reads the
+    findings, and the image table is read only for the images deprecated today."""
+    from django.db import connection
+
+    from inventory.choices import FindingsStatus
+    from inventory.models import Image, ImageFindings
+
+    first = Image.objects.filter(gone_at__isnull=True).order_by("pk").first()
+    ImageFindings.objects.create(
+        image=first, status=FindingsStatus.SCANNED, critical=1, checked_at=timezone.now()
+    )
+    with CaptureQueriesContext(connection) as queries:
+        text = _text(viewer_client.get(URL))
+
+    assert "1 with critical findings" in text and "1 scanned · 5 not scanned" in text
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert not any("inventory_imagefindings" in query for query in sql)
+    on_images = [query for query in sql if '"inventory_image"' in query]
+    assert len(on_images) == 1
+    assert '"inventory_image"."deprecation_time" <' in on_images[0]
+    assert '"inventory_imagerollup"."critical"' in on_images[0]  # the same union

@@ -159,6 +159,7 @@ def test_every_linked_number_matches_its_list_on_the_demo_estate(viewer_client, 
     assert Image.objects.disabled().deprecated().exists()  # the images the two lists disputed
     numbers = walk(viewer_client)
     assert numbers["/images/?state=deprecated"] > 0 and numbers["/images/?state=disabled"] > 0
+    assert numbers["/images/?findings=critical&gone=no"] > 0  # the sync read the findings
 
 
 def test_every_linked_number_counts_the_list_of_a_scoped_viewer(db) -> None:
@@ -169,6 +170,7 @@ def test_every_linked_number_counts_the_list_of_a_scoped_viewer(db) -> None:
     from tests.factories import create_account_scope, create_user, signed_in
 
     build_every_state_estate()
+    critical = _give_findings()
     viewer = create_user("scoped-viewer", Role.VIEWER, all_accounts=False)
     create_account_scope(viewer, Account.objects.get(account_id="111122223333"))
     numbers = walk(signed_in(viewer))
@@ -178,3 +180,31 @@ def test_every_linked_number_counts_the_list_of_a_scoped_viewer(db) -> None:
     current = len(KINDS) - in_bucket[ImageBucket.GONE]
     assert numbers["/images/?account=111122223333&gone=no"] == 2 * current
     assert not any("444455556666" in link for link in numbers)
+    assert numbers["/images/?findings=critical&gone=no"] == critical["111122223333"] > 0
+    assert 0 < numbers["/images/?findings=not_scanned&gone=no"] < 2 * current
+
+
+def _give_findings() -> Counter:
+    """Inspector findings on the images, by turns: critical, high, clean, not permitted, never
+    read; returns the current images with critical findings per account."""
+    from django.utils import timezone
+
+    from inventory.choices import FindingsStatus
+    from inventory.models import ImageFindings
+
+    now = timezone.now()
+    critical: Counter = Counter()
+    for turn, row in enumerate(Image.objects.select_related("account").order_by("pk")):
+        kind = turn % 5
+        if kind == 4:
+            continue
+        ImageFindings.objects.create(
+            image=row,
+            status=FindingsStatus.NOT_SCANNED if kind == 3 else FindingsStatus.SCANNED,
+            critical=int(kind == 0),
+            high=int(kind in (0, 1)),
+            checked_at=now,
+        )
+        if kind == 0 and row.gone_at is None:
+            critical[row.account.account_id] += 1
+    return critical
