@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from inventory.models import Image
 
@@ -41,9 +41,21 @@ class FamilyTree:
 
 
 def descendants_of(image: Image, visible: QuerySet[Image]) -> QuerySet[Image]:
-    """The images of ``visible`` copied from the image, directly or through other copies."""
-    condition = Q(ancestry__ancestor_image_id=image.image_id) | Q(source_image_id=image.image_id)
-    return visible.filter(condition).exclude(pk=image.pk).distinct()
+    """The images of ``visible`` copied from the image, directly or through other copies.
+
+    The two ways to be one (an ancestry row naming the image, or the copy's own source) are
+    looked up apart, each on its index: one condition OR-ing them over the join made
+    PostgreSQL read every image (seconds at a million)."""
+    from inventory.models import ImageAncestry
+
+    through_ancestry = ImageAncestry.objects.filter(ancestor_image_id=image.image_id)
+    direct = Image.objects.filter(source_image_id=image.image_id)
+    pks = {
+        *through_ancestry.values_list("image_id", flat=True),
+        *direct.values_list("pk", flat=True),
+    }
+    pks.discard(image.pk)
+    return visible.filter(pk__in=pks)
 
 
 def current_descendants(images: list[Image]) -> dict[str, list[str]]:
@@ -80,7 +92,7 @@ def ancestor_chain(image: Image) -> list[tuple[str, str]]:
 
 
 def family_tree(image: Image, user: Any) -> FamilyTree:
-    """The image's root, the chain down to it, and every descendant below it (three queries).
+    """The image's root, the chain down to it, and every descendant below it (five queries).
     Images outside ``user``'s accounts show as ids only."""
     visible = Image.objects.visible_to(user).select_related("account")
     chain = ancestor_chain(image)
