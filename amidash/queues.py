@@ -2,10 +2,10 @@
 
 Three queues so that slow work never delays urgent work: an approved deregistration must not wait
 behind an hour of paced launch-permission reads. ``lifecycle`` carries execution and the
-reconciler, ``sync`` the inventory fan-out and its reaper, ``background`` paced refreshes, audit
-digests and notifications. A worker consumes all three (``-Q lifecycle,sync,background``), or a
-deployment gives each queue workers of its own. ``AMIDASH_QUEUE_PREFIX`` lets several
-installations (or tests) share one broker.
+reconciler, ``sync`` the inventory fan-out and its reaper, ``background`` paced refreshes, the
+sync's Inspector findings follow-up, audit digests and notifications. A worker consumes all
+three (``-Q lifecycle,sync,background``), or a deployment gives each queue workers of its own.
+``AMIDASH_QUEUE_PREFIX`` lets several installations (or tests) share one broker.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ TASK_QUEUES = {
     "inventory.tasks.queue_due_regions": SYNC,
     "inventory.tasks.reap_sync_runs": SYNC,
     "inventory.tasks.refresh_launch_permissions": BACKGROUND,
+    "inventory.tasks.read_new_findings": BACKGROUND,
     "inventory.tasks.refresh_consumer_reports": BACKGROUND,
     "inventory.tasks.request_consumer_report": BACKGROUND,
     "lifecycle.tasks.write_audit_digest": BACKGROUND,

@@ -70,7 +70,8 @@ def start_worker(endpoint: str, polling: float) -> subprocess.Popen:
 
 
 def timed_first_sync(endpoint: str, polling: float, seed: int) -> tuple[float, object]:
-    """Register the estate's accounts afresh, start a worker, time one sync to its close."""
+    """Register the estate's accounts afresh, start a worker, time one sync to its close (then
+    say how long after it the follow-up tasks had read every image's Inspector findings)."""
     from amidash.demo import register_estate_accounts
     from amidash.sandbox.estate import estate_accounts
     from inventory.models import Account, Image, SyncRun
@@ -85,10 +86,26 @@ def timed_first_sync(endpoint: str, polling: float, seed: int) -> tuple[float, o
         run = start_sync(None, source="cli")
         while not SyncRun.objects.get(pk=run.pk).is_finished:
             time.sleep(0.05)
-        return time.perf_counter() - started, SyncRun.objects.get(pk=run.pk)
+        seconds = time.perf_counter() - started
+        report_findings_lag(seconds, started)
+        return seconds, SyncRun.objects.get(pk=run.pk)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def report_findings_lag(closed: float, started: float, wait: float = 120.0) -> None:
+    """How long after the run closed every current image had its findings read (not timed)."""
+    from inventory.models import Image
+
+    unread = Image.objects.current().filter(findings__isnull=True)
+    left = unread.count()
+    while left and time.perf_counter() - started < closed + wait:
+        time.sleep(0.1)
+        left = unread.count()
+    after = time.perf_counter() - started - closed
+    state = f"{left} images still unread" if left else "all images' findings read"
+    print(f"  (Inspector findings follow-up: {state} {after:.1f} s after the run closed)")
 
 
 def report(label: str, seconds: float, run) -> None:

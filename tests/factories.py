@@ -12,7 +12,7 @@ import itertools
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, Group, User
-from django.test import Client
+from django.test import Client, TestCase
 from django.utils import timezone
 
 from inventory.choices import ImageState, RegionSyncStatus, SyncStatus, UsageType
@@ -195,6 +195,19 @@ def create_sync_region_result(
 def sync(**kwargs: Any) -> SyncRun:
     """The inventory as a command-line sync of the sandbox finds it (run as the system)."""
     return run_sync(None, **kwargs)
+
+
+def sync_with_follow_ups(**kwargs: Any) -> SyncRun:
+    """A command-line sync and the tasks its Regions queue on commit (the Inspector findings of
+    their new images), run here as a worker would run them."""
+    from amidash.celery import app
+
+    eager, app.conf.task_always_eager = app.conf.task_always_eager, True
+    try:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return run_sync(None, **kwargs)
+    finally:
+        app.conf.task_always_eager = eager
 
 
 def image(image_id: str) -> Image:

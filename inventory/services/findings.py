@@ -1,7 +1,9 @@
 """Amazon Inspector findings per image (GetImageFindings), counted by severity.
 
-One paginated call per image, made for new and changed images during the sync and, paced with
-the launch-permission pass, for images whose counts are older than FINDINGS_MAX_AGE_HOURS. An
+One paginated call per image, made by a follow-up task that a Region's sync queues when it saves
+new or changed images (every never-read image of the Region, unpaced: the sync itself does not
+wait on Inspector) and, paced with the launch-permission pass, for images whose counts are older
+than FINDINGS_MAX_AGE_HOURS. Until read, an image is "not scanned" (not read yet). An
 endpoint without the call, or a role without the permission, makes the images "not scanned"
 (unknown, never zero: invariant 10 in docs/architecture.md). Throttling or another error stops
 the round and leaves the rest as they were. Findings never fail a Region.
@@ -122,13 +124,17 @@ def save_findings(account_id: int, region: str, found: FindingsRound, now: datet
     return len(rows)
 
 
-def images_due(account_region: AccountRegion, limit: int) -> list[str]:
-    """Present images never checked or checked longer ago than FINDINGS_MAX_AGE_HOURS."""
-    cutoff = timezone.now() - timedelta(hours=settings.FINDINGS_MAX_AGE_HOURS)
+def images_due(account_region: AccountRegion, limit: int, never_read: bool = False) -> list[str]:
+    """Present images never checked (first) or checked longer ago than FINDINGS_MAX_AGE_HOURS;
+    with ``never_read``, only the never-checked ones."""
+    due = Q(findings__isnull=True)
+    if not never_read:
+        cutoff = timezone.now() - timedelta(hours=settings.FINDINGS_MAX_AGE_HOURS)
+        due |= Q(findings__checked_at__lt=cutoff)
     return list(
         Image.objects.current()
         .filter(account_id=account_region.account_id, region=account_region.region)
-        .filter(Q(findings__isnull=True) | Q(findings__checked_at__lt=cutoff))
+        .filter(due)
         .order_by(F("findings__checked_at").asc(nulls_first=True), "pk")
         .values_list("image_id", flat=True)[:limit]
     )
@@ -138,17 +144,37 @@ def refresh_findings(account_region: AccountRegion, limit: int = 500) -> int:
     """Read the findings of up to ``limit`` due images, paced like the launch-permission pass
     (LAUNCH_PERMISSIONS_PER_SECOND); returns how many images were written."""
     image_ids = images_due(account_region, limit)
+    written, _ = _read_and_save(account_region, image_ids, settings.LAUNCH_PERMISSIONS_PER_SECOND)
+    return written
+
+
+def read_new_findings(account_region: AccountRegion, batch: int = 500) -> int:
+    """Read the findings of every never-read image of the account+Region, ``batch`` at a time and
+    unpaced (the sync's follow-up); returns how many images were written. Safe to repeat: a second
+    run finds nothing due. Throttling or another error stops it and leaves the rest not read."""
+    written = 0
+    while True:
+        image_ids = images_due(account_region, batch, never_read=True)
+        saved, complete = _read_and_save(account_region, image_ids, None)
+        written += saved
+        if not complete or len(image_ids) < batch:
+            return written
+
+
+def _read_and_save(
+    account_region: AccountRegion, image_ids: list[str], per_second: float | None
+) -> tuple[int, bool]:
+    """Rows written, and whether the round went through (no throttling, error or bad session)."""
     if not image_ids:
-        return 0
+        return 0, True
     try:
         session = AwsSession(account_region.account)
     except AWS_ERRORS as error:
         logger.warning("Findings of %s skipped: %s", account_region, describe_error(error))
-        return 0
-    found = fetch_findings(
-        session, account_region.region, image_ids, settings.LAUNCH_PERMISSIONS_PER_SECOND
-    )
+        return 0, False
+    found = fetch_findings(session, account_region.region, image_ids, per_second)
     with transaction.atomic():
-        return save_findings(
+        written = save_findings(
             account_region.account_id, account_region.region, found, timezone.now()
         )
+    return written, not found.error

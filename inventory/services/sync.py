@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from amidash.fields import is_account_id, is_region_name
@@ -43,9 +44,8 @@ from inventory.models import (
 from inventory.observations import ObservedImage
 from inventory.services.accounts import discover_regions, register_ambient_account
 from inventory.services.allowed_images import sync_allowed_images
-from inventory.services.ancestry import Ancestor, fetch_ancestry, save_ancestry
+from inventory.services.ancestry import fetch_ancestry, save_ancestry
 from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, home_region
-from inventory.services.findings import FindingsRound, fetch_findings, save_findings
 from inventory.services.images import announce, listed_observations
 from inventory.services.launch_permissions import fetch_launch_permissions
 from inventory.services.listing import (
@@ -253,10 +253,12 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
         listing = list_region(session, result.region)
         due = _new_or_changed(account_region, listing)
         permissions = fetch_launch_permissions(session, result.region, _ids(due))
-        extras = _read_extras(session, result.region, due)
+        ancestry = fetch_ancestry(session, result.region, due)
         with transaction.atomic():
             counts = save_listing(account_region, listing, permissions.shared_with, run)
-            _save_extras(account_region, extras)
+            save_ancestry(account_region.account_id, result.region, ancestry, timezone.now())
+            if due:
+                _queue_findings(account_region)
     except AWS_ERRORS as error:
         return _fail(result, describe_error(error), session, started)
     except UnreadableImage as error:
@@ -301,7 +303,8 @@ def _fail(
 
 def _new_or_changed(account_region: AccountRegion, listing: RegionListing) -> list[dict[str, Any]]:
     """The listed images that are new or changed since the last listing: the ones whose launch
-    permissions, ancestry and findings the sync reads (the rest wait for the paced pass)."""
+    permissions and ancestry the sync reads (the rest wait for the paced pass), and whose
+    findings, if never read, its follow-up task reads."""
     known = dict(
         Image.objects.filter(
             account_id=account_region.account_id, region=account_region.region
@@ -318,27 +321,12 @@ def _ids(images: list[dict[str, Any]]) -> list[str]:
     return [image["ImageId"] for image in images]
 
 
-@dataclass
-class ListingExtras:
-    """What the sync reads besides the listing, for new and changed images only."""
+def _queue_findings(account_region: AccountRegion) -> None:
+    """Inspector findings are enrichment: a follow-up task reads those of the images never read,
+    once the listing is committed, so the Region's sync does not wait on them."""
+    from inventory.tasks import read_new_findings
 
-    ancestry: dict[str, list[Ancestor]]
-    findings: FindingsRound
-
-
-def _read_extras(session: AwsSession, region: str, due: list[dict[str, Any]]) -> ListingExtras:
-    return ListingExtras(
-        ancestry=fetch_ancestry(session, region, due),
-        findings=fetch_findings(session, region, _ids(due)),
-    )
-
-
-def _save_extras(account_region: AccountRegion, extras: ListingExtras) -> None:
-    """Ancestry and findings of the images just saved (same transaction as the listing)."""
-    now = timezone.now()
-    account_id, region = account_region.account_id, account_region.region
-    save_ancestry(account_id, region, extras.ancestry, now)
-    save_findings(account_id, region, extras.findings, now)
+    read_new_findings.delay_on_commit(account_region.pk)
 
 
 # --- saving a complete listing ----------------------------------------------------------------
@@ -670,6 +658,16 @@ def stalled_runs(now: datetime | None = None) -> list[int]:
     grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
     queued = SyncRun.objects.filter(status=SyncStatus.QUEUED, created_at__lt=grace)
     return list(queued.order_by("pk").values_list("pk", flat=True))
+
+
+def has_regions_in_flight(account_pk: int) -> bool:
+    """Are Regions of the account syncing, or queued to a worker? (Read only: unlike the slot
+    locks, asking never keeps a Region from its slot.)"""
+    return SyncRegionResult.objects.filter(
+        Q(status=RegionSyncStatus.RUNNING)
+        | Q(status=RegionSyncStatus.PENDING, queued_at__isnull=False),
+        account_id=account_pk,
+    ).exists()
 
 
 def _is_syncing(account_id: str) -> bool:

@@ -18,7 +18,7 @@ from amidash.sandbox.estate import estate_accounts, generate_estate
 from inventory.models import ImageAncestry, SyncRun
 from inventory.services import sync as sync_service
 from tests.e2e.browser import screenshot, sign_in
-from tests.factories import PASSWORD, create_user
+from tests.factories import PASSWORD, create_user, sync_with_follow_ups
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +39,7 @@ def demo_estate(settings) -> Iterator[None]:
 
 
 def test_it_signs_in_filters_images_and_opens_one(page, demo_estate) -> None:
-    run = sync_service.run_sync(None)
+    run = sync_with_follow_ups()  # the Inspector findings too, as a worker reads them
     assert run.status == "succeeded"
     create_user("rita", "Requester")
     console: list[str] = []

@@ -18,7 +18,7 @@ from inventory.services import sync as sync_service
 from inventory.services.launch_permissions import refresh_launch_permissions
 from inventory.services.sync import CONNECTION_LOST, SyncScopeError, start_sync
 from tests.amidash.sandbox.images import REGION, register_image
-from tests.factories import create_account, sync
+from tests.factories import create_account, sync, sync_with_follow_ups
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,8 @@ def test_it_queues_the_sync_when_the_transaction_commits(
         run = start_sync(requester, source="web")
         assert run.status == SyncStatus.QUEUED
 
-    assert len(callbacks) == 1
+    # The run's preparation, then the findings follow-up of the Region that listed an image.
+    assert len(callbacks) == 2
     run.refresh_from_db()
     assert run.status == SyncStatus.SUCCEEDED
     assert (run.trigger, run.actor, run.actor_name) == ("web", requester, "rita")
@@ -168,7 +169,7 @@ def test_it_lets_requesters_and_approvers_start_a_sync(requester, approver, view
 
 def test_it_refreshes_launch_permissions_that_are_due(aws):
     image_id = register_image(aws, "golden-1")
-    sync()
+    sync_with_follow_ups()
     # Shared afterwards: the image shape does not change, so the sync does not notice...
     aws.client("ec2", REGION).modify_image_attribute(
         ImageId=image_id, LaunchPermission={"Add": [{"UserId": "111122223333"}]}

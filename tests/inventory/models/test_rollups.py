@@ -16,7 +16,15 @@ from inventory.models.rollups import GRAINS
 from inventory.services.findings import refresh_findings
 from lifecycle.services.execution import execute_request
 from tests.amidash.sandbox.images import ec2_client, launch, register_image
-from tests.factories import approve, ask, create_account, create_image, image, sync
+from tests.factories import (
+    approve,
+    ask,
+    create_account,
+    create_image,
+    image,
+    sync,
+    sync_with_follow_ups,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +118,7 @@ def test_it_counts_the_findings_a_sync_and_the_paced_pass_read(aws, settings) ->
     register_image(aws, "clean-1")
     aws.set_image_findings(critical, [{"Title": "CVE-1", "SeverityLabel": "critical"}])
     aws.set_image_findings(high, [{"Title": "CVE-2", "SeverityLabel": "high"}] * 2)
-    sync()
+    sync_with_follow_ups()
 
     assert image(critical).findings_critical == 1 and image(high).findings_high == 2
     assert (_flags(critical=True), _flags(high=True), _flags(scanned=True)) == (1, 1, 3)

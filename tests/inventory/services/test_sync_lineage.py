@@ -1,15 +1,19 @@
 """The sync beyond the listing: every reference type as a usage, each copy's ancestry, and
-Amazon Inspector findings (scanned or not)."""
+Amazon Inspector findings (scanned or not), read by the sync's follow-up task."""
 
 from __future__ import annotations
 
 import pytest
+from celery.exceptions import Retry
+from django.utils.timezone import now
 
-from inventory.choices import FindingsStatus, UsageType
+from inventory.choices import FindingsStatus, RegionSyncStatus, UsageType
 from inventory.models import Image, ImageAncestry, ImageFindings, ImageUsage
+from inventory.services import findings as findings_service
 from inventory.services.findings import refresh_findings
+from inventory.tasks import read_new_findings
 from tests.amidash.sandbox.images import OTHER_REGION, REGION, ec2_client, register_image
-from tests.factories import sync
+from tests.factories import sync, sync_with_follow_ups
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +117,66 @@ def test_a_copy_keeps_its_parent_when_ancestry_cannot_be_read(aws):
     assert list(chain.values_list("ancestor_image_id", flat=True)) == [root]
 
 
+def test_the_sync_leaves_findings_to_its_follow_up_task(aws):
+    """The Region's sync makes no GetImageFindings call: until read, images are not scanned."""
+    image_id = register_image(aws, "later-1")
+    aws.set_image_findings(image_id, [{"Title": "CVE-1", "SeverityLabel": "high"}])
+
+    run = sync(regions=[REGION])
+
+    assert run.regions_succeeded == 1
+    assert not aws.calls(action="GetImageFindings")
+    assert not ImageFindings.objects.exists()
+    assert not Image.objects.get(image_id=image_id).findings_scanned
+
+
+def test_the_follow_up_reads_only_never_read_images_of_its_region(aws):
+    """Images already read and other Regions' images are left alone; a second run calls nothing."""
+    read_id, new_id = register_image(aws, "read-1"), register_image(aws, "new-1")
+    elsewhere_id = register_image(aws, "there-1", region=OTHER_REGION)
+    aws.set_image_findings(new_id, [{"Title": "CVE-1", "SeverityLabel": "critical"}])
+    sync()
+    account_region = Image.objects.get(image_id=read_id).account_region
+    ImageFindings.objects.create(
+        image=Image.objects.get(image_id=read_id), status=FindingsStatus.SCANNED, checked_at=now()
+    )
+
+    assert read_new_findings(account_region.pk) == 1
+
+    assert [call["params"].get("ImageId") for call in aws.calls(action="GetImageFindings")] == [
+        new_id
+    ]
+    assert ImageFindings.objects.get(image__image_id=new_id).critical == 1
+    assert not ImageFindings.objects.filter(image__image_id=elsewhere_id).exists()
+    assert read_new_findings(account_region.pk) == 0
+    assert len(aws.calls(action="GetImageFindings")) == 1
+
+
+def test_the_follow_up_waits_while_the_account_is_syncing(aws):
+    """Enrichment yields to the inventory: while a Region of the account syncs, it waits."""
+    image_id = register_image(aws, "later-1")
+    run = sync(regions=[REGION])
+    account_region = Image.objects.get(image_id=image_id).account_region
+    run.results.update(status=RegionSyncStatus.RUNNING)
+
+    with pytest.raises(Retry):
+        read_new_findings(account_region.pk)
+    assert not aws.calls(action="GetImageFindings")
+
+    run.results.update(status=RegionSyncStatus.SUCCEEDED)
+    assert read_new_findings(account_region.pk) == 1
+
+
+def test_the_follow_up_reads_every_never_read_image_in_batches(aws):
+    image_ids = [register_image(aws, f"many-{n}") for n in range(5)]
+    sync(regions=[REGION])
+    account_region = Image.objects.get(image_id=image_ids[0]).account_region
+
+    assert findings_service.read_new_findings(account_region, batch=2) == 5
+
+    assert ImageFindings.objects.filter(status=FindingsStatus.SCANNED).count() == 5
+
+
 def test_it_counts_findings_by_severity(aws):
     image_id = register_image(aws, "scanned-1")
     clean_id = register_image(aws, "scanned-2")
@@ -125,7 +189,7 @@ def test_it_counts_findings_by_severity(aws):
         ],
     )
 
-    sync(regions=[REGION])
+    sync_with_follow_ups(regions=[REGION])
 
     findings = ImageFindings.objects.get(image__image_id=image_id)
     assert findings.status == FindingsStatus.SCANNED
@@ -142,7 +206,7 @@ def test_images_are_not_scanned_without_the_api_or_permission(aws, kind):
     denial = {"scope": "calls", "account_id": ACCOUNT} if kind == "deny" else {}
     aws.set_fault(kind, action="GetImageFindings", **denial)
 
-    run = sync(regions=[REGION])
+    run = sync_with_follow_ups(regions=[REGION])
 
     assert run.regions_failed == 0
     findings = ImageFindings.objects.get(image__image_id=image_id)
@@ -156,7 +220,9 @@ def test_throttled_findings_leave_the_images_unchecked_for_the_paced_pass(aws, s
     image_id = register_image(aws, "later-1")
     aws.set_image_findings(image_id, [{"Title": "CVE-1", "SeverityLabel": "high"}])
     fault = aws.set_fault("throttle", action="GetImageFindings")
-    sync(regions=[REGION])
+    run = sync_with_follow_ups(regions=[REGION])
+    assert run.regions_failed == 0
+    assert aws.calls(action="GetImageFindings")
     assert not ImageFindings.objects.exists()
     aws.clear_faults()
     assert fault["id"]

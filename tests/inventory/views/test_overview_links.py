@@ -17,7 +17,7 @@ from amidash.sandbox import sandbox
 from amidash.sandbox.estate import estate_accounts, generate_estate
 from inventory.choices import ImageBucket
 from inventory.models import Image
-from inventory.services.sync import run_sync
+from tests.factories import sync_with_follow_ups
 from tests.inventory.estates import KINDS, build_every_state_estate
 
 PAGES = ("/", "/?older_than=30", "/?older_than=365", "/accounts/")
@@ -151,7 +151,7 @@ def demo_estate(settings) -> Iterator[None]:
     with sandbox():
         generate_estate("demo", 7)
         register_estate_accounts(estate_accounts(7, "demo"))
-        assert run_sync(None).status == "succeeded"
+        assert sync_with_follow_ups().status == "succeeded"
         yield
 
 
@@ -159,7 +159,7 @@ def test_every_linked_number_matches_its_list_on_the_demo_estate(viewer_client, 
     assert Image.objects.disabled().deprecated().exists()  # the images the two lists disputed
     numbers = walk(viewer_client)
     assert numbers["/images/?state=deprecated"] > 0 and numbers["/images/?state=disabled"] > 0
-    assert numbers["/images/?findings=critical&gone=no"] > 0  # the sync read the findings
+    assert numbers["/images/?findings=critical&gone=no"] > 0  # its follow-up read the findings
 
 
 def test_every_linked_number_counts_the_list_of_a_scoped_viewer(db) -> None:
