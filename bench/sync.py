@@ -137,11 +137,14 @@ def bare_sweep(regions: list[str], with_attributes: bool) -> tuple[float, int]:
         if with_attributes:
             for image in images:
                 ec2.describe_image_attribute(ImageId=image["ImageId"], Attribute="launchPermission")
-                ec2.get_image_findings(ImageId=image["ImageId"])
-                calls += 2
+                calls += 1
                 if image.get("SourceImageId"):
                     ec2.get_image_ancestry(ImageId=image["ImageId"])
                     calls += 1
+        ec2.get_allowed_images_settings()  # the Region's Allowed AMIs setting and instances
+        for _page in ec2.get_paginator("describe_instance_image_metadata").paginate():
+            calls += 1
+        calls += 1
     return time.perf_counter() - started, calls
 
 
@@ -149,7 +152,9 @@ GOAL_RATIO = 1.2
 #: The sync's phases, timed by wrapping the functions that do them (name, module, function).
 PHASES = [
     ("list (AWS)", "inventory.services.sync", "list_region"),
-    ("launch permissions (AWS)", "inventory.services.sync", "_new_launch_permissions"),
+    ("launch permissions (AWS)", "inventory.services.sync", "fetch_launch_permissions"),
+    ("ancestry of copies (AWS)", "inventory.services.sync", "fetch_ancestry"),
+    ("Allowed AMIs (AWS)", "inventory.services.sync", "sync_allowed_images"),
     ("compare with stored", "inventory.services.sync", "_listing_changes"),
     ("write images", "inventory.services.sync", "upsert_images"),
     ("observations", "inventory.services.sync", "listed_observations"),
