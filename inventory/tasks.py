@@ -129,18 +129,15 @@ def refresh_launch_permissions(limit_per_region: int = 500) -> int:
     return checked
 
 
-@shared_task(bind=True, max_retries=None, **PACED_TIME_LIMITS)
-def read_new_findings(self, account_region_id: int) -> int:
+@shared_task(acks_late=True, **PACED_TIME_LIMITS)
+def read_new_findings(account_region_id: int) -> int:
     """The sync's follow-up: Inspector findings of the account+Region's never-read images, in
-    batches (idempotent: a second run finds none due). Enrichment yields to the inventory: while
-    the account's Regions are syncing, it waits for them rather than take a worker from them."""
+    batches (idempotent: a second run finds none due)."""
     account_region = (
         AccountRegion.objects.select_related("account").filter(pk=account_region_id).first()
     )
     if account_region is None or not account_region.account.enabled:
         return 0
-    if sync.has_regions_in_flight(account_region.account_id):
-        raise self.retry(countdown=SLOT_RETRY_SECONDS)
     return findings.read_new_findings(account_region)
 
 

@@ -19,7 +19,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from amidash.fields import is_account_id, is_region_name
@@ -658,16 +657,6 @@ def stalled_runs(now: datetime | None = None) -> list[int]:
     grace = now - timedelta(seconds=settings.SYNC_REAP_AFTER_SECONDS)
     queued = SyncRun.objects.filter(status=SyncStatus.QUEUED, created_at__lt=grace)
     return list(queued.order_by("pk").values_list("pk", flat=True))
-
-
-def has_regions_in_flight(account_pk: int) -> bool:
-    """Are Regions of the account syncing, or queued to a worker? (Read only: unlike the slot
-    locks, asking never keeps a Region from its slot.)"""
-    return SyncRegionResult.objects.filter(
-        Q(status=RegionSyncStatus.RUNNING)
-        | Q(status=RegionSyncStatus.PENDING, queued_at__isnull=False),
-        account_id=account_pk,
-    ).exists()
 
 
 def _is_syncing(account_id: str) -> bool:

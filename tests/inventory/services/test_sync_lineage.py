@@ -4,10 +4,9 @@ Amazon Inspector findings (scanned or not), read by the sync's follow-up task.""
 from __future__ import annotations
 
 import pytest
-from celery.exceptions import Retry
 from django.utils.timezone import now
 
-from inventory.choices import FindingsStatus, RegionSyncStatus, UsageType
+from inventory.choices import FindingsStatus, UsageType
 from inventory.models import Image, ImageAncestry, ImageFindings, ImageUsage
 from inventory.services import findings as findings_service
 from inventory.services.findings import refresh_findings
@@ -150,21 +149,6 @@ def test_the_follow_up_reads_only_never_read_images_of_its_region(aws):
     assert not ImageFindings.objects.filter(image__image_id=elsewhere_id).exists()
     assert read_new_findings(account_region.pk) == 0
     assert len(aws.calls(action="GetImageFindings")) == 1
-
-
-def test_the_follow_up_waits_while_the_account_is_syncing(aws):
-    """Enrichment yields to the inventory: while a Region of the account syncs, it waits."""
-    image_id = register_image(aws, "later-1")
-    run = sync(regions=[REGION])
-    account_region = Image.objects.get(image_id=image_id).account_region
-    run.results.update(status=RegionSyncStatus.RUNNING)
-
-    with pytest.raises(Retry):
-        read_new_findings(account_region.pk)
-    assert not aws.calls(action="GetImageFindings")
-
-    run.results.update(status=RegionSyncStatus.SUCCEEDED)
-    assert read_new_findings(account_region.pk) == 1
 
 
 def test_the_follow_up_reads_every_never_read_image_in_batches(aws):
