@@ -1,9 +1,9 @@
 """Amazon Inspector findings per image (GetImageFindings), counted by severity.
 
-One paginated call per image, made by a follow-up task that a Region's sync queues when it saves
-new or changed images (every never-read image of the Region, unpaced: the sync itself does not
-wait on Inspector) and, paced with the launch-permission pass, for images whose counts are older
-than FINDINGS_MAX_AGE_HOURS. Until read, an image is "not scanned" (not read yet). An
+One paginated call per image, made by a follow-up task queued per Region with new or changed
+images when the sync run closes (every never-read image of the Region, unpaced: the sync itself
+does not wait on Inspector) and, paced with the launch-permission pass, for images whose counts
+are older than FINDINGS_MAX_AGE_HOURS. Until read, an image is "not scanned" (not read yet). An
 endpoint without the call, or a role without the permission, makes the images "not scanned"
 (unknown, never zero: invariant 10 in docs/architecture.md). Throttling or another error stops
 the round and leaves the rest as they were. Findings never fail a Region.

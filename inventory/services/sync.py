@@ -256,8 +256,6 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
         with transaction.atomic():
             counts = save_listing(account_region, listing, permissions.shared_with, run)
             save_ancestry(account_region.account_id, result.region, ancestry, timezone.now())
-            if due:
-                _queue_findings(account_region)
     except AWS_ERRORS as error:
         return _fail(result, describe_error(error), session, started)
     except UnreadableImage as error:
@@ -320,12 +318,21 @@ def _ids(images: list[dict[str, Any]]) -> list[str]:
     return [image["ImageId"] for image in images]
 
 
-def _queue_findings(account_region: AccountRegion) -> None:
-    """Inspector findings are enrichment: a follow-up task reads those of the images never read,
-    once the listing is committed, so the Region's sync does not wait on them."""
+def _queue_findings(results: list[SyncRegionResult]) -> None:
+    """Inspector findings are enrichment: once the run is closed, a follow-up task per Region
+    with new or changed images reads those never read, so neither a Region's sync nor the run
+    waits on them, and the follow-ups never compete with the run for workers."""
     from inventory.tasks import read_new_findings
 
-    read_new_findings.delay_on_commit(account_region.pk)
+    for result in results:
+        if result.status == RegionSyncStatus.SUCCEEDED and (
+            result.images_created or result.images_changed
+        ):
+            account_region = AccountRegion.objects.filter(
+                account_id=result.account_id, region=result.region
+            ).first()
+            if account_region is not None:
+                read_new_findings.delay_on_commit(account_region.pk)
 
 
 # --- saving a complete listing ----------------------------------------------------------------
@@ -548,6 +555,7 @@ def finish_run(run_id: int) -> SyncRun:
             status = SyncStatus.PARTIAL if succeeded else SyncStatus.FAILED
         if not results:
             status = SyncStatus.FAILED
+        _queue_findings(results)
         return _close(run, status, run.error)
 
 
