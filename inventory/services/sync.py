@@ -251,8 +251,8 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
         session = AwsSession(result.account, run.actor_name or None)
         listing = list_region(session, result.region)
         due = _new_or_changed(account_region, listing)
-        permissions = fetch_launch_permissions(session, result.region, _ids(due))
-        ancestry = fetch_ancestry(session, result.region, due)
+        permissions = fetch_launch_permissions(session, result.region, due)
+        ancestry = fetch_ancestry(session, result.region, _copies(listing, due))
         with transaction.atomic():
             counts = save_listing(account_region, listing, permissions.shared_with, run)
             save_ancestry(account_region.account_id, result.region, ancestry, timezone.now())
@@ -298,7 +298,7 @@ def _fail(
     return _finish_result(result, session, started)
 
 
-def _new_or_changed(account_region: AccountRegion, listing: RegionListing) -> list[dict[str, Any]]:
+def _new_or_changed(account_region: AccountRegion, listing: RegionListing) -> list[str]:
     """The listed images that are new or changed since the last listing: the ones whose launch
     permissions and ancestry the sync reads (the rest wait for the paced pass), and whose
     findings, if never read, its follow-up task reads."""
@@ -307,15 +307,22 @@ def _new_or_changed(account_region: AccountRegion, listing: RegionListing) -> li
             account_id=account_region.account_id, region=account_region.region
         ).values_list("image_id", "fingerprint")
     )
-    return listing.images_of(
+    return [
         image_id
         for image_id in listing.image_ids
         if image_id not in known or known[image_id] != listing.digest(image_id)
-    )
+    ]
 
 
-def _ids(images: list[dict[str, Any]]) -> list[str]:
-    return [image["ImageId"] for image in images]
+def _copies(listing: RegionListing, image_ids: list[str]) -> list[dict[str, Any]]:
+    """The Image shapes of the copies among ``image_ids`` (those naming a source), decoded a
+    batch at a time: a first sync's images are all new, and holding them all decoded would
+    cost what the compact listing saves."""
+    copies = []
+    for start in range(0, len(image_ids), SAVE_BATCH_SIZE):
+        batch = listing.images_of(image_ids[start : start + SAVE_BATCH_SIZE])
+        copies += [image for image in batch if image.get("SourceImageId")]
+    return copies
 
 
 def _queue_findings(results: list[SyncRegionResult]) -> None:
