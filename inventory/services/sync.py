@@ -266,13 +266,13 @@ def _sync_locked(result: SyncRegionResult) -> SyncRegionResult:
     for key, value in counts.items():
         setattr(result, key, value)
     result.status = RegionSyncStatus.SUCCEEDED
-    notes = [sync_allowed_images(session, account_region)]
+    notes = []
     if permissions.error:
-        notes.insert(
-            0,
+        notes.append(
             f"launch permissions of {permissions.unchecked} images left to the paced pass: "
-            f"{permissions.error}",
+            f"{permissions.error}"
         )
+    notes.append(sync_allowed_images(session, account_region))
     result.error = "; ".join(note for note in notes if note)
     return _finish_result(result, session, started)
 
@@ -331,15 +331,18 @@ def _queue_findings(results: list[SyncRegionResult]) -> None:
     waits on them, and the follow-ups never compete with the run for workers."""
     from inventory.tasks import read_new_findings
 
-    for result in results:
-        if result.status == RegionSyncStatus.SUCCEEDED and (
-            result.images_created or result.images_changed
-        ):
-            account_region = AccountRegion.objects.filter(
-                account_id=result.account_id, region=result.region
-            ).first()
-            if account_region is not None:
-                read_new_findings.delay_on_commit(account_region.pk)
+    due = {
+        (result.account_id, result.region)
+        for result in results
+        if result.status == RegionSyncStatus.SUCCEEDED
+        and (result.images_created or result.images_changed)
+    }
+    if not due:
+        return
+    rows = AccountRegion.objects.filter(account_id__in={account for account, _ in due})
+    for pk, account_id, region in rows.values_list("pk", "account_id", "region"):
+        if (account_id, region) in due:  # one query for the run, not one per Region
+            read_new_findings.delay_on_commit(pk)
 
 
 # --- saving a complete listing ----------------------------------------------------------------
