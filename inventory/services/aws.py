@@ -19,8 +19,10 @@ import json
 import os
 import re
 import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -231,3 +233,18 @@ def partition_of(region: str) -> str:
     if region.startswith("us-iso"):
         return "aws-iso"
     return "aws"
+
+
+T = TypeVar("T")
+
+
+def paced(items: Sequence[T], per_second: float | None) -> Iterator[tuple[int, T]]:
+    """Each item with its position, at most ``per_second`` a second (no pause when None): the
+    time the caller spends on an item counts toward its interval. The one pacing of the paced
+    passes (launch permissions, findings, usage reports)."""
+    interval = 1.0 / per_second if per_second else 0.0
+    for position, item in enumerate(items):
+        started = time.monotonic()
+        yield position, item
+        if interval:
+            time.sleep(max(interval - (time.monotonic() - started), 0.0))

@@ -31,7 +31,7 @@ from django.utils import timezone
 from inventory import signals
 from inventory.choices import ConsumerReportStatus
 from inventory.models import ConsumerReport, Image, ImageConsumer, ImageQ, in_use_sql
-from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
+from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, paced
 
 logger = logging.getLogger(__name__)
 
@@ -228,13 +228,11 @@ def refresh_due_reports(limit: int | None = None, per_second: float | None = Non
         "pk", flat=True
     )[:100]:
         collect_report(report_pk, polls=1)
-    interval = 1.0 / (per_second or settings.CONSUMER_REPORTS_PER_SECOND)
+    rate = per_second or settings.CONSUMER_REPORTS_PER_SECOND
     done = 0
-    for image in images_due(limit or settings.CONSUMER_REPORTS_PER_PASS):
-        started = time.monotonic()
+    for _position, image in paced(images_due(limit or settings.CONSUMER_REPORTS_PER_PASS), rate):
         report = refresh_consumers(image)
         done += report.status == ConsumerReportStatus.AVAILABLE
-        time.sleep(max(interval - (time.monotonic() - started), 0.0))
     return done
 
 

@@ -12,7 +12,6 @@ the round and leaves the rest as they were. Findings never fail a Region.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from django.utils import timezone
 
 from inventory.choices import FindingSeverity, FindingsStatus
 from inventory.models import AccountRegion, Image, ImageFindings
-from inventory.services.aws import AWS_ERRORS, DENIED_CODES, AwsSession, describe_error
+from inventory.services.aws import AWS_ERRORS, DENIED_CODES, AwsSession, describe_error, paced
 from inventory.services.listing import UNSUPPORTED_CODES
 
 logger = logging.getLogger(__name__)
@@ -49,10 +48,8 @@ def fetch_findings(
 ) -> FindingsRound:
     """Findings of each image, one paginated call per image, ``per_second`` paced."""
     ec2 = session.client("ec2", region)
-    interval = 1.0 / per_second if per_second else 0.0
     found = FindingsRound()
-    for position, image_id in enumerate(image_ids):
-        started = time.monotonic()
+    for position, image_id in paced(image_ids, per_second):
         try:
             found.counts[image_id] = _count(ec2, image_id)
         except AWS_ERRORS as error:
@@ -63,8 +60,6 @@ def fetch_findings(
                 found.error = describe_error(error)
                 logger.warning("GetImageFindings in %s stopped: %s", region, found.error)
             return found
-        if interval:
-            time.sleep(max(interval - (time.monotonic() - started), 0.0))
     return found
 
 

@@ -7,7 +7,6 @@ pass (``refresh_launch_permissions``), so a large estate never spends its token 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from inventory.models import AccountRegion, Image
-from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error
+from inventory.services.aws import AWS_ERRORS, AwsSession, describe_error, paced
 from inventory.services.images import apply_launch_permissions
 
 logger = logging.getLogger(__name__)
@@ -62,10 +61,8 @@ def fetch_launch_permissions(
     calls (the paced pass).
     """
     ec2 = session.client("ec2", region)
-    interval = 1.0 / per_second if per_second else 0.0
     found = LaunchPermissions()
-    for position, image_id in enumerate(image_ids):
-        started = time.monotonic()
+    for position, image_id in paced(image_ids, per_second):
         try:
             response = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
         except ClientError as error:
@@ -77,8 +74,6 @@ def fetch_launch_permissions(
             found.unchecked, found.error = len(image_ids) - position, describe_error(error)
             return found
         found.shared_with[image_id] = shared_with(response.get("LaunchPermissions", []))
-        if interval:
-            time.sleep(max(interval - (time.monotonic() - started), 0.0))
     return found
 
 
