@@ -99,7 +99,9 @@ def test_it_simulates_proposes_approves_and_applies_an_allowed_amis_change(
     context, page = _context(browser, live_server, "arno")
     page.goto("/requests/?scope=awaiting")
     page.get_by_role("link", name=f"#{request.pk}").click()
-    assert "names scratch-*" in page.content()
+    # Wait for the request's page itself: reading the content while the click's navigation
+    # is still under way reads an empty document.
+    page.get_by_text("names scratch-*").first.wait_for()
     page.get_by_label("Comment (required to reject)").fill("Vendor scratch images only, agreed")
     page.get_by_role("button", name="Approve").click()
     page.get_by_text("Succeeded", exact=True).first.wait_for()
