@@ -3,7 +3,8 @@
 Three queues so that slow work never delays urgent work: an approved deregistration must not wait
 behind an hour of paced launch-permission reads. ``lifecycle`` carries execution and the
 reconciler, ``sync`` the inventory fan-out and its reaper, ``background`` paced refreshes, the
-sync's Inspector findings follow-up, audit digests and notifications. A worker consumes all
+sync's Inspector findings follow-up, audit digests, full audit verifications and
+notifications. A worker consumes all
 three (``-Q lifecycle,sync,background``), or a deployment gives each queue workers of its own.
 ``AMIDASH_QUEUE_PREFIX`` lets several installations (or tests) share one broker.
 """
@@ -30,6 +31,7 @@ TASK_QUEUES = {
     "inventory.tasks.refresh_consumer_reports": BACKGROUND,
     "inventory.tasks.request_consumer_report": BACKGROUND,
     "lifecycle.tasks.write_audit_digest": BACKGROUND,
+    "lifecycle.tasks.verify_audit_log_in_full": BACKGROUND,
     "lifecycle.tasks.deliver_monthly_report": BACKGROUND,
     "lifecycle.tasks.look_up_cloudtrail": BACKGROUND,
     "lifecycle.tasks.send_notification": BACKGROUND,

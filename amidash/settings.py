@@ -389,6 +389,8 @@ AUDIT_SIGNING_KEY_FILE = Path(
 AUDIT_KEY_FINGERPRINT = env_str("AMIDASH_AUDIT_KEY_FINGERPRINT").lower()
 AUDIT_DIGEST_INTERVAL_MINUTES = env_int("AMIDASH_AUDIT_DIGEST_INTERVAL_MINUTES", 60, minimum=1)
 AUDIT_PDF_MAX_EVENTS = env_int("AMIDASH_AUDIT_PDF_MAX_EVENTS", 5000, minimum=1)
+# Seconds a worker may take to re-hash the whole log (about 16,000 events a second on 2 cores).
+AUDIT_FULL_VERIFICATION_TIME_LIMIT = env_int("AMIDASH_AUDIT_VERIFY_TIME_LIMIT", 14400, minimum=60)
 CELERY_BEAT_SCHEDULE["audit-digest"] = {
     "task": "lifecycle.tasks.write_audit_digest",
     "schedule": AUDIT_DIGEST_INTERVAL_MINUTES * 60.0,

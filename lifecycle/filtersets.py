@@ -175,20 +175,14 @@ class ReportScopeForm(forms.Form):
 
 
 class VerificationForm(forms.Form):
-    """Which verification of the chain the Audit page runs."""
+    """The verification of the chain the Audit page runs in the request: resumed from the latest
+    signed digest. Re-hashing every event runs on a worker (``audit_verify_full``)."""
 
     method = forms.ChoiceField(
-        choices=[
-            ("resumed", "Resume from the latest signed digest"),
-            ("full", "Re-hash every event"),
-        ],
+        choices=[("resumed", "Resume from the latest signed digest")],
         required=False,
         label="Verification",
     )
-
-    @property
-    def full(self) -> bool:
-        return self.cleaned_data.get("method") == "full"
 
 
 class EventCursorForm(forms.Form):

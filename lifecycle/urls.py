@@ -20,6 +20,8 @@ urlpatterns = [
     ),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/verify/", views.audit_verify, name="audit_verify"),
+    path("audit/verify/full/", views.audit_verify_full, name="audit_verify_full"),
+    path("audit/verify/full/<id:pk>/", views.audit_verification, name="audit_verification"),
     path("audit/events/<id:sequence>/", views.audit_event, name="audit_event"),
     path("audit/export/<str:fmt>/", views.audit_export, name="audit_export"),
     path("audit/report/", views.audit_report, name="audit_report"),

@@ -24,12 +24,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inventory.models import Account, Image, SyncRun
-from lifecycle.models import Approval, AuditEvent, AuditVerb, LifecycleRequest, RequestItem
+from lifecycle.models import (
+    Approval,
+    AuditEvent,
+    AuditVerb,
+    AuditVerification,
+    LifecycleRequest,
+    RequestItem,
+)
 from tests.factories import create_image, create_lifecycle_request, create_sync_run
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 SKIPPED_NAMESPACES = {"admin"}  # Django's own admin, tested by Django
-TABLES = [Account, Image, SyncRun, LifecycleRequest, RequestItem, Approval, AuditEvent, User]
+TABLES = [
+    Account,
+    Image,
+    SyncRun,
+    LifecycleRequest,
+    RequestItem,
+    Approval,
+    AuditEvent,
+    AuditVerification,
+    User,
+]
 ROLES = ["anonymous", "viewer", "requester", "approver", "auditor", "admin_user"]
 WRONG_METHODS = ["put", "patch", "delete", "options"]
 _CONVERTER = re.compile(r"<(?:(?P<kind>\w+):)?(?P<name>\w+)>")

@@ -17,6 +17,7 @@ from lifecycle.models.requests import (
     RequestItem,
     TransitionError,
 )
+from lifecycle.models.verification import AuditVerification
 
 __all__ = [
     "GENESIS_HASH",
@@ -28,6 +29,7 @@ __all__ = [
     "AuditEvent",
     "AuditSource",
     "AuditVerb",
+    "AuditVerification",
     "LifecycleRequest",
     "PacingBucket",
     "RequestItem",

@@ -28,9 +28,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from django.db import connection, models
+from django.db import connection, models, transaction
+from django.utils import timezone
 
-from lifecycle.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
+from lifecycle.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent, AuditVerification
 from lifecycle.models.audit import event_hash
 from lifecycle.services.audit_digests import Digest, DigestError, load_digests
 from lifecycle.services.audit_signing import SigningKeyError, default_public_key, verify_document
@@ -242,17 +243,24 @@ def _never_chained(position: int, previous_hash: str, rows: _Lookahead) -> _Bad 
     )
 
 
+#: Told how many events a walk has re-hashed, every ``AuditVerification.PROGRESS_EVERY``.
+Progress = Callable[[int], None]
+
+
 def _walk(
     rows: _Lookahead,
     digests: list[Digest],
     find: Callable[[str], int | None],
     start: tuple[int, str] = (0, GENESIS_HASH),
+    progress: Progress | None = None,
 ) -> tuple[int, str]:
     """Re-hash ``rows``, the events after ``start`` (a position and its hash), in order."""
     by_head = {digest.last_sequence: digest for digest in digests}
     position, previous_hash = start
     for row in rows:
         position += 1
+        if progress is not None and position % AuditVerification.PROGRESS_EVERY == 0:
+            progress(position - start[0])
         if row["sequence"] < position:
             raise _Bad(
                 Problem.INSERTED,
@@ -295,6 +303,7 @@ def verify_audit_chain(
     public_key: Ed25519PublicKey | None = None,
     rows: Iterator[dict[str, Any]] | None = None,
     find: Callable[[str], int | None] = position_of_hash,
+    progress: Progress | None = None,
 ) -> VerificationResult:
     """Check every event's hash and link, and the digests; stop at the first problem."""
     digests = digests or []
@@ -302,7 +311,7 @@ def verify_audit_chain(
     checked = 0
     try:
         check_digests(digests, public_key)
-        checked, head = _walk(lookahead, digests, find)
+        checked, head = _walk(lookahead, digests, find, progress=progress)
     except _Bad as bad:
         return _failed(bad, max((bad.sequence or 1) - 1, 0), digests)
     return VerificationResult(checked, checked, head, len(digests))
@@ -328,6 +337,7 @@ def verify_audit_log(
     full: bool = False,
     digests: list[Digest] | None = None,
     public_key: Ed25519PublicKey | None = None,
+    progress: Progress | None = None,
 ) -> VerificationResult:
     """Verify the log: resumed from the latest signed digest, or every event when ``full``.
 
@@ -337,7 +347,7 @@ def verify_audit_log(
     """
     digests = digests or []
     if full or not digests:
-        result = verify_audit_chain(digests=digests, public_key=public_key)
+        result = verify_audit_chain(digests=digests, public_key=public_key, progress=progress)
         note = "" if full else "no signed digest to resume from"
         return replace(result, note=note) if note else result
     latest = max(digests, key=lambda digest: (digest.last_sequence, digest.path.name))
@@ -345,7 +355,7 @@ def verify_audit_log(
         check_digests(digests, public_key)
         start = _digest_heads(digests)
         rows = _Lookahead(database_rows(after=latest.last_sequence))
-        head_sequence, head = _walk(rows, [latest], position_of_hash, start=start)
+        head_sequence, head = _walk(rows, [latest], position_of_hash, start, progress)
     except _Bad as bad:
         checked = max((bad.sequence or 1) - latest.last_sequence, 0)
         return _failed(bad, checked, digests, resumed_from=latest)
@@ -387,7 +397,9 @@ def _digest_heads(digests: list[Digest]) -> tuple[int, str]:
     return heads[-1][0], heads[-1][1].chain_head
 
 
-def verify_configured(*, full: bool = False) -> VerificationResult:
+def verify_configured(
+    *, full: bool = False, progress: Progress | None = None
+) -> VerificationResult:
     """``verify_audit_log`` with the configured digest folder and signing key, as the Audit page
     and the PDF report run it. An unreadable digest file is a digest mismatch, not skipped."""
     try:
@@ -408,4 +420,106 @@ def verify_configured(*, full: bool = False) -> VerificationResult:
         public_key: Ed25519PublicKey | None = default_public_key()
     except SigningKeyError:
         public_key = None  # digests, if any, are then refused: nothing can check them
-    return verify_audit_log(full=full, digests=digests, public_key=public_key)
+    return verify_audit_log(full=full, digests=digests, public_key=public_key, progress=progress)
+
+
+# Full verification on a worker -------------------------------------------------------------
+
+
+#: Key of the advisory lock that makes starters of a full verification take turns ("veri").
+VERIFICATION_LOCK_KEY = 0x76657269
+
+
+class VerificationStopped(Exception):
+    """The verification a worker runs was taken over (interrupted) meanwhile: stop walking."""
+
+
+#: The fields of a stored result (``AuditVerification.result``); a full check has no digest.
+_STORED = (
+    "events_checked",
+    "head_sequence",
+    "head_hash",
+    "digests_checked",
+    "problem",
+    "sequence",
+    "detail",
+    "note",
+    "nothing_ran",
+)
+
+
+def stored_result(verification: AuditVerification) -> VerificationResult | None:
+    """The result a finished full verification stored, as the Audit page shows results."""
+    if verification.result is None:
+        return None
+    return VerificationResult(**{name: verification.result[name] for name in _STORED})
+
+
+def latest_full_verification() -> AuditVerification | None:
+    return AuditVerification.objects.select_related("requested_by").first()
+
+
+def start_full_verification(user: Any) -> AuditVerification:
+    """Queue a full verification for a worker, or return the one already under way (a second
+    walk of the same chain would tell nothing new and double the load). One that is stale (its
+    worker gone) is marked interrupted first."""
+    from lifecycle.tasks import verify_audit_log_in_full
+
+    with transaction.atomic():
+        # Starters take turns (to the end of the transaction): the second finds the first's.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [VERIFICATION_LOCK_KEY])
+        for pending in AuditVerification.objects.filter(
+            state__in=[AuditVerification.State.QUEUED, AuditVerification.State.RUNNING]
+        ):
+            if not pending.stale:
+                return pending
+            interrupt_verification(pending.pk, "its worker stopped reporting", pending.state)
+        verification = AuditVerification.objects.create(requested_by=user)
+        verify_audit_log_in_full.delay_on_commit(verification.pk)
+    return verification
+
+
+def interrupt_verification(pk: int, reason: str, state: str | None = None) -> bool:
+    """Mark a queued or running verification interrupted (only from ``state`` when given)."""
+    states = [state] if state else [AuditVerification.State.QUEUED, AuditVerification.State.RUNNING]
+    return bool(
+        AuditVerification.objects.filter(pk=pk, state__in=states).update(
+            state=AuditVerification.State.INTERRUPTED, finished_at=timezone.now(), reason=reason
+        )
+    )
+
+
+def run_full_verification(pk: int) -> str:
+    """What the worker does: claim the queued verification, re-hash every event reporting
+    progress, store the result. Returns the state it left (or why it did nothing)."""
+    now = timezone.now()
+    head = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first()
+    claimed = AuditVerification.objects.filter(pk=pk, state=AuditVerification.State.QUEUED).update(
+        state=AuditVerification.State.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        head_sequence=head or 0,
+    )
+    if not claimed:
+        return "not queued"  # a redelivered message, or interrupted before a worker took it
+
+    def progress(checked: int) -> None:
+        running = AuditVerification.objects.filter(pk=pk, state=AuditVerification.State.RUNNING)
+        if not running.update(events_checked=checked, heartbeat_at=timezone.now()):
+            raise VerificationStopped
+
+    try:
+        result = verify_configured(full=True, progress=progress)
+    except VerificationStopped:
+        return AuditVerification.State.INTERRUPTED
+    stored = {name: getattr(result, name) for name in _STORED}
+    finished = AuditVerification.objects.filter(pk=pk, state=AuditVerification.State.RUNNING)
+    finished.update(
+        state=AuditVerification.State.FINISHED,
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        events_checked=result.events_checked,
+        result=stored,
+    )
+    return AuditVerification.State.FINISHED

@@ -9,11 +9,12 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from amidash.fields import form_problems, reads
 from amidash.pagination import Position, SortKey, keyset_rows
-from amidash.rendering import render_page
+from amidash.rendering import redirect_page, render_page
 from inventory.models import Image
 from lifecycle.exports import FORMATS, start_export, stream_export
 from lifecycle.filtersets import (
@@ -22,7 +23,7 @@ from lifecycle.filtersets import (
     ReportScopeForm,
     VerificationForm,
 )
-from lifecycle.models import AuditEvent, AuditSource, LifecycleRequest
+from lifecycle.models import AuditEvent, AuditSource, AuditVerification, LifecycleRequest
 from lifecycle.reports import REPORT_FORMATS, build_report
 from lifecycle.services.audit import image_history, request_history
 from lifecycle.services.audit_digests import latest_digest
@@ -32,7 +33,12 @@ from lifecycle.services.audit_signing import (
     public_key_pem,
     signing_key,
 )
-from lifecycle.services.audit_verification import verify_configured
+from lifecycle.services.audit_verification import (
+    latest_full_verification,
+    start_full_verification,
+    stored_result,
+    verify_configured,
+)
 from lifecycle.services.report_figures import ReportScope
 from lifecycle.services.requests import visible_requests
 
@@ -70,16 +76,19 @@ def _page(
 
 
 def _integrity() -> dict[str, Any]:
-    """The public key auditors verify with, and the latest signed digest."""
+    """The public key auditors verify with, the latest signed digest and the latest full
+    verification (with its result)."""
+    full = latest_full_verification()
+    found = {
+        "digest": latest_digest(),
+        "full_verification": full,
+        "full_result": stored_result(full) if full else None,
+    }
     try:
         key = signing_key().public_key()
     except SigningKeyError as error:
-        return {"key_error": str(error), "digest": latest_digest()}
-    return {
-        "public_key": public_key_pem(key),
-        "fingerprint": fingerprint(key),
-        "digest": latest_digest(),
-    }
+        return {"key_error": str(error), **found}
+    return {"public_key": public_key_pem(key), "fingerprint": fingerprint(key), **found}
 
 
 @require_GET
@@ -115,14 +124,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @permission_required("lifecycle.view_auditevent", raise_exception=True)
 @reads(query=[VerificationForm])
 def audit_verify(request: HttpRequest) -> HttpResponse:
-    """Verify the chain now, resumed from the latest signed digest or in full (``method``), and
-    say which ran; a partial for the Audit page's Integrity section."""
+    """Verify the chain now, resumed from the latest signed digest, and say which ran; a
+    partial for the Audit page's Integrity section."""
     form = VerificationForm(request.GET)
     if not form.is_valid():
         context: dict[str, Any] = {"notices": form_problems(form)}
         status = 400
     else:
-        context, status = {"result": verify_configured(full=form.full)}, 200
+        context, status = {"result": verify_configured()}, 200
     return render_page(
         request,
         "lifecycle/audit_verify.html",
@@ -130,6 +139,37 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
         context,
         status=status,
     )
+
+
+def _full_verification(request: HttpRequest, verification: AuditVerification) -> HttpResponse:
+    context = {"verification": verification, "result": stored_result(verification)}
+    return render_page(
+        request,
+        "lifecycle/audit_full_verification.html",
+        "lifecycle/partials/full_verification.html",
+        context,
+    )
+
+
+@require_POST
+@permission_required("lifecycle.view_auditevent", raise_exception=True)
+def audit_verify_full(request: HttpRequest) -> HttpResponse:
+    """Start a full verification on a worker (or join the one under way) and show its
+    progress: the partial for htmx, else its page."""
+    verification = start_full_verification(request.user)
+    if getattr(request, "htmx", False):
+        return _full_verification(request, verification)
+    return redirect_page(request, reverse("lifecycle:audit_verification", args=[verification.pk]))
+
+
+@require_GET
+@permission_required("lifecycle.view_auditevent", raise_exception=True)
+def audit_verification(request: HttpRequest, pk: int) -> HttpResponse:
+    """One full verification: its progress while it runs (the partial polls), then its
+    result."""
+    verifications = AuditVerification.objects.select_related("requested_by")
+    verification = get_object_or_404(verifications, pk=pk)
+    return _full_verification(request, verification)
 
 
 @require_GET
