@@ -3,11 +3,11 @@
     DEBUG=true DATABASE_URL=postgres://... python bench/audit_export.py [--events 10000000]
 
 Works in a scratch database (``<name>_auditbench``) that it creates, migrates and drops at the
-end (``--keep`` keeps it for a re-run, which then skips the load). Loads the events with COPY in
-text form: each event's canonical JSON is filled into a template and hashed in Python, chained
-to the one before (checked against ``event_hash`` for the first rows), with the secondary indexes
-dropped during the load and built again after it. A signed digest is written ``--after-digest``
-events before the head, as the hourly digest task would have.
+end (``--keep`` keeps it for a re-run, which loads only what is missing). Loads the events with
+COPY in text form: each event's canonical JSON is filled into a template and hashed in Python,
+chained to the one before (checked against ``event_hash`` for the first rows), with the secondary
+indexes dropped during the load and built again after it. A signed digest is written
+``--after-digest`` events before the head, as the hourly digest task would have.
 
 It then measures, with ratios against baselines taken in the same run:
 
@@ -229,18 +229,27 @@ def use_scratch_audit_files(folder: Path) -> None:
 
 
 def prepare(events: int, after_digest: int) -> None:
-    """The log: ``events`` generated events, a digest ``after_digest`` events before the head."""
-    from lifecycle.models import GENESIS_HASH
-    from lifecycle.services.audit_digests import write_digest
+    """The log: ``events`` generated events, a digest ``after_digest`` events before the head.
+
+    A kept database is completed where it stopped (a load interrupted after its COPY, say):
+    the missing events, then the digest, then the events after it."""
+    from lifecycle.models import GENESIS_HASH, AuditEvent
+    from lifecycle.services.audit_digests import load_digests, write_digest
 
     signed = max(events - after_digest, 1)
-    print(f"loading {events:,} events ...", flush=True)
-    took, head = load(1, signed, GENESIS_HASH)
-    print(f"  load of #1..#{signed:,} (COPY, hashes computed in Python): {took:.1f} s", flush=True)
-    write_digest()
-    if events > signed:
-        took, _ = load(signed + 1, events - signed, head)
-        print(f"  load of #{signed + 1:,}..#{events:,} after the digest: {took:.1f} s")
+    head = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
+    present, previous = head or (0, GENESIS_HASH)
+    if present < signed:
+        print(f"loading {events:,} events ...", flush=True)
+        took, previous = load(present + 1, signed - present, previous)
+        print(f"  load of #{present + 1:,}..#{signed:,} (COPY, hashes computed in Python): "
+              f"{took:.1f} s", flush=True)  # fmt: skip
+        present = signed
+    if not load_digests():
+        write_digest()
+    if present < events:
+        took, _ = load(present + 1, events - present, previous)
+        print(f"  load of #{present + 1:,}..#{events:,} after the digest: {took:.1f} s")
 
 
 def measure(events: int) -> None:
@@ -324,8 +333,7 @@ def main() -> None:
     try:
         # A kept database keeps its digests with it: a re-run uses the same folder.
         use_scratch_audit_files(Path(f"{folder.parent}/{name}") if args.keep else folder)
-        if not AuditEvent.objects.exists():
-            prepare(args.events, args.after_digest)
+        prepare(args.events, args.after_digest)
         measure(AuditEvent.objects.filter(source="sync").count())  # the generated ones
     finally:
         shutil.rmtree(folder, ignore_errors=True)

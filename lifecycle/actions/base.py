@@ -106,6 +106,11 @@ class ActionSpec:
         return str(self.action)
 
     @property
+    def target_noun(self) -> str:
+        """What one item names, as the request pages say it."""
+        return "image" if self.targets_images else "setting"
+
+    @property
     def label(self) -> str:
         return self.title or str(getattr(self.action, "label", self.action))
 

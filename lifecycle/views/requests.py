@@ -151,11 +151,11 @@ def _detail_context(request: HttpRequest, lifecycle_request: LifecycleRequest) -
     counts = {s.value: 0 for s in ItemStatus}
     for status in items.values_list("status", flat=True):
         counts[status] += 1
+    spec = ACTIONS[lifecycle_request.action]
     return {
         "req": lifecycle_request,
-        "parameters": ACTIONS[lifecycle_request.action].describe_parameters(
-            lifecycle_request.parameters
-        ),
+        "parameters": spec.describe_parameters(lifecycle_request.parameters),
+        "target_noun": spec.target_noun,
         "items": items[:500],
         "item_total": sum(counts.values()),
         "item_counts": [(ItemStatus(s).label, n) for s, n in counts.items() if n],

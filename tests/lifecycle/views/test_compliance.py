@@ -130,6 +130,9 @@ def test_a_requester_proposes_a_change_that_waits_for_approval(estate, requester
     assert created.parameters == {"state": "enabled", "criteria": [{"ImageNames": ["golden-*"]}]}
     page = text(signed_in(requester).get(response["Location"]))
     assert "Change Allowed AMIs" in page and "names golden-*" in page
+    # It names one account+Region's setting, not an image.
+    assert "1 setting · requested by" in page and " Settings " in page
+    assert "1 image" not in page
 
 
 def test_a_viewer_may_not_propose(estate, viewer):
