@@ -51,6 +51,10 @@ class ImageSerializer(ImageRefSerializer, ExposureSerializer):
     last_launched_time = serializers.DateTimeField(allow_null=True)
     in_use = serializers.BooleanField()
     usage = UsageRefSerializer(many=True)
+    usage_unknown = serializers.BooleanField(
+        help_text="Public or shared without a recent AMI usage report: other accounts may use "
+        "it unseen."
+    )
     storage_gib = serializers.IntegerField()
     monthly_cost_usd = serializers.CharField()
     tags = serializers.DictField(child=serializers.CharField(allow_blank=True))
@@ -97,16 +101,28 @@ class FindingsSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField(allow_null=True)
 
 
+class ConsumerSerializer(serializers.Serializer):
+    """An account outside the synced ones that uses the image, per its latest usage report."""
+
+    account_id = serializers.CharField()
+    instances = serializers.IntegerField()
+    launch_templates = serializers.IntegerField()
+    reported_at = serializers.DateTimeField()
+
+
 class AncestorSerializer(serializers.Serializer):
     image_id = serializers.CharField()
     region = serializers.CharField(allow_blank=True)
 
 
 class ImageDetailSerializer(ImageSerializer):
-    """An image with what uses it, who may launch it, its snapshots, its ancestors (parent
-    first), its Inspector findings and its recent history."""
+    """An image with what uses it (in the synced accounts, and in others per its latest AMI
+    usage report), who may launch it, its snapshots, its ancestors (parent first), its Inspector
+    findings and its recent history."""
 
     usages = UsageSerializer(many=True)
+    consumers = ConsumerSerializer(many=True)
+    consumers_reported_at = serializers.DateTimeField(allow_null=True)
     ancestors = AncestorSerializer(many=True)
     findings = FindingsSerializer()
     launch_permissions = LaunchPermissionsSerializer()

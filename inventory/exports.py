@@ -2,7 +2,8 @@
 
 Fields: image_id, name, account_id, region, state (AWS state, ``deregistered`` once gone),
 creation_date, age_days, deprecation_time, last_launched_time, public, shared_with, in_use,
-usage (list of {type, id}), storage_gib, tags, first_seen_at, last_seen_at, gone_at, and also
+usage (list of {type, id}), usage_unknown (public or shared without a recent AMI usage report:
+other accounts may use it unseen), storage_gib, tags, first_seen_at, last_seen_at, gone_at, and also
 family, description, architecture, platform, source_image_id, source_image_region,
 deregistration_protection and monthly_cost_usd. Timestamps are ISO 8601 UTC.
 In CSV, list and object fields (shared_with, usage, tags) are JSON text.
@@ -36,6 +37,7 @@ FIELDS = [
     "shared_with",
     "in_use",
     "usage",
+    "usage_unknown",
     "storage_gib",
     "monthly_cost_usd",
     "tags",
@@ -91,6 +93,7 @@ def image_record(image: Image) -> dict[str, Any]:
         "shared_with": list(image.shared_with),
         "in_use": image.in_use,
         "usage": [{"type": u.usage_type, "id": u.resource_id} for u in image.usages.all()],
+        "usage_unknown": image.is_usage_unknown,
         "storage_gib": image.storage_gib,
         "monthly_cost_usd": str(image.monthly_cost),
         "tags": dict(image.tags),

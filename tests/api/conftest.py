@@ -32,6 +32,17 @@ class ApiClient:
         return self.client.post(path, data, content_type="application/json", headers=self.headers)
 
 
+@pytest.fixture
+def aws(settings):
+    """The sandbox, in-process, with the sync limited to one Region to keep tests quick."""
+    from amidash.sandbox import sandbox
+    from tests.amidash.sandbox.images import REGION
+
+    settings.SYNC_REGIONS = [REGION]
+    with sandbox() as handle:
+        yield handle
+
+
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
     cache.clear()

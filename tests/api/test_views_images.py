@@ -136,3 +136,35 @@ def test_the_status_gate_allows_an_available_image_only(viewer, api):
     disabled = client.get(f"/api/v1/images/{off.image_id}/status").json()
     assert disabled["allowed"] is False and disabled["disabled"] is True
     assert client.get("/api/v1/images/ami-0000000000000dead/status").status_code == 404
+
+
+def test_it_shows_consumers_in_other_accounts_and_when_usage_is_unknown(aws, viewer, api):
+    from inventory.services.consumers import refresh_consumers
+    from tests.amidash.sandbox.images import ec2_client, register_image
+    from tests.factories import image, sync
+
+    consumer = "777788889999"
+    image_id = register_image(aws, "golden")
+    ec2_client(aws).modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"UserId": consumer}]}
+    )
+    sync()
+    client = api(viewer)
+    url = f"/api/v1/images/{image_id}/"
+
+    shared = client.get(url).json()
+    listed = client.get("/api/v1/images/", {"q": image_id}).json()["results"]
+    assert (shared["usage_unknown"], shared["in_use"]) == (True, False)  # nobody asked AWS yet
+    assert (shared["consumers"], shared["consumers_reported_at"]) == ([], None)
+    assert [row["usage_unknown"] for row in listed] == [True]
+
+    ec2_client(aws, account_id=consumer).run_instances(ImageId=image_id, MinCount=1, MaxCount=1)
+    refresh_consumers(image(image_id))
+    reported = client.get(url).json()
+
+    assert (reported["usage_unknown"], reported["in_use"]) == (False, True)
+    assert reported["consumers_reported_at"] is not None
+    assert [
+        (row["account_id"], row["instances"], row["launch_templates"])
+        for row in reported["consumers"]
+    ] == [(consumer, 1, 0)]
