@@ -368,8 +368,9 @@ def first_sequence(queryset: QuerySet[AuditEvent]) -> int | None:
     and skipping what does not match, as if matches were spread evenly: for a time range at the
     end of ten million events it reads nearly all of them first. When the planner expects the
     filter to match less than half the log, the lowest matching sequence is taken instead as
-    the minimum over the filter's own index (the time index for a time range), which costs what
-    the filter matches; otherwise the primary key walk is the cheap one. Exact either way.
+    the minimum over the filter's own index (the time index for a time range, which carries the
+    sequence so that the table is not read), which costs what the filter matches; otherwise the
+    primary key walk is the cheap one. Exact either way.
     """
     plan = json.loads(queryset.order_by().values("sequence").explain(format="json"))
     matching = plan[0]["Plan"]["Plan Rows"]

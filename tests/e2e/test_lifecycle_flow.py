@@ -1,6 +1,6 @@
 """End to end in Chromium: a requester asks to deregister three unused images, an approver
 approves, the worker (eager here) deregisters them in the sandbox, the inventory marks them gone,
-and an auditor exports their history. Screenshots of each step."""
+and an auditor verifies the whole log and exports their history. Screenshots of each step."""
 
 from __future__ import annotations
 
@@ -96,6 +96,9 @@ def test_it_requests_approves_executes_and_audits_a_cleanup(browser, live_server
     page.get_by_label("Request #").fill(str(request.pk))
     page.get_by_role("button", name="Filter").click()
     page.locator("#audit-rows").get_by_text("item.executed").first.wait_for()
+    page.get_by_role("button", name="Verify every event (on a worker)").click()
+    page.locator("#verification").get_by_text("Audit log intact").wait_for()
+    assert "Full (every event re-hashed from #1)." in page.locator("#verification").inner_text()
     screenshot(page, "lifecycle-audit", publish=True)
     with page.expect_download() as download:
         page.get_by_role("button", name="CSV").click()
