@@ -143,15 +143,7 @@ class ImageDetail(APIView):
             {
                 **image_record(image),
                 "usages": [_usage(usage) for usage in image.usages.all()],
-                "consumers": [
-                    {
-                        "account_id": consumer.account_id,
-                        "instances": consumer.instances,
-                        "launch_templates": consumer.launch_templates,
-                        "reported_at": consumer.reported_at,
-                    }
-                    for consumer in image.consumers.all()
-                ],
+                "consumers": s.ConsumerSerializer(image.consumers.all(), many=True).data,
                 "consumers_reported_at": image.consumers_reported_at,
                 "launch_permissions": {
                     "public": image.public,

@@ -237,12 +237,12 @@ def prepare(events: int, after_digest: int) -> None:
 
     A kept database is completed where it stopped (a load interrupted after its COPY, say):
     the missing events, then the digest, then the events after it."""
-    from lifecycle.models import GENESIS_HASH, AuditEvent
+    from lifecycle.services.audit import chain_head
     from lifecycle.services.audit_digests import load_digests, write_digest
 
     signed = max(events - after_digest, 1)
-    head = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
-    present, previous = head or (0, GENESIS_HASH)
+    head = chain_head()
+    present, previous = head.sequence, head.hash
     if present < signed:
         print(f"loading {events:,} events ...", flush=True)
         took, previous = load(present + 1, signed - present, previous)

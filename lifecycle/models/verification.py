@@ -32,6 +32,9 @@ class AuditVerification(models.Model):
         FINISHED = "finished", "finished"
         INTERRUPTED = "interrupted", "interrupted"
 
+    #: A worker has it, or will: not finished nor interrupted (unless stale).
+    UNFINISHED = (State.QUEUED, State.RUNNING)
+
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -73,7 +76,7 @@ class AuditVerification(models.Model):
 
     @property
     def in_progress(self) -> bool:
-        return self.state in (self.State.QUEUED, self.State.RUNNING) and not self.stale
+        return self.state in self.UNFINISHED and not self.stale
 
     @property
     def interrupted(self) -> bool:

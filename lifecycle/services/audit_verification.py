@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from lifecycle.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent, AuditVerification
 from lifecycle.models.audit import event_hash
+from lifecycle.services.audit import chain_head
 from lifecycle.services.audit_digests import Digest, DigestError, load_digests
 from lifecycle.services.audit_signing import SigningKeyError, default_public_key, verify_document
 
@@ -435,17 +436,7 @@ class VerificationStopped(Exception):
 
 
 #: The fields of a stored result (``AuditVerification.result``); a full check has no digest.
-_STORED = (
-    "events_checked",
-    "head_sequence",
-    "head_hash",
-    "digests_checked",
-    "problem",
-    "sequence",
-    "detail",
-    "note",
-    "nothing_ran",
-)
+_STORED = tuple(field.name for field in fields(VerificationResult) if field.name != "resumed_from")
 
 
 def stored_result(verification: AuditVerification) -> VerificationResult | None:
@@ -469,9 +460,7 @@ def start_full_verification(user: Any) -> AuditVerification:
         # Starters take turns (to the end of the transaction): the second finds the first's.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [VERIFICATION_LOCK_KEY])
-        for pending in AuditVerification.objects.filter(
-            state__in=[AuditVerification.State.QUEUED, AuditVerification.State.RUNNING]
-        ):
+        for pending in AuditVerification.objects.filter(state__in=AuditVerification.UNFINISHED):
             if not pending.stale:
                 return pending
             interrupt_verification(pending.pk, "its worker stopped reporting", pending.state)
@@ -482,7 +471,7 @@ def start_full_verification(user: Any) -> AuditVerification:
 
 def interrupt_verification(pk: int, reason: str, state: str | None = None) -> bool:
     """Mark a queued or running verification interrupted (only from ``state`` when given)."""
-    states = [state] if state else [AuditVerification.State.QUEUED, AuditVerification.State.RUNNING]
+    states = [state] if state else AuditVerification.UNFINISHED
     return bool(
         AuditVerification.objects.filter(pk=pk, state__in=states).update(
             state=AuditVerification.State.INTERRUPTED, finished_at=timezone.now(), reason=reason
@@ -494,12 +483,11 @@ def run_full_verification(pk: int) -> str:
     """What the worker does: claim the queued verification, re-hash every event reporting
     progress, store the result. Returns the state it left (or why it did nothing)."""
     now = timezone.now()
-    head = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first()
     claimed = AuditVerification.objects.filter(pk=pk, state=AuditVerification.State.QUEUED).update(
         state=AuditVerification.State.RUNNING,
         started_at=now,
         heartbeat_at=now,
-        head_sequence=head or 0,
+        head_sequence=chain_head().sequence,
     )
     if not claimed:
         return "not queued"  # a redelivered message, or interrupted before a worker took it
@@ -515,10 +503,11 @@ def run_full_verification(pk: int) -> str:
         return AuditVerification.State.INTERRUPTED
     stored = {name: getattr(result, name) for name in _STORED}
     finished = AuditVerification.objects.filter(pk=pk, state=AuditVerification.State.RUNNING)
+    now = timezone.now()
     finished.update(
         state=AuditVerification.State.FINISHED,
-        finished_at=timezone.now(),
-        heartbeat_at=timezone.now(),
+        finished_at=now,
+        heartbeat_at=now,
         events_checked=result.events_checked,
         result=stored,
     )
